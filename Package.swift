@@ -1,0 +1,160 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every target compiles in Swift 6 language mode with strict concurrency; warnings are errors in CI
+/// through `scripts/test`, not here, so that a newer compiler's new warning cannot break a user's build.
+let package = Package(
+    name: "Saatkond",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "saatkond", targets: ["saatkond"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // MARK: C libraries from Debian packages, found through pkg-config.
+        .systemLibrary(name: "CLibudev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CLibsystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CTSS2", pkgConfig: "tss2-esys", providers: [.apt(["libtss2-dev"])]),
+
+        // MARK: One thin wrapper per C library; no C type leaves these modules.
+        .target(name: "Udev", dependencies: ["CLibudev"]),
+        .target(name: "Systemd", dependencies: ["CLibsystemd"]),
+        .target(name: "CryptoPrimitives", dependencies: ["CLibcrypto"]),
+        .target(name: "ErasureCode", dependencies: ["CISAL"]),
+        .target(name: "TPM2", dependencies: ["CTSS2"]),
+
+        // MARK: Pure core: formats and state machines, no I/O.
+        .target(name: "StreamStore"),
+        .target(
+            name: "ReplicationProtocol",
+            dependencies: ["StreamStore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "LivenessGate"),
+
+        // MARK: Adapters and services.
+        .target(
+            name: "FileStore",
+            dependencies: ["StreamStore", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .target(
+            name: "SaatkondLogging",
+            dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Watchdog",
+            dependencies: [
+                "LivenessGate", "Systemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DevelopmentIdentity",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "Replication",
+            dependencies: [
+                "ReplicationProtocol", "StreamStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Appliance",
+            dependencies: [
+                "Replication", "StreamStore", "FileStore", "Watchdog", "Systemd", "DevelopmentIdentity",
+                "SaatkondLogging",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: The one multi-call executable: parses arguments, starts a service.
+        .executableTarget(
+            name: "saatkond",
+            dependencies: [
+                "Appliance", "Replication", "SaatkondLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "UdevTests", dependencies: ["Udev", "TestSupport"]),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode"]),
+        .testTarget(name: "TPM2Tests", dependencies: ["TPM2", "TestSupport"]),
+        .testTarget(
+            name: "ReplicationProtocolTests",
+            dependencies: [
+                "ReplicationProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
+        .testTarget(
+            name: "StreamStoreTests",
+            dependencies: [
+                "StreamStore", "FileStore",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "WatchdogTests",
+            dependencies: [
+                "Watchdog", "LivenessGate", "Systemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ApplianceTests",
+            dependencies: [
+                "Appliance", "Replication", "DevelopmentIdentity", "StreamStore", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,29 @@
+import DevelopmentIdentity
+import Foundation
+import SystemPackage
+
+/// The development appliance's state directory and what lives in it.
+///
+/// `--state DIR`, else `SAATKOND_STATE`, else `.saatkond` in the current directory; `send` and `restore` use
+/// the same rule, so with no options they find the appliance's development identity.
+public struct StateDirectory: Sendable, Hashable {
+    /// The directory.
+    public let path: FilePath
+
+    /// Resolves the directory from an explicit option, the environment, or the default.
+    public init(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if let option, !option.isEmpty {
+            path = FilePath(option)
+        } else if let fromEnvironment = environment["SAATKOND_STATE"], !fromEnvironment.isEmpty {
+            path = FilePath(fromEnvironment)
+        } else {
+            path = FilePath(".saatkond")
+        }
+    }
+
+    /// The development TLS identity.
+    public var identity: DevelopmentIdentity { DevelopmentIdentity(directory: path.appending("identity")) }
+
+    /// The stream files of the development store.
+    public var streams: FilePath { path.appending("streams") }
+}

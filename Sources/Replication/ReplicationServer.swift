@@ -1,0 +1,125 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ReplicationProtocol
+import ServiceLifecycle
+import StreamStore
+
+/// The replication receiver as a service: it listens, accepts senders over mutual TLS 1.3 and stores their streams.
+///
+/// On graceful shutdown it stops accepting, asks every connection to flush what it has taken and close, and
+/// returns once they have (or after ``Configuration/shutdownGracePeriod``). Nothing acknowledged can be lost
+/// either way: an acknowledgement is only sent after the bytes are durable.
+public final class ReplicationServer: Service {
+    /// What the server needs to run.
+    public struct Configuration: Sendable {
+        /// Where to listen.
+        public var host: String
+        /// The port to listen on; 0 picks a free one (see ``ReplicationServer/boundAddress``).
+        public var port: Int
+        /// The receiver's TLS configuration (see ``ReplicationTLS/receiverConfiguration(_:)``).
+        public var tls: TLSConfiguration
+        /// Per-connection buffering limits.
+        public var limits: ReceiverStateMachine.Limits
+        /// How long shutdown waits for connections to flush and close.
+        public var shutdownGracePeriod: TimeAmount
+
+        /// Creates a configuration.
+        public init(
+            host: String, port: Int, tls: TLSConfiguration, limits: ReceiverStateMachine.Limits = .init(),
+            shutdownGracePeriod: TimeAmount = .seconds(10)
+        ) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.limits = limits
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    private let configuration: Configuration
+    private let storage: any StreamStorage
+    private let group: any EventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let onListening: @Sendable (SocketAddress) async -> Void
+    private let connections = ConnectionRegistry()
+
+    /// Creates the server; nothing happens until ``run()``.
+    /// - Parameter onListening: called once the socket is bound, with its address (readiness is reported here).
+    public init(
+        configuration: Configuration, storage: any StreamStorage, group: any EventLoopGroup,
+        threadPool: NIOThreadPool = .singleton, logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.storage = storage
+        self.group = group
+        self.threadPool = threadPool
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    /// Listens until graceful shutdown, then drains the connections.
+    public func run() async throws {
+        let sslContext: NIOSSLContext
+        do {
+            sslContext = try NIOSSLContext(configuration: configuration.tls)
+        } catch {
+            throw ReplicationError.configuration("the receiver's TLS configuration is unusable: \(error)")
+        }
+        let storage = self.storage
+        let threadPool = self.threadPool
+        let limits = configuration.limits
+        let logger = self.logger
+        let connections = self.connections
+        let serverChannel: any Channel
+        do {
+            serverChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        connections.add(channel)
+                        let handlers: [any ChannelHandler] = [
+                            NIOSSLServerHandler(context: sslContext),
+                            ByteToMessageHandler(FrameDecoder()),
+                            MessageToByteHandler(FrameEncoder()),
+                            ReceiverChannelHandler(
+                                storage: storage, threadPool: threadPool, limits: limits,
+                                logger: logger.withConnection(channel)),
+                        ]
+                        try channel.pipeline.syncOperations.addHandlers(handlers)
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            throw ReplicationError.configuration(
+                "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+        guard let address = serverChannel.localAddress else {
+            fatalError("a bound TCP socket always has a local address")
+        }
+        logger.info("replication receiver listening", metadata: ["address": "\(address)"])
+        await onListening(address)
+
+        // Wait for shutdown; cancellation (the group ending abruptly) also ends the wait.
+        try? await gracefulShutdown()
+
+        logger.info("replication receiver shutting down", metadata: ["connections": "\(connections.count)"])
+        try? await serverChannel.close()
+        await connections.drain(within: configuration.shutdownGracePeriod, on: group.next())
+        logger.info("replication receiver stopped")
+    }
+}
+
+extension Logger {
+    fileprivate func withConnection(_ channel: any Channel) -> Logger {
+        var logger = self
+        logger[metadataKey: "peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"
+        return logger
+    }
+}

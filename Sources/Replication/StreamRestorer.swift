@@ -1,0 +1,87 @@
+import NIOCore
+import NIOPosix
+import ReplicationProtocol
+import SystemPackage
+
+/// Reads a stream back from the appliance into a file descriptor, byte for byte.
+public struct StreamRestorer: Sendable {
+    /// Where to read from.
+    public var endpoint: ReplicationEndpoint
+    private let group: any EventLoopGroup
+    private let threadPool: NIOThreadPool
+
+    /// Creates a restorer.
+    public init(
+        endpoint: ReplicationEndpoint, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        threadPool: NIOThreadPool = .singleton
+    ) {
+        self.endpoint = endpoint
+        self.group = group
+        self.threadPool = threadPool
+    }
+
+    /// Writes `stream` from `offset` to its end (or `length` bytes) to `output`; returns the bytes written.
+    public func restore(
+        stream: String, from offset: UInt64 = 0, length: UInt64? = nil, to output: SystemPackage.FileDescriptor,
+        progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
+    ) async throws -> UInt64 {
+        let (channel, diagnostics) = try await ClientConnection.open(endpoint, group: group)
+        let endpoint = self.endpoint
+        let threadPool = self.threadPool
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(.hello(Hello(intent: .read, stream: stream)))
+                var frames = inbound.makeAsyncIterator()
+                let streamLength: UInt64
+                switch try await frames.next() {
+                case .ready(let length): streamLength = length
+                case .error(let error): throw ReplicationError.refused(error)
+                case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
+                case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
+                }
+                guard offset <= streamLength else {
+                    throw ReplicationError.configuration(
+                        "offset \(offset) is beyond the end of stream \(stream) (\(streamLength) bytes)")
+                }
+                let wanted = min(length ?? (streamLength - offset), streamLength - offset)
+                try await outbound.write(.readRange(offset: offset, length: wanted))
+                var next = offset
+                while true {
+                    switch try await frames.next() {
+                    case .data(let at, let bytes):
+                        guard at == next, UInt64(bytes.readableBytes) <= offset + wanted - next else {
+                            throw ReplicationError.protocolViolation(
+                                "data at \(at)+\(bytes.readableBytes) where \(next) was expected")
+                        }
+                        try await threadPool.runIfActive {
+                            do {
+                                _ = try bytes.withUnsafeReadableBytes { try output.writeAll($0) }
+                            } catch {
+                                throw ReplicationError.localIO("cannot write the output: \(error)")
+                            }
+                        }
+                        next += UInt64(bytes.readableBytes)
+                        progress(next - offset, wanted)
+                    case .end(let end):
+                        guard end == next, end == offset + wanted else {
+                            throw ReplicationError.protocolViolation(
+                                "the appliance ended the range at \(end) after sending up to \(next)")
+                        }
+                        return wanted
+                    case .error(let error):
+                        throw ReplicationError.refused(error)
+                    case nil:
+                        throw ReplicationError.connection("the appliance closed the connection at offset \(next)")
+                    case let other?:
+                        throw ReplicationError.protocolViolation("expected data, got \(other.kind)")
+                    }
+                }
+            }
+        } catch let error as ReplicationError where error.kind != .connection {
+            throw error
+        } catch {
+            // A broken connection may have a TLS cause (a rejected certificate) that explains it better.
+            throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import NIOCore
+
+/// The wire type byte of each frame.
+enum FrameType: UInt8 {
+    case hello = 0x01
+    case ready = 0x02
+    case data = 0x03
+    case sync = 0x04
+    case acknowledgement = 0x05
+    case error = 0x06
+    case readRange = 0x07
+    case end = 0x08
+}
+
+extension ByteBuffer {
+    /// Appends `frame` in its wire form.
+    public mutating func writeFrame(_ frame: Frame) {
+        let lengthIndex = writerIndex
+        writeInteger(UInt32(0))
+        let bodyStart = writerIndex
+        switch frame {
+        case .hello(let hello):
+            writeInteger(FrameType.hello.rawValue)
+            writeInteger(hello.version)
+            writeInteger(hello.intent.rawValue)
+            let name = Array(hello.stream.utf8.prefix(Int(UInt16.max)))
+            writeInteger(UInt16(name.count))
+            writeBytes(name)
+        case .ready(let length):
+            writeInteger(FrameType.ready.rawValue)
+            writeInteger(length)
+        case .data(let offset, var bytes):
+            writeInteger(FrameType.data.rawValue)
+            writeInteger(offset)
+            writeBuffer(&bytes)
+        case .sync:
+            writeInteger(FrameType.sync.rawValue)
+        case .acknowledgement(let durableLength):
+            writeInteger(FrameType.acknowledgement.rawValue)
+            writeInteger(durableLength)
+        case .error(let error):
+            writeInteger(FrameType.error.rawValue)
+            writeInteger(error.code.rawValue)
+            writeBytes(error.message.utf8.prefix(ProtocolLimits.maximumMessageBytes))
+        case .readRange(let offset, let length):
+            writeInteger(FrameType.readRange.rawValue)
+            writeInteger(offset)
+            writeInteger(length)
+        case .end(let offset):
+            writeInteger(FrameType.end.rawValue)
+            writeInteger(offset)
+        }
+        setInteger(UInt32(writerIndex - bodyStart), at: lengthIndex)
+    }
+}
+
+/// Parses frames from a byte stream. A frame is only buffered once its declared length is known to be within
+/// ``ProtocolLimits/maximumBodyLength``, so a hostile length cannot make the receiver allocate.
+public struct FrameParser: Sendable {
+    /// Creates a parser.
+    public init() {}
+
+    /// Takes one frame off the front of `buffer`, or returns nil and consumes nothing when more bytes are needed.
+    public func parse(_ buffer: inout ByteBuffer) throws(FrameError) -> Frame? {
+        guard let bodyLength = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard bodyLength >= 1 else { throw .malformed("a frame declares an empty body") }
+        guard bodyLength <= ProtocolLimits.maximumBodyLength else { throw .oversized(Int(bodyLength)) }
+        guard buffer.readableBytes >= 4 + Int(bodyLength) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        var body = buffer.readSlice(length: Int(bodyLength))!
+        let typeByte = body.readInteger(as: UInt8.self)!
+        guard let type = FrameType(rawValue: typeByte) else { throw .unknownType(typeByte) }
+        let frame = try Self.parseBody(type, &body)
+        guard body.readableBytes == 0 else {
+            throw .malformed("a \(type) frame has \(body.readableBytes) bytes more than its layout")
+        }
+        return frame
+    }
+
+    private static func parseBody(_ type: FrameType, _ body: inout ByteBuffer) throws(FrameError) -> Frame {
+        switch type {
+        case .hello:
+            let version: UInt16 = try read(&body, type)
+            let intentByte: UInt8 = try read(&body, type)
+            guard let intent = Hello.Intent(rawValue: intentByte) else {
+                throw .malformed("a hello frame has the unknown intent \(intentByte)")
+            }
+            let nameLength: UInt16 = try read(&body, type)
+            guard let nameBytes = body.readBytes(length: Int(nameLength)) else { throw .truncated(type) }
+            guard let name = String(validating: nameBytes, as: UTF8.self) else {
+                throw .malformed("a hello frame's stream name is not UTF-8")
+            }
+            return .hello(Hello(version: version, intent: intent, stream: name))
+        case .ready:
+            return .ready(length: try read(&body, type))
+        case .data:
+            let offset: UInt64 = try read(&body, type)
+            guard body.readableBytes > 0 else { throw .malformed("a data frame carries no bytes") }
+            return .data(offset: offset, bytes: body.readSlice(length: body.readableBytes)!)
+        case .sync:
+            return .sync
+        case .acknowledgement:
+            return .acknowledgement(durableLength: try read(&body, type))
+        case .error:
+            let code: UInt16 = try read(&body, type)
+            guard body.readableBytes <= ProtocolLimits.maximumMessageBytes else {
+                throw .malformed("an error frame's message is longer than \(ProtocolLimits.maximumMessageBytes) bytes")
+            }
+            guard let message = String(validating: body.readBytes(length: body.readableBytes)!, as: UTF8.self) else {
+                throw .malformed("an error frame's message is not UTF-8")
+            }
+            return .error(ErrorFrame(code: ProtocolErrorCode(rawValue: code), message: message))
+        case .readRange:
+            let offset: UInt64 = try read(&body, type)
+            return .readRange(offset: offset, length: try read(&body, type))
+        case .end:
+            return .end(offset: try read(&body, type))
+        }
+    }
+
+    private static func read<Integer: FixedWidthInteger>(
+        _ body: inout ByteBuffer, _ type: FrameType
+    ) throws(FrameError) -> Integer {
+        guard let value = body.readInteger(as: Integer.self) else { throw .truncated(type) }
+        return value
+    }
+}
+
+/// Why bytes from a peer are not a frame.
+public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong, in a sentence.
+    public let description: String
+
+    static func oversized(_ length: Int) -> Self {
+        Self(description: "a frame declares \(length) bytes, more than the limit of \(ProtocolLimits.maximumBodyLength)")
+    }
+    static func unknownType(_ type: UInt8) -> Self {
+        Self(description: "a frame has the unknown type 0x\(String(type, radix: 16))")
+    }
+    static func truncated(_ type: FrameType) -> Self {
+        Self(description: "a \(type) frame is shorter than its layout")
+    }
+    static func malformed(_ reason: String) -> Self { Self(description: reason) }
+}
+
+/// Decodes frames in a NIO pipeline.
+public struct FrameDecoder: ByteToMessageDecoder, Sendable {
+    /// Frames come out.
+    public typealias InboundOut = Frame
+    private let parser = FrameParser()
+
+    /// Creates a decoder.
+    public init() {}
+
+    /// Emits every complete frame in `buffer`.
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try parser.parse(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    /// Bytes left over at the end of the stream are a truncated frame; the handler sees an error for them.
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            throw FrameError.malformed("the connection ended inside a frame (\(buffer.readableBytes) bytes left)")
+        }
+        return .needMoreData
+    }
+}
+
+/// Encodes frames in a NIO pipeline.
+public struct FrameEncoder: MessageToByteEncoder, Sendable {
+    /// Frames go in.
+    public typealias OutboundIn = Frame
+
+    /// Creates an encoder.
+    public init() {}
+
+    /// Writes `data` in its wire form.
+    public func encode(data: Frame, out: inout ByteBuffer) throws {
+        out.writeFrame(data)
+    }
+}

@@ -1,0 +1,64 @@
+import NIOCore
+import StreamStore
+
+/// What the shell around ``ReceiverStateMachine`` must do after an event, in this order: send the frames,
+/// start the storage operation, change reading, close.
+public struct ReceiverAction {
+    /// Frames to write to the client, each flushed.
+    public var frames: [Frame]
+    /// A storage operation to start; its completion is the next event.
+    public var storage: StorageOperation?
+    /// Whether to stop or restart reading from the client (backpressure).
+    public var reading: ReadingChange?
+    /// Whether to close the connection after writing the frames.
+    public var close: Bool
+
+    /// Creates an action.
+    public init(
+        frames: [Frame] = [], storage: StorageOperation? = nil, reading: ReadingChange? = nil, close: Bool = false
+    ) {
+        self.frames = frames
+        self.storage = storage
+        self.reading = reading
+        self.close = close
+    }
+
+    /// Nothing to do.
+    public static var none: ReceiverAction { ReceiverAction() }
+}
+
+/// A storage operation the shell runs off the event loop.
+public enum StorageOperation: Sendable {
+    /// Open the stream for `intent`; answer with `streamOpened` or `storageFailed`.
+    case open(StreamName, Hello.Intent)
+    /// Append the buffers in order and make them durable; answer with `appendCompleted` or `storageFailed`.
+    case appendAndFlush([ByteBuffer])
+    /// Read `count` bytes at `offset`; answer with `readCompleted` or `storageFailed`.
+    case read(offset: UInt64, count: Int)
+    /// Close the stream's appender or reader; no answer.
+    case release
+}
+
+/// A change to whether the shell reads from the client.
+public enum ReadingChange: Equatable {
+    /// Stop asking the socket for more bytes.
+    case pause
+    /// Ask again.
+    case resume
+}
+
+extension Frame {
+    /// The frame's name, for messages.
+    public var kind: String {
+        switch self {
+        case .hello: return "hello"
+        case .ready: return "ready"
+        case .data: return "data"
+        case .sync: return "sync"
+        case .acknowledgement: return "acknowledgement"
+        case .error: return "error"
+        case .readRange: return "read-range"
+        case .end: return "end"
+        }
+    }
+}

@@ -1,0 +1,305 @@
+import NIOCore
+import StreamStore
+
+/// The appliance's end of one replication connection, as a pure state machine.
+///
+/// The channel handler feeds it events (frames, storage completions, writability) and executes the
+/// ``ReceiverAction`` each event returns; it never decides anything itself. Storage runs one operation at a time
+/// per connection: while an append-and-flush is in flight, arriving data is queued, and the next operation
+/// takes the whole queue, so a busy connection flushes less often per byte (group commit) and an idle one
+/// acknowledges each frame at once.
+public struct ReceiverStateMachine {
+    /// How much data a connection may queue before the appliance stops reading from it.
+    public struct Limits: Sendable {
+        /// Queued bytes at which reading pauses until the queue has gone to storage.
+        public var pauseReadingAt: Int
+        /// The most bytes one read operation fetches for a restore.
+        public var readChunkBytes: Int
+
+        /// Creates limits.
+        public init(pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10) {
+            precondition(pauseReadingAt > 0 && readChunkBytes > 0 && readChunkBytes <= ProtocolLimits.maximumDataBytes)
+            self.pauseReadingAt = pauseReadingAt
+            self.readChunkBytes = readChunkBytes
+        }
+    }
+
+    private enum State {
+        case awaitingHello
+        case opening(Hello.Intent)
+        case appending(Appending)
+        case awaitingRange(streamLength: UInt64)
+        case reading(Reading)
+        case readComplete
+        case closed
+    }
+
+    private struct Appending {
+        var acceptedLength: UInt64
+        var acknowledgedLength: UInt64
+        var queue: [ByteBuffer] = []
+        var queuedBytes = 0
+        var storageBusy = false
+        var readingPaused = false
+        var closeWhenIdle = false
+    }
+
+    private struct Reading {
+        var next: UInt64
+        var end: UInt64
+        var storageBusy = false
+        var writable: Bool
+    }
+
+    private var state: State = .awaitingHello
+    private let limits: Limits
+    private var writable = true
+
+    /// Creates the state machine of a new connection.
+    public init(limits: Limits = Limits()) {
+        self.limits = limits
+    }
+
+    /// A frame arrived from the client.
+    public mutating func frameReceived(_ frame: Frame) -> ReceiverAction {
+        switch (state, frame) {
+        case (.closed, _):
+            // Frames already in flight when we closed are dropped; the close is on its way.
+            return .none
+        case (.awaitingHello, .hello(let hello)):
+            guard hello.version == ProtocolLimits.version else {
+                return fail(.unsupportedVersion, "this appliance speaks protocol version \(ProtocolLimits.version), "
+                    + "the client \(hello.version); update the client")
+            }
+            let name: StreamName
+            do {
+                name = try StreamName(hello.stream)
+            } catch {
+                return fail(.invalidStreamName, error.description)
+            }
+            state = .opening(hello.intent)
+            return ReceiverAction(storage: .open(name, hello.intent))
+        case (.appending(var appending), .data(let offset, let bytes)):
+            guard offset == appending.acceptedLength else {
+                return fail(.wrongOffset, "data arrived at offset \(offset) but the stream continues at "
+                    + "\(appending.acceptedLength); resume from the acknowledged length")
+            }
+            appending.acceptedLength += UInt64(bytes.readableBytes)
+            appending.queue.append(bytes)
+            appending.queuedBytes += bytes.readableBytes
+            var action = ReceiverAction.none
+            if !appending.storageBusy {
+                action.storage = takeQueue(&appending)
+            } else if appending.queuedBytes >= limits.pauseReadingAt && !appending.readingPaused {
+                appending.readingPaused = true
+                action.reading = .pause
+            }
+            state = .appending(appending)
+            return action
+        case (.appending(let appending), .sync):
+            // Every storage operation ends with a flush and an acknowledgement, so a sync only needs an answer
+            // of its own when nothing is on its way to storage.
+            if !appending.storageBusy && appending.queue.isEmpty {
+                return ReceiverAction(frames: [.acknowledgement(durableLength: appending.acknowledgedLength)])
+            }
+            return .none
+        case (.awaitingRange(let streamLength), .readRange(let offset, let length)):
+            guard offset <= streamLength, length <= streamLength - offset else {
+                return fail(.outOfRange, "the range \(offset)+\(length) lies outside the stream's \(streamLength) bytes")
+            }
+            if length == 0 {
+                state = .readComplete
+                return ReceiverAction(frames: [.end(offset: offset)])
+            }
+            var reading = Reading(next: offset, end: offset + length, writable: writable)
+            let action = nextRead(&reading)
+            state = .reading(reading)
+            return action
+        case (_, .error):
+            // The client gave up and told us why; there is nothing to answer.
+            state = .closed
+            return ReceiverAction(close: true)
+        default:
+            return fail(.unexpectedFrame, "a \(frame.kind) frame is not allowed \(stateDescription)")
+        }
+    }
+
+    /// The bytes could not be parsed as a frame.
+    public mutating func decodingFailed(_ error: FrameError) -> ReceiverAction {
+        if case .closed = state { return .none }
+        return fail(.malformedFrame, error.description)
+    }
+
+    /// The store opened the stream; `length` is its durable length (append) or its length (read).
+    public mutating func streamOpened(length: UInt64) -> ReceiverAction {
+        guard case .opening(let intent) = state else {
+            if case .closed = state { return ReceiverAction(storage: .release) }
+            fatalError("streamOpened in \(state): the shell opens a stream only when asked to")
+        }
+        switch intent {
+        case .append:
+            state = .appending(Appending(acceptedLength: length, acknowledgedLength: length))
+        case .read:
+            state = .awaitingRange(streamLength: length)
+        }
+        return ReceiverAction(frames: [.ready(length: length)])
+    }
+
+    /// The store refused or failed an operation.
+    public mutating func storageFailed(_ error: StreamStorageError) -> ReceiverAction {
+        // The failed operation is over, so whatever the session holds can be released with the failure.
+        switch state {
+        case .closed:
+            return ReceiverAction(storage: .release)
+        case .opening:
+            state = .awaitingHello
+        case .appending(var appending):
+            appending.storageBusy = false
+            state = .appending(appending)
+        case .reading(var reading):
+            reading.storageBusy = false
+            state = .reading(reading)
+        default:
+            break
+        }
+        let code: ProtocolErrorCode
+        switch error.kind {
+        case .unknownStream: code = .unknownStream
+        case .streamBusy: code = .streamBusy
+        case .outOfRange: code = .outOfRange
+        case .io, .corrupt: code = .storageFailure
+        }
+        return fail(code, error.description)
+    }
+
+    /// An append-and-flush finished: everything below `durableLength` is durable.
+    public mutating func appendCompleted(durableLength: UInt64) -> ReceiverAction {
+        guard case .appending(var appending) = state else {
+            if case .closed = state { return ReceiverAction(storage: .release) }
+            fatalError("appendCompleted in \(state): only an appending session starts appends")
+        }
+        precondition(appending.storageBusy, "appendCompleted without an append in flight")
+        appending.storageBusy = false
+        var action = ReceiverAction.none
+        if durableLength > appending.acknowledgedLength {
+            appending.acknowledgedLength = durableLength
+            action.frames.append(.acknowledgement(durableLength: durableLength))
+        }
+        if !appending.queue.isEmpty {
+            action.storage = takeQueue(&appending)
+        } else if appending.closeWhenIdle {
+            state = .closed
+            action.frames.append(.error(ErrorFrame(code: .shuttingDown,
+                message: "the appliance is shutting down; everything acknowledged is durable, resume later")))
+            action.storage = .release
+            action.close = true
+            return action
+        }
+        if appending.readingPaused {
+            appending.readingPaused = false
+            action.reading = .resume
+        }
+        state = .appending(appending)
+        return action
+    }
+
+    /// A read for a restore returned `bytes`, the next part of the range.
+    public mutating func readCompleted(_ bytes: ByteBuffer) -> ReceiverAction {
+        guard case .reading(var reading) = state else {
+            if case .closed = state { return ReceiverAction(storage: .release) }
+            fatalError("readCompleted in \(state): only a reading session starts reads")
+        }
+        precondition(reading.storageBusy && bytes.readableBytes > 0, "readCompleted without a read in flight")
+        reading.storageBusy = false
+        var action = ReceiverAction(frames: [.data(offset: reading.next, bytes: bytes)])
+        reading.next += UInt64(bytes.readableBytes)
+        if reading.next >= reading.end {
+            state = .readComplete
+            action.frames.append(.end(offset: reading.end))
+            action.storage = .release
+            return action
+        }
+        action.storage = nextRead(&reading).storage
+        state = .reading(reading)
+        return action
+    }
+
+    /// The channel's writability changed; restores only read ahead while the client keeps up.
+    public mutating func writabilityChanged(isWritable: Bool) -> ReceiverAction {
+        writable = isWritable
+        guard case .reading(var reading) = state else { return .none }
+        reading.writable = isWritable
+        let action = nextRead(&reading)
+        state = .reading(reading)
+        return action
+    }
+
+    /// The appliance is shutting down: stop taking data, flush what was taken, then close.
+    public mutating func shutdownRequested() -> ReceiverAction {
+        switch state {
+        case .appending(var appending) where appending.storageBusy:
+            appending.closeWhenIdle = true
+            state = .appending(appending)
+            return ReceiverAction(reading: .pause)
+        case .closed:
+            return .none
+        default:
+            return fail(.shuttingDown, "the appliance is shutting down; resume later")
+        }
+    }
+
+    /// The connection closed; whatever storage is held must be released once idle.
+    public mutating func connectionClosed() -> ReceiverAction {
+        let busy: Bool
+        switch state {
+        case .appending(let appending): busy = appending.storageBusy
+        case .reading(let reading): busy = reading.storageBusy
+        case .opening: busy = true
+        default: busy = false
+        }
+        if case .closed = state, !busy { return .none }
+        state = .closed
+        // With an operation in flight the release follows its completion, which sees `.closed`.
+        return busy ? .none : ReceiverAction(storage: .release)
+    }
+
+    private func takeQueue(_ appending: inout Appending) -> StorageOperation {
+        let buffers = appending.queue
+        appending.queue = []
+        appending.queuedBytes = 0
+        appending.storageBusy = true
+        return .appendAndFlush(buffers)
+    }
+
+    private func nextRead(_ reading: inout Reading) -> ReceiverAction {
+        guard reading.writable, !reading.storageBusy, reading.next < reading.end else { return .none }
+        reading.storageBusy = true
+        let count = Int(min(UInt64(limits.readChunkBytes), reading.end - reading.next))
+        return ReceiverAction(storage: .read(offset: reading.next, count: count))
+    }
+
+    private mutating func fail(_ code: ProtocolErrorCode, _ message: String) -> ReceiverAction {
+        let busy: Bool
+        switch state {
+        case .appending(let appending): busy = appending.storageBusy
+        case .reading(let reading): busy = reading.storageBusy
+        case .opening: busy = true
+        default: busy = false
+        }
+        state = .closed
+        return ReceiverAction(
+            frames: [.error(ErrorFrame(code: code, message: message))], storage: busy ? nil : .release, close: true)
+    }
+
+    private var stateDescription: String {
+        switch state {
+        case .awaitingHello: return "before the hello"
+        case .opening: return "while the stream is opening"
+        case .appending: return "while appending"
+        case .awaitingRange: return "before a read range"
+        case .reading: return "while reading"
+        case .readComplete: return "after the read completed"
+        case .closed: return "after the connection closed"
+        }
+    }
+}

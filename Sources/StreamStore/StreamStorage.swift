@@ -1,0 +1,50 @@
+/// Where streams live. The append-only file store of the development appliance and the erasure-coded
+/// engine both implement it, so the replication service never knows which one it writes to.
+///
+/// There is deliberately no delete and no overwrite: a stream only grows.
+public protocol StreamStorage: Sendable {
+    /// Opens `name` for appending, creating it empty if it does not exist.
+    ///
+    /// At most one appender per stream exists at a time, across processes; a second one is refused with
+    /// ``StreamStorageError/streamBusy(_:)``.
+    func openAppender(for name: StreamName) throws(StreamStorageError) -> any StreamAppender
+
+    /// Opens an existing stream for reading; throws ``StreamStorageError/unknownStream(_:)`` if there is none.
+    func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader
+}
+
+/// The one writer of a stream. Not thread-safe: its owner serialises calls.
+public protocol StreamAppender: AnyObject {
+    /// The stream this appender writes.
+    var name: StreamName { get }
+
+    /// Bytes that have survived a ``makeDurable()`` (or were durable when the stream was opened).
+    var durableLength: UInt64 { get }
+
+    /// Bytes appended so far, durable or not.
+    var appendedLength: UInt64 { get }
+
+    /// Appends `bytes` after everything appended so far. They are not durable until ``makeDurable()`` returns.
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError)
+
+    /// Makes everything appended so far survive a power cut; returns the new durable length.
+    func makeDurable() throws(StreamStorageError) -> UInt64
+
+    /// Releases the stream for another appender. Bytes not made durable may or may not survive.
+    func close()
+}
+
+/// Reads a stream's bytes back. Not thread-safe: its owner serialises calls.
+public protocol StreamReader: AnyObject {
+    /// The stream this reader reads.
+    var name: StreamName { get }
+
+    /// The stream's length when the reader was opened; reads beyond it are refused.
+    var length: UInt64 { get }
+
+    /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many were read (0 only at the end).
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StreamStorageError) -> Int
+
+    /// Releases the reader's resources.
+    func close()
+}

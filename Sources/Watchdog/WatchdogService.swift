@@ -1,0 +1,88 @@
+import LivenessGate
+import Logging
+import ServiceLifecycle
+import Systemd
+
+/// Pets the systemd watchdog at half its timeout, but only while the service's own checks pass.
+///
+/// Register it first in the service group so that it stops last: during a graceful shutdown the other services
+/// are still draining, and a hung drain should still be caught by the watchdog.
+public final class WatchdogService: Service {
+    private let checks: [any LivenessCheck]
+    private let timeout: Duration?
+    private let notify: @Sendable (String) -> Void
+    private let logger: Logger
+
+    /// Creates the service.
+    /// - Parameters:
+    ///   - timeout: the watchdog timeout; nil means systemd asked for no watchdog, and the service only waits.
+    ///   - notify: sends a notification to the service manager (`ServiceManager.notify` in production).
+    public init(
+        checks: [any LivenessCheck], timeout: Duration?, logger: Logger,
+        notify: @escaping @Sendable (String) -> Void
+    ) {
+        self.checks = checks
+        self.timeout = timeout
+        self.notify = notify
+        self.logger = logger
+    }
+
+    /// Creates the service for the watchdog systemd configured through `WATCHDOG_USEC`, notifying it through
+    /// `sd_notify`.
+    public convenience init(checks: [any LivenessCheck], logger: Logger) throws {
+        let logger = logger
+        self.init(checks: checks, timeout: try ServiceManager.watchdogInterval(), logger: logger) { state in
+            do {
+                _ = try ServiceManager.notify(state)
+            } catch {
+                logger.error("cannot notify systemd", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs rounds of checks until graceful shutdown.
+    public func run() async throws {
+        guard let timeout else {
+            logger.debug("no systemd watchdog configured")
+            try? await gracefulShutdown()
+            return
+        }
+        let schedule = WatchdogGate.Schedule(timeout: timeout)
+        logger.info("petting the systemd watchdog", metadata: ["interval": "\(schedule.interval)"])
+        var gate = WatchdogGate()
+        let clock = ContinuousClock()
+        let start = clock.now
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let result = await runChecks(deadline: schedule.checkDeadline)
+                let action = gate.roundCompleted(result, at: start.duration(to: clock.now))
+                execute(action)
+                try? await Task.sleep(for: schedule.interval)
+            }
+        } onGracefulShutdown: {
+            // The loop notices at its next wake-up; petting continues until then, as it should.
+        }
+    }
+
+    private func runChecks(deadline: Duration) async -> LivenessResult {
+        for check in checks {
+            let result = await check.check(deadline: deadline)
+            if case .failed = result { return result }
+        }
+        return .passed
+    }
+
+    private func execute(_ action: WatchdogGate.Action) {
+        if let status = action.status {
+            if action.pet {
+                logger.info("liveness checks pass", metadata: ["status": "\(status)"])
+            } else {
+                logger.error("liveness check failed; withholding the watchdog", metadata: ["status": "\(status)"])
+            }
+        }
+        var lines: [String] = []
+        if action.pet { lines.append("WATCHDOG=1") }
+        if let status = action.status { lines.append("STATUS=\(status)") }
+        if !lines.isEmpty { notify(lines.joined(separator: "\n")) }
+    }
+}

@@ -1,0 +1,64 @@
+import Appliance
+import ArgumentParser
+import Foundation
+import NIOCore
+import SaatkondLogging
+
+/// `saatkond dev`: every service in one process, on development defaults.
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the appliance's services together in one process, with development defaults.",
+        discussion: """
+            State lives in --state DIR, else $SAATKOND_STATE, else ./.saatkond. The first start creates a \
+            development CA, the appliance's TLS certificate and a sender certificate there. Ctrl-C or SIGTERM \
+            stops it cleanly; everything acknowledged to a sender is already durable.
+            """)
+
+    @Option(help: "The state directory (default: $SAATKOND_STATE, else ./.saatkond).")
+    var state: String?
+
+    @Option(help: "Where to receive replication, as HOST:PORT.")
+    var listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 7443)
+
+    func run() async throws {
+        SaatkondLogging.bootstrap()
+        let stateDirectory = StateDirectory(option: state)
+        let appliance = DevelopmentAppliance(
+            configuration: .init(state: stateDirectory, host: listen.host, port: listen.port))
+        try await appliance.run { address in
+            let state = stateDirectory.path.string
+            let connect = "\(listen.host):\(address.port ?? listen.port)"
+            let text = """
+                saatkond dev: receiving replication on \(connect) (state in \(state))
+                  send:    saatkond send --state \(state) --connect \(connect) --stream ee.example.wal FILE
+                  restore: saatkond restore --state \(state) --connect \(connect) --stream ee.example.wal --output FILE
+                Ctrl-C stops it.
+
+                """
+            // Unbuffered, so that a script reading the pipe sees the instructions at once.
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+/// A `HOST:PORT` option value; IPv6 hosts are written in brackets, `[::1]:7443`.
+struct HostAndPort: ExpressibleByArgument, Sendable {
+    var host: String
+    var port: Int
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The one multi-call executable of the appliance; each subcommand starts one service or client.
+@main
+struct Saatkond: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saatkond",
+        abstract: "The data-embassy appliance: replicated, erasure-coded, attested storage of a state's registries.",
+        subcommands: [Dev.self, Send.self, Restore.self])
+}

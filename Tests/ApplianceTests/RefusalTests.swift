@@ -1,0 +1,72 @@
+import DevelopmentIdentity
+import Foundation
+import SystemPackage
+import TestSupport
+import Testing
+
+/// What the appliance must refuse, and how the refusal reads to the person at the sender.
+@Suite("Refusals", .enabled(if: SaatkondExecutable.exists))
+struct RefusalTests {
+    @Test("a sender whose certificate comes from another CA is refused with a clear message, and nothing is stored")
+    func foreignCertificateAuthority() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-foreign")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        let foreign = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/foreign"))
+        let ours = DevelopmentIdentity(directory: FilePath("\(state)/identity"))
+        let input = "\(scratch.path)/input.bin"
+        try writeRandomFile(input, count: 4096)
+
+        let result = try runSaatkond(
+            ["send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", ours.authorityCertificate.string,
+             "--cert", foreign.senderCertificate.string, "--key", foreign.senderKey.string,
+             "--stream", "ee.population.wal", input],
+            scratch: scratch.path)
+        #expect(result.status != 0)
+        #expect(result.errors.contains("TLS handshake"), "\(result.errors)")
+        #expect(result.errors.contains("trusts the CA that issued this sender's certificate"), "\(result.errors)")
+        #expect(!FileManager.default.fileExists(atPath: "\(state)/streams/ee.population.wal.stream"))
+    }
+
+    @Test("a sender that does not trust the appliance's CA refuses to talk to it")
+    func unknownApplianceAuthority() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-mitm")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        let foreign = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/foreign"))
+        let ours = DevelopmentIdentity(directory: FilePath("\(state)/identity"))
+        let input = "\(scratch.path)/input.bin"
+        try writeRandomFile(input, count: 10)
+        let result = try runSaatkond(
+            ["send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", foreign.authorityCertificate.string,
+             "--cert", ours.senderCertificate.string, "--key", ours.senderKey.string, "--stream", "ee.a", input],
+            scratch: scratch.path)
+        #expect(result.status != 0)
+        #expect(result.errors.contains("TLS handshake"), "\(result.errors)")
+    }
+
+    @Test(
+        "a bad stream name is refused with the naming rule",
+        arguments: ["../../etc/passwd", "UPPER.case", "a..b", ".hidden"])
+    func badStreamName(name: String) throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-badname")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        let input = "\(scratch.path)/input.bin"
+        try writeRandomFile(input, count: 10)
+        let result = try runSaatkond(
+            ["send", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", name, input],
+            scratch: scratch.path)
+        #expect(result.status != 0)
+        #expect(result.errors.contains("invalid-stream-name"), "\(result.errors)")
+        #expect(result.errors.contains("a-z, 0-9"), "\(result.errors)")
+        let stored = (try? FileManager.default.contentsOfDirectory(atPath: "\(state)/streams")) ?? []
+        #expect(stored.isEmpty)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The `saatkond` executable that `swift test` built next to this test bundle.
+enum SaatkondExecutable {
+    static let path: String = {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("saatkond").path
+    }()
+
+    static var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
+}
+
+/// A `saatkond dev` child process on a free loopback port, with its own state directory.
+final class DevAppliance {
+    let state: String
+    let port: Int
+    let output: String
+    private let process: ChildProcess
+
+    /// Starts the appliance and waits until it prints where it listens.
+    init(state: String, logs: String, environment: [String: String?] = [:]) throws {
+        guard SaatkondExecutable.exists else {
+            throw TestSupportError("\(SaatkondExecutable.path) is missing; run the tests with `swift test`")
+        }
+        self.state = state
+        output = "\(logs)/dev-\(UUID().uuidString).out"
+        process = try ChildProcess(
+            executable: SaatkondExecutable.path, arguments: ["dev", "--state", state, "--listen", "127.0.0.1:0"],
+            output: output, errors: output + ".err", environment: environment)
+        var found: Int?
+        for _ in 0..<1500 where found == nil {
+            if let status = process.exited() {
+                throw TestSupportError("saatkond dev exited with \(status): \(Self.read(output + ".err"))")
+            }
+            found = Self.listeningPort(in: Self.read(output))
+            if found == nil { usleep(20_000) }
+        }
+        guard let found else {
+            process.terminate()
+            throw TestSupportError("saatkond dev did not start listening in 30 s: \(Self.read(output + ".err"))")
+        }
+        port = found
+    }
+
+    deinit {
+        process.terminate()
+    }
+
+    /// Stops it with SIGTERM, as systemd or Ctrl-C would, and returns its exit code.
+    func stop() -> Int32? {
+        process.send(SIGTERM)
+        return process.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:))
+    }
+
+    var errors: String { Self.read(output + ".err") }
+
+    static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    private static func listeningPort(in text: String) -> Int? {
+        guard let range = text.range(of: "receiving replication on 127.0.0.1:") else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+/// The result of running `saatkond send` or `restore` to completion.
+struct CommandResult {
+    var status: Int32
+    var errors: String
+}
+
+/// Runs `saatkond` with `arguments` to completion (at most `timeout` seconds).
+func runSaatkond(_ arguments: [String], scratch: String, timeout: Double = 300) throws -> CommandResult {
+    let output = "\(scratch)/run-\(UUID().uuidString)"
+    let process = try ChildProcess(
+        executable: SaatkondExecutable.path, arguments: arguments, output: output + ".out", errors: output + ".err")
+    guard let status = process.waitForExit(timeout: timeout) else {
+        throw TestSupportError("saatkond \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+    }
+    return CommandResult(status: exitCode(fromWaitStatus: status), errors: DevAppliance.read(output + ".err"))
+}
+
+/// Writes `count` random bytes to `path` (from /dev/urandom, fast enough for hundreds of MiB).
+func writeRandomFile(_ path: String, count: Int) throws {
+    try Command.run("head", ["-c", "\(count)", "/dev/urandom"], toFile: path)
+}
+
+/// Whether two files hold the same bytes, compared by `cmp`.
+func sameBytes(_ first: String, _ second: String) -> Bool {
+    (try? Command.run("cmp", ["-s", first, second])) != nil
+}

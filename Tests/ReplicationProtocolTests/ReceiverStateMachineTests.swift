@@ -1,0 +1,241 @@
+import NIOCore
+import ReplicationProtocol
+import StreamStore
+import Testing
+
+/// The receiver's story told as events and the actions they must produce; no channel, no socket, no sleep.
+@Suite("Receiver state machine")
+struct ReceiverStateMachineTests {
+    static let stream = try! StreamName("ee.population.wal")
+
+    static func bytes(_ count: Int, _ value: UInt8 = 7) -> ByteBuffer {
+        ByteBuffer(repeating: value, count: count)
+    }
+
+    /// A machine that has opened `stream` for appending at `length`.
+    static func appending(at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init()) -> ReceiverStateMachine
+    {
+        var machine = ReceiverStateMachine(limits: limits)
+        _ = machine.frameReceived(.hello(Hello(intent: .append, stream: stream.rawValue)))
+        _ = machine.streamOpened(length: length)
+        return machine
+    }
+
+    @Test("hello opens the stream and the answer is its durable length")
+    func helloThenReady() {
+        var machine = ReceiverStateMachine()
+        let opening = machine.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
+        guard case .open(let name, .append)? = opening.storage else {
+            Issue.record("expected an open, got \(String(describing: opening.storage))")
+            return
+        }
+        #expect(name == Self.stream)
+        #expect(opening.frames.isEmpty)
+        #expect(machine.streamOpened(length: 42).frames == [.ready(length: 42)])
+    }
+
+    @Test("an invalid stream name is refused with its rule and the connection closes")
+    func invalidName() {
+        var machine = ReceiverStateMachine()
+        let action = machine.frameReceived(.hello(Hello(intent: .append, stream: "../etc/passwd")))
+        #expect(action.close)
+        guard case .error(let error)? = action.frames.first else {
+            Issue.record("expected an error frame")
+            return
+        }
+        #expect(error.code == .invalidStreamName)
+        #expect(error.message.contains("a-z, 0-9"))
+        #expect(action.storage == nil || action.storage.isRelease)
+    }
+
+    @Test("another protocol version is refused")
+    func wrongVersion() {
+        var machine = ReceiverStateMachine()
+        let action = machine.frameReceived(.hello(Hello(version: 2, intent: .append, stream: "a")))
+        #expect(action.frames.first?.errorCode == .unsupportedVersion)
+        #expect(action.close)
+    }
+
+    @Test("data before the hello is unexpected")
+    func dataBeforeHello() {
+        var machine = ReceiverStateMachine()
+        let action = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(1)))
+        #expect(action.frames.first?.errorCode == .unexpectedFrame)
+        #expect(action.close)
+    }
+
+    @Test("the first data goes to storage at once; later data waits and goes in one batch")
+    func groupCommit() {
+        var machine = Self.appending(at: 100)
+        // Idle: the first frame starts an append-and-flush by itself.
+        let first = machine.frameReceived(.data(offset: 100, bytes: Self.bytes(10)))
+        #expect(first.storage.appendedBytes == [10])
+        // While it is in flight, two more frames queue up.
+        #expect(machine.frameReceived(.data(offset: 110, bytes: Self.bytes(5))).storage == nil)
+        #expect(machine.frameReceived(.data(offset: 115, bytes: Self.bytes(6))).storage == nil)
+        // The flush ends: acknowledge it, and take both queued frames in one operation.
+        let completed = machine.appendCompleted(durableLength: 110)
+        #expect(completed.frames == [.acknowledgement(durableLength: 110)])
+        #expect(completed.storage.appendedBytes == [5, 6])
+        let last = machine.appendCompleted(durableLength: 121)
+        #expect(last.frames == [.acknowledgement(durableLength: 121)])
+        #expect(last.storage == nil)
+    }
+
+    @Test("data at the wrong offset is refused and says where to resume")
+    func wrongOffset() {
+        var machine = Self.appending(at: 100)
+        let action = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        #expect(action.frames.first?.errorCode == .wrongOffset)
+        #expect(action.frames.first?.errorMessage?.contains("100") == true)
+        #expect(action.close)
+        #expect(action.storage.isRelease)
+    }
+
+    @Test("a sync with nothing in flight is acknowledged at once; with an append in flight, by its completion")
+    func sync() {
+        var machine = Self.appending(at: 7)
+        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 7)])
+        _ = machine.frameReceived(.data(offset: 7, bytes: Self.bytes(3)))
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+        #expect(machine.appendCompleted(durableLength: 10).frames == [.acknowledgement(durableLength: 10)])
+    }
+
+    @Test("reading pauses when the queue reaches the limit and resumes when it has gone to storage")
+    func backpressure() {
+        var machine = Self.appending(limits: .init(pauseReadingAt: 100, readChunkBytes: 64))
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))  // in flight
+        #expect(machine.frameReceived(.data(offset: 10, bytes: Self.bytes(60))).reading == nil)
+        #expect(machine.frameReceived(.data(offset: 70, bytes: Self.bytes(40))).reading == .pause)
+        // Frames already decoded still arrive while paused; they queue without a second pause.
+        #expect(machine.frameReceived(.data(offset: 110, bytes: Self.bytes(1))).reading == nil)
+        let completed = machine.appendCompleted(durableLength: 10)
+        #expect(completed.reading == .resume)
+        #expect(completed.storage.appendedBytes == [60, 40, 1])
+    }
+
+    @Test("a storage failure is reported to the sender and releases the stream")
+    func storageFailure() {
+        var machine = Self.appending()
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        let action = machine.storageFailed(StreamStorageError(kind: .io, message: "disk full"))
+        #expect(action.frames.first?.errorCode == .storageFailure)
+        #expect(action.storage.isRelease)
+        #expect(action.close)
+    }
+
+    @Test("a busy stream is refused")
+    func busy() {
+        var machine = ReceiverStateMachine()
+        _ = machine.frameReceived(.hello(Hello(intent: .append, stream: "a")))
+        let action = machine.storageFailed(.streamBusy(try! StreamName("a")))
+        #expect(action.frames.first?.errorCode == .streamBusy)
+        #expect(action.close)
+    }
+
+    @Test("shutdown while an append is in flight pauses, flushes, acknowledges, then closes")
+    func shutdownWhileBusy() {
+        var machine = Self.appending()
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        let shutdown = machine.shutdownRequested()
+        #expect(shutdown.reading == .pause)
+        #expect(!shutdown.close)
+        let completed = machine.appendCompleted(durableLength: 10)
+        #expect(completed.frames.first == .acknowledgement(durableLength: 10))
+        #expect(completed.frames.last?.errorCode == .shuttingDown)
+        #expect(completed.storage.isRelease)
+        #expect(completed.close)
+    }
+
+    @Test("a connection that closes mid-append releases the stream after the append completes")
+    func closeWhileBusy() {
+        var machine = Self.appending()
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        #expect(machine.connectionClosed().storage == nil)
+        let completed = machine.appendCompleted(durableLength: 10)
+        #expect(completed.storage.isRelease)
+        #expect(completed.frames.isEmpty)
+    }
+
+    @Test("a restore reads the range in chunks, waits while unwritable, and ends with the range's end")
+    func restore() {
+        var machine = ReceiverStateMachine(limits: .init(pauseReadingAt: 100, readChunkBytes: 4))
+        _ = machine.frameReceived(.hello(Hello(intent: .read, stream: "a")))
+        #expect(machine.streamOpened(length: 10).frames == [.ready(length: 10)])
+        #expect(machine.frameReceived(.readRange(offset: 2, length: 7)).storage.readRange == [2, 4])
+        let first = machine.readCompleted(Self.bytes(4))
+        #expect(first.frames == [.data(offset: 2, bytes: Self.bytes(4))])
+        #expect(first.storage.readRange == [6, 3])
+        // The client stops keeping up: the next read waits for writability.
+        #expect(machine.writabilityChanged(isWritable: false).storage == nil)
+        let second = machine.readCompleted(Self.bytes(3))
+        #expect(second.frames == [.data(offset: 6, bytes: Self.bytes(3)), .end(offset: 9)])
+        #expect(second.storage.isRelease)
+    }
+
+    @Test("a range outside the stream is refused; an empty range ends at once")
+    func ranges() {
+        var machine = ReceiverStateMachine()
+        _ = machine.frameReceived(.hello(Hello(intent: .read, stream: "a")))
+        _ = machine.streamOpened(length: 10)
+        let outside = machine.frameReceived(.readRange(offset: 5, length: UInt64.max))
+        #expect(outside.frames.first?.errorCode == .outOfRange)
+
+        var empty = ReceiverStateMachine()
+        _ = empty.frameReceived(.hello(Hello(intent: .read, stream: "a")))
+        _ = empty.streamOpened(length: 10)
+        #expect(empty.frameReceived(.readRange(offset: 10, length: 0)).frames == [.end(offset: 10)])
+    }
+
+    @Test("malformed bytes are answered with malformed-frame; nothing after a close is answered")
+    func malformed() {
+        var machine = Self.appending()
+        let action = machine.decodingFailed(FrameParserErrors.oversized)
+        #expect(action.frames.first?.errorCode == .malformedFrame)
+        #expect(action.close)
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+    }
+}
+
+/// A real FrameError, produced by the parser rather than constructed.
+enum FrameParserErrors {
+    static var oversized: FrameError {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32.max)
+        do {
+            _ = try FrameParser().parse(&buffer)
+        } catch {
+            return error
+        }
+        fatalError("the parser accepted a 4 GiB frame")
+    }
+}
+
+extension Frame {
+    var errorCode: ProtocolErrorCode? {
+        if case .error(let error) = self { return error.code }
+        return nil
+    }
+
+    var errorMessage: String? {
+        if case .error(let error) = self { return error.message }
+        return nil
+    }
+}
+
+extension Optional where Wrapped == StorageOperation {
+    var isRelease: Bool {
+        if case .release? = self { return true }
+        return false
+    }
+
+    var appendedBytes: [Int]? {
+        if case .appendAndFlush(let buffers)? = self { return buffers.map(\.readableBytes) }
+        return nil
+    }
+
+    var readRange: [UInt64]? {
+        if case .read(let offset, let count)? = self { return [offset, UInt64(count)] }
+        return nil
+    }
+}
