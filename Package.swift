@@ -1,8 +1,8 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
-/// Every target compiles in Swift 6 language mode with strict concurrency; warnings are errors in CI
-/// through `scripts/test`, not here, so that a newer compiler's new warning cannot break a user's build.
+/// Every target of ours compiles in Swift 6 language mode with strict concurrency, and a warning is an error: the
+/// appliance is built with one pinned toolchain, so a warning is always ours to fix, never a surprise for a user.
 let package = Package(
     name: "Saatkond",
     platforms: [.macOS(.v15)],
@@ -130,6 +130,10 @@ let package = Package(
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
         .testTarget(
+            name: "SaatkondLoggingTests",
+            dependencies: ["SaatkondLogging", "Systemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "StreamStoreTests",
             dependencies: [
                 "StreamStore", "FileStore",
@@ -158,3 +162,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

@@ -68,7 +68,9 @@ public struct DevelopmentIdentity: Sendable, Hashable {
             },
             issuerPrivateKey: Certificate.PrivateKey(authorityKey))
 
-        func issue(commonName: String, usage: ExtendedKeyUsage.Usage, names: [GeneralName]) throws
+        func issue(
+            commonName: String, usage: ExtendedKeyUsage.Usage, names: [GeneralName]
+        ) throws
             -> (Certificate, P256.Signing.PrivateKey)
         {
             let key = P256.Signing.PrivateKey()

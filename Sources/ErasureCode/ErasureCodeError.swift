@@ -126,7 +126,9 @@ public struct ErasureCodeError: Error, CustomStringConvertible, Equatable, Senda
 
 extension ErasureCodeError {
     /// The one place that reads ISA-L's only status code, `gf_invert_matrix`'s result: zero is success.
-    static func check(inversionStatus status: Int32, erased: [Int], file: String = #fileID, line: Int = #line)
+    static func check(
+        inversionStatus status: Int32, erased: [Int], file: String = #fileID, line: Int = #line
+    )
         throws(ErasureCodeError)
     {
         guard status == 0 else {

@@ -1,11 +1,11 @@
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The few calls swift-system does not offer (fsync, fdatasync, flock, fstat), funnelled through one place

@@ -45,7 +45,8 @@ public struct StreamSender: Sendable {
 
     /// Appends everything readable from `input` (a file, a pipe or standard input) to `stream`.
     public func send(
-        stream: String, from input: SystemPackage.FileDescriptor, progress: @escaping @Sendable (SendProgress) -> Void = { _ in }
+        stream: String, from input: SystemPackage.FileDescriptor,
+        progress: @escaping @Sendable (SendProgress) -> Void = { _ in }
     ) async throws -> SendReport {
         let (channel, diagnostics) = try await ClientConnection.open(endpoint, group: group)
         let endpoint = self.endpoint
@@ -93,9 +94,10 @@ public struct StreamSender: Sendable {
                                         + "\(startLength + state.count)")
                             }
                             acknowledged = durableLength
-                            progress(SendProgress(
-                                startLength: startLength, bytesSent: state.count,
-                                bytesAcknowledged: acknowledged - startLength))
+                            progress(
+                                SendProgress(
+                                    startLength: startLength, bytesSent: state.count,
+                                    bytesAcknowledged: acknowledged - startLength))
                             if let total = state.total, acknowledged == startLength + total {
                                 try await tasks.waitForAll()
                                 return SendReport(startLength: startLength, durableLength: acknowledged)
@@ -129,7 +131,8 @@ public struct StreamSender: Sendable {
     /// Reads the input on the thread pool (it may be a blocking pipe) and writes one data frame per read; the
     /// async writer suspends while the connection is not writable, which is the sender's backpressure.
     private func copyInput(
-        _ input: SystemPackage.FileDescriptor, to outbound: NIOAsyncChannelOutboundWriter<Frame>, startingAt startLength: UInt64,
+        _ input: SystemPackage.FileDescriptor, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        startingAt startLength: UInt64,
         sent: NIOLockedValueBox<SentState>, allocator: ByteBufferAllocator
     ) async throws {
         var offset = startLength

@@ -132,7 +132,8 @@ public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
     public let description: String
 
     static func oversized(_ length: Int) -> Self {
-        Self(description: "a frame declares \(length) bytes, more than the limit of \(ProtocolLimits.maximumBodyLength)")
+        Self(
+            description: "a frame declares \(length) bytes, more than the limit of \(ProtocolLimits.maximumBodyLength)")
     }
     static func unknownType(_ type: UInt8) -> Self {
         Self(description: "a frame has the unknown type 0x\(String(type, radix: 16))")

@@ -68,8 +68,10 @@ public struct ReceiverStateMachine {
             return .none
         case (.awaitingHello, .hello(let hello)):
             guard hello.version == ProtocolLimits.version else {
-                return fail(.unsupportedVersion, "this appliance speaks protocol version \(ProtocolLimits.version), "
-                    + "the client \(hello.version); update the client")
+                return fail(
+                    .unsupportedVersion,
+                    "this appliance speaks protocol version \(ProtocolLimits.version), "
+                        + "the client \(hello.version); update the client")
             }
             let name: StreamName
             do {
@@ -81,8 +83,10 @@ public struct ReceiverStateMachine {
             return ReceiverAction(storage: .open(name, hello.intent))
         case (.appending(var appending), .data(let offset, let bytes)):
             guard offset == appending.acceptedLength else {
-                return fail(.wrongOffset, "data arrived at offset \(offset) but the stream continues at "
-                    + "\(appending.acceptedLength); resume from the acknowledged length")
+                return fail(
+                    .wrongOffset,
+                    "data arrived at offset \(offset) but the stream continues at "
+                        + "\(appending.acceptedLength); resume from the acknowledged length")
             }
             appending.acceptedLength += UInt64(bytes.readableBytes)
             appending.queue.append(bytes)
@@ -105,7 +109,8 @@ public struct ReceiverStateMachine {
             return .none
         case (.awaitingRange(let streamLength), .readRange(let offset, let length)):
             guard offset <= streamLength, length <= streamLength - offset else {
-                return fail(.outOfRange, "the range \(offset)+\(length) lies outside the stream's \(streamLength) bytes")
+                return fail(
+                    .outOfRange, "the range \(offset)+\(length) lies outside the stream's \(streamLength) bytes")
             }
             if length == 0 {
                 state = .readComplete
@@ -189,8 +194,11 @@ public struct ReceiverStateMachine {
             action.storage = takeQueue(&appending)
         } else if appending.closeWhenIdle {
             state = .closed
-            action.frames.append(.error(ErrorFrame(code: .shuttingDown,
-                message: "the appliance is shutting down; everything acknowledged is durable, resume later")))
+            action.frames.append(
+                .error(
+                    ErrorFrame(
+                        code: .shuttingDown,
+                        message: "the appliance is shutting down; everything acknowledged is durable, resume later")))
             action.storage = .release
             action.close = true
             return action

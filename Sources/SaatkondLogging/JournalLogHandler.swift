@@ -26,8 +26,10 @@ public struct JournalLogHandler: LogHandler {
 
     /// Sends one entry.
     public func log(event: LogEvent) {
-        var fields: [String: String] = ["LOGGER": label, "CODE_FILE": event.file, "CODE_LINE": "\(event.line)",
-            "CODE_FUNC": event.function]
+        var fields: [String: String] = [
+            "LOGGER": label, "CODE_FILE": event.file, "CODE_LINE": "\(event.line)",
+            "CODE_FUNC": event.function,
+        ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             fields[Self.fieldName(key)] = "\(value)"
         }
@@ -38,7 +40,8 @@ public struct JournalLogHandler: LogHandler {
     static func fieldName(_ key: String) -> String {
         var name = String(key.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
         while name.hasPrefix("_") { name.removeFirst() }
-        if name.isEmpty || name.first!.isNumber { name = "F" + name }
+        // A leading digit is not allowed, and MESSAGE and PRIORITY belong to the entry itself.
+        if name.isEmpty || name.first!.isNumber || name == "MESSAGE" || name == "PRIORITY" { name = "F_" + name }
         return String(name.prefix(64))
     }
 

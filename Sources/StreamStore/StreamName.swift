@@ -72,9 +72,11 @@ public struct StreamNameError: Error, Hashable, Sendable, CustomStringConvertibl
         case .tooLong(let length):
             return "the stream name is \(length) bytes long: \(Self.rule)"
         case .forbiddenCharacter(let name, let position):
-            return "the stream name \(name.debugDescription) has a forbidden character at byte \(position): \(Self.rule)"
+            return
+                "the stream name \(name.debugDescription) has a forbidden character at byte \(position): \(Self.rule)"
         case .badEdge(let name):
-            return "the stream name \(name.debugDescription) does not start and end with a letter or digit: \(Self.rule)"
+            return
+                "the stream name \(name.debugDescription) does not start and end with a letter or digit: \(Self.rule)"
         case .consecutiveDots(let name):
             return "the stream name \(name.debugDescription) contains '..': \(Self.rule)"
         }

@@ -34,7 +34,7 @@ struct ClientOptions: ParsableArguments {
         } else {
             let identity = StateDirectory(option: state).identity
             guard identity.exists else {
-                throw ValidationError(
+                throw CommandFailure(
                     "no development identity in \(identity.directory); start `saatkond dev` first, or give "
                         + "--ca, --cert and --key")
             }

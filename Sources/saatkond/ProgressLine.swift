@@ -29,8 +29,9 @@ final class ProgressLine: Sendable {
             return true
         }
         guard due else { return }
-        let seconds = max(Double(start.duration(to: now).components.attoseconds) / 1e18
-            + Double(start.duration(to: now).components.seconds), 0.001)
+        let seconds = max(
+            Double(start.duration(to: now).components.attoseconds) / 1e18
+                + Double(start.duration(to: now).components.seconds), 0.001)
         let rate = Double(done) / seconds
         var text = "\(Self.bytes(Double(done))) at \(Self.bytes(rate))/s"
         if let total, total > 0 {

@@ -17,31 +17,20 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        let descriptor: FileDescriptor
-        if output == "-" {
-            descriptor = .standardOutput
-        } else {
-            do {
-                descriptor = try FileDescriptor.open(
-                    FilePath(output), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                    permissions: [.ownerReadWrite])
-            } catch {
-                throw ValidationError("cannot create \(output): \(error)")
-            }
-        }
-        defer { if output != "-" { try? descriptor.close() } }
+        let restorer = StreamRestorer(endpoint: endpoint)
         let line = ProgressLine(enabled: isatty(STDERR_FILENO) == 1, total: nil)
+        defer { line.finish() }
         do {
-            _ = try await StreamRestorer(endpoint: endpoint).restore(stream: stream, to: descriptor) { done, _ in
-                line.update(done: done)
-            }
-            line.finish()
-            if output != "-" && fsync(descriptor.rawValue) != 0 {
-                throw ValidationErrorExit(message: "saatkond restore: cannot flush \(output): \(Errno(rawValue: errno))")
+            if output == "-" {
+                _ = try await restorer.restore(stream: stream, to: .standardOutput) { done, _ in line.update(done: done)
+                }
+            } else {
+                _ = try await restorer.restore(stream: stream, toFileAt: FilePath(output)) { done, _ in
+                    line.update(done: done)
+                }
             }
         } catch let error as ReplicationError {
-            line.finish()
-            throw ValidationErrorExit(message: "saatkond restore: \(error)")
+            throw CommandFailure("saatkond restore: \(error)")
         }
     }
 }

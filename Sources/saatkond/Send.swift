@@ -22,18 +22,18 @@ struct Send: AsyncParsableCommand {
         let (descriptor, size) = try open()
         defer { if input != "-" { try? descriptor.close() } }
         let line = ProgressLine(enabled: isatty(STDERR_FILENO) == 1, total: size)
+        let report: SendReport
         do {
-            let report = try await StreamSender(endpoint: endpoint).send(stream: stream, from: descriptor) {
+            defer { line.finish() }
+            report = try await StreamSender(endpoint: endpoint).send(stream: stream, from: descriptor) {
                 line.update(done: $0.bytesAcknowledged)
             }
-            line.finish()
-            if isatty(STDERR_FILENO) == 1 {
-                FileHandle.standardError.write(
-                    Data("saatkond send: \(stream) is durable up to \(report.durableLength) bytes\n".utf8))
-            }
         } catch let error as ReplicationError {
-            line.finish()
-            throw ValidationErrorExit(message: "saatkond send: \(error)")
+            throw CommandFailure("saatkond send: \(error)")
+        }
+        if isatty(STDERR_FILENO) == 1 {
+            FileHandle.standardError.write(
+                Data("saatkond send: \(stream) is durable up to \(report.durableLength) bytes\n".utf8))
         }
     }
 
@@ -45,13 +45,17 @@ struct Send: AsyncParsableCommand {
             let isFile = attributes?[.type] as? FileAttributeType == .typeRegular
             return (descriptor, isFile ? (attributes?[.size] as? NSNumber)?.uint64Value : nil)
         } catch {
-            throw ValidationError("cannot open \(input): \(error)")
+            throw CommandFailure("saatkond send: cannot open \(input): \(error)")
         }
     }
 }
 
-/// Ends the process with status 1 and a one-line message, without ArgumentParser's usage text.
-struct ValidationErrorExit: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+/// Ends the process with status 1 and a one-line message, without ArgumentParser's usage text (which is for
+/// mistakes in the command line, not for a refusal or a missing file).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
 }

@@ -20,9 +20,11 @@ struct RefusalTests {
         try writeRandomFile(input, count: 4096)
 
         let result = try runSaatkond(
-            ["send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", ours.authorityCertificate.string,
-             "--cert", foreign.senderCertificate.string, "--key", foreign.senderKey.string,
-             "--stream", "ee.population.wal", input],
+            [
+                "send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", ours.authorityCertificate.string,
+                "--cert", foreign.senderCertificate.string, "--key", foreign.senderKey.string,
+                "--stream", "ee.population.wal", input,
+            ],
             scratch: scratch.path)
         #expect(result.status != 0)
         #expect(result.errors.contains("TLS handshake"), "\(result.errors)")
@@ -42,8 +44,10 @@ struct RefusalTests {
         let input = "\(scratch.path)/input.bin"
         try writeRandomFile(input, count: 10)
         let result = try runSaatkond(
-            ["send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", foreign.authorityCertificate.string,
-             "--cert", ours.senderCertificate.string, "--key", ours.senderKey.string, "--stream", "ee.a", input],
+            [
+                "send", "--connect", "127.0.0.1:\(appliance.port)", "--ca", foreign.authorityCertificate.string,
+                "--cert", ours.senderCertificate.string, "--key", ours.senderKey.string, "--stream", "ee.a", input,
+            ],
             scratch: scratch.path)
         #expect(result.status != 0)
         #expect(result.errors.contains("TLS handshake"), "\(result.errors)")

@@ -18,7 +18,8 @@ struct RoundTripTests {
 
         var appliance = try DevAppliance(state: state, logs: scratch.path)
         let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
-        let sent = try runSaatkond(["send"] + connect + ["--stream", "ee.population.wal", input], scratch: scratch.path)
+        let sent = try runSaatkond(
+            ["send"] + connect + ["--stream", "ee.population.wal", input], scratch: scratch.path)
         #expect(sent.status == 0, "send failed: \(sent.errors)")
 
         let first = "\(scratch.path)/first.bin"
@@ -32,8 +33,11 @@ struct RoundTripTests {
         appliance = try DevAppliance(state: state, logs: scratch.path)
         let again = "\(scratch.path)/again.bin"
         let afterRestart = try runSaatkond(
-            ["restore", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", "ee.population.wal",
-             "--output", again],
+            [
+                "restore", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream",
+                "ee.population.wal",
+                "--output", again,
+            ],
             scratch: scratch.path)
         #expect(afterRestart.status == 0, "restore after restart failed: \(afterRestart.errors)")
         #expect(sameBytes(input, again))
@@ -53,14 +57,18 @@ struct RoundTripTests {
         try writeRandomFile(first, count: 3 << 20)
         try writeRandomFile(second, count: 1_000_001)
 
-        #expect(try runSaatkond(["send"] + connect + ["--stream", "ee.land.dump", first], scratch: scratch.path).status == 0)
+        #expect(
+            try runSaatkond(["send"] + connect + ["--stream", "ee.land.dump", first], scratch: scratch.path).status == 0
+        )
         let viaShell = try Command.run(
             "sh", ["-c", "\"$0\" send \"$@\" --stream ee.land.dump - < '\(second)'", SaatkondExecutable.path] + connect)
         _ = viaShell
         let output = "\(scratch.path)/output.bin"
         #expect(
-            try runSaatkond(["restore"] + connect + ["--stream", "ee.land.dump", "--output", output], scratch: scratch.path)
-                .status == 0)
+            try runSaatkond(
+                ["restore"] + connect + ["--stream", "ee.land.dump", "--output", output], scratch: scratch.path
+            )
+            .status == 0)
         let expected = "\(scratch.path)/expected.bin"
         try Command.run("cat", [first, second], toFile: expected)
         #expect(sameBytes(expected, output))
@@ -75,12 +83,17 @@ struct RoundTripTests {
         defer { _ = appliance.stop() }
         let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
         #expect(FileManager.default.createFile(atPath: "\(scratch.path)/empty", contents: nil))
-        let empty = try runSaatkond(["send"] + connect + ["--stream", "ee.empty", "\(scratch.path)/empty"], scratch: scratch.path)
+        let empty = try runSaatkond(
+            ["send"] + connect + ["--stream", "ee.empty", "\(scratch.path)/empty"], scratch: scratch.path)
         #expect(empty.status == 0, "\(empty.errors)")
 
         let unknown = try runSaatkond(
-            ["restore"] + connect + ["--stream", "ee.never.sent", "--output", "\(scratch.path)/out"], scratch: scratch.path)
+            ["restore"] + connect + ["--stream", "ee.never.sent", "--output", "\(scratch.path)/out"],
+            scratch: scratch.path)
         #expect(unknown.status != 0)
         #expect(unknown.errors.contains("there is no stream ee.never.sent"), "\(unknown.errors)")
+        // A failed restore leaves nothing that could pass for a copy.
+        #expect(!FileManager.default.fileExists(atPath: "\(scratch.path)/out"))
+        #expect(!FileManager.default.fileExists(atPath: "\(scratch.path)/out.partial"))
     }
 }

@@ -22,7 +22,8 @@ struct WatchdogGateTests {
         // The same failure again: still no pet, and no repeated status line.
         #expect(gate.roundCompleted(.failed(reason: "event loop 0 is stuck"), at: .seconds(3)) == .init(pet: false))
         // A different failure is news.
-        #expect(gate.roundCompleted(.failed(reason: "disk gone"), at: .seconds(4)).status?.contains("disk gone") == true)
+        #expect(
+            gate.roundCompleted(.failed(reason: "disk gone"), at: .seconds(4)).status?.contains("disk gone") == true)
     }
 
     @Test("recovery pets again and reports healthy")

@@ -73,7 +73,8 @@ struct AppendOnlyFileStoreTests {
                 #expect(error.kind == .unknownStream)
                 #expect(error.description.contains("ee.population.wal"))
             }
-            #expect(!FileManager.default.fileExists(atPath: store.directory.appending("ee.population.wal.stream").string))
+            #expect(
+                !FileManager.default.fileExists(atPath: store.directory.appending("ee.population.wal.stream").string))
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Systemd
-import Testing
 import TestSupport
+import Testing
 
 struct JournalTests {
     @Test(.enabled(if: TestEnvironment.hasJournalSocket, "no journald socket at /run/systemd/journal/socket"))

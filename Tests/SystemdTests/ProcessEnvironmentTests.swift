@@ -1,7 +1,7 @@
 import Foundation
 import Systemd
-import Testing
 import TestSupport
+import Testing
 
 /// Every test that changes NOTIFY_SOCKET, WATCHDOG_* or JOURNAL_STREAM lives in this one serialized suite, because
 /// the environment is shared by all suites running in parallel in this process.

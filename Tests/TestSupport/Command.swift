@@ -61,7 +61,8 @@ public enum Command {
         try process.run()
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw Failure(description: "\(tool) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus))")
+            throw Failure(
+                description: "\(tool) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus))")
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
 import Udev
-import TestSupport
 
 struct BlockDeviceEnumerationTests {
     /// The kernel's own list of block devices, disks and partitions alike.

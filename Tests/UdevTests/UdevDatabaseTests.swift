@@ -1,7 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
 import Udev
-import TestSupport
 
 struct UdevDatabaseTests {
     /// The properties that matter (file system, serial, WWN) come from udevd's rules and are only visible through

@@ -22,7 +22,9 @@ struct WatchdogServiceTests {
 
         let release = ConditionLock(value: 0)
         let loop = group.next()
-        loop.execute { release.lock(whenValue: 1); release.unlock() }
+        loop.execute {
+            release.lock(whenValue: 1); release.unlock()
+        }
         defer { release.lock(); release.unlock(withValue: 1) }
         guard case .failed(let reason) = await check.check(deadline: .milliseconds(200)) else {
             Issue.record("a wedged loop passed the check")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A loop device attached by a test; call ``detach()`` in a `defer`.
 struct LoopDevice {
