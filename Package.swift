@@ -45,9 +45,15 @@ let package = Package(
         .target(name: "LivenessGate"),
 
         // MARK: Adapters and services.
+        .target(name: "DurableFiles", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "HashChain", dependencies: ["CryptoPrimitives"]),
+        .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
         .target(
-            name: "FileStore",
-            dependencies: ["StreamStore", .product(name: "SystemPackage", package: "swift-system")]
+            name: "ErasureStore",
+            dependencies: [
+                "StreamStore", "DurableFiles", "HashChain", "CryptoPrimitives", "HPKE", "ErasureCode",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .target(
             name: "SaatkondLogging",
@@ -89,7 +95,8 @@ let package = Package(
         .target(
             name: "Appliance",
             dependencies: [
-                "Replication", "StreamStore", "FileStore", "Watchdog", "Systemd", "DevelopmentIdentity",
+                "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Watchdog", "Systemd",
+                "DevelopmentIdentity",
                 "SaatkondLogging",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,15 +137,26 @@ let package = Package(
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
         .testTarget(
+            name: "ErasureStoreTests",
+            dependencies: [
+                "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(
+            name: "HashChainTests",
+            dependencies: [
+                "HashChain", "CryptoPrimitives", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "SaatkondLoggingTests",
             dependencies: ["SaatkondLogging", "Systemd", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "StreamStoreTests",
             dependencies: [
-                "StreamStore", "FileStore",
-                .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "PropertyBased", package: "swift-property-based"),
+                "StreamStore", .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

@@ -1,5 +1,4 @@
 import DevelopmentIdentity
-import FileStore
 import Logging
 import NIOCore
 import NIOPosix
@@ -44,7 +43,7 @@ public struct DevelopmentAppliance: Sendable {
     /// instructions printed to the developer.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         let identity = try DevelopmentIdentity.loadOrCreate(in: configuration.state.identity.directory)
-        let storage = try AppendOnlyFileStore(directory: configuration.state.streams)
+        let storage = try DevelopmentStorage.openOrCreate(configuration.state)
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
                 certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,

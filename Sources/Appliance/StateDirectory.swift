@@ -24,6 +24,9 @@ public struct StateDirectory: Sendable, Hashable {
     /// The development TLS identity.
     public var identity: DevelopmentIdentity { DevelopmentIdentity(directory: path.appending("identity")) }
 
-    /// The stream files of the development store.
-    public var streams: FilePath { path.appending("streams") }
+    /// The member directories of the development array.
+    public var members: FilePath { path.appending("members") }
+
+    /// The development storage keys.
+    public var keys: FilePath { path.appending("keys") }
 }

@@ -172,7 +172,7 @@ public struct ReceiverStateMachine {
         case .unknownStream: code = .unknownStream
         case .streamBusy: code = .streamBusy
         case .outOfRange: code = .outOfRange
-        case .io, .corrupt: code = .storageFailure
+        case .io, .corrupt, .unavailable, .configuration: code = .storageFailure
         }
         return fail(code, error.description)
     }

@@ -24,6 +24,9 @@ public protocol StreamAppender: AnyObject {
     /// Bytes appended so far, durable or not.
     var appendedLength: UInt64 { get }
 
+    /// The stream's hash-chain head (`docs/hash-chain.md`) at ``durableLength``.
+    var durableHead: [UInt8] { get }
+
     /// Appends `bytes` after everything appended so far. They are not durable until ``makeDurable()`` returns.
     func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError)
 

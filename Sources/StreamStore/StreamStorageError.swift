@@ -12,6 +12,10 @@ public struct StreamStorageError: Error, Hashable, Sendable, CustomStringConvert
         case io
         /// The bytes on disk are not what the store wrote.
         case corrupt
+        /// Too many members are missing or damaged to read or write safely.
+        case unavailable
+        /// The store's configuration or keys are wrong.
+        case configuration
     }
 
     /// The kind of failure.
@@ -46,6 +50,15 @@ public struct StreamStorageError: Error, Hashable, Sendable, CustomStringConvert
     public static func io(_ operation: String, path: String, error: any Error) -> Self {
         Self(kind: .io, message: "\(operation) \(path) failed: \(error)")
     }
+
+    /// The configuration or keys are wrong.
+    public static func configuration(_ message: String) -> Self { Self(kind: .configuration, message: message) }
+
+    /// Bytes on a member are not what the store wrote.
+    public static func corrupt(_ message: String) -> Self { Self(kind: .corrupt, message: message) }
+
+    /// Too many members are missing or damaged.
+    public static func unavailable(_ message: String) -> Self { Self(kind: .unavailable, message: message) }
 
     /// What happened and what to do.
     public var description: String { message }

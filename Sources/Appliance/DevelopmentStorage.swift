@@ -1,0 +1,46 @@
+import CryptoPrimitives
+import DurableFiles
+import ErasureStore
+import StreamStore
+import SystemPackage
+
+/// The development appliance's array: eleven member directories under `<state>/members`, 8 + 3 as on a 12-bay
+/// chassis, and development keys in `<state>/keys`.
+///
+/// The development keys sit in plain files, 0600, named as such; on the appliance the storage private key is sealed
+/// in the TPM and the ingest service never holds it.
+enum DevelopmentStorage {
+    static func openOrCreate(_ state: StateDirectory) throws -> ErasureCodedStore {
+        let geometry = ArrayGeometry.twelveBay
+        let members = (0..<geometry.memberCount).map { state.members.appending(String(format: "disk-%02d", $0)) }
+        let keys = try loadOrCreateKeys(state.keys)
+        if !FileSystemCalls.exists(members[0].appending("saatkond-member")) {
+            _ = try ErasureCodedStore.create(members: members, geometry: geometry)
+        }
+        return try ErasureCodedStore(members: members, keys: keys)
+    }
+
+    private static func loadOrCreateKeys(_ directory: FilePath) throws -> StorageKeys {
+        try FileSystemCalls.createDirectories(directory)
+        let privatePath = directory.appending("development-storage-private-key")
+        let journalPath = directory.appending("development-journal-key")
+        if !FileSystemCalls.exists(privatePath) || !FileSystemCalls.exists(journalPath) {
+            let privateKey = try X25519PrivateKey()
+            try privateKey.rawRepresentation.withUnsafeBytes {
+                try FileSystemCalls.writeAtomically($0, to: privatePath)
+            }
+            let journal = try CryptoRandom.secretBytes(count: 32)
+            try journal.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: journalPath) }
+        }
+        var privateBytes = try FileSystemCalls.readAll(privatePath)
+        var journalBytes = try FileSystemCalls.readAll(journalPath)
+        defer {
+            for index in privateBytes.indices { privateBytes[index] = 0 }
+            for index in journalBytes.indices { journalBytes[index] = 0 }
+        }
+        let privateKey = try X25519PrivateKey(rawRepresentation: SecretBytes(privateBytes))
+        return try StorageKeys(
+            storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
+            journalKey: SecretBytes(journalBytes))
+    }
+}

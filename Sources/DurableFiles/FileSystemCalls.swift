@@ -1,0 +1,166 @@
+import SystemPackage
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The few calls swift-system does not offer (fsync, fdatasync, flock, fstat, rename, unlink), funnelled through
+/// one place that retries EINTR and turns a failure into an `Errno`, so no raw `Int32` result escapes.
+public enum FileSystemCalls {
+    public static func retryingInterrupts(_ call: () -> Int32) throws(Errno) {
+        while true {
+            if call() == 0 { return }
+            let error = Errno(rawValue: errno)
+            if error != .interrupted { throw error }
+        }
+    }
+
+    /// Flushes the file's data and the metadata needed to read it back (its size), not its times.
+    public static func synchroniseData(_ descriptor: FileDescriptor) throws(Errno) {
+        try retryingInterrupts { fdatasync(descriptor.rawValue) }
+    }
+
+    /// Flushes a directory, which makes a file created in it survive a power cut.
+    public static func synchroniseDirectory(_ path: FilePath) throws(Errno) {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
+        } catch let error as Errno {
+            throw error
+        } catch {
+            throw Errno.ioError
+        }
+        defer { try? descriptor.close() }
+        try retryingInterrupts { fsync(descriptor.rawValue) }
+    }
+
+    /// Takes an exclusive advisory lock without waiting; returns false when someone else holds it.
+    public static func lockExclusivelyWithoutWaiting(_ descriptor: FileDescriptor) throws(Errno) -> Bool {
+        do {
+            try retryingInterrupts { flock(descriptor.rawValue, LOCK_EX | LOCK_NB) }
+            return true
+        } catch {
+            if error == .wouldBlock { return false }
+            throw error
+        }
+    }
+
+    /// The file's size in bytes.
+    public static func size(of descriptor: FileDescriptor) throws(Errno) -> UInt64 {
+        var status = stat()
+        try retryingInterrupts { fstat(descriptor.rawValue, &status) }
+        return UInt64(status.st_size)
+    }
+
+    /// Creates `path` and any missing parents, making each new entry durable in its parent.
+    public static func createDirectories(_ path: FilePath) throws(Errno) {
+        var missing: [FilePath] = []
+        var current = path
+        while !current.components.isEmpty, access(current.string, F_OK) != 0 {
+            missing.append(current)
+            current.removeLastComponent()
+        }
+        for directory in missing.reversed() {
+            let result = mkdir(directory.string, 0o700)
+            if result != 0 && errno != EEXIST { throw Errno(rawValue: errno) }
+            var parent = directory
+            parent.removeLastComponent()
+            try synchroniseDirectory(parent.isEmpty ? "." : parent)
+        }
+    }
+
+    /// Flushes a file's data and all its metadata.
+    public static func synchronise(_ descriptor: FileDescriptor) throws(Errno) {
+        try retryingInterrupts { fsync(descriptor.rawValue) }
+    }
+
+    /// Renames `source` to `target`, replacing it atomically.
+    public static func rename(_ source: FilePath, to target: FilePath) throws(Errno) {
+        try retryingInterrupts { Glibc.rename(source.string, target.string) }
+    }
+
+    /// Removes a file; a file that is already gone is not an error.
+    public static func remove(_ path: FilePath) throws(Errno) {
+        if unlink(path.string) != 0 && errno != ENOENT { throw Errno(rawValue: errno) }
+    }
+
+    /// Whether something exists at `path`.
+    public static func exists(_ path: FilePath) -> Bool {
+        access(path.string, F_OK) == 0
+    }
+
+    /// The names in a directory, without `.` and `..`; an absent directory has none.
+    public static func entries(of directory: FilePath) throws(Errno) -> [String] {
+        guard let stream = opendir(directory.string) else {
+            if errno == ENOENT { return [] }
+            throw Errno(rawValue: errno)
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Writes `bytes` to `path` so that, after a crash, `path` holds either its old content or all of `bytes`:
+    /// a temporary file is written and flushed, renamed over `path`, and the directory flushed.
+    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: FilePath) throws(Errno) {
+        let temporary = FilePath(path.string + ".new")
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(
+                temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+        do {
+            _ = try descriptor.writeAll(bytes)
+            try synchroniseData(descriptor)
+            try descriptor.close()
+        } catch {
+            try? descriptor.close()
+            try? remove(temporary)
+            throw error as? Errno ?? .ioError
+        }
+        try rename(temporary, to: path)
+        var directory = path
+        directory.removeLastComponent()
+        try synchroniseDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Reads a whole file.
+    public static func readAll(_ path: FilePath) throws(Errno) -> [UInt8] {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+        defer { try? descriptor.close() }
+        let size = Int(try self.size(of: descriptor))
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let count: Int
+            do {
+                count = try bytes.withUnsafeMutableBytes { buffer in
+                    try descriptor.read(
+                        fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                }
+            } catch {
+                throw error as? Errno ?? .ioError
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return Array(bytes[..<done])
+    }
+}

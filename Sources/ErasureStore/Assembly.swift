@@ -1,0 +1,65 @@
+import DurableFiles
+import StreamStore
+import SystemPackage
+
+/// Reads the members' labels and decides which directories make up the array.
+enum Assembly {
+    struct Result {
+        var arrayID: [UInt8]
+        var geometry: ArrayGeometry
+        var members: [Int: FilePath]
+        var report: AssemblyReport
+    }
+
+    static func assemble(_ directories: [FilePath]) throws(StreamStorageError) -> Result {
+        var labelled: [(FilePath, MemberIdentity)] = []
+        var unlabelled: [FilePath] = []
+        for directory in directories {
+            let layout = MemberLayout(root: directory)
+            guard let bytes = try? FileSystemCalls.readAll(layout.identity),
+                let identity = try? MemberIdentity(decoding: bytes)
+            else {
+                unlabelled.append(directory)
+                continue
+            }
+            labelled.append((directory, identity))
+        }
+        // The array is the one most labels name; ties go to the first directory given.
+        var votes: [[UInt8]: Int] = [:]
+        for (_, identity) in labelled { votes[identity.arrayID, default: 0] += 1 }
+        guard let best = votes.values.max(),
+            let arrayID = labelled.first(where: { votes[$0.1.arrayID] == best })?.1.arrayID
+        else {
+            throw .unavailable("none of the \(directories.count) directories is labelled as an array member")
+        }
+        var members: [Int: FilePath] = [:]
+        var geometry: ArrayGeometry?
+        var duplicates: [FilePath] = []
+        var foreign: [FilePath] = []
+        for (directory, identity) in labelled {
+            guard identity.arrayID == arrayID else {
+                foreign.append(directory)
+                continue
+            }
+            if let known = geometry, known != identity.geometry {
+                throw .corrupt("\(directory) describes a different geometry than the other members of its array")
+            }
+            geometry = identity.geometry
+            if members[identity.index] != nil {
+                duplicates.append(directory)
+            } else {
+                members[identity.index] = directory
+            }
+        }
+        let shape = geometry!
+        let missing = (0..<shape.memberCount).filter { members[$0] == nil }
+        guard missing.count <= shape.parityShards else {
+            throw .unavailable(
+                "\(missing.count) of \(shape.memberCount) members are missing (\(missing)); the array survives at most "
+                    + "\(shape.parityShards): find the missing disks")
+        }
+        return Result(
+            arrayID: arrayID, geometry: shape, members: members,
+            report: AssemblyReport(missing: missing, duplicates: duplicates, foreign: foreign, unlabelled: unlabelled))
+    }
+}

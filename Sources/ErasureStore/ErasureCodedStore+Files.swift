@@ -1,0 +1,104 @@
+import DurableFiles
+import StreamStore
+import SystemPackage
+
+/// File operations on members, each failure named with the member, so a technician knows which bay to look at.
+extension ErasureCodedStore {
+    func requireLayout(_ member: Int) throws(StreamStorageError) -> MemberLayout {
+        guard let layout = layout(of: member) else {
+            throw .unavailable(
+                "member \(member) is missing; writing needs every member of the stripe: replace the disk and "
+                    + "rebuild it")
+        }
+        return layout
+    }
+
+    /// Creates (or truncates) a file on a member, creating the stream's directory durably first.
+    func createFile(
+        member: Int, path: (MemberLayout) -> FilePath, stream: String
+    ) throws(StreamStorageError) -> FileDescriptor {
+        let layout = try requireLayout(member)
+        let file = path(layout)
+        do {
+            try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+            return try FileDescriptor.open(
+                file, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+        } catch {
+            throw .io("creating a file on member \(member):", path: file.string, error: error)
+        }
+    }
+
+    func write(
+        _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, at offset: Int64? = nil, member: Int,
+        what: String
+    ) throws(StreamStorageError) {
+        do {
+            if let offset {
+                _ = try descriptor.writeAll(toAbsoluteOffset: offset, bytes)
+            } else {
+                _ = try descriptor.writeAll(bytes)
+            }
+        } catch {
+            throw .io("writing \(what) to member \(member) at", path: members[member]?.string ?? "?", error: error)
+        }
+    }
+
+    func flush(_ descriptor: FileDescriptor, member: Int, what: String) throws(StreamStorageError) {
+        do {
+            try FileSystemCalls.synchroniseData(descriptor)
+        } catch {
+            throw .io("flushing \(what) on member \(member) at", path: members[member]?.string ?? "?", error: error)
+        }
+    }
+
+    func flushDirectory(member: Int, stream: String) throws(StreamStorageError) {
+        let layout = try requireLayout(member)
+        do {
+            try FileSystemCalls.synchroniseDirectory(layout.streamDirectory(stream))
+        } catch {
+            throw .io("flushing the directory of member \(member):", path: layout.root.string, error: error)
+        }
+    }
+
+    func removeShards(stream: String, segment: UInt64) {
+        for layout in members.values.map(MemberLayout.init(root:)) {
+            try? FileSystemCalls.remove(layout.shard(stream, segment: segment))
+        }
+    }
+
+    func removeJournals(stream: String, segment: UInt64) {
+        for layout in members.values.map(MemberLayout.init(root:)) {
+            try? FileSystemCalls.remove(layout.journal(stream, segment: segment))
+        }
+    }
+
+    /// Rewrites the missing or damaged shards of a segment from its intact ones; returns the indices rewritten.
+    /// No key is needed: parity is computed over ciphertext. Only members that are present are written.
+    func repairShards(
+        stream: String, segment: UInt64, shards: [[UInt8]?], header: ShardHeader
+    ) throws(StreamStorageError) -> [Int] {
+        var complete = shards
+        try codec.reconstruct(&complete)
+        let stripe = complete.flatMap { $0! }
+        var repaired: [Int] = []
+        for index in shards.indices where shards[index] == nil {
+            let member = placement.member(ofShard: index, segment: segment, stream: stream)
+            guard let layout = layout(of: member) else { continue }
+            var shardHeader = header
+            shardHeader.shardIndex = index
+            let file = codec.shardFile(header: shardHeader, stripe: stripe, index: index)
+            do {
+                try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+                try file.withUnsafeBytes {
+                    try FileSystemCalls.writeAtomically($0, to: layout.shard(stream, segment: segment))
+                }
+            } catch {
+                throw .io(
+                    "rewriting shard \(index) of segment \(segment) on member \(member):",
+                    path: layout.root.string, error: error)
+            }
+            repaired.append(index)
+        }
+        return repaired
+    }
+}

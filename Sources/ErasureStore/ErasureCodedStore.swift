@@ -1,0 +1,120 @@
+import CryptoPrimitives
+import DurableFiles
+import StreamStore
+import SystemPackage
+
+/// The appliance's storage engine: append-only streams, encrypted and erasure-coded across member disks.
+///
+/// An acknowledged byte (one that ``StreamAppender/makeDurable()`` returned for) survives the loss of any m
+/// members and a power cut: full segments are sealed and spread as k + m shards, and the tail of a stream that does
+/// not fill a segment yet is journaled on m + 1 members. Nothing on a member is plaintext, and every member carries
+/// a label from which the array reassembles, in any order. The interface has no delete and no overwrite.
+public final class ErasureCodedStore: StreamStorage, Sendable {
+    /// The array's geometry.
+    public let geometry: ArrayGeometry
+    /// The array's identity, written on every member.
+    public let arrayID: [UInt8]
+    /// What reassembly found: missing, duplicate, foreign and unlabelled members.
+    public let assembly: AssemblyReport
+    let members: [Int: FilePath]
+    let keys: StorageKeys
+    let codec: SegmentCodec
+    let placement: Placement
+    /// How many sealed segments may wait for their flush: recovery verifies at most this many at the end of a stream.
+    let unflushedSegmentLimit: Int
+
+    /// Labels blank directories as the members of a new array, in the order given, and returns its identity.
+    /// A directory that already carries a label (of this or another array) is refused: adopting it needs an
+    /// explicit decision, never a silent wipe.
+    public static func create(members: [FilePath], geometry: ArrayGeometry) throws(StreamStorageError) -> [UInt8] {
+        guard members.count == geometry.memberCount else {
+            throw .configuration("the geometry has \(geometry.memberCount) members, \(members.count) were given")
+        }
+        let arrayID: [UInt8]
+        do {
+            arrayID = try CryptoRandom.bytes(count: 16)
+        } catch {
+            throw .configuration("no random bytes for the array's identity: \(error)")
+        }
+        for (index, root) in members.enumerated() {
+            let layout = MemberLayout(root: root)
+            guard !FileSystemCalls.exists(layout.identity) else {
+                throw .configuration("\(root) is already labelled as a member; refusing to overwrite it")
+            }
+            let label = MemberIdentity(arrayID: arrayID, index: index, geometry: geometry).encoded()
+            do {
+                try FileSystemCalls.createDirectories(root)
+                try label.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: layout.identity) }
+            } catch {
+                throw .io("labelling member \(index)", path: root.string, error: error)
+            }
+        }
+        return arrayID
+    }
+
+    /// Reassembles the array from member directories given in any order.
+    ///
+    /// The array is the one most labels name; members of other arrays are reported as foreign and never touched,
+    /// a second directory with the same position as duplicate, unlabelled directories as such.
+    public init(members: [FilePath], keys: StorageKeys, unflushedSegmentLimit: Int = 16) throws(StreamStorageError) {
+        let assembled = try Assembly.assemble(members)
+        geometry = assembled.geometry
+        arrayID = assembled.arrayID
+        assembly = assembled.report
+        self.members = assembled.members
+        self.keys = keys
+        codec = try SegmentCodec(geometry: geometry)
+        placement = Placement(geometry: geometry)
+        self.unflushedSegmentLimit = max(1, unflushedSegmentLimit)
+    }
+
+    func layout(of member: Int) -> MemberLayout? {
+        members[member].map(MemberLayout.init(root:))
+    }
+
+    /// Opens `name` for appending, recovering its durable state first.
+    public func openAppender(for name: StreamName) throws(StreamStorageError) -> any StreamAppender {
+        try ErasureStreamAppender(store: self, stream: name)
+    }
+
+    /// Opens `name` for reading as of now.
+    public func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
+        try ErasureStreamReader(store: self, stream: name)
+    }
+
+    /// The names of every stream with anything on any member.
+    public func streamNames() -> [StreamName] {
+        var names: Set<StreamName> = []
+        for root in members.values {
+            for entry in (try? FileSystemCalls.entries(of: MemberLayout(root: root).streams)) ?? [] {
+                if let name = try? StreamName(entry) { names.insert(name) }
+            }
+        }
+        return names.sorted { $0.rawValue < $1.rawValue }
+    }
+}
+
+/// What reassembling an array from its member directories found.
+public struct AssemblyReport: Sendable, Hashable, CustomStringConvertible {
+    /// Positions no given directory holds.
+    public var missing: [Int]
+    /// Directories that claim a position another directory already holds; not used.
+    public var duplicates: [FilePath]
+    /// Directories labelled as members of another array; not used, never touched.
+    public var foreign: [FilePath]
+    /// Directories without a readable label; not used.
+    public var unlabelled: [FilePath]
+
+    /// Whether every position is present and nothing else was given.
+    public var isComplete: Bool { missing.isEmpty && duplicates.isEmpty && foreign.isEmpty && unlabelled.isEmpty }
+
+    /// One line per finding.
+    public var description: String {
+        var lines: [String] = []
+        if !missing.isEmpty { lines.append("missing members: \(missing.map(String.init).joined(separator: ", "))") }
+        for path in duplicates { lines.append("duplicate member (not used): \(path)") }
+        for path in foreign { lines.append("member of another array (not used): \(path)") }
+        for path in unlabelled { lines.append("not a member (no label): \(path)") }
+        return lines.isEmpty ? "all members present" : lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,241 @@
+import CryptoPrimitives
+import DurableFiles
+import HashChain
+import StreamStore
+import SystemPackage
+
+/// The one writer of a stream in an ``ErasureCodedStore``.
+///
+/// Bytes collect in the open segment's buffer. A full segment is sealed and its shard files are written at once,
+/// without a flush; ``makeDurable()`` flushes every sealed segment and journals the part of the open segment not yet
+/// journaled on m + 1 members, then flushes those. So bulk data is written once, erasure-coded, and a small append
+/// costs one journal record on m + 1 members, not a stripe.
+final class ErasureStreamAppender: StreamAppender {
+    let name: StreamName
+    private let store: ErasureCodedStore
+    private let lock: FileDescriptor
+    private(set) var durableLength: UInt64
+    private(set) var appendedLength: UInt64
+    private var segment: UInt64
+    private var buffer: [UInt8]
+    private var journaledBytes: Int
+    private var chain: StreamHashChain
+    private var journal: JournalWriter?
+    private var unflushed: [SealedSegment] = []
+    private var failure: StreamStorageError?
+    private var closed = false
+
+    private struct SealedSegment {
+        var segment: UInt64
+        var files: [(member: Int, descriptor: FileDescriptor)]
+    }
+
+    init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
+        self.store = store
+        name = stream
+        lock = try Self.acquireLock(store: store, stream: stream.rawValue)
+        do {
+            let state = try StreamRecovery.scan(store, stream: stream.rawValue)
+            let tail = try state.tail(keys: store.keys)
+            segment = state.committed
+            buffer = tail
+            buffer.reserveCapacity(store.geometry.segmentBytes)
+            journaledBytes = tail.count
+            let segmentStart = state.committed * UInt64(store.geometry.segmentBytes)
+            chain = StreamHashChain(boundaryLength: segmentStart, boundaryHead: state.chainHead)
+            chain.append(tail)
+            durableLength = segmentStart + UInt64(tail.count)
+            appendedLength = durableLength
+            durableHead = chain.head
+            try repair(after: state)
+        } catch {
+            try? lock.close()
+            throw error
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    private(set) var durableHead: [UInt8]
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) {
+        try checkUsable()
+        var remaining = bytes
+        while !remaining.isEmpty {
+            let take = min(remaining.count, store.geometry.segmentBytes - buffer.count)
+            let piece = UnsafeRawBufferPointer(rebasing: remaining[..<take])
+            buffer.append(contentsOf: piece)
+            chain.append(piece)
+            appendedLength += UInt64(take)
+            remaining = UnsafeRawBufferPointer(rebasing: remaining[take...])
+            if buffer.count == store.geometry.segmentBytes {
+                try failing { () throws(StreamStorageError) in try sealOpenSegment() }
+                if unflushed.count >= store.unflushedSegmentLimit {
+                    _ = try makeDurable()
+                }
+            }
+        }
+    }
+
+    func makeDurable() throws(StreamStorageError) -> UInt64 {
+        try checkUsable()
+        try failing { () throws(StreamStorageError) in
+            try flushSealedSegments()
+            if buffer.count > journaledBytes {
+                if journal == nil {
+                    journal = try JournalWriter.create(store: store, stream: name.rawValue, segment: segment)
+                }
+                try withBytes(of: buffer) { bytes throws(StreamStorageError) in
+                    try journal!.append(
+                        UnsafeRawBufferPointer(rebasing: bytes[journaledBytes...]),
+                        at: segment * UInt64(store.geometry.segmentBytes) + UInt64(journaledBytes))
+                }
+                journaledBytes = buffer.count
+            }
+        }
+        durableLength = appendedLength
+        durableHead = chain.head
+        return durableLength
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        for sealed in unflushed {
+            for file in sealed.files { try? file.descriptor.close() }
+        }
+        unflushed = []
+        journal?.close()
+        journal = nil
+        try? lock.close()
+    }
+
+    private func checkUsable() throws(StreamStorageError) {
+        if closed { throw StreamStorageError(kind: .io, message: "the appender of \(name) is closed") }
+        if let failure {
+            throw StreamStorageError(
+                kind: failure.kind,
+                message: "the appender of \(name) failed earlier (\(failure)); nothing acknowledged is lost: reopen it")
+        }
+    }
+
+    /// Runs `body`; a failure poisons the appender, because a half-done write leaves its buffers out of step.
+    private func failing(_ body: () throws(StreamStorageError) -> Void) throws(StreamStorageError) {
+        do {
+            try body()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private func sealOpenSegment() throws(StreamStorageError) {
+        let geometry = store.geometry
+        let template = ShardHeader(
+            arrayID: store.arrayID, stream: name.rawValue, segment: segment, shardIndex: 0,
+            dataShards: geometry.dataShards, parityShards: geometry.parityShards, shardBytes: geometry.shardBytes,
+            blockBytes: geometry.blockBytes, streamOffset: segment * UInt64(geometry.segmentBytes),
+            chainHead: chain.chunkBoundaryHead, encapsulatedKey: [], wrappedKey: [], dataTag: [])
+        precondition(chain.length == (segment + 1) * UInt64(geometry.segmentBytes), "segments end on chunk boundaries")
+        let files: [[UInt8]]
+        do {
+            files = try store.codec.seal(buffer, template: template, publicKey: store.keys.storagePublicKey)
+        } catch let error as StreamStorageError {
+            throw error
+        } catch {
+            throw .configuration("sealing segment \(segment) of \(name) failed: \(error)")
+        }
+        var sealed = SealedSegment(segment: segment, files: [])
+        do {
+            for (index, file) in files.enumerated() {
+                let member = store.placement.member(ofShard: index, segment: segment, stream: name.rawValue)
+                let descriptor = try store.createFile(
+                    member: member, path: { $0.shard(name.rawValue, segment: segment) }, stream: name.rawValue)
+                sealed.files.append((member, descriptor))
+                try withBytes(of: file) { bytes throws(StreamStorageError) in
+                    try store.write(bytes, to: descriptor, member: member, what: "shard \(index) of segment \(segment)")
+                }
+            }
+        } catch {
+            for file in sealed.files { try? file.descriptor.close() }
+            throw error
+        }
+        unflushed.append(sealed)
+        segment += 1
+        buffer.removeAll(keepingCapacity: true)
+        journaledBytes = 0
+        // The old journal stays on the members until its segment is flushed; only then is it stale.
+        journal?.close()
+        journal = nil
+    }
+
+    private func flushSealedSegments() throws(StreamStorageError) {
+        guard !unflushed.isEmpty else { return }
+        var directories: Set<Int> = []
+        for sealed in unflushed {
+            for file in sealed.files {
+                try store.flush(file.descriptor, member: file.member, what: "segment \(sealed.segment)")
+                directories.insert(file.member)
+            }
+        }
+        for member in directories.sorted() {
+            try store.flushDirectory(member: member, stream: name.rawValue)
+        }
+        let folded = unflushed.map(\.segment)
+        for sealed in unflushed {
+            for file in sealed.files { try? file.descriptor.close() }
+        }
+        unflushed = []
+        // The segments are durable: their journals are stale now. Recovery ignores stale journals, so removing them
+        // needs no flush, and a failure to remove one loses nothing.
+        for folded in folded {
+            store.removeJournals(stream: name.rawValue, segment: folded)
+        }
+    }
+
+    /// Discards torn writes, repairs damaged shards in the verified window, and makes every journal copy whole.
+    private func repair(after state: StreamRecovery) throws(StreamStorageError) {
+        for torn in state.tornSegments {
+            store.removeShards(stream: name.rawValue, segment: torn)
+        }
+        for stale in state.staleJournals {
+            store.removeJournals(stream: name.rawValue, segment: stale)
+        }
+        for (segment, shards) in state.window.segments where shards.contains(where: { $0 == nil }) {
+            if let header = state.window.headers[segment] {
+                _ = try store.repairShards(stream: name.rawValue, segment: segment, shards: shards, header: header)
+            }
+        }
+        if let longest = state.journal.first {
+            journal = try JournalWriter.resume(
+                store: store, stream: name.rawValue, segment: segment, from: longest, copies: state.journal)
+        }
+    }
+
+    private static func acquireLock(
+        store: ErasureCodedStore, stream: String
+    ) throws(StreamStorageError)
+        -> FileDescriptor
+    {
+        guard let member = store.members.keys.min(), let layout = store.layout(of: member) else {
+            throw .unavailable("the array has no members")
+        }
+        let path = layout.lock(stream)
+        do {
+            try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+            let descriptor = try FileDescriptor.open(
+                path, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+            guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
+                try? descriptor.close()
+                throw StreamStorageError.streamBusy(try! StreamName(stream))
+            }
+            return descriptor
+        } catch let error as StreamStorageError {
+            throw error
+        } catch {
+            throw .io("locking", path: path.string, error: error)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import CryptoPrimitives
+import ErasureCode
+
+/// The tail journal of a stream's open segment: acknowledged bytes not yet folded into an erasure-coded segment,
+/// mirrored on m + 1 members so that they survive the loss of any m.
+///
+/// A journal file is a header, then records appended one after another, each with its CRC32C. A crash can tear
+/// only the last record; parsing stops at the first record that is incomplete or fails its checksum. Records are
+/// encrypted with a key derived from the journal key and the file's random salt; the nonce is the record's index.
+struct JournalHeader: Hashable {
+    private static let magic = Array("SKJRNL01".utf8)
+
+    var arrayID: [UInt8]
+    var stream: String
+    var segment: UInt64
+    var segmentOffset: UInt64
+    var salt: [UInt8]
+
+    private var fields: [UInt8] {
+        var writer = ByteWriter()
+        writer.write(Self.magic)
+        writer.write(arrayID)
+        writer.write(stream)
+        writer.write(segment)
+        writer.write(segmentOffset)
+        writer.write(salt)
+        return writer.bytes
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes = fields
+        var writer = ByteWriter()
+        writer.write(CRC32C.checksum(bytes))
+        bytes += writer.bytes
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(FormatError) -> (JournalHeader, Int) {
+        var reader = ByteReader(bytes)
+        guard try reader.read(count: 8) == magic else { throw FormatError("not a Saatkond journal") }
+        let header = JournalHeader(
+            arrayID: try reader.read(count: 16), stream: try reader.readString(), segment: try reader.read(),
+            segmentOffset: try reader.read(), salt: try reader.read(count: 32))
+        let length = reader.position
+        guard try reader.read(UInt32.self) == CRC32C.checksum(Array(bytes[..<length])) else {
+            throw FormatError("the journal header is damaged")
+        }
+        return (header, reader.position)
+    }
+
+    /// The record key of this journal file.
+    func recordKey(journalKey: SecretBytes) throws -> SecretBytes {
+        try HKDFSHA256.deriveKey(
+            ikm: journalKey, salt: salt, info: Array("saatkond journal v1".utf8) + fields, length: 32)
+    }
+
+    func recordAdditionalData(offset: UInt64, length: Int) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(fields)
+        writer.write(offset)
+        writer.write(UInt32(length))
+        return writer.bytes
+    }
+}
+
+/// One record of a journal, as stored: ciphertext and tag.
+struct JournalRecord: Hashable {
+    private static let magic: UInt32 = 0x534B_5243  // "SKRC"
+
+    var streamOffset: UInt64
+    var ciphertext: [UInt8]
+    var tag: [UInt8]
+
+    static func seal(
+        _ plaintext: UnsafeRawBufferPointer, at offset: UInt64, index: UInt64, header: JournalHeader,
+        key: SecretBytes
+    ) throws -> [UInt8] {
+        var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
+        let tag = try ciphertext.withUnsafeMutableBytes { output in
+            try AES256GCM.seal(
+                key: key, nonce: nonce(index), plaintext: plaintext, into: output,
+                additionalData: header.recordAdditionalData(offset: offset, length: plaintext.count))
+        }
+        var writer = ByteWriter(capacity: plaintext.count + 48)
+        writer.write(magic)
+        writer.write(UInt32(plaintext.count))
+        writer.write(offset)
+        writer.write(ciphertext)
+        writer.write(tag)
+        writer.write(CRC32C.checksum(writer.bytes))
+        return writer.bytes
+    }
+
+    func open(index: UInt64, header: JournalHeader, key: SecretBytes) throws -> [UInt8] {
+        try AES256GCM.open(
+            key: key, nonce: Self.nonce(index), ciphertext: ciphertext, tag: tag,
+            additionalData: header.recordAdditionalData(offset: streamOffset, length: ciphertext.count))
+    }
+
+    private static func nonce(_ index: UInt64) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt32(0))
+        writer.write(index)
+        return writer.bytes
+    }
+
+    /// Parses the records after the header, stopping at the first torn or damaged one.
+    /// Returns the records and the byte length of the valid prefix of the file.
+    static func parseAll(_ bytes: [UInt8], from start: Int, header: JournalHeader) -> ([JournalRecord], Int) {
+        var records: [JournalRecord] = []
+        var position = start
+        var expectedOffset = header.segmentOffset
+        while true {
+            var reader = ByteReader(bytes, at: position)
+            guard let magic = try? reader.read(UInt32.self), magic == Self.magic,
+                let length = try? reader.read(UInt32.self), let offset = try? reader.read(UInt64.self),
+                offset == expectedOffset, let ciphertext = try? reader.read(count: Int(length)),
+                let tag = try? reader.read(count: 16)
+            else { break }
+            let end = reader.position
+            guard let checksum = try? reader.read(UInt32.self),
+                checksum
+                    == bytes.withUnsafeBytes({
+                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[position..<end]))
+                    })
+            else { break }
+            records.append(JournalRecord(streamOffset: offset, ciphertext: ciphertext, tag: tag))
+            expectedOffset += UInt64(length)
+            position = reader.position
+        }
+        return (records, position)
+    }
+}

@@ -1,0 +1,139 @@
+import CryptoPrimitives
+import DurableFiles
+import StreamStore
+import SystemPackage
+
+/// Appends records to the m + 1 copies of a segment's journal and flushes them; an append returns only when
+/// every copy holds the record durably.
+struct JournalWriter {
+    private struct Copy {
+        var member: Int
+        var descriptor: FileDescriptor
+        var end: Int64
+    }
+
+    private let store: ErasureCodedStore
+    private let header: JournalHeader
+    private let key: SecretBytes
+    private var copies: [Copy]
+    private var nextRecord: UInt64
+
+    /// Creates the journal of `segment` on its m + 1 members, durably, before the first record.
+    static func create(
+        store: ErasureCodedStore, stream: String, segment: UInt64
+    ) throws(StreamStorageError) -> JournalWriter {
+        let salt: [UInt8]
+        do {
+            salt = try CryptoRandom.bytes(count: 32)
+        } catch {
+            throw .configuration("no random bytes for a journal: \(error)")
+        }
+        let header = JournalHeader(
+            arrayID: store.arrayID, stream: stream, segment: segment,
+            segmentOffset: segment * UInt64(store.geometry.segmentBytes), salt: salt)
+        let bytes = header.encoded()
+        var copies: [Copy] = []
+        do {
+            for member in store.placement.journalMembers(segment: segment, stream: stream) {
+                let descriptor = try store.createFile(
+                    member: member, path: { $0.journal(stream, segment: segment) }, stream: stream)
+                copies.append(Copy(member: member, descriptor: descriptor, end: Int64(bytes.count)))
+                try withBytes(of: bytes) { raw throws(StreamStorageError) in
+                    try store.write(raw, to: descriptor, at: 0, member: member, what: "a journal header")
+                }
+                try store.flush(descriptor, member: member, what: "a journal header")
+                try store.flushDirectory(member: member, stream: stream)
+            }
+        } catch {
+            for copy in copies { try? copy.descriptor.close() }
+            throw error
+        }
+        return try JournalWriter(store: store, header: header, copies: copies, nextRecord: 0)
+    }
+
+    /// Continues the journal found by recovery: every copy is rewritten to the longest valid one, so that all
+    /// m + 1 hold every record again, and appends go on after it.
+    static func resume(
+        store: ErasureCodedStore, stream: String, segment: UInt64, from longest: StreamRecovery.JournalCopy,
+        copies found: [StreamRecovery.JournalCopy]
+    ) throws(StreamStorageError) -> JournalWriter {
+        guard let source = store.layout(of: longest.member),
+            let bytes = try? FileSystemCalls.readAll(source.journal(stream, segment: segment))
+        else { throw .unavailable("the journal of \(stream) on member \(longest.member) vanished during recovery") }
+        let valid = Array(bytes[..<longest.validLength])
+        var copies: [Copy] = []
+        do {
+            for member in store.placement.journalMembers(segment: segment, stream: stream) {
+                let layout = try store.requireLayout(member)
+                let path = layout.journal(stream, segment: segment)
+                let current = found.first { $0.member == member }
+                let isIdentical = current.map { $0.validLength == valid.count && $0.header == longest.header } ?? false
+                if !isIdentical || (try? FileSystemCalls.readAll(path).count) != valid.count {
+                    do {
+                        try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+                        try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+                    } catch {
+                        throw StreamStorageError.io(
+                            "rewriting the journal on member \(member):", path: path.string,
+                            error: error)
+                    }
+                }
+                let descriptor: FileDescriptor
+                do {
+                    descriptor = try FileDescriptor.open(path, .writeOnly, options: [.closeOnExec])
+                } catch {
+                    throw StreamStorageError.io(
+                        "opening the journal on member \(member):", path: path.string,
+                        error: error)
+                }
+                copies.append(Copy(member: member, descriptor: descriptor, end: Int64(valid.count)))
+            }
+        } catch {
+            for copy in copies { try? copy.descriptor.close() }
+            throw error as? StreamStorageError ?? .io("resuming the journal of", path: stream, error: error)
+        }
+        return try JournalWriter(
+            store: store, header: longest.header, copies: copies, nextRecord: UInt64(longest.records.count))
+    }
+
+    private init(
+        store: ErasureCodedStore, header: JournalHeader, copies: [Copy], nextRecord: UInt64
+    ) throws(StreamStorageError) {
+        self.store = store
+        self.header = header
+        self.copies = copies
+        self.nextRecord = nextRecord
+        do {
+            key = try header.recordKey(journalKey: store.keys.journalKey)
+        } catch {
+            for copy in copies { try? copy.descriptor.close() }
+            throw .configuration("cannot derive the journal's record key: \(error)")
+        }
+    }
+
+    /// Appends one record holding `plaintext` (the stream's bytes at `offset`) to every copy and flushes them.
+    mutating func append(_ plaintext: UnsafeRawBufferPointer, at offset: UInt64) throws(StreamStorageError) {
+        let record: [UInt8]
+        do {
+            record = try JournalRecord.seal(plaintext, at: offset, index: nextRecord, header: header, key: key)
+        } catch {
+            throw .configuration("cannot encrypt a journal record: \(error)")
+        }
+        for index in copies.indices {
+            try withBytes(of: record) { bytes throws(StreamStorageError) in
+                try store.write(
+                    bytes, to: copies[index].descriptor, at: copies[index].end, member: copies[index].member,
+                    what: "a journal record")
+            }
+        }
+        for copy in copies {
+            try store.flush(copy.descriptor, member: copy.member, what: "a journal record")
+        }
+        for index in copies.indices { copies[index].end += Int64(record.count) }
+        nextRecord += 1
+    }
+
+    func close() {
+        for copy in copies { try? copy.descriptor.close() }
+    }
+}

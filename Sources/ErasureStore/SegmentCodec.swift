@@ -1,0 +1,148 @@
+import CryptoPrimitives
+import ErasureCode
+import HPKE
+import StreamStore
+
+/// Turns a segment's plaintext into its shard files and back.
+///
+/// Sealing: a fresh data key encrypts the whole segment with AES-256-GCM (a fixed nonce is safe because the key is
+/// used once); the key is wrapped to the storage public key with HPKE; the ciphertext is split into k data shards
+/// and m parity shards (ISA-L Reed-Solomon); every block of every shard carries its CRC32C. Opening reverses it from
+/// any k intact shards, and only with the storage private key.
+struct SegmentCodec {
+    let geometry: ArrayGeometry
+    let code: ReedSolomon
+    private static let nonce = [UInt8](repeating: 0, count: 12)
+    private static let keyInfo = Array("saatkond segment key v1".utf8)
+
+    init(geometry: ArrayGeometry) throws(StreamStorageError) {
+        self.geometry = geometry
+        do {
+            code = try ReedSolomon(dataShards: geometry.dataShards, parityShards: geometry.parityShards)
+        } catch {
+            throw .configuration("Reed-Solomon \(geometry.dataShards)+\(geometry.parityShards): \(error)")
+        }
+    }
+
+    /// The shard files of a segment: index i holds shard i.
+    func seal(
+        _ plaintext: [UInt8], template: ShardHeader, publicKey: X25519PublicKey
+    ) throws -> [[UInt8]] {
+        precondition(plaintext.count == geometry.segmentBytes, "only whole segments are sealed")
+        let description = template.segmentDescription
+        let dataKey = try CryptoRandom.secretBytes(count: 32)
+        var stripe = [UInt8](repeating: 0, count: geometry.shardsPerSegment * geometry.shardBytes)
+        let dataBytes = geometry.segmentBytes
+        let tag = try stripe.withUnsafeMutableBytes { stripe in
+            let data = UnsafeMutableRawBufferPointer(rebasing: stripe[..<dataBytes])
+            plaintext.withUnsafeBytes { data.copyMemory(from: $0) }
+            let tag = try AES256GCM.sealInPlace(
+                key: dataKey, nonce: Self.nonce, buffer: data, additionalData: description)
+            try code.encode(
+                data: UnsafeRawBufferPointer(data), shardLength: geometry.shardBytes,
+                parity: UnsafeMutableRawBufferPointer(rebasing: stripe[dataBytes...]))
+            return tag
+        }
+        let wrapped = try HPKE.seal(to: publicKey, info: Self.keyInfo, additionalData: description, plaintext: dataKey)
+        var header = template
+        header.encapsulatedKey = wrapped.encapsulatedKey
+        header.wrappedKey = wrapped.ciphertext
+        header.dataTag = tag
+        return (0..<geometry.shardsPerSegment).map { index in
+            header.shardIndex = index
+            return shardFile(header: header, stripe: stripe, index: index)
+        }
+    }
+
+    /// A shard file: its header, then each block followed by its CRC32C.
+    func shardFile(header: ShardHeader, stripe: [UInt8], index: Int) -> [UInt8] {
+        var file = header.encoded()
+        file.reserveCapacity(file.count + geometry.shardBodyBytes)
+        appendBody(of: stripe, index: index, to: &file)
+        return file
+    }
+
+    func appendBody(of shards: [UInt8], index: Int, to file: inout [UInt8]) {
+        let start = index * geometry.shardBytes
+        shards.withUnsafeBytes { shards in
+            for block in 0..<geometry.blocksPerShard {
+                let from = start + block * geometry.blockBytes
+                let bytes = UnsafeRawBufferPointer(rebasing: shards[from..<(from + geometry.blockBytes)])
+                file.append(contentsOf: bytes)
+                let crc = CRC32C.checksum(bytes)
+                withUnsafeBytes(of: crc.bigEndian) { file.append(contentsOf: $0) }
+            }
+        }
+    }
+
+    /// Parses and verifies a shard file: header checksum, the segment it claims to be, and every block's CRC.
+    func parseShard(
+        _ file: [UInt8], arrayID: [UInt8], stream: String, segment: UInt64, index: Int
+    ) throws(FormatError) -> (ShardHeader, [UInt8]) {
+        let (header, headerLength) = try ShardHeader.decode(file)
+        guard header.arrayID == arrayID else { throw FormatError("the shard belongs to another array") }
+        guard header.stream == stream, header.segment == segment, header.shardIndex == index else {
+            throw FormatError("the shard is \(header.stream) segment \(header.segment) shard \(header.shardIndex)")
+        }
+        guard header.dataShards == geometry.dataShards, header.parityShards == geometry.parityShards,
+            header.shardBytes == geometry.shardBytes, header.blockBytes == geometry.blockBytes
+        else { throw FormatError("the shard's geometry differs from the array's") }
+        guard file.count == headerLength + geometry.shardBodyBytes else {
+            throw FormatError("the shard is \(file.count) bytes long, not \(headerLength + geometry.shardBodyBytes)")
+        }
+        var data = [UInt8](repeating: 0, count: geometry.shardBytes)
+        let damagedBlock: Int? = file.withUnsafeBytes { file in
+            data.withUnsafeMutableBytes { data in
+                for block in 0..<geometry.blocksPerShard {
+                    let from = headerLength + block * (geometry.blockBytes + 4)
+                    let bytes = UnsafeRawBufferPointer(rebasing: file[from..<(from + geometry.blockBytes)])
+                    let stored = file[(from + geometry.blockBytes)..<(from + geometry.blockBytes + 4)]
+                        .reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    guard CRC32C.checksum(bytes) == stored else { return block }
+                    UnsafeMutableRawBufferPointer(rebasing: data[(block * geometry.blockBytes)...])
+                        .copyMemory(from: bytes)
+                }
+                return nil
+            }
+        }
+        if let damagedBlock { throw FormatError("block \(damagedBlock) fails its CRC32C") }
+        return (header, data)
+    }
+
+    /// Fills the missing shards (nil) of a stripe from any k present ones; no key is needed.
+    func reconstruct(_ shards: inout [[UInt8]?]) throws(StreamStorageError) {
+        let present = shards.compactMap { $0 }.count
+        guard present >= geometry.dataShards else {
+            throw .unavailable(
+                "only \(present) of \(geometry.shardsPerSegment) shards are intact; at least "
+                    + "\(geometry.dataShards) are needed, so more than m = \(geometry.parityShards) are lost")
+        }
+        do {
+            try code.reconstruct(&shards)
+        } catch {
+            throw .corrupt("Reed-Solomon reconstruction failed: \(error)")
+        }
+    }
+
+    /// Decrypts a segment from its complete data shards.
+    func open(
+        dataShards: [[UInt8]], header: ShardHeader, privateKey: X25519PrivateKey
+    ) throws(StreamStorageError) -> [UInt8] {
+        let description = header.segmentDescription
+        do {
+            let dataKey = try HPKE.open(
+                encapsulatedKey: header.encapsulatedKey, ciphertext: header.wrappedKey, recipient: privateKey,
+                info: Self.keyInfo, additionalData: description)
+            var buffer = dataShards.flatMap { $0 }
+            try buffer.withUnsafeMutableBytes { buffer in
+                try AES256GCM.openInPlace(
+                    key: dataKey, nonce: Self.nonce, buffer: buffer, tag: header.dataTag, additionalData: description)
+            }
+            return buffer
+        } catch {
+            throw .corrupt(
+                "segment \(header.segment) of \(header.stream) fails authentication (\(error)): its shards were "
+                    + "altered, or belong to another array or key")
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import DurableFiles
+import HashChain
+import StreamStore
+import SystemPackage
+
+/// The durable state of one stream as found on the members: committed segments, the chain head after them, and the
+/// open tail from the journal.
+///
+/// Segments 0..<committed are committed. Only the last ``ErasureCodedStore/unflushedSegmentLimit`` segments can have
+/// been written without a flush, so only those are verified; everything before them was flushed before they were
+/// written. Recovery therefore reads at most that window and the journal: it is bounded by the open tail, not by
+/// the stream's size.
+struct StreamRecovery {
+    struct Window {
+        /// Segment index → shard files parsed (nil: missing or damaged), for the verified window.
+        var segments: [UInt64: [[UInt8]?]] = [:]
+        var headers: [UInt64: ShardHeader] = [:]
+    }
+
+    struct JournalCopy {
+        var member: Int
+        var header: JournalHeader
+        var records: [JournalRecord]
+        var validLength: Int
+    }
+
+    var committed: UInt64 = 0
+    var chainHead: [UInt8] = StreamHashChain.emptyHead
+    /// Journal copies of segment `committed`, longest valid first.
+    var journal: [JournalCopy] = []
+    /// Segment indices at or beyond `committed` with shard files: torn writes to discard.
+    var tornSegments: [UInt64] = []
+    /// Journal segment indices below `committed`: folded already, to discard.
+    var staleJournals: [UInt64] = []
+    /// Verified segments of the window, with their missing or damaged shards.
+    var window = Window()
+
+    static func scan(_ store: ErasureCodedStore, stream: String) throws(StreamStorageError) -> StreamRecovery {
+        var shardIndices: Set<UInt64> = []
+        var journalIndices: Set<UInt64> = []
+        for member in store.members.keys.sorted() {
+            guard let layout = store.layout(of: member) else { continue }
+            let names: [String]
+            do {
+                names = try FileSystemCalls.entries(of: layout.streamDirectory(stream))
+            } catch {
+                continue  // An unreadable member counts as missing for this stream.
+            }
+            let found = MemberLayout.indices(in: names)
+            shardIndices.formUnion(found.shards)
+            journalIndices.formUnion(found.journals)
+        }
+        var state = StreamRecovery()
+        if let last = shardIndices.max() {
+            let first = last >= UInt64(store.unflushedSegmentLimit) ? last - UInt64(store.unflushedSegmentLimit) + 1 : 0
+            // Everything below the window was flushed before the window's segments were written.
+            state.committed = first
+            for segment in first...last {
+                let (shards, header) = store.readShards(stream: stream, segment: segment)
+                let intact = shards.compactMap { $0 }.count
+                guard intact >= store.geometry.dataShards, let header else { break }
+                state.window.segments[segment] = shards
+                state.window.headers[segment] = header
+                state.committed = segment + 1
+                state.chainHead = header.chainHead
+            }
+            if state.committed == first && first > 0 {
+                // The window starts with a torn segment: the head comes from the flushed segment before it.
+                let (_, header) = store.readShards(stream: stream, segment: first - 1)
+                guard let header else {
+                    throw .unavailable(
+                        "segment \(first - 1) of \(stream) has lost more than m shards; the stream cannot be resumed")
+                }
+                state.chainHead = header.chainHead
+            }
+            state.tornSegments = shardIndices.filter { $0 >= state.committed }.sorted()
+        }
+        state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
+        if let beyond = journalIndices.first(where: { $0 > state.committed }) {
+            throw .unavailable(
+                "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: more "
+                    + "than m members lost it")
+        }
+        state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
+        return state
+    }
+
+    /// The tail's plaintext, decrypted from the longest valid journal copy.
+    func tail(keys: StorageKeys) throws(StreamStorageError) -> [UInt8] {
+        guard let copy = journal.first else { return [] }
+        do {
+            let key = try copy.header.recordKey(journalKey: keys.journalKey)
+            var tail: [UInt8] = []
+            for (index, record) in copy.records.enumerated() {
+                tail += try record.open(index: UInt64(index), header: copy.header, key: key)
+            }
+            return tail
+        } catch {
+            throw .corrupt("the journal of \(copy.header.stream) fails authentication: \(error)")
+        }
+    }
+}
+
+extension ErasureCodedStore {
+    /// Every shard of a segment, parsed and verified (nil where missing or damaged), and the header most of the
+    /// intact shards agree on.
+    func readShards(stream: String, segment: UInt64) -> ([[UInt8]?], ShardHeader?) {
+        var shards: [[UInt8]?] = []
+        var headers: [ShardHeader] = []
+        for index in 0..<geometry.shardsPerSegment {
+            let member = placement.member(ofShard: index, segment: segment, stream: stream)
+            guard let layout = layout(of: member),
+                let file = try? FileSystemCalls.readAll(layout.shard(stream, segment: segment)),
+                let (header, data) = try? codec.parseShard(
+                    file, arrayID: arrayID, stream: stream, segment: segment, index: index)
+            else {
+                shards.append(nil)
+                continue
+            }
+            shards.append(data)
+            headers.append(header)
+        }
+        // Shards of one segment share everything but their index; compare with the index cleared.
+        var counts: [ShardHeader: Int] = [:]
+        for var header in headers {
+            header.shardIndex = 0
+            counts[header, default: 0] += 1
+        }
+        let header = counts.max { $0.value < $1.value }?.key
+        return (shards, header)
+    }
+
+    /// The journal copies of a segment, parsed, longest valid first.
+    func readJournalCopies(stream: String, segment: UInt64) -> [StreamRecovery.JournalCopy] {
+        var copies: [StreamRecovery.JournalCopy] = []
+        for member in placement.journalMembers(segment: segment, stream: stream) {
+            guard let layout = layout(of: member),
+                let bytes = try? FileSystemCalls.readAll(layout.journal(stream, segment: segment)),
+                let (header, headerLength) = try? JournalHeader.decode(bytes),
+                header.arrayID == arrayID, header.stream == stream, header.segment == segment,
+                header.segmentOffset == segment * UInt64(geometry.segmentBytes)
+            else { continue }
+            let (records, validLength) = JournalRecord.parseAll(bytes, from: headerLength, header: header)
+            copies.append(
+                StreamRecovery.JournalCopy(member: member, header: header, records: records, validLength: validLength))
+        }
+        return copies.sorted { $0.records.count > $1.records.count }
+    }
+}

@@ -1,0 +1,81 @@
+import CryptoPrimitives
+import HashChain
+import PropertyBased
+import Testing
+
+@Suite("Stream hash chain")
+struct StreamHashChainTests {
+    @Test("the head of nothing is 32 zero bytes; of a short stream, one SHA-256 over the zero head and the bytes")
+    func vectors() {
+        #expect(StreamHashChain().head == [UInt8](repeating: 0, count: 32))
+        var chain = StreamHashChain()
+        chain.append(Array("abc".utf8))
+        #expect(chain.head == SHA256.hash([UInt8](repeating: 0, count: 32) + Array("abc".utf8)))
+        #expect(chain.length == 3)
+    }
+
+    @Test("at a chunk boundary the chain continues from the boundary's head")
+    func boundary() {
+        let chunk = [UInt8](repeating: 0x61, count: StreamHashChain.chunkBytes)
+        var chain = StreamHashChain()
+        chain.append(chunk)
+        let boundary = SHA256.hash([UInt8](repeating: 0, count: 32) + chunk)
+        #expect(chain.head == boundary)
+        #expect(chain.chunkBoundaryHead == boundary)
+        chain.append([0x61])
+        #expect(chain.head == SHA256.hash(boundary + [0x61]))
+
+        var resumed = StreamHashChain(boundaryLength: UInt64(chunk.count), boundaryHead: boundary)
+        resumed.append([0x61])
+        #expect(resumed.head == chain.head)
+        #expect(resumed.length == chain.length)
+    }
+
+    /// The incremental chain, fed in arbitrary pieces, agrees with the stateless reference at every length.
+    @Test("appends of any sizes give the same head as the reference")
+    func property() async {
+        let sizes = Gen.int(in: 0...(3 * StreamHashChain.chunkBytes / 2)).array(of: 1...6)
+        await propertyCheck(count: 10, input: sizes) { pieces in
+            var generator = SplitMix(seed: UInt64(pieces.reduce(0, +)))
+            var all: [UInt8] = []
+            var chain = StreamHashChain()
+            for size in pieces {
+                let piece = generator.bytes(size)
+                all += piece
+                chain.append(piece)
+                #expect(chain.length == UInt64(all.count))
+            }
+            #expect(chain.head == StreamHashChain.head(of: all))
+        }
+    }
+}
+
+/// A tiny deterministic generator, so a failing case reproduces from its sizes alone.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `count` pseudo-random bytes, eight at a time.
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { buffer in
+            var index = 0
+            while index < count {
+                var word = next()
+                for _ in 0..<min(8, count - index) {
+                    buffer[index] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    index += 1
+                }
+            }
+        }
+        return bytes
+    }
+}
