@@ -136,6 +136,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
+        .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives"]),
         .testTarget(
             name: "ErasureStoreTests",
             dependencies: [

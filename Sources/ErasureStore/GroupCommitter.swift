@@ -1,0 +1,88 @@
+import Foundation
+import StreamStore
+
+/// Lets many threads append to one stream, each waiting for its own bytes to be durable, while sharing flushes.
+///
+/// Appends are queued; one committer thread takes everything queued, appends it in order, makes it durable once,
+/// and wakes every waiter whose bytes that flush covered. While a flush runs, new appends queue up and go out
+/// together with the next one, so the number of flushes adapts to the load (group commit).
+public final class GroupCommitter: @unchecked Sendable {
+    // @unchecked: every mutable field is touched only with `condition` locked, except `appender`, which only the
+    // committer thread uses after `init`.
+    private struct Pending {
+        var bytes: [UInt8]
+        var ticket: Int
+    }
+
+    private let appender: any StreamAppender
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var nextTicket = 0
+    private var finished: [Int: Result<UInt64, StreamStorageError>] = [:]
+    private var stopping = false
+    private var thread: Thread?
+
+    /// Takes over `appender`; no one else may use it until ``close()``.
+    public init(appender: any StreamAppender) {
+        self.appender = appender
+        let thread = Thread { [unowned self] in self.commitLoop() }
+        thread.name = "saatkond.group-commit.\(appender.name)"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Appends `bytes` and returns once they are durable, with the durable length then.
+    public func appendDurably(_ bytes: [UInt8]) throws(StreamStorageError) -> UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else {
+            throw StreamStorageError(kind: .io, message: "the group committer of \(appender.name) is closed")
+        }
+        let ticket = nextTicket
+        nextTicket += 1
+        queue.append(Pending(bytes: bytes, ticket: ticket))
+        condition.broadcast()
+        while finished[ticket] == nil {
+            condition.wait()
+        }
+        return try finished.removeValue(forKey: ticket)!.get()
+    }
+
+    /// Finishes what is queued, stops the committer and closes the appender.
+    public func close() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while thread != nil { condition.wait() }
+        condition.unlock()
+        appender.close()
+    }
+
+    private func commitLoop() {
+        condition.lock()
+        while true {
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping { break }
+            let batch = queue
+            queue = []
+            condition.unlock()
+            let outcome: Result<UInt64, StreamStorageError>
+            do {
+                for pending in batch {
+                    try pending.bytes.withUnsafeBytes { bytes in try appender.append(bytes) }
+                }
+                outcome = .success(try appender.makeDurable())
+            } catch let error as StreamStorageError {
+                outcome = .failure(error)
+            } catch {
+                outcome = .failure(StreamStorageError(kind: .io, message: "\(error)"))
+            }
+            condition.lock()
+            for pending in batch { finished[pending.ticket] = outcome }
+            condition.broadcast()
+        }
+        thread = nil
+        condition.broadcast()
+        condition.unlock()
+    }
+}
