@@ -40,9 +40,10 @@ let package = Package(
         .target(name: "StreamStore"),
         .target(
             name: "ReplicationProtocol",
-            dependencies: ["StreamStore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["StreamStore", "Authorization", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .target(name: "LivenessGate"),
+        .target(name: "Authorization"),
 
         // MARK: Adapters and services.
         .target(name: "DurableFiles", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
@@ -81,7 +82,8 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "ReplicationProtocol", "StreamStore",
+                "ReplicationProtocol", "StreamStore", "HashChain", "Authorization",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -95,7 +97,7 @@ let package = Package(
         .target(
             name: "Appliance",
             dependencies: [
-                "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Watchdog", "Systemd",
+                "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Authorization", "Watchdog", "Systemd",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -119,6 +121,17 @@ let package = Package(
             ]
         ),
 
+        // MARK: Benchmarks, run by scripts/bench; they print ratios against a baseline measured in the same run.
+        .executableTarget(
+            name: "StorageBenchmark",
+            dependencies: [
+                "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/StorageBenchmark"
+        ),
+
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "TestSupport"]),
@@ -129,18 +142,32 @@ let package = Package(
         .testTarget(
             name: "ReplicationProtocolTests",
             dependencies: [
-                "ReplicationProtocol",
+                "ReplicationProtocol", "Authorization",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
+        .testTarget(
+            name: "AuthorizationTests",
+            dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives"]),
+        // Test-only: the writer that the crash tests kill at random instants (`swift build --build-tests` builds it).
+        .executableTarget(
+            name: "StoreCrashWriter",
+            dependencies: [
+                "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/StoreCrashWriter"
+        ),
         .testTarget(
             name: "ErasureStoreTests",
             dependencies: [
-                "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "TestSupport",
+                "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "TestSupport", "StoreCrashWriter",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -169,6 +196,20 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ReplicationTests",
+            dependencies: [
+                "Replication", "ReplicationProtocol", "Authorization", "ErasureStore", "CryptoPrimitives",
+                "DevelopmentIdentity", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(

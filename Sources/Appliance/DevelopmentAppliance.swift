@@ -50,8 +50,12 @@ public struct DevelopmentAppliance: Sendable {
                 trustedAuthorities: identity.authorityCertificate.string))
         let group = MultiThreadedEventLoopGroup.singleton
         let logger = self.logger
+        let policy = try DevelopmentPolicy.loadOrCreate(configuration.state)
+        let signer = ReceiptSigner(
+            key: try DevelopmentStorage.loadOrCreateSigningKey(configuration.state.keys), appliance: "saatkond-dev")
         let server = ReplicationServer(
-            configuration: .init(host: configuration.host, port: configuration.port, tls: tls),
+            configuration: .init(
+                host: configuration.host, port: configuration.port, tls: tls, policy: policy, signer: signer),
             storage: storage, group: group, logger: logger
         ) { address in
             do {

@@ -43,4 +43,22 @@ enum DevelopmentStorage {
             storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
             journalKey: SecretBytes(journalBytes))
     }
+
+    /// The development receipt-signing key (an Ed25519 seed), and its public half in `…signing-key.pub` (hex) for
+    /// whoever verifies receipts.
+    static func loadOrCreateSigningKey(_ directory: FilePath) throws -> Ed25519PrivateKey {
+        try FileSystemCalls.createDirectories(directory)
+        let path = directory.appending("development-signing-key")
+        if !FileSystemCalls.exists(path) {
+            let key = try Ed25519PrivateKey()
+            try key.rawRepresentation.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+            let hex = key.publicKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            try Array((hex + "\n").utf8).withUnsafeBytes {
+                try FileSystemCalls.writeAtomically($0, to: directory.appending("development-signing-key.pub"))
+            }
+        }
+        var seed = try FileSystemCalls.readAll(path)
+        defer { for index in seed.indices { seed[index] = 0 } }
+        return try Ed25519PrivateKey(rawRepresentation: SecretBytes(seed))
+    }
 }

@@ -27,6 +27,9 @@ public struct StateDirectory: Sendable, Hashable {
     /// The member directories of the development array.
     public var members: FilePath { path.appending("members") }
 
+    /// The authorization policy: which sender identity may append to and read which streams.
+    public var authorizationPolicy: FilePath { path.appending("authorization.conf") }
+
     /// The development storage keys.
     public var keys: FilePath { path.appending("keys") }
 }

@@ -1,4 +1,5 @@
 import DurableFiles
+import HashChain
 import StreamStore
 
 /// Reads a stream of an ``ErasureCodedStore`` as it was when the reader was opened.
@@ -10,6 +11,7 @@ import StreamStore
 final class ErasureStreamReader: StreamReader {
     let name: StreamName
     let length: UInt64
+    let head: [UInt8]
     private let store: ErasureCodedStore
     private let committed: UInt64
     private let tail: [UInt8]
@@ -28,6 +30,10 @@ final class ErasureStreamReader: StreamReader {
         committed = state.committed
         tail = try state.tail(keys: store.keys)
         length = committed * UInt64(store.geometry.segmentBytes) + UInt64(tail.count)
+        var chain = StreamHashChain(
+            boundaryLength: committed * UInt64(store.geometry.segmentBytes), boundaryHead: state.chainHead)
+        chain.append(tail)
+        head = chain.head
     }
 
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StreamStorageError) -> Int {

@@ -82,6 +82,8 @@ final class ConnectionDiagnostics: Sendable {
     var tlsError: (any Error)? { firstError.withLockedValue { $0 } }
 
     func record(_ error: any Error) {
+        // An unclean shutdown is a peer that vanished (a crash, a cable), not a certificate problem.
+        if let sslError = error as? NIOSSLError, case .uncleanShutdown = sslError { return }
         guard error is NIOSSLError || error is BoringSSLError else { return }
         firstError.withLockedValue { if $0 == nil { $0 = error } }
     }
@@ -125,7 +127,7 @@ private final class TLSObserver: ChannelInboundHandler, RemovableChannelHandler 
 extension ReplicationError {
     /// A TLS failure, worded for the person who must fix the certificates.
     static func tlsFailure(_ error: any Error, endpoint: ReplicationEndpoint) -> Self {
-        .connection(
+        .certificate(
             "the TLS handshake with \(endpoint.host):\(endpoint.port) failed (\(error)); check that the appliance "
                 + "trusts the CA that issued this sender's certificate, and that --ca is the CA that issued the "
                 + "appliance's certificate")

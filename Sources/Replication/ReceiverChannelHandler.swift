@@ -1,7 +1,9 @@
+import Authorization
 import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import ReplicationProtocol
 import StreamStore
 
@@ -19,25 +21,64 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     typealias OutboundOut = Frame
 
     private var state: ReceiverStateMachine
+    private let limits: ReceiverStateMachine.Limits
     private let storage: any StreamStorage
     private let threadPool: NIOThreadPool
     private let session = StorageSession()
     private let logger: Logger
     private var readingPaused = false
     private var readRequestedWhilePaused = false
+    private var lastProgress = NIODeadline.now()
+    private var deadlineCheck: RepeatedTask?
 
-    init(storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits, logger: Logger) {
-        self.state = ReceiverStateMachine(limits: limits)
+    private let signer: ReceiptSigner
+
+    init(
+        storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
+        policy: AuthorizationPolicy, signer: ReceiptSigner, logger: Logger
+    ) {
+        self.signer = signer
+        self.state = ReceiverStateMachine(limits: limits, policy: policy)
+        self.limits = limits
         self.storage = storage
         self.threadPool = threadPool
         self.logger = logger
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        lastProgress = .now()
+        // A quarter of the shortest deadline: a client is cut off at most 25 % after its deadline.
+        let interval = TimeAmount(min(limits.helloTimeout, limits.idleTimeout) / 4)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkClientDeadline(context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastProgress = .now()
         run(state.frameReceived(unwrapInboundIn(data)), context: context)
     }
 
+    private func checkClientDeadline(context: ChannelHandlerContext) {
+        guard let deadline = state.clientDeadline else {
+            lastProgress = .now()  // The appliance itself is busy; the client's clock starts when it is done.
+            return
+        }
+        if NIODeadline.now() - lastProgress > TimeAmount(deadline) {
+            logger.notice("client timed out", metadata: ["after": "\(deadline)"])
+            run(state.clientTimedOut(), context: context)
+        }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        lastProgress = .now()
         run(state.writabilityChanged(isWritable: context.channel.isWritable), context: context)
         context.fireChannelWritabilityChanged()
     }
@@ -50,6 +91,12 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ReceiverShutdownEvent {
             run(state.shutdownRequested(), context: context)
+        } else if case TLSUserEvent.handshakeCompleted = event {
+            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+                .peerCertificate
+            let identity = certificate.flatMap(PeerIdentity.commonName(of:))
+            state.peerIdentified(identity)
+            logger.info("sender connected", metadata: ["identity": "\(identity ?? "none")"])
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -79,6 +126,19 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
             }
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        }
+        if let request = action.receipt {
+            do {
+                let receipt = try signer.sign(
+                    stream: request.stream, durableLength: request.durableLength, head: request.head)
+                context.writeAndFlush(wrapOutboundOut(.receipt(receipt)), promise: nil)
+            } catch {
+                logger.error("cannot sign a receipt", metadata: ["error": "\(error)"])
+                context.writeAndFlush(
+                    wrapOutboundOut(.error(ErrorFrame(code: .storageFailure, message: "cannot sign a receipt"))),
+                    promise: nil)
+                context.close(promise: nil)
+            }
         }
         if let operation = action.storage {
             start(operation, context: context)
@@ -113,9 +173,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             let (handler, context) = loopBound.value
             let action: ReceiverAction
             switch result {
-            case .success(.opened(let length)): action = handler.state.streamOpened(length: length)
-            case .success(.appended(let durableLength)):
-                action = handler.state.appendCompleted(durableLength: durableLength)
+            case .success(.opened(let length, let head)): action = handler.state.streamOpened(length: length, head: head)
+            case .success(.appended(let durableLength, let head)):
+                action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)
             case .success(.released): return
             case .failure(let error as StreamStorageError):
@@ -137,10 +197,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 /// loop: the accesses are ordered by those hand-offs and never overlap.
 private final class StorageSession: @unchecked Sendable {
     enum Outcome: Sendable {
-        case opened(UInt64)
-        case appended(UInt64)
+        case opened(UInt64, ChainHead)
+        case appended(UInt64, ChainHead)
         case read(ByteBuffer)
         case released
+    }
+
+    private static func head(_ bytes: [UInt8]) throws(StreamStorageError) -> ChainHead {
+        guard let head = ChainHead(bytes) else { throw .corrupt("the store reported a head of \(bytes.count) bytes") }
+        return head
     }
 
     private var appender: (any StreamAppender)?
@@ -153,17 +218,18 @@ private final class StorageSession: @unchecked Sendable {
         case .open(let name, .append):
             let appender = try storage.openAppender(for: name)
             self.appender = appender
-            return .opened(appender.durableLength)
+            return .opened(appender.durableLength, try Self.head(appender.durableHead))
         case .open(let name, .read):
             let reader = try storage.openReader(for: name)
             self.reader = reader
-            return .opened(reader.length)
+            return .opened(reader.length, try Self.head(reader.head))
         case .appendAndFlush(let buffers):
             guard let appender else { fatalError("append before the stream was opened for appending") }
             for buffer in buffers {
                 try buffer.withUnsafeReadableBytes { bytes in try appender.append(bytes) }
             }
-            return .appended(try appender.makeDurable())
+            let durableLength = try appender.makeDurable()
+            return .appended(durableLength, try Self.head(appender.durableHead))
         case .read(let offset, let count):
             guard let reader else { fatalError("read before the stream was opened for reading") }
             var buffer = allocator.buffer(capacity: count)

@@ -8,6 +8,8 @@ public struct ReplicationError: Error, CustomStringConvertible, Sendable {
         case configuration
         /// The appliance could not be reached or the connection broke; retrying may help.
         case connection
+        /// The TLS handshake failed on a certificate; retrying does not help, fixing the certificates does.
+        case certificate
         /// The appliance refused the request with a protocol error.
         case refused
         /// The peer broke the protocol.
@@ -27,6 +29,7 @@ public struct ReplicationError: Error, CustomStringConvertible, Sendable {
         Self(kind: .configuration, code: nil, description: message)
     }
     static func connection(_ message: String) -> Self { Self(kind: .connection, code: nil, description: message) }
+    static func certificate(_ message: String) -> Self { Self(kind: .certificate, code: nil, description: message) }
     static func refused(_ error: ErrorFrame) -> Self {
         Self(kind: .refused, code: error.code, description: "the appliance refused: \(error.message) (\(error.code))")
     }

@@ -1,3 +1,4 @@
+import Authorization
 import Logging
 import NIOCore
 import NIOPosix
@@ -24,15 +25,26 @@ public final class ReplicationServer: Service {
         public var limits: ReceiverStateMachine.Limits
         /// How long shutdown waits for connections to flush and close.
         public var shutdownGracePeriod: TimeAmount
+        /// Which certificate identity may append to and read which streams.
+        public var policy: AuthorizationPolicy
+        /// Signs the receipts senders ask for.
+        public var signer: ReceiptSigner
+        /// Connections served at once; more are closed as soon as they are accepted. With the per-connection
+        /// buffering limit this bounds the receiver's memory.
+        public var maximumConnections: Int
 
         /// Creates a configuration.
         public init(
-            host: String, port: Int, tls: TLSConfiguration, limits: ReceiverStateMachine.Limits = .init(),
-            shutdownGracePeriod: TimeAmount = .seconds(10)
+            host: String, port: Int, tls: TLSConfiguration, policy: AuthorizationPolicy, signer: ReceiptSigner,
+            limits: ReceiverStateMachine.Limits = .init(), shutdownGracePeriod: TimeAmount = .seconds(10),
+            maximumConnections: Int = 1024
         ) {
+            self.maximumConnections = maximumConnections
             self.host = host
             self.port = port
             self.tls = tls
+            self.policy = policy
+            self.signer = signer
             self.limits = limits
             self.shutdownGracePeriod = shutdownGracePeriod
         }
@@ -72,6 +84,9 @@ public final class ReplicationServer: Service {
         let storage = self.storage
         let threadPool = self.threadPool
         let limits = configuration.limits
+        let policy = configuration.policy
+        let signer = configuration.signer
+        let maximumConnections = configuration.maximumConnections
         let logger = self.logger
         let connections = self.connections
         let serverChannel: any Channel
@@ -82,13 +97,17 @@ public final class ReplicationServer: Service {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        guard connections.count < maximumConnections else {
+                            logger.warning("refusing a connection: too many", metadata: ["limit": "\(maximumConnections)"])
+                            throw ReplicationError.connection("more than \(maximumConnections) connections")
+                        }
                         connections.add(channel)
                         let handlers: [any ChannelHandler] = [
                             NIOSSLServerHandler(context: sslContext),
                             ByteToMessageHandler(FrameDecoder()),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
-                                storage: storage, threadPool: threadPool, limits: limits,
+                                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer,
                                 logger: logger.withConnection(channel)),
                         ]
                         try channel.pipeline.syncOperations.addHandlers(handlers)

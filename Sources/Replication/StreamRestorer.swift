@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 import NIOPosix
 import ReplicationProtocol
@@ -33,8 +34,9 @@ public struct StreamRestorer: Sendable {
                 try await outbound.write(.hello(Hello(intent: .read, stream: stream)))
                 var frames = inbound.makeAsyncIterator()
                 let streamLength: UInt64
+                let streamHead: ChainHead
                 switch try await frames.next() {
-                case .ready(let length): streamLength = length
+                case .ready(let length, let head): (streamLength, streamHead) = (length, head)
                 case .error(let error): throw ReplicationError.refused(error)
                 case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
                 case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
@@ -46,6 +48,9 @@ public struct StreamRestorer: Sendable {
                 let wanted = min(length ?? (streamLength - offset), streamLength - offset)
                 try await outbound.write(.readRange(offset: offset, length: wanted))
                 var next = offset
+                // A whole stream is checked against the appliance's head as it arrives; a range from elsewhere
+                // cannot be, since the chain's state at its start is not known here.
+                var chain = offset == 0 && wanted == streamLength ? StreamHashChain() : nil
                 while true {
                     switch try await frames.next() {
                     case .data(let at, let bytes):
@@ -60,12 +65,18 @@ public struct StreamRestorer: Sendable {
                                 throw ReplicationError.localIO("cannot write the output: \(error)")
                             }
                         }
+                        if chain != nil { bytes.withUnsafeReadableBytes { chain!.append($0) } }
                         next += UInt64(bytes.readableBytes)
                         progress(next - offset, wanted)
                     case .end(let end):
                         guard end == next, end == offset + wanted else {
                             throw ReplicationError.protocolViolation(
                                 "the appliance ended the range at \(end) after sending up to \(next)")
+                        }
+                        if let chain, chain.head != streamHead.bytes {
+                            throw ReplicationError.protocolViolation(
+                                "the restored bytes hash to \(ChainHead(chain.head)!) but the appliance's head is "
+                                    + "\(streamHead): do not use this copy")
                         }
                         return wanted
                     case .error(let error):

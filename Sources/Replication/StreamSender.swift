@@ -1,3 +1,4 @@
+import HashChain
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -12,6 +13,8 @@ public struct SendProgress: Sendable {
     public var bytesSent: UInt64
     /// Input bytes the appliance acknowledged as durable.
     public var bytesAcknowledged: UInt64
+    /// Connections made so far (more than one after a reconnection).
+    public var connections: Int
 }
 
 /// The result of a completed send: everything in it is durable on the appliance.
@@ -20,25 +23,79 @@ public struct SendReport: Sendable {
     public var startLength: UInt64
     /// The stream's durable length now: `startLength` plus the input's size.
     public var durableLength: UInt64
+    /// Whether every acknowledgement's head was checked against this sender's own hash chain. It is not when the
+    /// send appended to a stream that ended inside a chunk: the chain's state there is not known to this sender.
+    public var headsVerified: Bool
+    /// Connections it took.
+    public var connections: Int
+    /// The appliance's signed receipt for the final length, when one was asked for.
+    public var receipt: Receipt?
+}
+
+/// What the input is.
+public enum SendMode: Sendable {
+    /// New bytes for the end of the stream, wherever it is now.
+    case append
+    /// The stream's bytes from its first one: what the appliance already holds is skipped, after checking that it
+    /// is identical (its hash chain must give the appliance's head), and the rest is appended. Running the same
+    /// send again after any failure, or after the sender was killed, completes the stream exactly once.
+    case resume
+}
+
+/// When a broken connection is tried again.
+public struct RetryPolicy: Sendable {
+    /// The first wait.
+    public var initialDelay: Duration
+    /// The longest wait; waits double up to it.
+    public var maximumDelay: Duration
+    /// How long to keep trying without progress before giving up.
+    public var giveUpAfter: Duration
+
+    /// Creates a policy.
+    public init(
+        initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(5),
+        giveUpAfter: Duration = .seconds(120)
+    ) {
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+        self.giveUpAfter = giveUpAfter
+    }
 }
 
 /// Pushes an input to the end of a stream and returns only once the appliance acknowledged all of it as durable.
+///
+/// A broken connection, a restarted appliance or a busy stream are retried with exponential backoff; each new
+/// connection resumes from the appliance's durable length, sending again what it had not acknowledged. A refusal
+/// (a bad name, a wrong certificate, an appliance that lost acknowledged data) ends the send at once.
 public struct StreamSender: Sendable {
     /// Where to send.
     public var endpoint: ReplicationEndpoint
     /// Bytes per data frame.
     public var frameBytes: Int
+    /// The most unacknowledged bytes kept for sending again: the sender's memory bound.
+    public var windowBytes: Int
+    /// When to retry.
+    public var retry: RetryPolicy
+    /// What the input is.
+    public var mode: SendMode
+    /// Whether to ask for a signed receipt once everything is durable.
+    public var requestsReceipt: Bool
     private let group: any EventLoopGroup
     private let threadPool: NIOThreadPool
 
     /// Creates a sender.
     public init(
-        endpoint: ReplicationEndpoint, frameBytes: Int = 256 << 10,
+        endpoint: ReplicationEndpoint, frameBytes: Int = 256 << 10, windowBytes: Int = 32 << 20,
+        retry: RetryPolicy = RetryPolicy(), mode: SendMode = .append, requestsReceipt: Bool = false,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, threadPool: NIOThreadPool = .singleton
     ) {
-        precondition(frameBytes > 0 && frameBytes <= ProtocolLimits.maximumDataBytes)
+        precondition(frameBytes > 0 && frameBytes <= ProtocolLimits.maximumDataBytes && windowBytes >= frameBytes)
         self.endpoint = endpoint
         self.frameBytes = frameBytes
+        self.windowBytes = windowBytes
+        self.retry = retry
+        self.mode = mode
+        self.requestsReceipt = requestsReceipt
         self.group = group
         self.threadPool = threadPool
     }
@@ -48,66 +105,189 @@ public struct StreamSender: Sendable {
         stream: String, from input: SystemPackage.FileDescriptor,
         progress: @escaping @Sendable (SendProgress) -> Void = { _ in }
     ) async throws -> SendReport {
-        let (channel, diagnostics) = try await ClientConnection.open(endpoint, group: group)
-        let endpoint = self.endpoint
+        let ledger = NIOLockedValueBox(SendLedger())
+        let reader = InputReader(input: input, frameBytes: frameBytes, threadPool: threadPool)
+        var connections = 0
+        var delay = retry.initialDelay
+        var lastProgress = ContinuousClock.now
+        var lastAcknowledged: UInt64 = 0
+        while true {
+            connections += 1
+            let connectionNumber = connections
+            do {
+                let receipt = try await SendConnection(
+                    sender: self, stream: stream, ledger: ledger, reader: reader, progress: progress,
+                    connectionNumber: connectionNumber
+                ).run()
+                let state = ledger.withLockedValue { $0.snapshot }
+                return SendReport(
+                    startLength: state.startLength, durableLength: state.acknowledged,
+                    headsVerified: state.verifiesHeads, connections: connections, receipt: receipt)
+            } catch let error as ReplicationError where error.isWorthRetrying {
+                let acknowledged = ledger.withLockedValue { $0.acknowledged }
+                if acknowledged > lastAcknowledged {
+                    lastAcknowledged = acknowledged
+                    lastProgress = .now
+                    delay = retry.initialDelay
+                }
+                guard lastProgress.duration(to: .now) < retry.giveUpAfter else {
+                    throw ReplicationError.connection(
+                        "gave up after \(connections) connections without progress for \(retry.giveUpAfter): "
+                            + "\(error.description)")
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, retry.maximumDelay)
+            }
+        }
+    }
+
+    fileprivate func open() async throws -> (NIOAsyncChannel<Frame, Frame>, ConnectionDiagnostics) {
+        try await ClientConnection.open(endpoint, group: group)
+    }
+}
+
+extension ReplicationError {
+    /// Broken connections, a shutting-down appliance and a stream still held by the previous connection pass; a
+    /// refusal or a broken promise does not.
+    var isWorthRetrying: Bool {
+        switch kind {
+        case .connection: return true
+        case .refused: return code == .shuttingDown || code == .streamBusy
+        case .certificate, .configuration, .protocolViolation, .localIO: return false
+        }
+    }
+}
+
+/// Reads the input once, a frame at a time, on the thread pool: it may be a blocking pipe.
+private final class InputReader: Sendable {
+    private let input: SystemPackage.FileDescriptor
+    private let frameBytes: Int
+    private let threadPool: NIOThreadPool
+
+    init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool) {
+        self.input = input
+        self.frameBytes = frameBytes
+        self.threadPool = threadPool
+    }
+
+    /// The next piece of the input; empty at its end.
+    func next(allocator: ByteBufferAllocator) async throws -> ByteBuffer {
+        let frameBytes = self.frameBytes
+        let input = self.input
+        return try await threadPool.runIfActive {
+            var buffer = allocator.buffer(capacity: frameBytes)
+            do {
+                _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
+                    try input.read(into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
+                }
+            } catch {
+                throw ReplicationError.localIO("cannot read the input: \(error)")
+            }
+            return buffer
+        }
+    }
+}
+
+/// One connection of a send: hello, ready, then data out and acknowledgements in until the input is durable.
+private struct SendConnection: Sendable {
+    let sender: StreamSender
+    let stream: String
+    let ledger: NIOLockedValueBox<SendLedger>
+    let reader: InputReader
+    let progress: @Sendable (SendProgress) -> Void
+    let connectionNumber: Int
+
+    /// Runs the connection until everything is durable; returns the receipt when one was asked for.
+    func run() async throws -> Receipt? {
+        let (channel, diagnostics) = try await sender.open()
+        let endpoint = sender.endpoint
         do {
             return try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(.hello(Hello(intent: .append, stream: stream)))
                 var frames = inbound.makeAsyncIterator()
-                let startLength: UInt64
+                var resend: [(UInt64, ByteBuffer)] = []
+                var carry: ByteBuffer?
                 switch try await frames.next() {
-                case .ready(let length): startLength = length
+                case .ready(let length, let head):
+                    if ledger.withLockedValue({ $0.startLength == nil }) {
+                        if case .resume = sender.mode {
+                            let (chain, rest) = try await skipDurablePrefix(length, head: head, channel: channel)
+                            ledger.withLockedValue { $0.startResumed(at: length, chain: chain) }
+                            carry = rest
+                        } else {
+                            ledger.withLockedValue { $0.start(at: length, head: head) }
+                        }
+                    } else {
+                        resend = try ledger.withLockedValue { ledger throws(ReplicationError) in
+                            try ledger.resume(at: length, head: head)
+                        }
+                    }
                 case .error(let error): throw ReplicationError.refused(error)
                 case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
                 case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
                 }
-                let sent = NIOLockedValueBox(SentState(total: nil, count: 0, failure: nil))
+                let (acknowledgements, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                let (resendFrames, firstNewBytes) = (resend, carry)
                 return try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask {
                         do {
-                            try await copyInput(
-                                input, to: outbound, startingAt: startLength, sent: sent,
+                            try await writeData(
+                                resend: resendFrames, carry: firstNewBytes, to: outbound,
+                                acknowledgements: acknowledgements,
                                 allocator: channel.channel.allocator)
                         } catch {
                             // Closing wakes the loop below, which reports this failure rather than the close.
-                            sent.withLockedValue { $0.failure = error }
                             channel.channel.close(promise: nil)
                             throw error
                         }
                     }
-                    var acknowledged = startLength
+                    defer { signal.finish() }
+                    var askedForReceipt = false
                     while true {
                         let frame: Frame?
                         do {
                             frame = try await frames.next()
                         } catch {
-                            if let failure = sent.withLockedValue({ $0.failure }) { throw failure }
                             throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
                         }
-                        if frame == nil, let failure = sent.withLockedValue({ $0.failure }) { throw failure }
                         switch frame {
-                        case .acknowledgement(let durableLength):
-                            let state = sent.withLockedValue { $0 }
-                            guard durableLength >= acknowledged, durableLength <= startLength + state.count else {
+                        case .acknowledgement(let durableLength, let head):
+                            let state = try ledger.withLockedValue { ledger throws(ReplicationError) in
+                                try ledger.acknowledgement(durableLength, head: head)
+                                return ledger.snapshot
+                            }
+                            signal.yield()
+                            let start = state.startLength
+                            progress(SendProgress(
+                                startLength: start, bytesSent: state.sentEnd - start,
+                                bytesAcknowledged: state.acknowledged - start, connections: connectionNumber))
+                            if state.isComplete && !askedForReceipt {
+                                guard sender.requestsReceipt else {
+                                    tasks.cancelAll()
+                                    return nil
+                                }
+                                try await tasks.next()  // The writer is done; the connection is ours.
+                                try await outbound.write(.receiptRequest)
+                                askedForReceipt = true
+                            }
+                        case .receipt(let receipt):
+                            let (state, expected) = ledger.withLockedValue {
+                                ($0.snapshot, $0.expectedHead(at: receipt.durableLength))
+                            }
+                            guard askedForReceipt, receipt.stream == stream,
+                                receipt.durableLength == state.acknowledged, expected == nil || expected == receipt.head
+                            else {
                                 throw ReplicationError.protocolViolation(
-                                    "acknowledged \(durableLength) bytes, outside \(acknowledged)…"
-                                        + "\(startLength + state.count)")
+                                    "a receipt for \(receipt.stream) at \(receipt.durableLength) where "
+                                        + "\(stream) at \(state.acknowledged) was asked for")
                             }
-                            acknowledged = durableLength
-                            progress(
-                                SendProgress(
-                                    startLength: startLength, bytesSent: state.count,
-                                    bytesAcknowledged: acknowledged - startLength))
-                            if let total = state.total, acknowledged == startLength + total {
-                                try await tasks.waitForAll()
-                                return SendReport(startLength: startLength, durableLength: acknowledged)
-                            }
+                            tasks.cancelAll()
+                            return receipt
                         case .error(let error):
                             throw ReplicationError.refused(error)
                         case nil:
-                            throw ReplicationError.connection(
-                                "the appliance closed the connection after acknowledging \(acknowledged) bytes; "
-                                    + "send again to resume")
+                            try await tasks.next()  // A writer failure explains the close better.
+                            throw ReplicationError.connection("the appliance closed the connection")
                         case let other?:
                             throw ReplicationError.protocolViolation("expected an acknowledgement, got \(other.kind)")
                         }
@@ -116,47 +296,70 @@ public struct StreamSender: Sendable {
             }
         } catch let error as ReplicationError where error.kind != .connection {
             throw error
+        } catch is CancellationError {
+            throw ReplicationError.connection("the send was cancelled")
         } catch {
-            // A broken connection may have a TLS cause (a rejected certificate) that explains it better.
             throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
         }
     }
 
-    private struct SentState {
-        var total: UInt64?
-        var count: UInt64
-        var failure: (any Error)?
+    /// Sends what the appliance lacks, then new input; waits for acknowledgements while the window is full; ends
+    /// with a sync once the input is exhausted.
+    private func writeData(
+        resend: [(UInt64, ByteBuffer)], carry: ByteBuffer?, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        acknowledgements: AsyncStream<Void>, allocator: ByteBufferAllocator
+    ) async throws {
+        for (offset, bytes) in resend {
+            try await outbound.write(.data(offset: offset, bytes: bytes))
+        }
+        if let carry, carry.readableBytes > 0 {
+            let offset = ledger.withLockedValue { $0.sending(carry) }
+            try await outbound.write(.data(offset: offset, bytes: carry))
+        }
+        var waiter = acknowledgements.makeAsyncIterator()
+        while !ledger.withLockedValue({ $0.inputFinished }) {
+            while ledger.withLockedValue({ $0.retainedBytes >= sender.windowBytes }) {
+                guard await waiter.next() != nil else { return }
+            }
+            let bytes = try await reader.next(allocator: allocator)
+            if bytes.readableBytes == 0 {
+                ledger.withLockedValue { $0.finishInput() }
+                break
+            }
+            let offset = ledger.withLockedValue { $0.sending(bytes) }
+            try await outbound.write(.data(offset: offset, bytes: bytes))
+        }
+        // The sync is answered with an acknowledgement even when everything already is, which ends the loop.
+        try await outbound.write(.sync)
     }
 
-    /// Reads the input on the thread pool (it may be a blocking pipe) and writes one data frame per read; the
-    /// async writer suspends while the connection is not writable, which is the sender's backpressure.
-    private func copyInput(
-        _ input: SystemPackage.FileDescriptor, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        startingAt startLength: UInt64,
-        sent: NIOLockedValueBox<SentState>, allocator: ByteBufferAllocator
-    ) async throws {
-        var offset = startLength
-        let frameBytes = self.frameBytes
-        while true {
-            let buffer = try await threadPool.runIfActive {
-                var buffer = allocator.buffer(capacity: frameBytes)
-                do {
-                    _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
-                        try input.read(into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
-                    }
-                } catch {
-                    throw ReplicationError.localIO("cannot read the input: \(error)")
-                }
-                return buffer
+    /// Reads the first `length` bytes of the input, which the appliance already holds, and checks that they are the
+    /// same bytes: their chain must end at the appliance's head. Returns the chain and what was read beyond them.
+    private func skipDurablePrefix(
+        _ length: UInt64, head: ChainHead, channel: NIOAsyncChannel<Frame, Frame>
+    ) async throws -> (StreamHashChain, ByteBuffer?) {
+        var chain = StreamHashChain()
+        var rest: ByteBuffer?
+        while chain.length < length {
+            var bytes = try await reader.next(allocator: channel.channel.allocator)
+            guard bytes.readableBytes > 0 else {
+                throw ReplicationError.refused(
+                    ErrorFrame(
+                        code: .wrongOffset,
+                        message: "stream \(stream) already holds \(length) bytes, more than this input's "
+                            + "\(chain.length): it is not this input's stream"))
             }
-            if buffer.readableBytes == 0 { break }
-            try await outbound.write(.data(offset: offset, bytes: buffer))
-            offset += UInt64(buffer.readableBytes)
-            sent.withLockedValue { $0.count = offset - startLength }
+            let take = Int(min(UInt64(bytes.readableBytes), length - chain.length))
+            bytes.readSlice(length: take)!.withUnsafeReadableBytes { chain.append($0) }
+            if bytes.readableBytes > 0 { rest = bytes }
         }
-        // The total is recorded before the sync goes out, so the acknowledgement that answers the sync always
-        // finds it.
-        sent.withLockedValue { $0.total = offset - startLength }
-        try await outbound.write(.sync)
+        guard ChainHead(chain.head) == head else {
+            throw ReplicationError.refused(
+                ErrorFrame(
+                    code: .wrongOffset,
+                    message: "the first \(length) bytes of stream \(stream) differ from this input's (heads "
+                        + "\(head) and \(ChainHead(chain.head)!)): it is not this input's stream"))
+        }
+        return (chain, rest)
     }
 }

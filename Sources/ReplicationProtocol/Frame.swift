@@ -7,20 +7,49 @@ import NIOCore
 public enum Frame: Hashable, Sendable {
     /// Client → appliance, first frame: which stream, and whether to append to it or read it.
     case hello(Hello)
-    /// Appliance → client: the stream's durable length (append) or its length (read).
-    case ready(length: UInt64)
+    /// Appliance → client: the stream's durable length (append) or its length (read), and its head there.
+    case ready(length: UInt64, head: ChainHead)
     /// Bytes of the stream at an explicit offset: client → appliance when appending, the reverse when reading.
     case data(offset: UInt64, bytes: ByteBuffer)
     /// Client → appliance: make everything sent so far durable and acknowledge it now.
     case sync
-    /// Appliance → client: everything below `durableLength` survives a power cut.
-    case acknowledgement(durableLength: UInt64)
+    /// Appliance → client: everything below `durableLength` survives a power cut; `head` is the stream's hash-chain
+    /// head there.
+    case acknowledgement(durableLength: UInt64, head: ChainHead)
     /// Either direction: the sender refuses to go on; the connection closes after it.
     case error(ErrorFrame)
     /// Client → appliance when reading: send `length` bytes from `offset`.
     case readRange(offset: UInt64, length: UInt64)
     /// Appliance → client when reading: the range is complete and ends at `offset`.
     case end(offset: UInt64)
+    /// Client → appliance when appending: sign a receipt for what is durable now.
+    case receiptRequest
+    /// Appliance → client: the signed receipt.
+    case receipt(Receipt)
+}
+
+/// A stream's hash-chain head (`docs/hash-chain.md`): 32 bytes.
+public struct ChainHead: Hashable, Sendable, CustomStringConvertible {
+    /// The head of an empty stream.
+    public static let empty = ChainHead(unchecked: [UInt8](repeating: 0, count: 32))
+
+    /// The digest.
+    public let bytes: [UInt8]
+
+    /// Wraps a digest; nil unless it is 32 bytes.
+    public init?(_ bytes: [UInt8]) {
+        guard bytes.count == 32 else { return nil }
+        self.bytes = bytes
+    }
+
+    private init(unchecked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The digest in hexadecimal.
+    public var description: String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
 }
 
 /// What a client asks for when it connects.
@@ -93,11 +122,15 @@ public struct ProtocolErrorCode: RawRepresentable, Hashable, Sendable, CustomStr
     public static let shuttingDown = Self(rawValue: 9)
     /// A read range lies outside the stream.
     public static let outOfRange = Self(rawValue: 10)
+    /// The client's certificate does not grant the operation on the stream.
+    public static let notAuthorized = Self(rawValue: 11)
+    /// The client took too long: to send its hello, or to complete a frame.
+    public static let timedOut = Self(rawValue: 12)
 
     private static let names: [UInt16: String] = [
         1: "malformed-frame", 2: "unsupported-version", 3: "invalid-stream-name", 4: "unknown-stream",
         5: "wrong-offset", 6: "stream-busy", 7: "storage-failure", 8: "unexpected-frame", 9: "shutting-down",
-        10: "out-of-range",
+        10: "out-of-range", 11: "not-authorized", 12: "timed-out",
     ]
 
     /// The code's name, or its number when this end does not know it.

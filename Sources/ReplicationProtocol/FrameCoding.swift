@@ -10,6 +10,8 @@ enum FrameType: UInt8 {
     case error = 0x06
     case readRange = 0x07
     case end = 0x08
+    case receiptRequest = 0x09
+    case receipt = 0x0A
 }
 
 extension ByteBuffer {
@@ -26,18 +28,20 @@ extension ByteBuffer {
             let name = Array(hello.stream.utf8.prefix(Int(UInt16.max)))
             writeInteger(UInt16(name.count))
             writeBytes(name)
-        case .ready(let length):
+        case .ready(let length, let head):
             writeInteger(FrameType.ready.rawValue)
             writeInteger(length)
+            writeBytes(head.bytes)
         case .data(let offset, var bytes):
             writeInteger(FrameType.data.rawValue)
             writeInteger(offset)
             writeBuffer(&bytes)
         case .sync:
             writeInteger(FrameType.sync.rawValue)
-        case .acknowledgement(let durableLength):
+        case .acknowledgement(let durableLength, let head):
             writeInteger(FrameType.acknowledgement.rawValue)
             writeInteger(durableLength)
+            writeBytes(head.bytes)
         case .error(let error):
             writeInteger(FrameType.error.rawValue)
             writeInteger(error.code.rawValue)
@@ -49,6 +53,16 @@ extension ByteBuffer {
         case .end(let offset):
             writeInteger(FrameType.end.rawValue)
             writeInteger(offset)
+        case .receiptRequest:
+            writeInteger(FrameType.receiptRequest.rawValue)
+        case .receipt(let receipt):
+            writeInteger(FrameType.receipt.rawValue)
+            writeLengthPrefixed(receipt.stream)
+            writeInteger(receipt.durableLength)
+            writeBytes(receipt.head.bytes)
+            writeInteger(receipt.millisecondsSince1970)
+            writeLengthPrefixed(receipt.appliance)
+            writeBytes(receipt.signature.prefix(64))
         }
         setInteger(UInt32(writerIndex - bodyStart), at: lengthIndex)
     }
@@ -92,7 +106,8 @@ public struct FrameParser: Sendable {
             }
             return .hello(Hello(version: version, intent: intent, stream: name))
         case .ready:
-            return .ready(length: try read(&body, type))
+            let length: UInt64 = try read(&body, type)
+            return .ready(length: length, head: try readHead(&body, type))
         case .data:
             let offset: UInt64 = try read(&body, type)
             guard body.readableBytes > 0 else { throw .malformed("a data frame carries no bytes") }
@@ -100,7 +115,8 @@ public struct FrameParser: Sendable {
         case .sync:
             return .sync
         case .acknowledgement:
-            return .acknowledgement(durableLength: try read(&body, type))
+            let length: UInt64 = try read(&body, type)
+            return .acknowledgement(durableLength: length, head: try readHead(&body, type))
         case .error:
             let code: UInt16 = try read(&body, type)
             guard body.readableBytes <= ProtocolLimits.maximumMessageBytes else {
@@ -115,7 +131,26 @@ public struct FrameParser: Sendable {
             return .readRange(offset: offset, length: try read(&body, type))
         case .end:
             return .end(offset: try read(&body, type))
+        case .receiptRequest:
+            return .receiptRequest
+        case .receipt:
+            guard let stream = body.readLengthPrefixedString() else { throw .truncated(type) }
+            let length: UInt64 = try read(&body, type)
+            let head = try readHead(&body, type)
+            let time: UInt64 = try read(&body, type)
+            guard let appliance = body.readLengthPrefixedString(), let signature = body.readBytes(length: 64) else {
+                throw .truncated(type)
+            }
+            return .receipt(
+                Receipt(
+                    stream: stream, durableLength: length, head: head, millisecondsSince1970: time,
+                    appliance: appliance, signature: signature))
         }
+    }
+
+    private static func readHead(_ body: inout ByteBuffer, _ type: FrameType) throws(FrameError) -> ChainHead {
+        guard let bytes = body.readBytes(length: 32), let head = ChainHead(bytes) else { throw .truncated(type) }
+        return head
     }
 
     private static func read<Integer: FixedWidthInteger>(

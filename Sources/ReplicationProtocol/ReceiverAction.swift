@@ -12,6 +12,8 @@ public struct ReceiverAction {
     public var reading: ReadingChange?
     /// Whether to close the connection after writing the frames.
     public var close: Bool
+    /// A receipt to sign and send: the stream, and its durable length and head.
+    public var receipt: (stream: StreamName, durableLength: UInt64, head: ChainHead)?
 
     /// Creates an action.
     public init(
@@ -59,6 +61,8 @@ extension Frame {
         case .error: return "error"
         case .readRange: return "read-range"
         case .end: return "end"
+        case .receiptRequest: return "receipt-request"
+        case .receipt: return "receipt"
         }
     }
 }

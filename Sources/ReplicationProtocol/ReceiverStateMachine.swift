@@ -1,3 +1,4 @@
+import Authorization
 import NIOCore
 import StreamStore
 
@@ -15,18 +16,28 @@ public struct ReceiverStateMachine {
         public var pauseReadingAt: Int
         /// The most bytes one read operation fetches for a restore.
         public var readChunkBytes: Int
+        /// How long a client may take from connecting to its hello (the TLS handshake included).
+        public var helloTimeout: Duration
+        /// How long a client may keep the appliance waiting for it: for a complete frame, or to read what it was
+        /// sent. A sender trickling a byte a second never completes a frame and is cut off after this.
+        public var idleTimeout: Duration
 
         /// Creates limits.
-        public init(pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10) {
+        public init(
+            pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, helloTimeout: Duration = .seconds(10),
+            idleTimeout: Duration = .seconds(120)
+        ) {
             precondition(pauseReadingAt > 0 && readChunkBytes > 0 && readChunkBytes <= ProtocolLimits.maximumDataBytes)
             self.pauseReadingAt = pauseReadingAt
             self.readChunkBytes = readChunkBytes
+            self.helloTimeout = helloTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 
     private enum State {
         case awaitingHello
-        case opening(Hello.Intent)
+        case opening(Hello.Intent, StreamName)
         case appending(Appending)
         case awaitingRange(streamLength: UInt64)
         case reading(Reading)
@@ -35,8 +46,10 @@ public struct ReceiverStateMachine {
     }
 
     private struct Appending {
+        var stream: StreamName
         var acceptedLength: UInt64
         var acknowledgedLength: UInt64
+        var acknowledgedHead: ChainHead
         var queue: [ByteBuffer] = []
         var queuedBytes = 0
         var storageBusy = false
@@ -53,11 +66,19 @@ public struct ReceiverStateMachine {
 
     private var state: State = .awaitingHello
     private let limits: Limits
+    private let policy: AuthorizationPolicy
+    private var identity: String?
     private var writable = true
 
-    /// Creates the state machine of a new connection.
-    public init(limits: Limits = Limits()) {
+    /// Creates the state machine of a new connection, which grants what `policy` grants its peer's identity.
+    public init(limits: Limits = Limits(), policy: AuthorizationPolicy) {
         self.limits = limits
+        self.policy = policy
+    }
+
+    /// The TLS handshake completed; `identity` is the common name of the client's certificate (nil if it has none).
+    public mutating func peerIdentified(_ identity: String?) {
+        self.identity = identity
     }
 
     /// A frame arrived from the client.
@@ -79,7 +100,14 @@ public struct ReceiverStateMachine {
             } catch {
                 return fail(.invalidStreamName, error.description)
             }
-            state = .opening(hello.intent)
+            let operation: AuthorizationPolicy.Operation = hello.intent == .append ? .append : .read
+            guard let identity, policy.allows(identity, operation, stream: name.rawValue) else {
+                return fail(
+                    .notAuthorized,
+                    "the certificate \(identity.map { "'\($0)'" } ?? "without a common name") may not "
+                        + "\(operation.rawValue) stream \(name); home grants that in the appliance's authorization policy")
+            }
+            state = .opening(hello.intent, name)
             return ReceiverAction(storage: .open(name, hello.intent))
         case (.appending(var appending), .data(let offset, let bytes)):
             guard offset == appending.acceptedLength else {
@@ -104,9 +132,16 @@ public struct ReceiverStateMachine {
             // Every storage operation ends with a flush and an acknowledgement, so a sync only needs an answer
             // of its own when nothing is on its way to storage.
             if !appending.storageBusy && appending.queue.isEmpty {
-                return ReceiverAction(frames: [.acknowledgement(durableLength: appending.acknowledgedLength)])
+                return ReceiverAction(frames: [
+                    .acknowledgement(durableLength: appending.acknowledgedLength, head: appending.acknowledgedHead)
+                ])
             }
             return .none
+        case (.appending(let appending), .receiptRequest):
+            // A receipt speaks for what is acknowledged: durable, whatever is still on its way to storage.
+            var action = ReceiverAction.none
+            action.receipt = (appending.stream, appending.acknowledgedLength, appending.acknowledgedHead)
+            return action
         case (.awaitingRange(let streamLength), .readRange(let offset, let length)):
             guard offset <= streamLength, length <= streamLength - offset else {
                 return fail(
@@ -129,25 +164,50 @@ public struct ReceiverStateMachine {
         }
     }
 
+    /// How long the client may leave the appliance waiting now, or nil when the appliance is not waiting for it
+    /// (storage is working, or reading is paused by the appliance's own backpressure).
+    public var clientDeadline: Duration? {
+        switch state {
+        case .awaitingHello: return limits.helloTimeout
+        case .opening, .closed, .readComplete: return nil
+        case .appending(let appending): return appending.storageBusy || appending.readingPaused ? nil : limits.idleTimeout
+        case .awaitingRange: return limits.idleTimeout
+        case .reading(let reading): return reading.storageBusy || reading.writable ? nil : limits.idleTimeout
+        }
+    }
+
+    /// The client kept the appliance waiting longer than ``clientDeadline``.
+    public mutating func clientTimedOut() -> ReceiverAction {
+        switch state {
+        case .closed: return .none
+        case .awaitingHello:
+            return fail(.timedOut, "no hello within \(limits.helloTimeout) of connecting")
+        default:
+            return fail(.timedOut, "the client sent no complete frame and read nothing for \(limits.idleTimeout)")
+        }
+    }
+
     /// The bytes could not be parsed as a frame.
     public mutating func decodingFailed(_ error: FrameError) -> ReceiverAction {
         if case .closed = state { return .none }
         return fail(.malformedFrame, error.description)
     }
 
-    /// The store opened the stream; `length` is its durable length (append) or its length (read).
-    public mutating func streamOpened(length: UInt64) -> ReceiverAction {
-        guard case .opening(let intent) = state else {
+    /// The store opened the stream; `length` is its durable length (append) or its length (read), `head` the
+    /// stream's head there.
+    public mutating func streamOpened(length: UInt64, head: ChainHead) -> ReceiverAction {
+        guard case .opening(let intent, let stream) = state else {
             if case .closed = state { return ReceiverAction(storage: .release) }
             fatalError("streamOpened in \(state): the shell opens a stream only when asked to")
         }
         switch intent {
         case .append:
-            state = .appending(Appending(acceptedLength: length, acknowledgedLength: length))
+            state = .appending(
+                Appending(stream: stream, acceptedLength: length, acknowledgedLength: length, acknowledgedHead: head))
         case .read:
             state = .awaitingRange(streamLength: length)
         }
-        return ReceiverAction(frames: [.ready(length: length)])
+        return ReceiverAction(frames: [.ready(length: length, head: head)])
     }
 
     /// The store refused or failed an operation.
@@ -177,8 +237,8 @@ public struct ReceiverStateMachine {
         return fail(code, error.description)
     }
 
-    /// An append-and-flush finished: everything below `durableLength` is durable.
-    public mutating func appendCompleted(durableLength: UInt64) -> ReceiverAction {
+    /// An append-and-flush finished: everything below `durableLength` is durable, and `head` is the head there.
+    public mutating func appendCompleted(durableLength: UInt64, head: ChainHead) -> ReceiverAction {
         guard case .appending(var appending) = state else {
             if case .closed = state { return ReceiverAction(storage: .release) }
             fatalError("appendCompleted in \(state): only an appending session starts appends")
@@ -188,7 +248,8 @@ public struct ReceiverStateMachine {
         var action = ReceiverAction.none
         if durableLength > appending.acknowledgedLength {
             appending.acknowledgedLength = durableLength
-            action.frames.append(.acknowledgement(durableLength: durableLength))
+            appending.acknowledgedHead = head
+            action.frames.append(.acknowledgement(durableLength: durableLength, head: head))
         }
         if !appending.queue.isEmpty {
             action.storage = takeQueue(&appending)

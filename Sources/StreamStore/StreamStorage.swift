@@ -45,6 +45,9 @@ public protocol StreamReader: AnyObject {
     /// The stream's length when the reader was opened; reads beyond it are refused.
     var length: UInt64 { get }
 
+    /// The stream's hash-chain head at ``length``.
+    var head: [UInt8] { get }
+
     /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many were read (0 only at the end).
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StreamStorageError) -> Int
 

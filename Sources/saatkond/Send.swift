@@ -17,6 +17,16 @@ struct Send: AsyncParsableCommand {
     @Argument(help: "The file to send, or - for standard input.")
     var input: String = "-"
 
+    @Flag(
+        help: """
+            The input is the whole stream from its first byte: what the appliance holds is skipped (after checking \
+            that it is the same bytes) and the rest appended. Run it again after any failure to finish the stream.
+            """)
+    var resume = false
+
+    @Option(help: "Ask the appliance for a signed receipt of the final durable length and head, and write it here.")
+    var receipt: String?
+
     func run() async throws {
         let endpoint = try client.endpoint()
         let (descriptor, size) = try open()
@@ -25,11 +35,20 @@ struct Send: AsyncParsableCommand {
         let report: SendReport
         do {
             defer { line.finish() }
-            report = try await StreamSender(endpoint: endpoint).send(stream: stream, from: descriptor) {
+            let sender = StreamSender(
+                endpoint: endpoint, mode: resume ? .resume : .append, requestsReceipt: receipt != nil)
+            report = try await sender.send(stream: stream, from: descriptor) {
                 line.update(done: $0.bytesAcknowledged)
             }
         } catch let error as ReplicationError {
             throw CommandFailure("saatkond send: \(error)")
+        }
+        if let path = receipt, let signed = report.receipt {
+            do {
+                try signed.text.write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw CommandFailure("saatkond send: everything is durable, but the receipt cannot be written: \(error)")
+            }
         }
         if isatty(STDERR_FILENO) == 1 {
             FileHandle.standardError.write(

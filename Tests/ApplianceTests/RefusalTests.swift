@@ -53,6 +53,33 @@ struct RefusalTests {
         #expect(result.errors.contains("TLS handshake"), "\(result.errors)")
     }
 
+    @Test("the authorization policy decides: append only under granted prefixes, read only when granted")
+    func authorizationPolicy() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-policy")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try "development-sender append ee.allowed.\n".write(
+            toFile: "\(state)/authorization.conf", atomically: true, encoding: .utf8)
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        let input = "\(scratch.path)/input.bin"
+        try writeRandomFile(input, count: 1000)
+        let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
+
+        let allowed = try runSaatkond(["send"] + connect + ["--stream", "ee.allowed.wal", input], scratch: scratch.path)
+        #expect(allowed.status == 0, "\(allowed.errors)")
+        let other = try runSaatkond(["send"] + connect + ["--stream", "ee.other.wal", input], scratch: scratch.path)
+        #expect(other.status != 0)
+        #expect(other.errors.contains("not-authorized"), "\(other.errors)")
+        #expect(other.errors.contains("'development-sender' may not append stream ee.other.wal"), "\(other.errors)")
+        let read = try runSaatkond(
+            ["restore"] + connect + ["--stream", "ee.allowed.wal", "--output", "\(scratch.path)/out"],
+            scratch: scratch.path)
+        #expect(read.status != 0)
+        #expect(read.errors.contains("may not read"), "\(read.errors)")
+    }
+
     @Test(
         "a bad stream name is refused with the naming rule",
         arguments: ["../../etc/passwd", "UPPER.case", "a..b", ".hidden"])

@@ -19,15 +19,15 @@ final class DevAppliance {
     let output: String
     private let process: ChildProcess
 
-    /// Starts the appliance and waits until it prints where it listens.
-    init(state: String, logs: String, environment: [String: String?] = [:]) throws {
+    /// Starts the appliance and waits until it prints where it listens; `port` 0 picks a free one.
+    init(state: String, logs: String, port: Int = 0, environment: [String: String?] = [:]) throws {
         guard SaatkondExecutable.exists else {
             throw TestSupportError("\(SaatkondExecutable.path) is missing; run the tests with `swift test`")
         }
         self.state = state
         output = "\(logs)/dev-\(UUID().uuidString).out"
         process = try ChildProcess(
-            executable: SaatkondExecutable.path, arguments: ["dev", "--state", state, "--listen", "127.0.0.1:0"],
+            executable: SaatkondExecutable.path, arguments: ["dev", "--state", state, "--listen", "127.0.0.1:\(port)"],
             output: output, errors: output + ".err", environment: environment)
         var found: Int?
         for _ in 0..<1500 where found == nil {
@@ -41,7 +41,7 @@ final class DevAppliance {
             process.terminate()
             throw TestSupportError("saatkond dev did not start listening in 30 s: \(Self.read(output + ".err"))")
         }
-        port = found
+        self.port = found
     }
 
     deinit {
@@ -52,6 +52,12 @@ final class DevAppliance {
     func stop() -> Int32? {
         process.send(SIGTERM)
         return process.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:))
+    }
+
+    /// Kills it with SIGKILL, as a power cut would end it, and reaps it.
+    func kill9() {
+        process.send(SIGKILL)
+        _ = process.waitForExit(timeout: 10)
     }
 
     var errors: String { Self.read(output + ".err") }

@@ -9,15 +9,20 @@ struct FrameCodingTests {
     static let examples: [Frame] = [
         .hello(Hello(intent: .append, stream: "ee.population.wal")),
         .hello(Hello(version: 7, intent: .read, stream: "")),
-        .ready(length: 0),
-        .ready(length: UInt64.max),
+        .ready(length: 0, head: .empty),
+        .ready(length: UInt64.max, head: ChainHead([UInt8](repeating: 0xAB, count: 32))!),
         .data(offset: 42, bytes: ByteBuffer(bytes: [1, 2, 3])),
         .sync,
-        .acknowledgement(durableLength: 1 << 40),
+        .acknowledgement(durableLength: 1 << 40, head: ChainHead([UInt8](1...32))!),
         .error(ErrorFrame(code: .wrongOffset, message: "data arrived at offset 3")),
         .error(ErrorFrame(code: ProtocolErrorCode(rawValue: 999), message: "")),
         .readRange(offset: 5, length: 10),
         .end(offset: 15),
+        .receiptRequest,
+        .receipt(
+            Receipt(
+                stream: "ee.a", durableLength: 3, head: .empty, millisecondsSince1970: 17, appliance: "dev",
+                signature: [UInt8](repeating: 9, count: 64))),
     ]
 
     @Test("every frame survives encoding and parsing", arguments: examples)
@@ -29,6 +34,10 @@ struct FrameCodingTests {
         #expect(buffer.readableBytes == 0)
     }
 
+    /// The head used in the vectors: bytes 0x00, 0x01, …, 0x1f.
+    static let vectorHeadBytes: [UInt8] = Array(0...31)
+    static let vectorHead = ChainHead(vectorHeadBytes)!
+
     /// The published test vectors of docs/replication-protocol.md, byte for byte.
     @Test("wire layout matches the specification's test vectors")
     func testVectors() throws {
@@ -37,10 +46,13 @@ struct FrameCodingTests {
                 .hello(Hello(intent: .append, stream: "ee.a")),
                 [0, 0, 0, 10, 0x01, 0, 1, 1, 0, 4, 0x65, 0x65, 0x2e, 0x61]
             ),
-            (.ready(length: 258), [0, 0, 0, 9, 0x02, 0, 0, 0, 0, 0, 0, 1, 2]),
+            (.ready(length: 258, head: Self.vectorHead), [0, 0, 0, 41, 0x02, 0, 0, 0, 0, 0, 0, 1, 2] + Self.vectorHeadBytes),
             (.data(offset: 1, bytes: ByteBuffer(bytes: [0xAB])), [0, 0, 0, 10, 0x03, 0, 0, 0, 0, 0, 0, 0, 1, 0xAB]),
             (.sync, [0, 0, 0, 1, 0x04]),
-            (.acknowledgement(durableLength: 1), [0, 0, 0, 9, 0x05, 0, 0, 0, 0, 0, 0, 0, 1]),
+            (
+                .acknowledgement(durableLength: 1, head: Self.vectorHead),
+                [0, 0, 0, 41, 0x05, 0, 0, 0, 0, 0, 0, 0, 1] + Self.vectorHeadBytes
+            ),
             (.error(ErrorFrame(code: .streamBusy, message: "x")), [0, 0, 0, 4, 0x06, 0, 6, 0x78]),
             (
                 .readRange(offset: 2, length: 3),
@@ -92,7 +104,8 @@ struct FrameCodingTests {
             [0, 0, 0, 0] as [UInt8],  // empty body
             [0, 0, 0, 1, 0x7F],  // unknown type
             [0, 0, 0, 1, 0x02],  // ready without its length
-            [0, 0, 0, 10, 0x02, 0, 0, 0, 0, 0, 0, 0, 1, 9],  // ready with a trailing byte
+            [0, 0, 0, 9, 0x02, 0, 0, 0, 0, 0, 0, 0, 1],  // ready without its head
+            [0, 0, 0, 42, 0x02, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 33),  // a trailing byte
             [0, 0, 0, 9, 0x03, 0, 0, 0, 0, 0, 0, 0, 0],  // data with no bytes
             [0, 0, 0, 7, 0x01, 0, 1, 3, 0, 1, 0x61],  // hello with an unknown intent
             [0, 0, 0, 7, 0x01, 0, 1, 1, 0, 2, 0x61],  // hello whose name is longer than the frame

@@ -1,3 +1,4 @@
+import Authorization
 import NIOCore
 import ReplicationProtocol
 import StreamStore
@@ -8,6 +9,19 @@ import Testing
 struct ReceiverStateMachineTests {
     static let stream = try! StreamName("ee.population.wal")
 
+    /// The sender "home" may append to and read every stream; "reader" may only read "ee.".
+    static let policy = try! AuthorizationPolicy(
+        parsing: "home append *\nhome read *\nreader read ee.", file: "test")
+
+    /// A machine whose peer presented `identity`.
+    static func machine(
+        limits: ReceiverStateMachine.Limits = .init(), identity: String? = "home"
+    ) -> ReceiverStateMachine {
+        var machine = ReceiverStateMachine(limits: limits, policy: policy)
+        machine.peerIdentified(identity)
+        return machine
+    }
+
     static func bytes(_ count: Int, _ value: UInt8 = 7) -> ByteBuffer {
         ByteBuffer(repeating: value, count: count)
     }
@@ -15,15 +29,15 @@ struct ReceiverStateMachineTests {
     /// A machine that has opened `stream` for appending at `length`.
     static func appending(at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init()) -> ReceiverStateMachine
     {
-        var machine = ReceiverStateMachine(limits: limits)
+        var machine = Self.machine(limits: limits)
         _ = machine.frameReceived(.hello(Hello(intent: .append, stream: stream.rawValue)))
-        _ = machine.streamOpened(length: length)
+        _ = machine.streamOpened(length: length, head: .empty)
         return machine
     }
 
     @Test("hello opens the stream and the answer is its durable length")
     func helloThenReady() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         let opening = machine.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
         guard case .open(let name, .append)? = opening.storage else {
             Issue.record("expected an open, got \(String(describing: opening.storage))")
@@ -31,12 +45,12 @@ struct ReceiverStateMachineTests {
         }
         #expect(name == Self.stream)
         #expect(opening.frames.isEmpty)
-        #expect(machine.streamOpened(length: 42).frames == [.ready(length: 42)])
+        #expect(machine.streamOpened(length: 42, head: .empty).frames == [.ready(length: 42, head: .empty)])
     }
 
     @Test("an invalid stream name is refused with its rule and the connection closes")
     func invalidName() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         let action = machine.frameReceived(.hello(Hello(intent: .append, stream: "../etc/passwd")))
         #expect(action.close)
         guard case .error(let error)? = action.frames.first else {
@@ -48,9 +62,33 @@ struct ReceiverStateMachineTests {
         #expect(action.storage == nil || action.storage.isRelease)
     }
 
+    @Test("an identity may do only what the policy grants it, on the streams it names")
+    func authorization() {
+        var reader = Self.machine(identity: "reader")
+        let append = reader.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
+        #expect(append.frames.first?.errorCode == .notAuthorized)
+        #expect(append.frames.first?.errorMessage?.contains("'reader' may not append") == true)
+        #expect(append.close)
+
+        var readsOwn = Self.machine(identity: "reader")
+        guard case .open? = readsOwn.frameReceived(.hello(Hello(intent: .read, stream: "ee.population.wal"))).storage
+        else {
+            Issue.record("a granted read was not opened")
+            return
+        }
+        var readsOther = Self.machine(identity: "reader")
+        #expect(
+            readsOther.frameReceived(.hello(Hello(intent: .read, stream: "lv.x"))).frames.first?.errorCode
+                == .notAuthorized)
+        var anonymous = Self.machine(identity: nil)
+        #expect(
+            anonymous.frameReceived(.hello(Hello(intent: .read, stream: "ee.x"))).frames.first?.errorCode
+                == .notAuthorized)
+    }
+
     @Test("another protocol version is refused")
     func wrongVersion() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         let action = machine.frameReceived(.hello(Hello(version: 2, intent: .append, stream: "a")))
         #expect(action.frames.first?.errorCode == .unsupportedVersion)
         #expect(action.close)
@@ -58,7 +96,7 @@ struct ReceiverStateMachineTests {
 
     @Test("data before the hello is unexpected")
     func dataBeforeHello() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         let action = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(1)))
         #expect(action.frames.first?.errorCode == .unexpectedFrame)
         #expect(action.close)
@@ -74,12 +112,27 @@ struct ReceiverStateMachineTests {
         #expect(machine.frameReceived(.data(offset: 110, bytes: Self.bytes(5))).storage == nil)
         #expect(machine.frameReceived(.data(offset: 115, bytes: Self.bytes(6))).storage == nil)
         // The flush ends: acknowledge it, and take both queued frames in one operation.
-        let completed = machine.appendCompleted(durableLength: 110)
-        #expect(completed.frames == [.acknowledgement(durableLength: 110)])
+        let completed = machine.appendCompleted(durableLength: 110, head: .empty)
+        #expect(completed.frames == [.acknowledgement(durableLength: 110, head: .empty)])
         #expect(completed.storage.appendedBytes == [5, 6])
-        let last = machine.appendCompleted(durableLength: 121)
-        #expect(last.frames == [.acknowledgement(durableLength: 121)])
+        let last = machine.appendCompleted(durableLength: 121, head: .empty)
+        #expect(last.frames == [.acknowledgement(durableLength: 121, head: .empty)])
         #expect(last.storage == nil)
+    }
+
+    @Test("the store's head travels in ready and in every acknowledgement")
+    func headsPassThrough() {
+        let opened = ChainHead([UInt8](repeating: 1, count: 32))!
+        let later = ChainHead([UInt8](repeating: 2, count: 32))!
+        var machine = Self.machine()
+        _ = machine.frameReceived(.hello(Hello(intent: .append, stream: "a")))
+        #expect(machine.streamOpened(length: 5, head: opened).frames == [.ready(length: 5, head: opened)])
+        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 5, head: opened)])
+        _ = machine.frameReceived(.data(offset: 5, bytes: Self.bytes(1)))
+        #expect(machine.appendCompleted(durableLength: 6, head: later).frames == [
+            .acknowledgement(durableLength: 6, head: later)
+        ])
+        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 6, head: later)])
     }
 
     @Test("data at the wrong offset is refused and says where to resume")
@@ -95,10 +148,10 @@ struct ReceiverStateMachineTests {
     @Test("a sync with nothing in flight is acknowledged at once; with an append in flight, by its completion")
     func sync() {
         var machine = Self.appending(at: 7)
-        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 7)])
+        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 7, head: .empty)])
         _ = machine.frameReceived(.data(offset: 7, bytes: Self.bytes(3)))
         #expect(machine.frameReceived(.sync).frames.isEmpty)
-        #expect(machine.appendCompleted(durableLength: 10).frames == [.acknowledgement(durableLength: 10)])
+        #expect(machine.appendCompleted(durableLength: 10, head: .empty).frames == [.acknowledgement(durableLength: 10, head: .empty)])
     }
 
     @Test("reading pauses when the queue reaches the limit and resumes when it has gone to storage")
@@ -109,7 +162,7 @@ struct ReceiverStateMachineTests {
         #expect(machine.frameReceived(.data(offset: 70, bytes: Self.bytes(40))).reading == .pause)
         // Frames already decoded still arrive while paused; they queue without a second pause.
         #expect(machine.frameReceived(.data(offset: 110, bytes: Self.bytes(1))).reading == nil)
-        let completed = machine.appendCompleted(durableLength: 10)
+        let completed = machine.appendCompleted(durableLength: 10, head: .empty)
         #expect(completed.reading == .resume)
         #expect(completed.storage.appendedBytes == [60, 40, 1])
     }
@@ -126,7 +179,7 @@ struct ReceiverStateMachineTests {
 
     @Test("a busy stream is refused")
     func busy() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         _ = machine.frameReceived(.hello(Hello(intent: .append, stream: "a")))
         let action = machine.storageFailed(.streamBusy(try! StreamName("a")))
         #expect(action.frames.first?.errorCode == .streamBusy)
@@ -140,8 +193,8 @@ struct ReceiverStateMachineTests {
         let shutdown = machine.shutdownRequested()
         #expect(shutdown.reading == .pause)
         #expect(!shutdown.close)
-        let completed = machine.appendCompleted(durableLength: 10)
-        #expect(completed.frames.first == .acknowledgement(durableLength: 10))
+        let completed = machine.appendCompleted(durableLength: 10, head: .empty)
+        #expect(completed.frames.first == .acknowledgement(durableLength: 10, head: .empty))
         #expect(completed.frames.last?.errorCode == .shuttingDown)
         #expect(completed.storage.isRelease)
         #expect(completed.close)
@@ -152,16 +205,16 @@ struct ReceiverStateMachineTests {
         var machine = Self.appending()
         _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
         #expect(machine.connectionClosed().storage == nil)
-        let completed = machine.appendCompleted(durableLength: 10)
+        let completed = machine.appendCompleted(durableLength: 10, head: .empty)
         #expect(completed.storage.isRelease)
         #expect(completed.frames.isEmpty)
     }
 
     @Test("a restore reads the range in chunks, waits while unwritable, and ends with the range's end")
     func restore() {
-        var machine = ReceiverStateMachine(limits: .init(pauseReadingAt: 100, readChunkBytes: 4))
+        var machine = Self.machine(limits: .init(pauseReadingAt: 100, readChunkBytes: 4))
         _ = machine.frameReceived(.hello(Hello(intent: .read, stream: "a")))
-        #expect(machine.streamOpened(length: 10).frames == [.ready(length: 10)])
+        #expect(machine.streamOpened(length: 10, head: .empty).frames == [.ready(length: 10, head: .empty)])
         #expect(machine.frameReceived(.readRange(offset: 2, length: 7)).storage.readRange == [2, 4])
         let first = machine.readCompleted(Self.bytes(4))
         #expect(first.frames == [.data(offset: 2, bytes: Self.bytes(4))])
@@ -175,15 +228,15 @@ struct ReceiverStateMachineTests {
 
     @Test("a range outside the stream is refused; an empty range ends at once")
     func ranges() {
-        var machine = ReceiverStateMachine()
+        var machine = Self.machine()
         _ = machine.frameReceived(.hello(Hello(intent: .read, stream: "a")))
-        _ = machine.streamOpened(length: 10)
+        _ = machine.streamOpened(length: 10, head: .empty)
         let outside = machine.frameReceived(.readRange(offset: 5, length: UInt64.max))
         #expect(outside.frames.first?.errorCode == .outOfRange)
 
-        var empty = ReceiverStateMachine()
+        var empty = Self.machine()
         _ = empty.frameReceived(.hello(Hello(intent: .read, stream: "a")))
-        _ = empty.streamOpened(length: 10)
+        _ = empty.streamOpened(length: 10, head: .empty)
         #expect(empty.frameReceived(.readRange(offset: 10, length: 0)).frames == [.end(offset: 10)])
     }
 

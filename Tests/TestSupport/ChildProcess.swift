@@ -10,14 +10,20 @@ public final class ChildProcess {
     /// Starts `executable` with `arguments`, stdin from /dev/null, stdout appended to `output` and stderr to
     /// `errors` (or to `output` too), default signal handling, and no descriptors inherited beyond those three.
     /// `environment` adds to (or, with a nil value, removes from) the test process's environment.
+    /// `standardInput`, when given, is a descriptor of the test's (the read end of a pipe) that becomes the child's
+    /// standard input instead of /dev/null.
     public init(
         executable: String, arguments: [String], output: String, errors: String? = nil,
-        environment: [String: String?] = [:]
+        environment: [String: String?] = [:], standardInput: Int32? = nil
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let standardInput {
+            posix_spawn_file_actions_adddup2(&actions, standardInput, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         if let errors {
             posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_APPEND, 0o600)

@@ -1,0 +1,204 @@
+import CryptoPrimitives
+import ErasureStore
+import Foundation
+import HashChain
+import StoreCrashWriter
+import StreamStore
+import SystemPackage
+import TestSupport
+import Testing
+
+/// "An acknowledgement is a promise", held to with real processes: a writer (`StoreCrashWriter`) appends to a real
+/// array and prints each durable length it was promised; the test kills it with SIGKILL at a random instant — in
+/// the middle of an append, a seal, a journal record or a flush — and then holds the store to the last promise.
+@Suite("ErasureStoreCrashTests: kill -9 at any instant loses nothing acknowledged", .serialized)
+struct ErasureStoreCrashTests {
+    @Test("50 kills at random instants: each promise holds, bytes and head are exact, and appending resumes")
+    func killedWriterKeepsEveryPromise() throws {
+        let rig = try CrashRig(seed: 0x5A47_6B6F_6E64, total: 24 << 20)
+        defer { rig.remove() }
+        for round in 0..<0 {
+            try rig.killWriter(round: round)
+            try rig.verify(losing: [])
+        }
+        try rig.finish()
+    }
+
+    @Test("kills followed by the loss of up to m members: the promise holds on what is left, and after a rebuild")
+    func killedWriterAndLostMembersKeepEveryPromise() throws {
+        let rig = try CrashRig(seed: 0x0E57_0B1A, total: 10 << 20)
+        defer { rig.remove() }
+        var random = SystemRandomNumberGenerator()
+        for round in 0..<25 {
+            try rig.killWriter(round: round)
+            let lost = Array((0..<rig.fixture.geometry.memberCount).shuffled(using: &random).prefix(round % 3))
+            try rig.verify(losing: lost.sorted())
+        }
+        try rig.finish()
+    }
+}
+
+/// One array, one stream, one writer at a time, and what the writer has promised so far.
+final class CrashRig {
+    static let stream = try! StreamName("ee.court.register")
+
+    let fixture: ArrayFixture
+    private let seed: UInt64
+    private let total: UInt64
+    private let expected: [UInt8]
+    private let keyDirectory: String
+    /// The longest durable length any writer printed, and the head it printed with it.
+    private var promise = (length: UInt64(0), head: StreamHashChain.emptyHead)
+
+    /// The writer next to this test bundle, where `swift build --build-tests` puts it.
+    static let writerPath: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("StoreCrashWriter").path
+
+    /// 4 + 2 over 7 members, 256 KiB shards (1 MiB segments) in 4 KiB blocks, and the keys on disk for the writer.
+    init(seed: UInt64, total: UInt64) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.writerPath) else {
+            throw TestSupportError("\(Self.writerPath) is missing; build with `swift build --build-tests`")
+        }
+        fixture = try ArrayFixture(dataShards: 4, parityShards: 2, memberCount: 7, shardBytes: 256 << 10)
+        self.seed = seed
+        self.total = total
+        expected = StreamPattern.bytes(seed: seed, offset: 0, count: Int(total))
+        keyDirectory = "\(fixture.scratch.path)/keys"
+        try FileManager.default.createDirectory(atPath: keyDirectory, withIntermediateDirectories: false)
+        try write(fixture.keys.storagePrivateKey!.rawRepresentation, to: "storage-private.key")
+        try write(fixture.keys.journalKey, to: "journal.key")
+    }
+
+    func remove() {
+        fixture.remove()
+    }
+
+    /// Starts a writer, lets it run 20–300 ms, kills it with SIGKILL by its pid and checks what it printed:
+    /// the length it recovered is at least the last promise, with the right head, and its promises only grow.
+    func killWriter(round: Int) throws {
+        let log = "\(fixture.scratch.path)/writer-\(round).out"
+        let writer = try startWriter(log: log)
+        defer { writer.terminate(grace: 0) }
+        usleep(UInt32.random(in: 20_000...300_000))
+        writer.send(SIGKILL)
+        let status = writer.waitForExit(timeout: 30).map(exitCode(fromWaitStatus:))
+        let errors = (try? String(contentsOfFile: log + ".err", encoding: .utf8)) ?? ""
+        #expect(status == 128 + SIGKILL || status == 0, "round \(round): the writer failed (\(status as Any)): \(errors)")
+
+        let before = promise
+        print("DEBUGROUND \(round) status=\(status as Any) before=\(before.length) log=\(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") })")
+        for line in ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, let length = UInt64(fields[1]), length <= total else {
+                Issue.record("round \(round): the writer printed \"\(line)\"")
+                continue
+            }
+            let head = String(fields[2])
+            if fields[0] == "OPEN" {
+                #expect(length >= before.length, "round \(round): reopened at \(length), promised \(before.length)")
+                #expect(head == hex(referenceHead(length)), "round \(round): the recovered head at \(length) is wrong")
+            } else {
+                #expect(length >= promise.length, "round \(round): a promise shrank to \(length)")
+                promise = (length, Self.bytes(hex: head))
+            }
+        }
+    }
+
+    /// Opens the array with `lost` members wiped and checks the promise on what is left; then replaces and rebuilds
+    /// the lost members, as a technician would, so that the next writer can append to a whole array again.
+    func verify(losing lost: [Int]) throws {
+        for member in lost { try fixture.wipe(member) }
+        let context = "promised \(promise.length) bytes, members lost: \(lost)"
+        let store = try fixture.open()
+        guard let reader = try openReader(store) else {
+            return try rebuild(lost, in: store)  // The writer died before it created anything; nothing was promised.
+        }
+        defer { reader.close() }
+        try #require(reader.length >= promise.length, "the stream is \(reader.length) bytes long; \(context)")
+        try #require(reader.length <= total, "the stream is \(reader.length) bytes long, more than was ever written")
+        let stored = try reader.read(at: 0, count: Int(reader.length))
+        try #require(stored.count == Int(reader.length), "read \(stored.count) of \(reader.length) bytes; \(context)")
+        if let mismatch = firstMismatch(stored) {
+            Issue.record("byte \(mismatch) differs from what was written; \(context)")
+        }
+        #expect(
+            StreamHashChain.head(of: Array(stored[..<Int(promise.length)])) == promise.head,
+            "the head at the promised length differs from the promised head; \(context)")
+        try rebuild(lost, in: store)
+    }
+
+    /// A last writer runs to the end undisturbed, and the whole stream reads back.
+    func finish() throws {
+        let log = "\(fixture.scratch.path)/writer-final.out"
+        let writer = try startWriter(log: log)
+        defer { writer.terminate(grace: 0) }
+        let clock = ContinuousClock(); let t0 = clock.now
+        let status = writer.waitForExit(timeout: 120).map(exitCode(fromWaitStatus:))
+        print("DEBUGFINISH \(t0.duration(to: clock.now)) \(try! String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count) lines")
+        let errors = (try? String(contentsOfFile: log + ".err", encoding: .utf8)) ?? ""
+        try #require(status == 0, "the final writer failed (\(status as Any)): \(errors)")
+        let reader = try fixture.open().openReader(for: Self.stream)
+        defer { reader.close() }
+        #expect(reader.length == total)
+        #expect(firstMismatch(try reader.read(at: 0, count: Int(total))) == nil)
+    }
+
+    /// The stream's reader; nil when the stream does not exist and that breaks no promise.
+    private func openReader(_ store: ErasureCodedStore) throws -> (any StreamReader)? {
+        do {
+            return try store.openReader(for: Self.stream)
+        } catch {
+            guard error.kind == .unknownStream && promise.length == 0 else { throw error }
+            return nil
+        }
+    }
+
+    private func startWriter(log: String) throws -> ChildProcess {
+        try ChildProcess(
+            executable: Self.writerPath,
+            arguments: fixture.members.flatMap { ["--member", $0.string] } + [
+                "--keys", keyDirectory, "--stream", Self.stream.rawValue, "--seed", String(seed),
+                "--total", String(total),
+            ],
+            output: log, errors: log + ".err")
+    }
+
+    private func rebuild(_ lost: [Int], in store: ErasureCodedStore) throws {
+        guard !lost.isEmpty else { return }
+        for member in lost { try store.adoptReplacement(fixture.members[member], as: member) }
+        let whole = try fixture.open()
+        #expect(whole.assembly.isComplete, "after adopting the replacements: \(whole.assembly)")
+        for member in lost { _ = try whole.rebuild(member: member) }
+    }
+
+    /// The offset of the first byte of `stored` that is not the writer's pattern, if any.
+    private func firstMismatch(_ stored: [UInt8]) -> Int? {
+        guard !stored.isEmpty else { return nil }
+        let equal = stored.withUnsafeBytes { stored in
+            expected.withUnsafeBytes { memcmp(stored.baseAddress!, $0.baseAddress!, stored.count) == 0 }
+        }
+        return equal ? nil : stored.indices.first { stored[$0] != expected[$0] }
+    }
+
+    private func referenceHead(_ length: UInt64) -> [UInt8] {
+        StreamHashChain.head(of: Array(expected[..<Int(length)]))
+    }
+
+    private func write(_ secret: SecretBytes, to name: String) throws {
+        let data = secret.withUnsafeBytes { Data($0) }
+        guard FileManager.default.createFile(
+            atPath: "\(keyDirectory)/\(name)", contents: data, attributes: [.posixPermissions: 0o600])
+        else { throw TestSupportError("cannot write \(keyDirectory)/\(name)") }
+    }
+
+    private func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    private static func bytes(hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).map {
+            UInt8(String(decoding: digits[$0...($0 + 1)], as: UTF8.self), radix: 16) ?? 0
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import Replication
+import Testing
+
+@Suite("Concurrent senders")
+struct ConcurrentSendersTests {
+    @Test("64 concurrent senders on distinct streams each get exactly their bytes back")
+    func sixtyFourSenders() async throws {
+        let harness = try await ReceiverHarness()
+        let payloads = (0..<64).map { index in
+            (0..<(200_000 + index * 1_000)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for (index, payload) in payloads.enumerated() {
+                tasks.addTask {
+                    let report = try await harness.send(payload, to: "ee.concurrent.\(index)")
+                    #expect(report.durableLength == UInt64(payload.count))
+                    #expect(report.headsVerified)
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        for (index, payload) in payloads.enumerated() {
+            #expect(try await harness.restore("ee.concurrent.\(index)") == payload)
+        }
+        await harness.stop()
+    }
+}

@@ -1,0 +1,103 @@
+import Authorization
+import CryptoPrimitives
+import DevelopmentIdentity
+import ErasureStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Replication
+import ReplicationProtocol
+import ServiceLifecycle
+import SystemPackage
+import TestSupport
+
+/// A real receiver on a loopback port, in this process: TLS 1.3, the erasure-coded store on scratch directories,
+/// the development identity. `stop()` in a `defer`.
+final class ReceiverHarness: Sendable {
+    let scratch: ScratchDirectory
+    let identity: DevelopmentIdentity
+    let port: Int
+    let signer: ReceiptSigner
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    init(
+        limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
+        policy: String = "development-sender append *\ndevelopment-sender read *"
+    ) async throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
+        self.scratch = scratch
+        identity = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/identity"))
+        let geometry = try ArrayGeometry(dataShards: 4, parityShards: 2, memberCount: 6, shardBytes: 256 << 10)
+        let members = (0..<6).map { FilePath("\(scratch.path)/disk-\($0)") }
+        _ = try ErasureCodedStore.create(members: members, geometry: geometry)
+        let privateKey = try X25519PrivateKey()
+        let store = try ErasureCodedStore(
+            members: members,
+            keys: try StorageKeys(
+                storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
+                journalKey: try CryptoRandom.secretBytes(count: 32)))
+        let tls = try ReplicationTLS.receiverConfiguration(
+            TLSIdentityFiles(
+                certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,
+                trustedAuthorities: identity.authorityCertificate.string))
+        let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test-appliance")
+        self.signer = signer
+        let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+        let server = ReplicationServer(
+            configuration: .init(
+                host: "127.0.0.1", port: 0, tls: tls, policy: try AuthorizationPolicy(parsing: policy, file: "test"),
+                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5), maximumConnections: maximumConnections),
+            storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver")
+        ) { address in
+            continuation.yield(address)
+            continuation.finish()
+        }
+        group = ServiceGroup(services: [server], logger: Logger(label: "test-receiver"))
+        let group = self.group
+        task = Task { try await group.run() }
+        var iterator = addresses.makeAsyncIterator()
+        guard let address = await iterator.next(), let port = address.port else {
+            throw TestSupportError("the receiver did not start")
+        }
+        self.port = port
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        scratch.remove()
+    }
+
+    /// The sender's endpoint with the development identity, or with other certificate files.
+    func endpoint(certificate: String? = nil, key: String? = nil) throws -> ReplicationEndpoint {
+        ReplicationEndpoint(
+            host: "127.0.0.1", port: port,
+            tls: try ReplicationTLS.senderConfiguration(
+                TLSIdentityFiles(
+                    certificate: certificate ?? identity.senderCertificate.string,
+                    privateKey: key ?? identity.senderKey.string,
+                    trustedAuthorities: identity.authorityCertificate.string)))
+    }
+
+    /// Sends `bytes` to `stream` through the real sender, from a temporary file.
+    func send(
+        _ bytes: [UInt8], to stream: String, mode: SendMode = .append, receipt: Bool = false
+    ) async throws -> SendReport {
+        let path = "\(scratch.path)/input-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let descriptor = try FileDescriptor.open(FilePath(path), .readOnly)
+        defer { try? descriptor.close() }
+        return try await StreamSender(endpoint: try endpoint(), mode: mode, requestsReceipt: receipt)
+            .send(stream: stream, from: descriptor)
+    }
+
+    /// Restores `stream` through the real restorer.
+    func restore(_ stream: String) async throws -> [UInt8] {
+        let path = FilePath("\(scratch.path)/restore-\(UUID().uuidString)")
+        _ = try await StreamRestorer(endpoint: try endpoint()).restore(stream: stream, toFileAt: path)
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path.string)))
+    }
+}
