@@ -32,12 +32,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private var deadlineCheck: RepeatedTask?
 
     private let signer: ReceiptSigner
+    private let metrics: ReplicationMetrics
+    private var stream = "-"
 
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
-        policy: AuthorizationPolicy, signer: ReceiptSigner, logger: Logger
+        policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, logger: Logger
     ) {
         self.signer = signer
+        self.metrics = metrics
         self.state = ReceiverStateMachine(limits: limits, policy: policy)
         self.limits = limits
         self.storage = storage
@@ -46,6 +49,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        metrics.connections.increment()
         lastProgress = .now()
         // A quarter of the shortest deadline: a client is cut off at most 25 % after its deadline.
         let interval = TimeAmount(min(limits.helloTimeout, limits.idleTimeout) / 4)
@@ -57,13 +61,20 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        metrics.connections.decrement()
         deadlineCheck?.cancel()
         deadlineCheck = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastProgress = .now()
-        run(state.frameReceived(unwrapInboundIn(data)), context: context)
+        let frame = unwrapInboundIn(data)
+        switch frame {
+        case .hello(let hello): stream = hello.stream
+        case .data(_, let bytes): metrics.received(bytes.readableBytes, stream: stream)
+        default: break
+        }
+        run(state.frameReceived(frame), context: context)
     }
 
     private func checkClientDeadline(context: ChannelHandlerContext) {
@@ -124,6 +135,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         for frame in action.frames {
             if case .error(let error) = frame {
                 logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+                metrics.refused(error.code)
+            } else if case .acknowledgement = frame {
+                metrics.acknowledged(stream: stream)
             }
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         }

@@ -56,15 +56,17 @@ public final class ReplicationServer: Service {
     private let threadPool: NIOThreadPool
     private let logger: Logger
     private let onListening: @Sendable (SocketAddress) async -> Void
+    private let metrics: ReplicationMetrics
     private let connections = ConnectionRegistry()
 
     /// Creates the server; nothing happens until ``run()``.
     /// - Parameter onListening: called once the socket is bound, with its address (readiness is reported here).
     public init(
         configuration: Configuration, storage: any StreamStorage, group: any EventLoopGroup,
-        threadPool: NIOThreadPool = .singleton, logger: Logger,
+        threadPool: NIOThreadPool = .singleton, logger: Logger, metrics: ReplicationMetrics = ReplicationMetrics(),
         onListening: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
     ) {
+        self.metrics = metrics
         self.configuration = configuration
         self.storage = storage
         self.group = group
@@ -86,6 +88,7 @@ public final class ReplicationServer: Service {
         let limits = configuration.limits
         let policy = configuration.policy
         let signer = configuration.signer
+        let metrics = self.metrics
         let maximumConnections = configuration.maximumConnections
         let logger = self.logger
         let connections = self.connections
@@ -107,7 +110,7 @@ public final class ReplicationServer: Service {
                             ByteToMessageHandler(FrameDecoder()),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
-                                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer,
+                                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer, metrics: metrics,
                                 logger: logger.withConnection(channel)),
                         ]
                         try channel.pipeline.syncOperations.addHandlers(handlers)

@@ -34,7 +34,7 @@ extension ErasureStoreCrashTests {
             // The small member takes a shard of six segments in seven and some journal copies: it fills long before
             // 40 MiB.
             let (acknowledged, failure) = rig.appendUntilFailure(appender, upTo: 40 << 20)
-            let error = try #require(failure, "40 MiB fitted on a 4 MiB member")
+            let error = try #require(failure as? StreamStorageError, "40 MiB fitted on a 4 MiB member: \(failure as Any)")
             #expect(error.kind == .io)
             #expect(error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
             #expect(error.description.contains("\(Errno.noSpace)"), "the error does not say why: \(error)")
@@ -61,7 +61,8 @@ extension ErasureStoreCrashTests {
             #expect(healthyFailure == nil, "the array failed before the member did: \(healthyFailure as Any)")
             try disk.shutDown()
             let (acknowledged, failure) = rig.appendUntilFailure(appender, upTo: 16 << 20)
-            let error = try #require(failure, "16 MiB were written with member \(Self.failing) failing every call")
+            let error = try #require(
+                failure as? StreamStorageError, "member \(Self.failing) failed every call, yet: \(failure as Any)")
             #expect(acknowledged >= healthy)
             #expect(error.kind == .io)
             #expect(error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
@@ -100,7 +101,7 @@ struct MemberRig {
 
     /// Appends small and large pieces, making them durable every few, until `limit` bytes are durable or a call
     /// fails; returns the last durable length it was promised and the failure.
-    func appendUntilFailure(_ appender: any StreamAppender, upTo limit: UInt64) -> (UInt64, StreamStorageError?) {
+    func appendUntilFailure(_ appender: any StreamAppender, upTo limit: UInt64) -> (UInt64, (any Error)?) {
         var sizes = PatternGenerator(seed: appender.appendedLength)
         var acknowledged = appender.durableLength
         do {
@@ -109,7 +110,7 @@ struct MemberRig {
                     let largest: UInt64 = sizes.next() % 4 == 0 ? 3 << 20 : 64 << 10
                     let size = Int(min(limit - appender.appendedLength, 100 + sizes.next() % largest))
                     let piece = StreamPattern.bytes(seed: Self.seed, offset: appender.appendedLength, count: size)
-                    try piece.withUnsafeBytes { bytes throws(StreamStorageError) in try appender.append(bytes) }
+                    try appender.append(piece)
                 }
                 acknowledged = try appender.makeDurable()
             }
@@ -185,9 +186,9 @@ final class LoopFilesystem {
     /// Unmounts (lazily if something still holds it) and detaches; safe to call twice.
     func remove() {
         if mounted && (try? unmount()) == nil {
-            try? Command.run("umount", ["--lazy", mountPoint])
+            _ = try? Command.run("umount", ["--lazy", mountPoint])
             mounted = false
         }
-        try? Command.run("losetup", ["--detach", device])
+        _ = try? Command.run("losetup", ["--detach", device])
     }
 }

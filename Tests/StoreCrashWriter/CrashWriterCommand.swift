@@ -5,6 +5,10 @@ import ErasureStore
 import StreamStore
 import SystemPackage
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A writer for the crash tests: appends ``StreamPattern`` bytes to one stream of an ``ErasureCodedStore`` until a
 /// total length is durable, and prints one line after every durability promise, so a test that kills it at any
 /// instant knows exactly what was promised:
@@ -40,8 +44,14 @@ struct CrashWriterCommand: ParsableCommand {
     @Option(help: "The largest small append, in bytes.")
     var maximumSmallAppend = 64 << 10
 
-    @Option(help: "The largest large append, in bytes; one append in four is large.")
+    @Option(help: "The largest large append, in bytes.")
     var maximumLargeAppend = 3 << 20
+
+    @Option(help: "One append in this many is large.")
+    var largeAppendOdds = 4
+
+    @Option(help: "Append at most this many bytes per second on average (0: no limit).")
+    var bytesPerSecond = 0
 
     @Option(help: "The most appends between two makeDurable() calls.")
     var appendsPerPromise = 4
@@ -49,8 +59,8 @@ struct CrashWriterCommand: ParsableCommand {
     func validate() throws {
         guard !members.isEmpty else { throw ValidationError("give the members with --member") }
         guard 0 < minimumAppend, minimumAppend <= maximumSmallAppend, maximumSmallAppend <= maximumLargeAppend,
-            appendsPerPromise >= 1
-        else { throw ValidationError("need 0 < minimum ≤ small maximum ≤ large maximum and ≥ 1 append per promise") }
+            appendsPerPromise >= 1, largeAppendOdds >= 1, bytesPerSecond >= 0
+        else { throw ValidationError("need 0 < minimum ≤ small maximum ≤ large maximum, and odds and rates ≥ 1") }
     }
 
     func run() throws {
@@ -63,10 +73,12 @@ struct CrashWriterCommand: ParsableCommand {
         var sizes = SizeGenerator(seed: seed ^ (appender.durableLength &* 0x9E37_79B9_7F4A_7C15))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maximumLargeAppend, alignment: 8)
         defer { buffer.deallocate() }
+        let pace = Pace(bytesPerSecond: bytesPerSecond, from: appender.durableLength)
         while appender.durableLength < total {
             for _ in 0..<(1 + Int(sizes.next() % UInt64(appendsPerPromise))) {
                 let remaining = total - appender.appendedLength
                 guard remaining > 0 else { break }
+                pace.wait(before: appender.appendedLength)
                 let size = Int(min(remaining, UInt64(nextSize(&sizes))))
                 let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<size])
                 StreamPattern.fill(piece, seed: seed, offset: appender.appendedLength)
@@ -78,7 +90,7 @@ struct CrashWriterCommand: ParsableCommand {
     }
 
     private func nextSize(_ sizes: inout SizeGenerator) -> Int {
-        let maximum = sizes.next() % 4 == 0 ? maximumLargeAppend : maximumSmallAppend
+        let maximum = sizes.next() % UInt64(largeAppendOdds) == 0 ? maximumLargeAppend : maximumSmallAppend
         return minimumAppend + Int(sizes.next() % UInt64(maximum - minimumAppend + 1))
     }
 
@@ -110,5 +122,32 @@ struct SizeGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Holds the writer to an average rate, sleeping between appends when it is ahead. A test that kills the writer at
+/// a random instant then finds it at any stage of a stream longer than one burst: between the appends of a batch,
+/// with sealed segments not yet flushed, or in the middle of a flush, not only at the end of a stream written at
+/// full speed.
+struct Pace {
+    private let bytesPerSecond: Int
+    private let startLength: UInt64
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+
+    init(bytesPerSecond: Int, from length: UInt64) {
+        self.bytesPerSecond = bytesPerSecond
+        startLength = length
+        start = clock.now
+    }
+
+    /// Sleeps until appending beyond `length` keeps to the rate.
+    func wait(before length: UInt64) {
+        guard bytesPerSecond > 0 else { return }
+        let due = Duration.seconds(Double(length - startLength) / Double(bytesPerSecond))
+        let ahead = due - start.duration(to: clock.now)
+        guard ahead > .zero else { return }
+        let (seconds, attoseconds) = ahead.components
+        usleep(UInt32(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
     }
 }

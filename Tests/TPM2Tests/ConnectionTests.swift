@@ -1,3 +1,4 @@
+import TestSupport
 import TPM2
 import Testing
 

@@ -1,20 +1,17 @@
-import TestSupport
 
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Foundation
 
 /// Free TCP ports on 127.0.0.1, found by letting the kernel pick, and a wait until a server listens.
-enum LoopbackPort {
+public enum LoopbackPort {
     /// How a wait for a starting server ended.
-    enum Readiness {
+    public enum Readiness {
         case listening
         case exited(status: Int32)
         case timedOut
     }
 
     /// A port P such that P and P + 1 are both free right now (swtpm needs two consecutive ports).
-    static func freePair() throws -> Int {
+    public static func freePair() throws -> Int {
         for _ in 1...50 {
             let first = try bound(port: 0)
             defer { close(first.socket) }
@@ -22,19 +19,19 @@ enum LoopbackPort {
             close(second.socket)
             return first.port
         }
-        throw SoftwareTPMError("found no two consecutive free TCP ports on 127.0.0.1 in 50 tries")
+        throw TestSupportError("found no two consecutive free TCP ports on 127.0.0.1 in 50 tries")
     }
 
     /// A port with nothing listening on it, for tests of unreachable TPMs. It could be taken again by
     /// the time it is used, but then by a non-TPM, which fails the same way.
-    static func unused() throws -> Int {
+    public static func unused() throws -> Int {
         let probe = try bound(port: 0)
         close(probe.socket)
         return probe.port
     }
 
     /// Polls until every port in `ports` accepts a connection, `process` exits, or `timeout` seconds pass.
-    static func waitUntilListening(ports: [Int], process: ChildProcess, timeout: Double) -> Readiness {
+    public static func waitUntilListening(ports: [Int], process: ChildProcess, timeout: Double) -> Readiness {
         let steps = Int(timeout / 0.02)
         for _ in 0..<steps {
             if let status = process.exited() { return .exited(status: status) }
@@ -42,6 +39,20 @@ enum LoopbackPort {
             usleep(20_000)
         }
         return .timedOut
+    }
+
+    /// A port that was free a moment ago, for a test's own server.
+    public static func free() throws -> Int {
+        try unused()
+    }
+
+    /// Waits until `port` accepts connections; throws when `process` exits first or 30 s pass.
+    public static func waitUntilListening(_ port: Int, process: ChildProcess) throws {
+        switch waitUntilListening(ports: [port], process: process, timeout: 30) {
+        case .listening: return
+        case .exited(let status): throw TestSupportError("the server exited with status \(status)")
+        case .timedOut: throw TestSupportError("nothing listens on 127.0.0.1:\(port) after 30 s")
+        }
     }
 
     private static func accepts(_ port: Int) -> Bool {
@@ -59,7 +70,7 @@ enum LoopbackPort {
 
     private static func bound(port: Int) throws -> (socket: Int32, port: Int) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw SoftwareTPMError("socket failed: errno \(errno)") }
+        guard descriptor >= 0 else { throw TestSupportError("socket failed: errno \(errno)") }
         var address = loopback(port: port)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let result = withUnsafeMutablePointer(to: &address) {
@@ -69,7 +80,7 @@ enum LoopbackPort {
         }
         guard result == 0 else {
             close(descriptor)
-            throw SoftwareTPMError("bind to 127.0.0.1:\(port) failed: errno \(errno)")
+            throw TestSupportError("bind to 127.0.0.1:\(port) failed: errno \(errno)")
         }
         return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }

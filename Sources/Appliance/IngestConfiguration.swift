@@ -1,0 +1,121 @@
+/// The configuration of `saatkond ingest`, parsed from a file of `key = value` lines.
+///
+///     # the production receiver
+///     listen = 0.0.0.0:7443
+///     certificate = /etc/saatkond/tls/appliance.pem
+///     private-key = /etc/saatkond/tls/appliance-key.pem
+///     home-ca = /etc/saatkond/tls/home-ca.pem
+///     policy = /etc/saatkond/authorization.conf
+///     member = /srv/saatkond/bay-01          (one line per member, any order)
+///     storage-public-key = /etc/saatkond/keys/storage.pub
+///     journal-key = /run/saatkond/keys/journal.key
+///     signing-key = /run/saatkond/keys/signing.key
+///     appliance-name = ee-embassy-lu-1
+///     storage-private-key = …                (optional: without it, restores of committed segments are refused)
+///
+/// Every mistake is reported with the file and line, before anything starts.
+public struct IngestConfiguration: Sendable, Hashable {
+    /// Where to listen.
+    public var host: String
+    /// The port.
+    public var port: Int
+    /// The appliance's TLS certificate chain (PEM).
+    public var certificate: String
+    /// Its private key (PEM).
+    public var privateKey: String
+    /// The home CA whose certificates senders must present (PEM).
+    public var homeAuthority: String
+    /// The authorization policy file.
+    public var policy: String
+    /// The array's member directories.
+    public var members: [String]
+    /// The storage public key (32 bytes, raw or as 64 hexadecimal digits).
+    public var storagePublicKey: String
+    /// The journal key (32 bytes).
+    public var journalKey: String
+    /// The receipt-signing key (an Ed25519 seed, 32 bytes).
+    public var signingKey: String
+    /// The name receipts give the appliance.
+    public var applianceName: String
+    /// The storage private key, if this receiver may serve restores of committed segments.
+    public var storagePrivateKey: String?
+
+    private static let required = [
+        "listen", "certificate", "private-key", "home-ca", "policy", "member", "storage-public-key", "journal-key",
+        "signing-key", "appliance-name",
+    ]
+    private static let known = Set(required + ["storage-private-key"])
+
+    /// Parses `text`, read from `file`.
+    public init(parsing text: String, file: String) throws(ConfigurationError) {
+        var values: [String: [String]] = [:]
+        var lines: [String: Int] = [:]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = (raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                .trimmingWhitespace
+            guard !line.isEmpty else { continue }
+            let location = "\(file):\(index + 1)"
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError("\(location): expected `key = value`, found '\(line)'")
+            }
+            let key = String(line[..<equals]).trimmingWhitespace
+            let value = String(line[line.index(after: equals)...]).trimmingWhitespace
+            guard Self.known.contains(key) else {
+                throw ConfigurationError(
+                    "\(location): unknown key '\(key)' (known: \(Self.known.sorted().joined(separator: ", ")))")
+            }
+            guard !value.isEmpty else { throw ConfigurationError("\(location): '\(key)' has no value") }
+            if key != "member", values[key] != nil {
+                throw ConfigurationError("\(location): '\(key)' is already set on line \(lines[key]!)")
+            }
+            values[key, default: []].append(value)
+            lines[key] = index + 1
+        }
+        let listen = values["listen"]?.first ?? ""
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (1...65535).contains(port), colon != listen.startIndex
+        else {
+            if let line = lines["listen"] {
+                throw ConfigurationError("\(file):\(line): listen must be HOST:PORT, found '\(listen)'")
+            }
+            throw ConfigurationError("\(file): 'listen' is missing")
+        }
+        for key in Self.required where values[key] == nil {
+            throw ConfigurationError("\(file): '\(key)' is missing")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host
+        self.port = port
+        certificate = values["certificate"]![0]
+        privateKey = values["private-key"]![0]
+        homeAuthority = values["home-ca"]![0]
+        policy = values["policy"]![0]
+        members = values["member"]!
+        storagePublicKey = values["storage-public-key"]![0]
+        journalKey = values["journal-key"]![0]
+        signingKey = values["signing-key"]![0]
+        applianceName = values["appliance-name"]![0]
+        storagePrivateKey = values["storage-private-key"]?.first
+    }
+}
+
+/// A mistake in a configuration file, or a file it names, with the file and line.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `file:line: what is wrong`.
+    public let description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension StringProtocol {
+    fileprivate var trimmingWhitespace: String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" || first == "\r" { text.removeFirst() }
+        while let last = text.last, last == " " || last == "\t" || last == "\r" { text.removeLast() }
+        return String(text)
+    }
+}

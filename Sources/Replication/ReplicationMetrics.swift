@@ -1,0 +1,37 @@
+import Metrics
+import ReplicationProtocol
+
+/// The receiver's metrics, for home's monitoring (exported by the health service's Prometheus endpoint):
+///
+/// - `saatkond_replication_bytes_total{stream}`: stream bytes received,
+/// - `saatkond_replication_acknowledgements_total{stream}`: acknowledgements sent,
+/// - `saatkond_replication_refusals_total{reason}`: connections refused, by protocol error code,
+/// - `saatkond_replication_connections`: connections open now.
+///
+/// The factory is injected so that tests count without touching the process-wide metrics system.
+public struct ReplicationMetrics: Sendable {
+    private let factory: any MetricsFactory
+    let connections: Meter
+
+    /// Metrics made by `factory` (the process's bootstrapped one by default).
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        connections = Meter(label: "saatkond_replication_connections", factory: factory)
+    }
+
+    func received(_ bytes: Int, stream: String) {
+        Counter(label: "saatkond_replication_bytes_total", dimensions: [("stream", stream)], factory: factory)
+            .increment(by: bytes)
+    }
+
+    func acknowledged(stream: String) {
+        Counter(
+            label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", stream)], factory: factory
+        ).increment()
+    }
+
+    func refused(_ code: ProtocolErrorCode) {
+        Counter(label: "saatkond_replication_refusals_total", dimensions: [("reason", "\(code)")], factory: factory)
+            .increment()
+    }
+}
