@@ -135,10 +135,10 @@ let package = Package(
         ),
 
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CryptoPrimitives"], path: "Tests/TestSupport"),
         .testTarget(name: "UdevTests", dependencies: ["Udev", "TestSupport"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
-        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode"]),
         .testTarget(name: "TPM2Tests", dependencies: ["TPM2", "TestSupport"]),
         .testTarget(
@@ -155,7 +155,7 @@ let package = Package(
             name: "AuthorizationTests",
             dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives"]),
+        .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives", "TestSupport"]),
         // Test-only: the writer that the crash tests kill at random instants (`swift build --build-tests` builds it).
         .executableTarget(
             name: "StoreCrashWriter",

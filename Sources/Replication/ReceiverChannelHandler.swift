@@ -27,7 +27,11 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private let session = StorageSession()
     private let logger: Logger
     private var readingPaused = false
+    private var readingPausedByBudget = false
     private var readRequestedWhilePaused = false
+    private let budget: ReceiveBudget
+    /// Bytes of this connection held against the budget: read, not yet flushed.
+    private var heldBytes = 0
     private var lastProgress = NIODeadline.now()
     private var deadlineCheck: RepeatedTask?
 
@@ -37,8 +41,10 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
-        policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, logger: Logger
+        policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
+        logger: Logger
     ) {
+        self.budget = budget
         self.signer = signer
         self.metrics = metrics
         self.state = ReceiverStateMachine(limits: limits, policy: policy)
@@ -62,6 +68,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         metrics.connections.decrement()
+        budget.cancel(ObjectIdentifier(self))
+        budget.give(heldBytes)
+        heldBytes = 0
         deadlineCheck?.cancel()
         deadlineCheck = nil
     }
@@ -71,7 +80,10 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         switch frame {
         case .hello(let hello): stream = hello.stream
-        case .data(_, let bytes): metrics.received(bytes.readableBytes, stream: stream)
+        case .data(_, let bytes):
+            metrics.received(bytes.readableBytes, stream: stream)
+            heldBytes += bytes.readableBytes
+            if !budget.take(bytes.readableBytes) { pauseForBudget(context: context) }
         default: break
         }
         run(state.frameReceived(frame), context: context)
@@ -123,8 +135,29 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Stops reading until the shared budget has room again; the wake-up hops back to this connection's loop.
+    private func pauseForBudget(context: ChannelHandlerContext) {
+        guard !readingPausedByBudget else { return }
+        readingPausedByBudget = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        budget.wait(ObjectIdentifier(self)) {
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.readingPausedByBudget = false
+                handler.resumeReadingIfAllowed(context: context)
+            }
+        }
+    }
+
+    private func resumeReadingIfAllowed(context: ChannelHandlerContext) {
+        guard !readingPaused && !readingPausedByBudget && readRequestedWhilePaused else { return }
+        readRequestedWhilePaused = false
+        context.read()
+    }
+
     func read(context: ChannelHandlerContext) {
-        if readingPaused {
+        if readingPaused || readingPausedByBudget {
             readRequestedWhilePaused = true
         } else {
             context.read()
@@ -162,10 +195,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             readingPaused = true
         case .resume:
             readingPaused = false
-            if readRequestedWhilePaused {
-                readRequestedWhilePaused = false
-                context.read()
-            }
+            resumeReadingIfAllowed(context: context)
         case nil:
             break
         }
@@ -174,7 +204,18 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    private func release(_ bytes: Int) {
+        heldBytes -= bytes
+        budget.give(bytes)
+    }
+
     private func start(_ operation: StorageOperation, context: ChannelHandlerContext) {
+        let batchBytes: Int
+        if case .appendAndFlush(let buffers) = operation {
+            batchBytes = buffers.reduce(0) { $0 + $1.readableBytes }
+        } else {
+            batchBytes = 0
+        }
         let session = self.session
         let storage = self.storage
         let allocator = context.channel.allocator
@@ -189,6 +230,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             switch result {
             case .success(.opened(let length, let head)): action = handler.state.streamOpened(length: length, head: head)
             case .success(.appended(let durableLength, let head)):
+                handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)
             case .success(.released): return

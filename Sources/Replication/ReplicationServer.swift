@@ -29,16 +29,18 @@ public final class ReplicationServer: Service {
         public var policy: AuthorizationPolicy
         /// Signs the receipts senders ask for.
         public var signer: ReceiptSigner
-        /// Connections served at once; more are closed as soon as they are accepted. With the per-connection
-        /// buffering limit this bounds the receiver's memory.
+        /// Connections served at once; more are closed as soon as they are accepted.
         public var maximumConnections: Int
+        /// The bytes all connections together may hold between reading and flushing them.
+        public var budget: ReceiveBudget
 
         /// Creates a configuration.
         public init(
             host: String, port: Int, tls: TLSConfiguration, policy: AuthorizationPolicy, signer: ReceiptSigner,
             limits: ReceiverStateMachine.Limits = .init(), shutdownGracePeriod: TimeAmount = .seconds(10),
-            maximumConnections: Int = 1024
+            maximumConnections: Int = 1024, budget: ReceiveBudget = ReceiveBudget()
         ) {
+            self.budget = budget
             self.maximumConnections = maximumConnections
             self.host = host
             self.port = port
@@ -89,6 +91,7 @@ public final class ReplicationServer: Service {
         let policy = configuration.policy
         let signer = configuration.signer
         let metrics = self.metrics
+        let budget = configuration.budget
         let maximumConnections = configuration.maximumConnections
         let logger = self.logger
         let connections = self.connections
@@ -111,6 +114,7 @@ public final class ReplicationServer: Service {
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
                                 storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer, metrics: metrics,
+                                budget: budget,
                                 logger: logger.withConnection(channel)),
                         ]
                         try channel.pipeline.syncOperations.addHandlers(handlers)

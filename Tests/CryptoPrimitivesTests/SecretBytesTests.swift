@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -34,9 +34,11 @@ extension ErasureStoreCrashTests {
             // The small member takes a shard of six segments in seven and some journal copies: it fills long before
             // 40 MiB.
             let (acknowledged, failure) = rig.appendUntilFailure(appender, upTo: 40 << 20)
-            let error = try #require(failure as? StreamStorageError, "40 MiB fitted on a 4 MiB member: \(failure as Any)")
+            let error = try #require(
+                failure as? StreamStorageError, "40 MiB fitted on a 4 MiB member: \(failure as Any)")
             #expect(error.kind == .io)
-            #expect(error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
+            #expect(
+                error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
             #expect(error.description.contains("\(Errno.noSpace)"), "the error does not say why: \(error)")
             #expect(throws: StreamStorageError.self, "a failed appender must refuse to go on") {
                 try appender.makeDurable()
@@ -65,7 +67,8 @@ extension ErasureStoreCrashTests {
                 failure as? StreamStorageError, "member \(Self.failing) failed every call, yet: \(failure as Any)")
             #expect(acknowledged >= healthy)
             #expect(error.kind == .io)
-            #expect(error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
+            #expect(
+                error.description.contains("member \(Self.failing)"), "the error does not name the member: \(error)")
             #expect(error.description.contains("\(Errno.ioError)"), "the error does not say why: \(error)")
             appender.close()
 
@@ -123,14 +126,19 @@ struct MemberRig {
     /// Opens the array from `directories` and checks that the stream holds at least `acknowledged` bytes, all of
     /// them the ones written; returns the store.
     @discardableResult
-    func expectReadable(_ acknowledged: UInt64, from directories: [FilePath]) throws -> ErasureCodedStore {
+    func expectReadable(
+        _ acknowledged: UInt64, from directories: [FilePath], _ context: String = ""
+    ) throws -> ErasureCodedStore {
         let store = try ErasureCodedStore(members: directories, keys: keys)
         let reader = try store.openReader(for: Self.stream)
         defer { reader.close() }
-        #expect(reader.length >= acknowledged, "\(acknowledged) bytes were acknowledged, \(reader.length) are left")
+        #expect(
+            reader.length >= acknowledged, "\(reader.length) bytes are left of \(acknowledged) acknowledged; \(context)"
+        )
         let stored = try reader.read(at: 0, count: Int(reader.length))
         let expected = StreamPattern.bytes(seed: Self.seed, offset: 0, count: Int(reader.length))
-        #expect(stored == expected, "the stored bytes differ from the written ones (\(directories.count) members)")
+        #expect(
+            stored == expected, "the bytes read differ from those written (\(directories.count) members); \(context)")
         return store
     }
 }

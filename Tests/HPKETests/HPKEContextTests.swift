@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Testing
 
 @testable import HPKE
+import TestSupport
 
 /// The multi-message contexts: order, the sequence number limit and the exporter.
 @Suite struct HPKEContextTests {

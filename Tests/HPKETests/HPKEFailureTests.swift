@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import HPKE
 import Testing
+import TestSupport
 
 /// Every alteration of what was sealed, and every wrong key, is refused, and with the right kind of error.
 @Suite struct HPKEFailureTests {

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import HPKE
 import Testing
+import TestSupport
 
 /// Single-shot seal and open with fresh random keys and messages, the way segment keys are wrapped.
 @Suite struct HPKERoundTripTests {

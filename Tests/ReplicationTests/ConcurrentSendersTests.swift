@@ -25,4 +25,22 @@ struct ConcurrentSendersTests {
         }
         await harness.stop()
     }
+
+    @Test("a small shared budget pauses senders without deadlock; everything arrives and the budget returns to 0")
+    func sharedBudget() async throws {
+        let budget = ReceiveBudget(limit: 1 << 20)
+        let harness = try await ReceiverHarness(budget: budget)
+        let payloads = (0..<8).map { index in (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &+ index) } }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for (index, payload) in payloads.enumerated() {
+                tasks.addTask { _ = try await harness.send(payload, to: "ee.budget.\(index)") }
+            }
+            try await tasks.waitForAll()
+        }
+        for (index, payload) in payloads.enumerated() {
+            #expect(try await harness.restore("ee.budget.\(index)") == payload)
+        }
+        await harness.stop()
+        #expect(budget.held == 0)
+    }
 }

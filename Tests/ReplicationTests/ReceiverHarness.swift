@@ -25,7 +25,7 @@ final class ReceiverHarness: Sendable {
 
     init(
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
-        metrics: ReplicationMetrics = ReplicationMetrics(),
+        metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
         policy: String = "development-sender append *\ndevelopment-sender read *"
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
@@ -50,7 +50,8 @@ final class ReceiverHarness: Sendable {
         let server = ReplicationServer(
             configuration: .init(
                 host: "127.0.0.1", port: 0, tls: tls, policy: try AuthorizationPolicy(parsing: policy, file: "test"),
-                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5), maximumConnections: maximumConnections),
+                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5), maximumConnections: maximumConnections,
+                budget: budget),
             storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver"),
             metrics: metrics
         ) { address in

@@ -60,7 +60,7 @@ struct CrashWriterCommand: ParsableCommand {
         guard !members.isEmpty else { throw ValidationError("give the members with --member") }
         guard 0 < minimumAppend, minimumAppend <= maximumSmallAppend, maximumSmallAppend <= maximumLargeAppend,
             appendsPerPromise >= 1, largeAppendOdds >= 1, bytesPerSecond >= 0
-        else { throw ValidationError("need 0 < minimum ≤ small maximum ≤ large maximum, and odds and rates ≥ 1") }
+        else { throw ValidationError("need 0 < minimum ≤ small maximum ≤ large maximum, odds ≥ 1 and a rate ≥ 0") }
     }
 
     func run() throws {

@@ -16,6 +16,7 @@ public final class ChildProcess {
         executable: String, arguments: [String], output: String, errors: String? = nil,
         environment: [String: String?] = [:], standardInput: Int32? = nil
     ) throws {
+        _ = Self.brokenPipesAreErrors
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -66,6 +67,12 @@ public final class ChildProcess {
     deinit {
         terminate()
     }
+
+    /// A test that feeds a child through a pipe must see EPIPE when the child is gone, not die of SIGPIPE with
+    /// every other test in the process. Children get the default disposition back (see the spawn attributes).
+    private static let brokenPipesAreErrors: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 

@@ -1,0 +1,212 @@
+import HashChain
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ReplicationProtocol
+import SystemPackage
+
+/// Reads the input once, a frame at a time, on the thread pool: it may be a blocking pipe.
+final class InputReader: Sendable {
+    private let input: SystemPackage.FileDescriptor
+    private let frameBytes: Int
+    private let threadPool: NIOThreadPool
+
+    init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool) {
+        self.input = input
+        self.frameBytes = frameBytes
+        self.threadPool = threadPool
+    }
+
+    /// The next piece of the input; empty at its end.
+    func next(allocator: ByteBufferAllocator) async throws -> ByteBuffer {
+        let frameBytes = self.frameBytes
+        let input = self.input
+        return try await threadPool.runIfActive {
+            var buffer = allocator.buffer(capacity: frameBytes)
+            do {
+                _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
+                    try input.read(into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
+                }
+            } catch {
+                throw ReplicationError.localIO("cannot read the input: \(error)")
+            }
+            return buffer
+        }
+    }
+}
+
+/// One connection of a send: hello, ready, then data out and acknowledgements in until the input is durable.
+struct SendConnection: Sendable {
+    let sender: StreamSender
+    let stream: String
+    let ledger: NIOLockedValueBox<SendLedger>
+    let reader: InputReader
+    let progress: @Sendable (SendProgress) -> Void
+    let connectionNumber: Int
+
+    /// Runs the connection until everything is durable; returns the receipt when one was asked for.
+    func run() async throws -> Receipt? {
+        let (channel, diagnostics) = try await sender.open()
+        let endpoint = sender.endpoint
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(.hello(Hello(intent: .append, stream: stream)))
+                var frames = inbound.makeAsyncIterator()
+                var resend: [(UInt64, ByteBuffer)] = []
+                var carry: ByteBuffer?
+                switch try await frames.next() {
+                case .ready(let length, let head):
+                    if ledger.withLockedValue({ $0.startLength == nil }) {
+                        if case .resume = sender.mode {
+                            let (chain, rest) = try await skipDurablePrefix(length, head: head, channel: channel)
+                            ledger.withLockedValue { $0.startResumed(at: length, chain: chain) }
+                            carry = rest
+                        } else {
+                            ledger.withLockedValue { $0.start(at: length, head: head) }
+                        }
+                    } else {
+                        resend = try ledger.withLockedValue { ledger throws(ReplicationError) in
+                            try ledger.resume(at: length, head: head)
+                        }
+                    }
+                case .error(let error): throw ReplicationError.refused(error)
+                case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
+                case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
+                }
+                let (acknowledgements, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                let (resendFrames, firstNewBytes) = (resend, carry)
+                return try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask {
+                        do {
+                            try await writeData(
+                                resend: resendFrames, carry: firstNewBytes, to: outbound,
+                                acknowledgements: acknowledgements,
+                                allocator: channel.channel.allocator)
+                        } catch {
+                            // Closing wakes the loop below, which reports this failure rather than the close.
+                            channel.channel.close(promise: nil)
+                            throw error
+                        }
+                    }
+                    defer { signal.finish() }
+                    var askedForReceipt = false
+                    while true {
+                        let frame: Frame?
+                        do {
+                            frame = try await frames.next()
+                        } catch {
+                            throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
+                        }
+                        switch frame {
+                        case .acknowledgement(let durableLength, let head):
+                            let state = try ledger.withLockedValue { ledger throws(ReplicationError) in
+                                try ledger.acknowledgement(durableLength, head: head)
+                                return ledger.snapshot
+                            }
+                            signal.yield()
+                            let start = state.startLength
+                            progress(SendProgress(
+                                startLength: start, bytesSent: state.sentEnd - start,
+                                bytesAcknowledged: state.acknowledged - start, connections: connectionNumber))
+                            if state.isComplete && !askedForReceipt {
+                                guard sender.requestsReceipt else {
+                                    tasks.cancelAll()
+                                    return nil
+                                }
+                                try await tasks.next()  // The writer is done; the connection is ours.
+                                try await outbound.write(.receiptRequest)
+                                askedForReceipt = true
+                            }
+                        case .receipt(let receipt):
+                            let (state, expected) = ledger.withLockedValue {
+                                ($0.snapshot, $0.expectedHead(at: receipt.durableLength))
+                            }
+                            guard askedForReceipt, receipt.stream == stream,
+                                receipt.durableLength == state.acknowledged, expected == nil || expected == receipt.head
+                            else {
+                                throw ReplicationError.protocolViolation(
+                                    "a receipt for \(receipt.stream) at \(receipt.durableLength) where "
+                                        + "\(stream) at \(state.acknowledged) was asked for")
+                            }
+                            tasks.cancelAll()
+                            return receipt
+                        case .error(let error):
+                            throw ReplicationError.refused(error)
+                        case nil:
+                            try await tasks.next()  // A writer failure explains the close better.
+                            throw ReplicationError.connection("the appliance closed the connection")
+                        case let other?:
+                            throw ReplicationError.protocolViolation("expected an acknowledgement, got \(other.kind)")
+                        }
+                    }
+                }
+            }
+        } catch let error as ReplicationError where error.kind != .connection {
+            throw error
+        } catch is CancellationError {
+            throw ReplicationError.connection("the send was cancelled")
+        } catch {
+            throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
+        }
+    }
+
+    /// Sends what the appliance lacks, then new input; waits for acknowledgements while the window is full; ends
+    /// with a sync once the input is exhausted.
+    private func writeData(
+        resend: [(UInt64, ByteBuffer)], carry: ByteBuffer?, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        acknowledgements: AsyncStream<Void>, allocator: ByteBufferAllocator
+    ) async throws {
+        for (offset, bytes) in resend {
+            try await outbound.write(.data(offset: offset, bytes: bytes))
+        }
+        if let carry, carry.readableBytes > 0 {
+            let offset = ledger.withLockedValue { $0.sending(carry) }
+            try await outbound.write(.data(offset: offset, bytes: carry))
+        }
+        var waiter = acknowledgements.makeAsyncIterator()
+        while !ledger.withLockedValue({ $0.inputFinished }) {
+            while ledger.withLockedValue({ $0.retainedBytes >= sender.windowBytes }) {
+                guard await waiter.next() != nil else { return }
+            }
+            let bytes = try await reader.next(allocator: allocator)
+            if bytes.readableBytes == 0 {
+                ledger.withLockedValue { $0.finishInput() }
+                break
+            }
+            let offset = ledger.withLockedValue { $0.sending(bytes) }
+            try await outbound.write(.data(offset: offset, bytes: bytes))
+        }
+        // The sync is answered with an acknowledgement even when everything already is, which ends the loop.
+        try await outbound.write(.sync)
+    }
+
+    /// Reads the first `length` bytes of the input, which the appliance already holds, and checks that they are the
+    /// same bytes: their chain must end at the appliance's head. Returns the chain and what was read beyond them.
+    private func skipDurablePrefix(
+        _ length: UInt64, head: ChainHead, channel: NIOAsyncChannel<Frame, Frame>
+    ) async throws -> (StreamHashChain, ByteBuffer?) {
+        var chain = StreamHashChain()
+        var rest: ByteBuffer?
+        while chain.length < length {
+            var bytes = try await reader.next(allocator: channel.channel.allocator)
+            guard bytes.readableBytes > 0 else {
+                throw ReplicationError.refused(
+                    ErrorFrame(
+                        code: .wrongOffset,
+                        message: "stream \(stream) already holds \(length) bytes, more than this input's "
+                            + "\(chain.length): it is not this input's stream"))
+            }
+            let take = Int(min(UInt64(bytes.readableBytes), length - chain.length))
+            bytes.readSlice(length: take)!.withUnsafeReadableBytes { chain.append($0) }
+            if bytes.readableBytes > 0 { rest = bytes }
+        }
+        guard ChainHead(chain.head) == head else {
+            throw ReplicationError.refused(
+                ErrorFrame(
+                    code: .wrongOffset,
+                    message: "the first \(length) bytes of stream \(stream) differ from this input's (heads "
+                        + "\(head) and \(ChainHead(chain.head)!)): it is not this input's stream"))
+        }
+        return (chain, rest)
+    }
+}
