@@ -101,4 +101,25 @@ extension ErasureCodedStore {
         }
         return repaired
     }
+
+    /// Flushes files a previous writer may have left unflushed (it may have been killed before its flush), so that
+    /// recovery only ever reports as durable what is: a sealed segment or a journal record in the page cache would
+    /// not survive a power cut.
+    func flushExisting(_ paths: (MemberLayout) -> [FilePath], stream: String) throws(StreamStorageError) {
+        for (member, root) in members {
+            let layout = MemberLayout(root: root)
+            for path in paths(layout) where FileSystemCalls.exists(path) {
+                do {
+                    let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+                    defer { try? descriptor.close() }
+                    try FileSystemCalls.synchronise(descriptor)
+                } catch {
+                    throw .io("flushing what recovery found on member \(member):", path: path.string, error: error)
+                }
+            }
+            if FileSystemCalls.exists(layout.streamDirectory(stream)) {
+                try flushDirectory(member: member, stream: stream)
+            }
+        }
+    }
 }

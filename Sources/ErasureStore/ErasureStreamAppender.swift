@@ -195,8 +195,16 @@ final class ErasureStreamAppender: StreamAppender {
         }
     }
 
-    /// Discards torn writes, repairs damaged shards in the verified window, and makes every journal copy whole.
+    /// Makes what recovery found durable, discards torn writes, repairs damaged shards in the verified window, and
+    /// makes every journal copy whole. The flush comes first: the previous writer may have died between writing and
+    /// flushing, and only after the flush may the journals those segments replace be removed.
     private func repair(after state: StreamRecovery) throws(StreamStorageError) {
+        let stream = name.rawValue
+        let verified = Array(state.window.segments.keys)
+        let open = state.committed
+        try store.flushExisting(
+            { layout in verified.map { layout.shard(stream, segment: $0) } + [layout.journal(stream, segment: open)] },
+            stream: stream)
         for torn in state.tornSegments {
             store.removeShards(stream: name.rawValue, segment: torn)
         }
