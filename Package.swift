@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "UdevTests", dependencies: ["Udev", "TestSupport"]),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
-        .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode"]),
+        .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode", "TestSupport"]),
         .testTarget(name: "TPM2Tests", dependencies: ["TPM2", "TestSupport"]),
         .testTarget(
             name: "ReplicationProtocolTests",
@@ -176,7 +176,8 @@ let package = Package(
         .testTarget(
             name: "HashChainTests",
             dependencies: [
-                "HashChain", "CryptoPrimitives", .product(name: "PropertyBased", package: "swift-property-based"),
+                "HashChain", "CryptoPrimitives", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

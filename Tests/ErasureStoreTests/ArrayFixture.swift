@@ -44,36 +44,7 @@ struct ArrayFixture {
     }
 }
 
-/// Deterministic pseudo-random bytes, so a failing case reproduces.
-struct PatternGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        bytes.withUnsafeMutableBytes { buffer in
-            var index = 0
-            while index < count {
-                var word = next()
-                for _ in 0..<min(8, count - index) {
-                    buffer[index] = UInt8(truncatingIfNeeded: word)
-                    word >>= 8
-                    index += 1
-                }
-            }
-        }
-        return bytes
-    }
-}
+typealias PatternGenerator = SplitMix64
 
 extension StreamAppender {
     func append(_ bytes: [UInt8]) throws {

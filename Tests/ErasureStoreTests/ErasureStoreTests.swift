@@ -4,6 +4,7 @@ import Foundation
 import HashChain
 import StreamStore
 import SystemPackage
+import TestSupport
 import Testing
 
 @Suite("Erasure-coded store")
@@ -281,7 +282,7 @@ struct ErasureStoreTests {
     }
 }
 
-extension PatternGenerator {
+extension SplitMix64 {
     func bytesOnce(_ count: Int) -> [UInt8] {
         var copy = self
         return copy.bytes(count)

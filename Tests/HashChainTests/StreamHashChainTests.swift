@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import HashChain
 import PropertyBased
+import TestSupport
 import Testing
 
 @Suite("Stream hash chain")
@@ -36,7 +37,7 @@ struct StreamHashChainTests {
     func property() async {
         let sizes = Gen.int(in: 0...(3 * StreamHashChain.chunkBytes / 2)).array(of: 1...6)
         await propertyCheck(count: 10, input: sizes) { pieces in
-            var generator = SplitMix(seed: UInt64(pieces.reduce(0, +)))
+            var generator = SplitMix64(seed: UInt64(pieces.reduce(0, +)))
             var all: [UInt8] = []
             var chain = StreamHashChain()
             for size in pieces {
@@ -47,35 +48,5 @@ struct StreamHashChainTests {
             }
             #expect(chain.head == StreamHashChain.head(of: all))
         }
-    }
-}
-
-/// A tiny deterministic generator, so a failing case reproduces from its sizes alone.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` pseudo-random bytes, eight at a time.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        bytes.withUnsafeMutableBytes { buffer in
-            var index = 0
-            while index < count {
-                var word = next()
-                for _ in 0..<min(8, count - index) {
-                    buffer[index] = UInt8(truncatingIfNeeded: word)
-                    word >>= 8
-                    index += 1
-                }
-            }
-        }
-        return bytes
     }
 }
