@@ -105,13 +105,19 @@ struct ErasureStoreTests {
         _ = try appender.makeDurable()
         appender.close()
 
-        // Flip one byte in two shards of every segment (m = 2): each is then repairable.
-        var flipped = 0
+        // Flip one byte in two shards of every segment (m = 2), chosen at random: each is then repairable.
+        var shardsBySegment: [String: [String]] = [:]
         for member in fixture.members {
             let directory = member.appending("streams/\(Self.stream)").string
             for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".shard") {
-                guard generator.next() % 3 == 0 else { continue }
-                let path = "\(directory)/\(name)"
+                shardsBySegment[name, default: []].append("\(directory)/\(name)")
+            }
+        }
+        var flipped = 0
+        for (_, paths) in shardsBySegment.sorted(by: { $0.key < $1.key }) {
+            var candidates = paths
+            for _ in 0..<fixture.geometry.parityShards {
+                let path = candidates.remove(at: Int(generator.next() % UInt64(candidates.count)))
                 var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
                 let position = Int(generator.next() % UInt64(bytes.count))
                 bytes[position] ^= 0x5A
