@@ -28,110 +28,110 @@ struct HostileInputTests {
             [0, 0, 0, 3, 0x02, 0, 0],  // a ready from a client, truncated
         ])
     func malformed(bytes: [UInt8]) async throws {
-        let harness = try await ReceiverHarness()
-        let before = [UInt8](repeating: 42, count: 300_000)
-        _ = try await harness.send(before, to: "ee.hostile")
-        let frames = try await answer(to: Self.hello, afterReady: bytes, harness: harness)
-        let codes = frames.compactMap(\.errorCode)
-        #expect(codes == [.malformedFrame], "\(frames)")
-        #expect(try await harness.restore("ee.hostile") == before)
-        // The receiver still serves an honest sender.
-        _ = try await harness.send([1, 2, 3], to: "ee.hostile")
-        #expect(try await harness.restore("ee.hostile") == before + [1, 2, 3])
-        await harness.stop()
+        try await ReceiverHarness.run { harness in
+            let before = [UInt8](repeating: 42, count: 300_000)
+            _ = try await harness.send(before, to: "ee.hostile")
+            let frames = try await answer(to: Self.hello, afterReady: bytes, harness: harness)
+            let codes = frames.compactMap(\.errorCode)
+            #expect(codes == [.malformedFrame], "\(frames)")
+            #expect(try await harness.restore("ee.hostile") == before)
+            // The receiver still serves an honest sender.
+            _ = try await harness.send([1, 2, 3], to: "ee.hostile")
+            #expect(try await harness.restore("ee.hostile") == before + [1, 2, 3])
+        }
     }
 
     @Test("data before the ready is refused: a client must learn where the stream ends first")
     func dataBeforeReady() async throws {
-        let harness = try await ReceiverHarness()
-        let data = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(bytes: [1])))
-        let frames = try await answer(to: Self.hello + data, harness: harness)
-        #expect(frames.compactMap(\.errorCode) == [.unexpectedFrame], "\(frames)")
-        await harness.stop()
+        try await ReceiverHarness.run { harness in
+            let data = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(bytes: [1])))
+            let frames = try await answer(to: Self.hello + data, harness: harness)
+            #expect(frames.compactMap(\.errorCode) == [.unexpectedFrame], "\(frames)")
+        }
     }
 
     @Test("data at a wrong offset is refused and changes nothing")
     func wrongOffset() async throws {
-        let harness = try await ReceiverHarness()
-        _ = try await harness.send([9, 9, 9], to: "ee.hostile")
-        let overwrite = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(bytes: [6, 6, 6])))
-        let gap = Frame.bytes(.data(offset: 10, bytes: ByteBuffer(bytes: [6])))
-        for attempt in [overwrite, gap] {
-            let frames = try await answer(to: Self.hello, afterReady: attempt, harness: harness)
-            #expect(frames.compactMap(\.errorCode) == [.wrongOffset], "\(frames)")
+        try await ReceiverHarness.run { harness in
+            _ = try await harness.send([9, 9, 9], to: "ee.hostile")
+            let overwrite = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(bytes: [6, 6, 6])))
+            let gap = Frame.bytes(.data(offset: 10, bytes: ByteBuffer(bytes: [6])))
+            for attempt in [overwrite, gap] {
+                let frames = try await answer(to: Self.hello, afterReady: attempt, harness: harness)
+                #expect(frames.compactMap(\.errorCode) == [.wrongOffset], "\(frames)")
+            }
+            #expect(try await harness.restore("ee.hostile") == [9, 9, 9])
         }
-        #expect(try await harness.restore("ee.hostile") == [9, 9, 9])
-        await harness.stop()
     }
 
     @Test("a client without a certificate, and one that stops mid-handshake, are refused; others are served")
     func noCertificateAndTruncatedTLS() async throws {
-        let harness = try await ReceiverHarness()
-        var anonymous = try harness.endpoint().tls
-        anonymous.certificateChain = []
-        anonymous.privateKey = nil
-        let frames = try? await RawClient.connect(port: harness.port, tls: anonymous).exchange(Self.hello)
-        #expect(frames?.isEmpty ?? true)
-        // Half a ClientHello over plain TCP, then silence until the receiver hangs up or the test does.
-        let truncated = try await RawClient.connect(port: harness.port, tls: nil)
-        try await truncated.channel.channel.writeAndFlush(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
-        try await truncated.channel.channel.close()
-        _ = try await harness.send([5], to: "ee.hostile")
-        #expect(try await harness.restore("ee.hostile") == [5])
-        await harness.stop()
+        try await ReceiverHarness.run { harness in
+            var anonymous = try harness.endpoint().tls
+            anonymous.certificateChain = []
+            anonymous.privateKey = nil
+            let frames = try? await RawClient.connect(port: harness.port, tls: anonymous).exchange(Self.hello)
+            #expect(frames?.isEmpty ?? true)
+            // Half a ClientHello over plain TCP, then silence until the receiver hangs up or the test does.
+            let truncated = try await RawClient.connect(port: harness.port, tls: nil)
+            try await truncated.channel.channel.writeAndFlush(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
+            try await truncated.channel.channel.close()
+            _ = try await harness.send([5], to: "ee.hostile")
+            #expect(try await harness.restore("ee.hostile") == [5])
+        }
     }
 
     @Test("a client that never sends its hello is cut off after the hello timeout")
     func silentClient() async throws {
-        let harness = try await ReceiverHarness(limits: .init(helloTimeout: .milliseconds(400)))
-        let start = ContinuousClock.now
-        let frames = try await answer(to: [], harness: harness)
-        #expect(frames.compactMap(\.errorCode) == [.timedOut], "\(frames)")
-        #expect(start.duration(to: .now) < .seconds(5))
-        await harness.stop()
+        try await ReceiverHarness.run(limits: .init(helloTimeout: .milliseconds(400))) { harness in
+            let start = ContinuousClock.now
+            let frames = try await answer(to: [], harness: harness)
+            #expect(frames.compactMap(\.errorCode) == [.timedOut], "\(frames)")
+            #expect(start.duration(to: .now) < .seconds(5))
+        }
     }
 
     @Test("a sender trickling a byte at a time never completes a frame and is cut off")
     func trickle() async throws {
-        let harness = try await ReceiverHarness(limits: .init(idleTimeout: .milliseconds(600)))
-        let client = try await RawClient.connect(port: harness.port, tls: try harness.endpoint().tls)
-        let frames: [Frame] = try await client.channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(bytes: Self.hello))
-            let data = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(repeating: 1, count: 100)))
-            let trickler = Task {
-                for byte in data {
-                    try await outbound.write(ByteBuffer(bytes: [byte]))
-                    try await Task.sleep(for: .milliseconds(100))
+        try await ReceiverHarness.run(limits: .init(idleTimeout: .milliseconds(600))) { harness in
+            let client = try await RawClient.connect(port: harness.port, tls: try harness.endpoint().tls)
+            let frames: [Frame] = try await client.channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: Self.hello))
+                let data = Frame.bytes(.data(offset: 0, bytes: ByteBuffer(repeating: 1, count: 100)))
+                let trickler = Task {
+                    for byte in data {
+                        try await outbound.write(ByteBuffer(bytes: [byte]))
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
                 }
+                defer { trickler.cancel() }
+                var received = ByteBuffer()
+                do {
+                    for try await var chunk in inbound { received.writeBuffer(&chunk) }
+                } catch {}
+                var frames: [Frame] = []
+                while let frame = try FrameParser().parse(&received) { frames.append(frame) }
+                return frames
             }
-            defer { trickler.cancel() }
-            var received = ByteBuffer()
-            do {
-                for try await var chunk in inbound { received.writeBuffer(&chunk) }
-            } catch {}
-            var frames: [Frame] = []
-            while let frame = try FrameParser().parse(&received) { frames.append(frame) }
-            return frames
+            #expect(frames.compactMap(\.errorCode) == [.timedOut], "\(frames)")
         }
-        #expect(frames.compactMap(\.errorCode) == [.timedOut], "\(frames)")
-        await harness.stop()
     }
 
     @Test("1000 concurrent idle connections: an honest sender is still served, and extra ones are refused")
     func manyConnections() async throws {
-        let harness = try await ReceiverHarness(maximumConnections: 1000)
-        var clients: [RawClient] = []
-        for _ in 0..<1000 {
-            clients.append(try await RawClient.connect(port: harness.port, tls: nil))
+        try await ReceiverHarness.run(maximumConnections: 1000) { harness in
+            var clients: [RawClient] = []
+            for _ in 0..<1000 {
+                clients.append(try await RawClient.connect(port: harness.port, tls: nil))
+            }
+            // Accepting is asynchronous: let the receiver register them before the honest sender arrives.
+            try await Task.sleep(for: .milliseconds(500))
+            await #expect(throws: (any Error).self) { _ = try await harness.send([7], to: "ee.hostile") }
+            for client in clients.prefix(10) { try? await client.channel.channel.close() }
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try await harness.send([7], to: "ee.hostile")
+            #expect(try await harness.restore("ee.hostile") == [7])
+            for client in clients.dropFirst(10) { try? await client.channel.channel.close() }
         }
-        // Accepting is asynchronous: let the receiver register them before the honest sender arrives.
-        try await Task.sleep(for: .milliseconds(500))
-        await #expect(throws: (any Error).self) { _ = try await harness.send([7], to: "ee.hostile") }
-        for client in clients.prefix(10) { try? await client.channel.channel.close() }
-        try await Task.sleep(for: .milliseconds(300))
-        _ = try await harness.send([7], to: "ee.hostile")
-        #expect(try await harness.restore("ee.hostile") == [7])
-        for client in clients.dropFirst(10) { try? await client.channel.channel.close() }
-        await harness.stop()
     }
 }

@@ -7,19 +7,20 @@ struct MetricsTests {
     @Test("bytes and acknowledgements per stream, refusals by reason, connections open")
     func counted() async throws {
         let metrics = TestMetrics()
-        let harness = try await ReceiverHarness(metrics: ReplicationMetrics(factory: metrics))
-        _ = try await harness.send([UInt8](repeating: 1, count: 700_000), to: "ee.metrics")
-        await #expect(throws: (any Error).self) { _ = try await harness.send([1], to: "Not.Valid") }
-        #expect(metrics.counterTotal(label: "saatkond_replication_bytes_total", dimensions: [("stream", "ee.metrics")])
-            == 700_000)
-        #expect(
-            metrics.counterTotal(
-                label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", "ee.metrics")]) >= 1)
-        #expect(
-            metrics.counterTotal(
-                label: "saatkond_replication_refusals_total", dimensions: [("reason", "invalid-stream-name")]) == 1)
-        let connections = try metrics.expectMeter("saatkond_replication_connections")
-        #expect(connections.values.count >= 4)  // up and down for each of the two connections
-        await harness.stop()
+        try await ReceiverHarness.run(metrics: ReplicationMetrics(factory: metrics)) { harness in
+            _ = try await harness.send([UInt8](repeating: 1, count: 700_000), to: "ee.metrics")
+            await #expect(throws: (any Error).self) { _ = try await harness.send([1], to: "Not.Valid") }
+            #expect(
+                metrics.counterTotal(label: "saatkond_replication_bytes_total", dimensions: [("stream", "ee.metrics")])
+                    == 700_000)
+            #expect(
+                metrics.counterTotal(
+                    label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", "ee.metrics")]) >= 1)
+            #expect(
+                metrics.counterTotal(
+                    label: "saatkond_replication_refusals_total", dimensions: [("reason", "invalid-stream-name")]) == 1)
+            let connections = try metrics.expectMeter("saatkond_replication_connections")
+            #expect(connections.values.count >= 4)  // up and down for each of the two connections
+        }
     }
 }

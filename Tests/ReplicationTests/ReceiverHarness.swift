@@ -50,7 +50,8 @@ final class ReceiverHarness: Sendable {
         let server = ReplicationServer(
             configuration: .init(
                 host: "127.0.0.1", port: 0, tls: tls, policy: try AuthorizationPolicy(parsing: policy, file: "test"),
-                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5), maximumConnections: maximumConnections,
+                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
+                maximumConnections: maximumConnections,
                 budget: budget),
             storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver"),
             metrics: metrics
@@ -66,6 +67,24 @@ final class ReceiverHarness: Sendable {
             throw TestSupportError("the receiver did not start")
         }
         self.port = port
+    }
+
+    /// Runs `body` with a fresh receiver and stops it afterwards, whether `body` returned or threw.
+    static func run<Result>(
+        limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
+        metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
+        _ body: (ReceiverHarness) async throws -> Result
+    ) async throws -> Result {
+        let harness = try await ReceiverHarness(
+            limits: limits, maximumConnections: maximumConnections, metrics: metrics, budget: budget)
+        do {
+            let result = try await body(harness)
+            await harness.stop()
+            return result
+        } catch {
+            await harness.stop()
+            throw error
+        }
     }
 
     func stop() async {
