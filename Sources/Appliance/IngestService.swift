@@ -7,8 +7,8 @@ import NIOCore
 import NIOPosix
 import Replication
 import ServiceLifecycle
-import Systemd
 import SystemPackage
+import Systemd
 import Watchdog
 
 /// `saatkond ingest`: the production replication receiver, as one systemd service (Type=notify, watchdog).

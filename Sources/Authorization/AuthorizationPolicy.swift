@@ -52,7 +52,8 @@ public struct AuthorizationPolicy: Sendable, Hashable {
             guard !words.isEmpty else { continue }
             let location = "\(file):\(index + 1)"
             guard words.count >= 3 else {
-                throw PolicyError("\(location): expected `<identity> append|read <prefix>…`, found \(words.count) words")
+                throw PolicyError(
+                    "\(location): expected `<identity> append|read <prefix>…`, found \(words.count) words")
             }
             guard let operation = Operation(rawValue: words[1]) else {
                 throw PolicyError("\(location): unknown operation '\(words[1])' (expected append or read)")

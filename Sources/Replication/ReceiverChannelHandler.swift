@@ -228,7 +228,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             let (handler, context) = loopBound.value
             let action: ReceiverAction
             switch result {
-            case .success(.opened(let length, let head)): action = handler.state.streamOpened(length: length, head: head)
+            case .success(.opened(let length, let head)):
+                action = handler.state.streamOpened(length: length, head: head)
             case .success(.appended(let durableLength, let head)):
                 handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)

@@ -104,7 +104,8 @@ public final class ReplicationServer: Service {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         guard connections.count < maximumConnections else {
-                            logger.warning("refusing a connection: too many", metadata: ["limit": "\(maximumConnections)"])
+                            logger.warning(
+                                "refusing a connection: too many", metadata: ["limit": "\(maximumConnections)"])
                             throw ReplicationError.connection("more than \(maximumConnections) connections")
                         }
                         connections.add(channel)
@@ -113,7 +114,8 @@ public final class ReplicationServer: Service {
                             ByteToMessageHandler(FrameDecoder()),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
-                                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer, metrics: metrics,
+                                storage: storage, threadPool: threadPool, limits: limits, policy: policy,
+                                signer: signer, metrics: metrics,
                                 budget: budget,
                                 logger: logger.withConnection(channel)),
                         ]

@@ -85,7 +85,10 @@ struct SendLedger: @unchecked Sendable {
         return retained.map { frame in
             guard frame.offset < length else { return (frame.offset, frame.bytes) }
             let skip = Int(length - frame.offset)
-            return (length, frame.bytes.getSlice(at: frame.bytes.readerIndex + skip, length: frame.bytes.readableBytes - skip)!)
+            return (
+                length,
+                frame.bytes.getSlice(at: frame.bytes.readerIndex + skip, length: frame.bytes.readableBytes - skip)!
+            )
         }
     }
 

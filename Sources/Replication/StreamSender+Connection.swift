@@ -105,9 +105,10 @@ struct SendConnection: Sendable {
                             }
                             signal.yield()
                             let start = state.startLength
-                            progress(SendProgress(
-                                startLength: start, bytesSent: state.sentEnd - start,
-                                bytesAcknowledged: state.acknowledged - start, connections: connectionNumber))
+                            progress(
+                                SendProgress(
+                                    startLength: start, bytesSent: state.sentEnd - start,
+                                    bytesAcknowledged: state.acknowledged - start, connections: connectionNumber))
                             if state.isComplete && !askedForReceipt {
                                 guard sender.requestsReceipt else {
                                     tasks.cancelAll()

@@ -105,7 +105,8 @@ public struct ReceiverStateMachine {
                 return fail(
                     .notAuthorized,
                     "the certificate \(identity.map { "'\($0)'" } ?? "without a common name") may not "
-                        + "\(operation.rawValue) stream \(name); home grants that in the appliance's authorization policy")
+                        + "\(operation.rawValue) stream \(name); home grants that in the appliance's authorization policy"
+                )
             }
             state = .opening(hello.intent, name)
             return ReceiverAction(storage: .open(name, hello.intent))
@@ -170,7 +171,8 @@ public struct ReceiverStateMachine {
         switch state {
         case .awaitingHello: return limits.helloTimeout
         case .opening, .closed, .readComplete: return nil
-        case .appending(let appending): return appending.storageBusy || appending.readingPaused ? nil : limits.idleTimeout
+        case .appending(let appending):
+            return appending.storageBusy || appending.readingPaused ? nil : limits.idleTimeout
         case .awaitingRange: return limits.idleTimeout
         case .reading(let reading): return reading.storageBusy || reading.writable ? nil : limits.idleTimeout
         }

@@ -47,7 +47,8 @@ struct Send: AsyncParsableCommand {
             do {
                 try signed.text.write(toFile: path, atomically: true, encoding: .utf8)
             } catch {
-                throw CommandFailure("saatkond send: everything is durable, but the receipt cannot be written: \(error)")
+                throw CommandFailure(
+                    "saatkond send: everything is durable, but the receipt cannot be written: \(error)")
             }
         }
         if isatty(STDERR_FILENO) == 1 {

@@ -18,7 +18,10 @@ struct CrashResumeTests {
         let appliance = try DevAppliance(state: state, logs: scratch.path)
         defer { _ = appliance.stop() }
         func send(_ stream: String) -> [String] {
-            ["send", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", stream, "--resume", input]
+            [
+                "send", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", stream, "--resume",
+                input,
+            ]
         }
         // Each kill must land mid-stream; a sender that finished first completed its stream, and the next run
         // starts a new one, so a fast machine still sees 20 kills mid-stream.
@@ -45,8 +48,10 @@ struct CrashResumeTests {
         for stream in streams {
             let output = "\(scratch.path)/\(stream).out"
             let restored = try runSaatkond(
-                ["restore", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", stream,
-                 "--output", output],
+                [
+                    "restore", "--state", state, "--connect", "127.0.0.1:\(appliance.port)", "--stream", stream,
+                    "--output", output,
+                ],
                 scratch: scratch.path)
             #expect(restored.status == 0, "\(restored.errors)")
             #expect(sameBytes(input, output), "\(stream) differs from the input")
@@ -105,8 +110,11 @@ struct CrashResumeTests {
         #expect(killedMidStream == 20, "the send finished after \(killedMidStream) kills")
         let output = "\(scratch.path)/output.bin"
         let restored = try runSaatkond(
-            ["restore", "--state", state, "--connect", "127.0.0.1:\(port)", "--stream", "ee.wal.receiver", "--output",
-             output],
+            [
+                "restore", "--state", state, "--connect", "127.0.0.1:\(port)", "--stream", "ee.wal.receiver",
+                "--output",
+                output,
+            ],
             scratch: scratch.path)
         #expect(restored.status == 0, "\(restored.errors)")
         #expect(sameBytes(input, output))

@@ -55,7 +55,8 @@ struct IngestTests {
         #expect(parsed.storagePrivateKey == nil)
     }
 
-    @Test("the receiver runs from its configuration: a send lands, and a broken policy stops it with file and line",
+    @Test(
+        "the receiver runs from its configuration: a send lands, and a broken policy stops it with file and line",
         .enabled(if: SaatkondExecutable.exists))
     func endToEnd() throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-ingest")
@@ -81,9 +82,11 @@ struct IngestTests {
         try LoopbackPort.waitUntilListening(port, process: receiver)
         try writeRandomFile("\(scratch.path)/input", count: 3_000_000)
         let sent = try runSaatkond(
-            ["send", "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
-             identity.senderCertificate.string, "--key", identity.senderKey.string, "--stream", "ee.ingest",
-             "\(scratch.path)/input"],
+            [
+                "send", "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
+                identity.senderCertificate.string, "--key", identity.senderKey.string, "--stream", "ee.ingest",
+                "\(scratch.path)/input",
+            ],
             scratch: scratch.path)
         #expect(sent.status == 0, "\(sent.errors)")
         receiver.send(SIGTERM)
@@ -93,7 +96,8 @@ struct IngestTests {
             members: (0..<3).map { FilePath("\(scratch.path)/disk-\($0)") },
             keys: try StorageKeys(
                 storagePublicKey: storage.publicKey, storagePrivateKey: storage,
-                journalKey: SecretBytes([UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(scratch.path)/journal.key"))))))
+                journalKey: SecretBytes(
+                    [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(scratch.path)/journal.key"))))))
         let reader = try store.openReader(for: try .init("ee.ingest"))
         var restored = [UInt8](repeating: 0, count: Int(reader.length))
         _ = try restored.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) }

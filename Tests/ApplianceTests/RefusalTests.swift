@@ -67,7 +67,8 @@ struct RefusalTests {
         try writeRandomFile(input, count: 1000)
         let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
 
-        let allowed = try runSaatkond(["send"] + connect + ["--stream", "ee.allowed.wal", input], scratch: scratch.path)
+        let allowed = try runSaatkond(
+            ["send"] + connect + ["--stream", "ee.allowed.wal", input], scratch: scratch.path)
         #expect(allowed.status == 0, "\(allowed.errors)")
         let other = try runSaatkond(["send"] + connect + ["--stream", "ee.other.wal", input], scratch: scratch.path)
         #expect(other.status != 0)

@@ -1,7 +1,7 @@
+import TestSupport
 import Testing
 
 @testable import CryptoPrimitives
-import TestSupport
 
 /// The bulk paths, checked against the array API, which the known-answer tests pin down.
 @Suite struct AES256GCMBufferTests {

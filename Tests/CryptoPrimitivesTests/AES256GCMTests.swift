@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// Known answers from McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", revised 2005,
 /// Appendix B, test cases 13 to 16 (the 256-bit key cases with 96-bit IVs).

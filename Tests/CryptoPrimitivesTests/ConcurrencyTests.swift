@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// The key classes are `Sendable` on the strength of OpenSSL allowing concurrent use of an unmodified
 /// `EVP_PKEY`; these tests exercise exactly that, from many tasks at once.

@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// Known answers from RFC 8032, section 7.1 (Ed25519 TEST 1, TEST 2 and TEST 3).
 @Suite struct Ed25519Tests {

@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// Known answers from RFC 5869, Appendix A (test cases 1, 2 and 3, the SHA-256 ones).
 @Suite struct HKDFSHA256Tests {

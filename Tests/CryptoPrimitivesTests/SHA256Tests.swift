@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// Known answers from FIPS 180-2, Appendix B (SHA-256 examples B.1, B.2 and B.3).
 @Suite struct SHA256Tests {

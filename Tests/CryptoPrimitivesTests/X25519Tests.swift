@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// Known answers from RFC 7748, section 6.1 (Curve25519 Diffie-Hellman).
 @Suite struct X25519Tests {

@@ -1,5 +1,5 @@
-import TestSupport
 import ErasureCode
+import TestSupport
 import Testing
 
 @Suite("Reed-Solomon encoding")

@@ -1,8 +1,8 @@
 import CryptoPrimitives
+import TestSupport
 import Testing
 
 @testable import HPKE
-import TestSupport
 
 /// Our exact suite, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM, mode_base.
 ///

@@ -1,8 +1,8 @@
 import CryptoPrimitives
+import TestSupport
 import Testing
 
 @testable import HPKE
-import TestSupport
 
 /// Go's crypto/hpke known answers for our suite (src/crypto/hpke/testdata/rfc9180.json, the mode 0, kem 32,
 /// kdf 1, aead 2 entry), which reach far past the CFRG vectors: 1000 messages and 1000 exports of every length

@@ -1,8 +1,8 @@
 import CryptoPrimitives
+import TestSupport
 import Testing
 
 @testable import HPKE
-import TestSupport
 
 /// The multi-message contexts: order, the sequence number limit and the exporter.
 @Suite struct HPKEContextTests {

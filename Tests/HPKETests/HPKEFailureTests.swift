@@ -1,7 +1,7 @@
 import CryptoPrimitives
 import HPKE
-import Testing
 import TestSupport
+import Testing
 
 /// Every alteration of what was sealed, and every wrong key, is refused, and with the right kind of error.
 @Suite struct HPKEFailureTests {

@@ -1,7 +1,7 @@
 import CryptoPrimitives
 import HPKE
-import Testing
 import TestSupport
+import Testing
 
 /// Single-shot seal and open with fresh random keys and messages, the way segment keys are wrapped.
 @Suite struct HPKERoundTripTests {

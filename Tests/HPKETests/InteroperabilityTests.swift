@@ -1,7 +1,7 @@
 import CryptoPrimitives
 import HPKE
-import Testing
 import TestSupport
+import Testing
 
 /// A message sealed by another implementation, the way the appliance will use HPKE: a fresh 32-byte data key
 /// wrapped to a storage public key.

@@ -1,8 +1,8 @@
 import CryptoPrimitives
+import TestSupport
 import Testing
 
 @testable import HPKE
-import TestSupport
 
 /// RFC 9180 Appendix A.1.1, "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM", Base Setup Information,
 /// copied from the RFC's text.

@@ -1,4 +1,5 @@
 import TestSupport
+
 /// SHAKE128 (FIPS 202), only for the tests: Go's crypto/hpke publishes its RFC 9180 known answers for 1000
 /// messages as a SHAKE128 digest of the ciphertexts, with inputs drawn from a SHAKE128 stream, and
 /// CryptoPrimitives has no SHAKE. Checked against Python's hashlib in `SHAKE128Tests`.

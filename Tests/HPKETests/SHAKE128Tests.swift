@@ -1,6 +1,6 @@
 import CryptoPrimitives
-import Testing
 import TestSupport
+import Testing
 
 /// The test-only SHAKE128 must be right before it can judge HPKE against Go's accumulated known answers.
 /// Expected values come from Python's hashlib.shake_128 (OpenSSL's SHAKE underneath), run once.

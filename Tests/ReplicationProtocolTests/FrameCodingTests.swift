@@ -46,7 +46,10 @@ struct FrameCodingTests {
                 .hello(Hello(intent: .append, stream: "ee.a")),
                 [0, 0, 0, 10, 0x01, 0, 1, 1, 0, 4, 0x65, 0x65, 0x2e, 0x61]
             ),
-            (.ready(length: 258, head: Self.vectorHead), [0, 0, 0, 41, 0x02, 0, 0, 0, 0, 0, 0, 1, 2] + Self.vectorHeadBytes),
+            (
+                .ready(length: 258, head: Self.vectorHead),
+                [0, 0, 0, 41, 0x02, 0, 0, 0, 0, 0, 0, 1, 2] + Self.vectorHeadBytes
+            ),
             (.data(offset: 1, bytes: ByteBuffer(bytes: [0xAB])), [0, 0, 0, 10, 0x03, 0, 0, 0, 0, 0, 0, 0, 1, 0xAB]),
             (.sync, [0, 0, 0, 1, 0x04]),
             (

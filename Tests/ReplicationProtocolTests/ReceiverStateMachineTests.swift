@@ -129,9 +129,10 @@ struct ReceiverStateMachineTests {
         #expect(machine.streamOpened(length: 5, head: opened).frames == [.ready(length: 5, head: opened)])
         #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 5, head: opened)])
         _ = machine.frameReceived(.data(offset: 5, bytes: Self.bytes(1)))
-        #expect(machine.appendCompleted(durableLength: 6, head: later).frames == [
-            .acknowledgement(durableLength: 6, head: later)
-        ])
+        #expect(
+            machine.appendCompleted(durableLength: 6, head: later).frames == [
+                .acknowledgement(durableLength: 6, head: later)
+            ])
         #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 6, head: later)])
     }
 
@@ -151,7 +152,10 @@ struct ReceiverStateMachineTests {
         #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 7, head: .empty)])
         _ = machine.frameReceived(.data(offset: 7, bytes: Self.bytes(3)))
         #expect(machine.frameReceived(.sync).frames.isEmpty)
-        #expect(machine.appendCompleted(durableLength: 10, head: .empty).frames == [.acknowledgement(durableLength: 10, head: .empty)])
+        #expect(
+            machine.appendCompleted(durableLength: 10, head: .empty).frames == [
+                .acknowledgement(durableLength: 10, head: .empty)
+            ])
     }
 
     @Test("reading pauses when the queue reaches the limit and resumes when it has gone to storage")

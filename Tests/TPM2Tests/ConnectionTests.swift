@@ -1,5 +1,5 @@
-import TestSupport
 import TPM2
+import TestSupport
 import Testing
 
 /// Connecting to a real swtpm, with and without the startup that firmware normally sends.

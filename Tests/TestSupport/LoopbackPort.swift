@@ -1,4 +1,3 @@
-
 import Foundation
 
 /// Free TCP ports on 127.0.0.1, found by letting the kernel pick, and a wait until a server listens.
