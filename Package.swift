@@ -99,7 +99,8 @@ let package = Package(
         .target(
             name: "Appliance",
             dependencies: [
-                "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Authorization", "Watchdog", "Systemd",
+                "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Authorization",
+                "Watchdog", "Systemd",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -132,6 +133,27 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Benchmarks/StorageBenchmark"
+        ),
+        // The ingest benchmark's baseline receiver: mutual TLS and framing, acknowledging at once, storing nothing.
+        .executableTarget(
+            name: "IngestBaselines",
+            dependencies: [
+                "Replication", "ReplicationProtocol", "HashChain", "DevelopmentIdentity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/IngestBaselines"
+        ),
+
+        // MARK: Fuzz targets, run by scripts/fuzz under libFuzzer; built here as replayers of their corpus.
+        .executableTarget(
+            name: "FrameFuzzer",
+            dependencies: ["ReplicationProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/FrameFuzzer",
+            exclude: ["corpus"]
         ),
 
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).

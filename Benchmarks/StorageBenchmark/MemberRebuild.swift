@@ -22,13 +22,16 @@ struct MemberRebuild {
         let directory = try WorkDirectory(work: work, name: "rebuild")
         defer { directory.remove() }
         let pool = try RandomPool(pieceBytes: 1 << 20)
-        let array = try BenchmarkArray(in: directory.path.appending("array"))
+        let geometry = ArrayGeometry.twelveBay
+        let array = try BenchmarkArray(in: directory.path.appending("array"), geometry: geometry)
         guard array.members.indices.contains(member) else {
             throw BenchmarkFailure("member \(member) is outside 0..<\(array.members.count)")
         }
         Report.line(
             "storage rebuild: member \(member) of \(array.members.count) after a \(streamMiB) MiB stream; "
                 + "baseline: raw write of the same bytes to one file, fdatasync at the end")
+        try directory.condition(
+            bytes: 2 * (streamMiB << 20) / geometry.dataShards * geometry.shardsPerSegment, pool: pool)
         _ = try array.ingest(
             try StreamName("ee.bench.rebuild"), total: streamMiB << 20, durableEvery: 64 << 20, pool: pool,
             store: try array.open())

@@ -27,6 +27,7 @@ struct SmallAppends {
         Report.line(
             "storage small appends: \(samples) acknowledged appends of \(appendBytes) bytes; baseline: one write "
                 + "of \(appendBytes) bytes + fdatasync to one file")
+        try directory.condition(bytes: 256 << 20, pool: try RandomPool(pieceBytes: 1 << 20))
         var baseline = try baselineLatencies(samples / 2, path: directory.path.appending("baseline-1"), pool: pool)
 
         let array = try BenchmarkArray(in: directory.path.appending("array"))

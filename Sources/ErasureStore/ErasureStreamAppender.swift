@@ -173,16 +173,22 @@ final class ErasureStreamAppender: StreamAppender {
 
     private func flushSealedSegments() throws(StreamStorageError) {
         guard !unflushed.isEmpty else { return }
-        var directories: Set<Int> = []
+        // One thread per member flushes that member's files, then its directory.
+        var byMember: [Int: [(FileDescriptor, UInt64)]] = [:]
         for sealed in unflushed {
-            for file in sealed.files {
-                try store.flush(file.descriptor, member: file.member, what: "segment \(sealed.segment)")
-                directories.insert(file.member)
-            }
+            for file in sealed.files { byMember[file.member, default: []].append((file.descriptor, sealed.segment)) }
         }
-        for member in directories.sorted() {
-            try store.flushDirectory(member: member, stream: name.rawValue)
-        }
+        let store = self.store
+        let stream = name.rawValue
+        try ParallelFlush.run(
+            byMember.map { member, files in
+                { () throws in
+                    for (descriptor, segment) in files {
+                        try store.flush(descriptor, member: member, what: "segment \(segment)")
+                    }
+                    try store.flushDirectory(member: member, stream: stream)
+                }
+            })
         let folded = unflushed.map(\.segment)
         for sealed in unflushed {
             for file in sealed.files { try? file.descriptor.close() }

@@ -126,9 +126,13 @@ struct JournalWriter {
                     what: "a journal record")
             }
         }
-        for copy in copies {
-            try store.flush(copy.descriptor, member: copy.member, what: "a journal record")
-        }
+        let members = store
+        try ParallelFlush.run(
+            copies.map { copy in
+                { () throws in
+                    try members.flush(copy.descriptor, member: copy.member, what: "a journal record")
+                }
+            })
         for index in copies.indices { copies[index].end += Int64(record.count) }
         nextRecord += 1
     }

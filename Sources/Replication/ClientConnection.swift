@@ -68,7 +68,13 @@ enum ClientConnection {
             try await handshake.get()
         } catch {
             try? await channel.channel.close()
-            throw ReplicationError.tlsFailure(error, endpoint: endpoint)
+            // A reset or a closed socket during the handshake is a peer that went away (a restart), worth retrying;
+            // only the TLS layer's own refusal is about certificates.
+            if let tlsError = diagnostics.tlsError {
+                throw ReplicationError.tlsFailure(tlsError, endpoint: endpoint)
+            }
+            throw ReplicationError.connection(
+                "the connection to \(endpoint.host):\(endpoint.port) broke during the TLS handshake: \(error)")
         }
         return (channel, diagnostics)
     }
@@ -82,9 +88,16 @@ final class ConnectionDiagnostics: Sendable {
     var tlsError: (any Error)? { firstError.withLockedValue { $0 } }
 
     func record(_ error: any Error) {
-        // An unclean shutdown is a peer that vanished (a crash, a cable), not a certificate problem.
-        if let sslError = error as? NIOSSLError, case .uncleanShutdown = sslError { return }
-        guard error is NIOSSLError || error is BoringSSLError else { return }
+        // Only the TLS layer's own refusals (alerts, verification failures) count: an unclean shutdown or a failed
+        // system call is a peer that vanished (a crash, a cable), not a certificate problem.
+        var isRefusal = false
+        if let boringError = error as? BoringSSLError, case .sslError = boringError { isRefusal = true }
+        if let sslError = error as? NIOSSLError, case .handshakeFailed(let boringError) = sslError,
+            case .sslError = boringError
+        {
+            isRefusal = true
+        }
+        guard isRefusal else { return }
         firstError.withLockedValue { if $0 == nil { $0 = error } }
     }
 }
@@ -144,11 +157,9 @@ extension ReplicationError {
         if let replicationError = error as? ReplicationError {
             return replicationError
         }
-        if let sslError = error as? NIOSSLError, case .handshakeFailed = sslError {
-            return tlsFailure(error, endpoint: endpoint)
-        }
-        if let boringError = error as? BoringSSLError, case .sslError = boringError {
-            return tlsFailure(error, endpoint: endpoint)
+        diagnostics.record(error)
+        if let tlsError = diagnostics.tlsError {
+            return tlsFailure(tlsError, endpoint: endpoint)
         }
         return .connection("the connection to \(endpoint.host):\(endpoint.port) broke: \(error)")
     }

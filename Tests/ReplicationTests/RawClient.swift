@@ -23,6 +23,12 @@ struct RawClient {
         return RawClient(channel: channel)
     }
 
+    /// A plain TCP connection that sends nothing unless told to: for tests that only occupy the receiver.
+    static func openSocket(port: Int) async throws -> any Channel {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
     /// Writes `bytes`, then reads until the receiver closes; returns the frames it sent. With `afterReady`, writes
     /// `bytes`, waits for the receiver's ready frame, then writes `afterReady`, as the protocol has a client do.
     func exchange(_ bytes: [UInt8], afterReady: [UInt8]? = nil) async throws -> [Frame] {

@@ -106,13 +106,14 @@ final class ReceiverHarness: Sendable {
 
     /// Sends `bytes` to `stream` through the real sender, from a temporary file.
     func send(
-        _ bytes: [UInt8], to stream: String, mode: SendMode = .append, receipt: Bool = false
+        _ bytes: [UInt8], to stream: String, mode: SendMode = .append, receipt: Bool = false,
+        retry: RetryPolicy = RetryPolicy()
     ) async throws -> SendReport {
         let path = "\(scratch.path)/input-\(UUID().uuidString)"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let descriptor = try FileDescriptor.open(FilePath(path), .readOnly)
         defer { try? descriptor.close() }
-        return try await StreamSender(endpoint: try endpoint(), mode: mode, requestsReceipt: receipt)
+        return try await StreamSender(endpoint: try endpoint(), retry: retry, mode: mode, requestsReceipt: receipt)
             .send(stream: stream, from: descriptor)
     }
 
