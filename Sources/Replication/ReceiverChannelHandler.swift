@@ -211,7 +211,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     private func start(_ operation: StorageOperation, context: ChannelHandlerContext) {
         let batchBytes: Int
-        if case .appendAndFlush(let buffers) = operation {
+        if case .append(let buffers, _) = operation {
             batchBytes = buffers.reduce(0) { $0 + $1.readableBytes }
         } else {
             batchBytes = 0
@@ -280,12 +280,12 @@ private final class StorageSession: @unchecked Sendable {
             let reader = try storage.openReader(for: name)
             self.reader = reader
             return .opened(reader.length, try Self.head(reader.head))
-        case .appendAndFlush(let buffers):
+        case .append(let buffers, let flush):
             guard let appender else { fatalError("append before the stream was opened for appending") }
             for buffer in buffers {
                 try buffer.withUnsafeReadableBytes { bytes in try appender.append(bytes) }
             }
-            let durableLength = try appender.makeDurable()
+            let durableLength = flush ? try appender.makeDurable() : appender.durableLength
             return .appended(durableLength, try Self.head(appender.durableHead))
         case .read(let offset, let count):
             guard let reader else { fatalError("read before the stream was opened for reading") }

@@ -33,8 +33,9 @@ public struct ReceiverAction {
 public enum StorageOperation: Sendable {
     /// Open the stream for `intent`; answer with `streamOpened` or `storageFailed`.
     case open(StreamName, Hello.Intent)
-    /// Append the buffers in order and make them durable; answer with `appendCompleted` or `storageFailed`.
-    case appendAndFlush([ByteBuffer])
+    /// Append the buffers in order, and with `flush` make everything appended durable; answer with
+    /// `appendCompleted` (its durable length) or `storageFailed`.
+    case append([ByteBuffer], flush: Bool)
     /// Read `count` bytes at `offset`; answer with `readCompleted` or `storageFailed`.
     case read(offset: UInt64, count: Int)
     /// Close the stream's appender or reader; no answer.

@@ -16,6 +16,10 @@ public struct ReceiverStateMachine {
         public var pauseReadingAt: Int
         /// The most bytes one read operation fetches for a restore.
         public var readChunkBytes: Int
+        /// While data keeps arriving, appended bytes are flushed (and acknowledged) at least this often; as soon as
+        /// the queue runs dry they are flushed at once. Continuous streams thus pay one flush per this many bytes,
+        /// and a pause or a sync is acknowledged without delay.
+        public var flushEveryBytes: Int
         /// How long a client may take from connecting to its hello (the TLS handshake included).
         public var helloTimeout: Duration
         /// How long a client may keep the appliance waiting for it: for a complete frame, or to read what it was
@@ -24,9 +28,11 @@ public struct ReceiverStateMachine {
 
         /// Creates limits.
         public init(
-            pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, helloTimeout: Duration = .seconds(10),
-            idleTimeout: Duration = .seconds(120)
+            pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, flushEveryBytes: Int = 16 << 20,
+            helloTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120)
         ) {
+            precondition(flushEveryBytes > 0)
+            self.flushEveryBytes = flushEveryBytes
             precondition(pauseReadingAt > 0 && readChunkBytes > 0 && readChunkBytes <= ProtocolLimits.maximumDataBytes)
             self.pauseReadingAt = pauseReadingAt
             self.readChunkBytes = readChunkBytes
@@ -55,6 +61,10 @@ public struct ReceiverStateMachine {
         var storageBusy = false
         var readingPaused = false
         var closeWhenIdle = false
+        /// Bytes appended to storage but not yet flushed.
+        var unflushedBytes = 0
+        /// A sync arrived while storage was busy: the next operation flushes.
+        var syncPending = false
     }
 
     private struct Reading {
@@ -129,14 +139,16 @@ public struct ReceiverStateMachine {
             }
             state = .appending(appending)
             return action
-        case (.appending(let appending), .sync):
-            // Every storage operation ends with a flush and an acknowledgement, so a sync only needs an answer
-            // of its own when nothing is on its way to storage.
+        case (.appending(var appending), .sync):
+            // An idle session has flushed and acknowledged everything (storage flushes whenever its queue runs
+            // dry), so a sync only needs an answer of its own then; otherwise the next operation flushes.
             if !appending.storageBusy && appending.queue.isEmpty {
                 return ReceiverAction(frames: [
                     .acknowledgement(durableLength: appending.acknowledgedLength, head: appending.acknowledgedHead)
                 ])
             }
+            appending.syncPending = true
+            state = .appending(appending)
             return .none
         case (.appending(let appending), .receiptRequest):
             // A receipt speaks for what is acknowledged: durable, whatever is still on its way to storage.
@@ -239,7 +251,7 @@ public struct ReceiverStateMachine {
         return fail(code, error.description)
     }
 
-    /// An append-and-flush finished: everything below `durableLength` is durable, and `head` is the head there.
+    /// An append finished; after a flush everything below `durableLength` is durable, and `head` is the head there.
     public mutating func appendCompleted(durableLength: UInt64, head: ChainHead) -> ReceiverAction {
         guard case .appending(var appending) = state else {
             if case .closed = state { return ReceiverAction(storage: .release) }
@@ -254,6 +266,9 @@ public struct ReceiverStateMachine {
             action.frames.append(.acknowledgement(durableLength: durableLength, head: head))
         }
         if !appending.queue.isEmpty {
+            action.storage = takeQueue(&appending)
+        } else if appending.unflushedBytes > 0 {
+            // The queue ran dry: flush what was appended, so the sender hears about it now.
             action.storage = takeQueue(&appending)
         } else if appending.closeWhenIdle {
             state = .closed
@@ -334,12 +349,22 @@ public struct ReceiverStateMachine {
         return busy ? .none : ReceiverAction(storage: .release)
     }
 
+    /// Hands the queue to storage, flushing when the queue is about to run dry, a sync waits, or enough is unflushed.
     private func takeQueue(_ appending: inout Appending) -> StorageOperation {
         let buffers = appending.queue
+        let batchBytes = appending.queuedBytes
         appending.queue = []
         appending.queuedBytes = 0
         appending.storageBusy = true
-        return .appendAndFlush(buffers)
+        appending.unflushedBytes += batchBytes
+        let flush =
+            buffers.isEmpty || appending.syncPending || appending.closeWhenIdle
+            || appending.unflushedBytes >= limits.flushEveryBytes
+        if flush {
+            appending.unflushedBytes = 0
+            appending.syncPending = false
+        }
+        return .append(buffers, flush: flush)
     }
 
     private func nextRead(_ reading: inout Reading) -> ReceiverAction {

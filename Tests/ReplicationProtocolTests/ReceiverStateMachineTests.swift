@@ -15,7 +15,7 @@ struct ReceiverStateMachineTests {
 
     /// A machine whose peer presented `identity`.
     static func machine(
-        limits: ReceiverStateMachine.Limits = .init(), identity: String? = "home"
+        limits: ReceiverStateMachine.Limits = .init(flushEveryBytes: 1), identity: String? = "home"
     ) -> ReceiverStateMachine {
         var machine = ReceiverStateMachine(limits: limits, policy: policy)
         machine.peerIdentified(identity)
@@ -27,7 +27,7 @@ struct ReceiverStateMachineTests {
     }
 
     /// A machine that has opened `stream` for appending at `length`.
-    static func appending(at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init()) -> ReceiverStateMachine
+    static func appending(at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init(flushEveryBytes: 1)) -> ReceiverStateMachine
     {
         var machine = Self.machine(limits: limits)
         _ = machine.frameReceived(.hello(Hello(intent: .append, stream: stream.rawValue)))
@@ -136,6 +136,43 @@ struct ReceiverStateMachineTests {
         #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 6, head: later)])
     }
 
+    @Test("a continuous stream is flushed every flushEveryBytes, and at once when the queue runs dry")
+    func lazyFlush() {
+        var machine = Self.appending(limits: .init(flushEveryBytes: 100))
+        // The first frame goes to storage at once, appended but not flushed: more may follow.
+        #expect(machine.frameReceived(.data(offset: 0, bytes: Self.bytes(40))).storage.flushes == false)
+        _ = machine.frameReceived(.data(offset: 40, bytes: Self.bytes(40)))
+        // 80 bytes are now unflushed: no acknowledgement yet, the next batch is appended without a flush either.
+        let second = machine.appendCompleted(durableLength: 0, head: .empty)
+        #expect(second.frames.isEmpty)
+        #expect(second.storage.flushes == false)
+        _ = machine.frameReceived(.data(offset: 80, bytes: Self.bytes(40)))
+        // 120 bytes would be unflushed: over the limit, so this batch flushes.
+        let third = machine.appendCompleted(durableLength: 0, head: .empty)
+        #expect(third.storage.flushes == true)
+        #expect(machine.appendCompleted(durableLength: 120, head: .empty).frames == [
+            .acknowledgement(durableLength: 120, head: .empty)
+        ])
+        // A lone frame: appended without a flush, then, with the queue dry, flushed and acknowledged.
+        _ = machine.frameReceived(.data(offset: 120, bytes: Self.bytes(5)))
+        let dry = machine.appendCompleted(durableLength: 120, head: .empty)
+        #expect(dry.frames.isEmpty)
+        #expect(dry.storage.flushes == true)
+        #expect(dry.storage.appendedBytes == [])
+        #expect(machine.appendCompleted(durableLength: 125, head: .empty).frames == [
+            .acknowledgement(durableLength: 125, head: .empty)
+        ])
+    }
+
+    @Test("a sync while storage is busy makes the next operation flush")
+    func syncWhileBusy() {
+        var machine = Self.appending(limits: .init(flushEveryBytes: 1 << 20))
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        _ = machine.frameReceived(.data(offset: 10, bytes: Self.bytes(10)))
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+        #expect(machine.appendCompleted(durableLength: 0, head: .empty).storage.flushes == true)
+    }
+
     @Test("data at the wrong offset is refused and says where to resume")
     func wrongOffset() {
         var machine = Self.appending(at: 100)
@@ -160,7 +197,7 @@ struct ReceiverStateMachineTests {
 
     @Test("reading pauses when the queue reaches the limit and resumes when it has gone to storage")
     func backpressure() {
-        var machine = Self.appending(limits: .init(pauseReadingAt: 100, readChunkBytes: 64))
+        var machine = Self.appending(limits: .init(pauseReadingAt: 100, readChunkBytes: 64, flushEveryBytes: 1))
         _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))  // in flight
         #expect(machine.frameReceived(.data(offset: 10, bytes: Self.bytes(60))).reading == nil)
         #expect(machine.frameReceived(.data(offset: 70, bytes: Self.bytes(40))).reading == .pause)
@@ -216,7 +253,7 @@ struct ReceiverStateMachineTests {
 
     @Test("a restore reads the range in chunks, waits while unwritable, and ends with the range's end")
     func restore() {
-        var machine = Self.machine(limits: .init(pauseReadingAt: 100, readChunkBytes: 4))
+        var machine = Self.machine(limits: .init(pauseReadingAt: 100, readChunkBytes: 4, flushEveryBytes: 1))
         _ = machine.frameReceived(.hello(Hello(intent: .read, stream: "a")))
         #expect(machine.streamOpened(length: 10, head: .empty).frames == [.ready(length: 10, head: .empty)])
         #expect(machine.frameReceived(.readRange(offset: 2, length: 7)).storage.readRange == [2, 4])
@@ -287,7 +324,12 @@ extension Optional where Wrapped == StorageOperation {
     }
 
     var appendedBytes: [Int]? {
-        if case .appendAndFlush(let buffers)? = self { return buffers.map(\.readableBytes) }
+        if case .append(let buffers, _)? = self { return buffers.map(\.readableBytes) }
+        return nil
+    }
+
+    var flushes: Bool? {
+        if case .append(_, let flush)? = self { return flush }
         return nil
     }
 
