@@ -27,8 +27,9 @@ struct ReceiverStateMachineTests {
     }
 
     /// A machine that has opened `stream` for appending at `length`.
-    static func appending(at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init(flushEveryBytes: 1)) -> ReceiverStateMachine
-    {
+    static func appending(
+        at length: UInt64 = 0, limits: ReceiverStateMachine.Limits = .init(flushEveryBytes: 1)
+    ) -> ReceiverStateMachine {
         var machine = Self.machine(limits: limits)
         _ = machine.frameReceived(.hello(Hello(intent: .append, stream: stream.rawValue)))
         _ = machine.streamOpened(length: length, head: .empty)
@@ -150,18 +151,20 @@ struct ReceiverStateMachineTests {
         // 120 bytes would be unflushed: over the limit, so this batch flushes.
         let third = machine.appendCompleted(durableLength: 0, head: .empty)
         #expect(third.storage.flushes == true)
-        #expect(machine.appendCompleted(durableLength: 120, head: .empty).frames == [
-            .acknowledgement(durableLength: 120, head: .empty)
-        ])
+        #expect(
+            machine.appendCompleted(durableLength: 120, head: .empty).frames == [
+                .acknowledgement(durableLength: 120, head: .empty)
+            ])
         // A lone frame: appended without a flush, then, with the queue dry, flushed and acknowledged.
         _ = machine.frameReceived(.data(offset: 120, bytes: Self.bytes(5)))
         let dry = machine.appendCompleted(durableLength: 120, head: .empty)
         #expect(dry.frames.isEmpty)
         #expect(dry.storage.flushes == true)
         #expect(dry.storage.appendedBytes == [])
-        #expect(machine.appendCompleted(durableLength: 125, head: .empty).frames == [
-            .acknowledgement(durableLength: 125, head: .empty)
-        ])
+        #expect(
+            machine.appendCompleted(durableLength: 125, head: .empty).frames == [
+                .acknowledgement(durableLength: 125, head: .empty)
+            ])
     }
 
     @Test("a sync while storage is busy makes the next operation flush")
