@@ -97,7 +97,12 @@ final class ConnectionDiagnostics: Sendable {
         {
             isRefusal = true
         }
-        guard isRefusal else { return }
+        // BoringSSL reports a peer that hung up mid-handshake as an SSL error too ("EOF during handshake"); only an
+        // alert or a verification failure is a refusal. BoringSSL's errors carry no codes NIOSSL exposes, so the
+        // reason's text decides.
+        let reason = "\(error)".uppercased()
+        guard isRefusal, reason.contains("ALERT") || reason.contains("CERTIFICATE") || reason.contains("VERIFY")
+        else { return }
         firstError.withLockedValue { if $0 == nil { $0 = error } }
     }
 }

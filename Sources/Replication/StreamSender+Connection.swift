@@ -10,6 +10,7 @@ final class InputReader: Sendable {
     private let input: SystemPackage.FileDescriptor
     private let frameBytes: Int
     private let threadPool: NIOThreadPool
+    private let consumed = NIOLockedValueBox<UInt64>(0)
 
     init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool) {
         self.input = input
@@ -21,6 +22,7 @@ final class InputReader: Sendable {
     func next(allocator: ByteBufferAllocator) async throws -> ByteBuffer {
         let frameBytes = self.frameBytes
         let input = self.input
+        let consumed = self.consumed
         return try await threadPool.runIfActive {
             var buffer = allocator.buffer(capacity: frameBytes)
             do {
@@ -30,8 +32,22 @@ final class InputReader: Sendable {
             } catch {
                 throw ReplicationError.localIO("cannot read the input: \(error)")
             }
+            consumed.withLockedValue { $0 += UInt64(buffer.readableBytes) }
             return buffer
         }
+    }
+
+    /// Starts the input over from its first byte, for a prefix check that a broken connection interrupted.
+    func rewindToStart() throws {
+        guard consumed.withLockedValue({ $0 }) > 0 else { return }
+        do {
+            _ = try input.seek(offset: 0, from: .start)
+        } catch {
+            throw ReplicationError.localIO(
+                "the connection broke while checking what the appliance holds, and the input (a pipe) cannot be read "
+                    + "again from its start: run the send again")
+        }
+        consumed.withLockedValue { $0 = 0 }
     }
 }
 
@@ -186,6 +202,7 @@ struct SendConnection: Sendable {
     private func skipDurablePrefix(
         _ length: UInt64, head: ChainHead, channel: NIOAsyncChannel<Frame, Frame>
     ) async throws -> (StreamHashChain, ByteBuffer?) {
+        try reader.rewindToStart()
         var chain = StreamHashChain()
         var rest: ByteBuffer?
         while chain.length < length {
