@@ -56,6 +56,17 @@ public enum FileSystemCalls {
         return UInt64(status.st_size)
     }
 
+    /// Creates the directory `path` if it does not exist, making it durable in its parent; its parent must exist.
+    public static func createDirectory(_ path: FilePath) throws(Errno) {
+        if mkdir(path.string, 0o700) != 0 {
+            if errno == EEXIST { return }
+            throw Errno(rawValue: errno)
+        }
+        var parent = path
+        parent.removeLastComponent()
+        try synchroniseDirectory(parent.isEmpty ? "." : parent)
+    }
+
     /// Creates `path` and any missing parents, making each new entry durable in its parent.
     public static func createDirectories(_ path: FilePath) throws(Errno) {
         var missing: [FilePath] = []

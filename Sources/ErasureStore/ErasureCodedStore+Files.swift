@@ -10,6 +10,11 @@ extension ErasureCodedStore {
                 "member \(member) is missing; writing needs every member of the stripe: replace the disk and "
                     + "rebuild it")
         }
+        // A member whose label is gone is an unmounted disk (or a removed directory): writing there would fill
+        // the empty mount point on the system disk instead.
+        guard FileSystemCalls.exists(layout.identity) else {
+            throw .unavailable("member \(member) at \(layout.root) lost its label: is its disk unmounted?")
+        }
         return layout
     }
 
@@ -20,7 +25,7 @@ extension ErasureCodedStore {
         let layout = try requireLayout(member)
         let file = path(layout)
         do {
-            try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+            try layout.createStreamDirectory(stream)
             return try FileDescriptor.open(
                 file, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
         } catch {
@@ -88,7 +93,7 @@ extension ErasureCodedStore {
             shardHeader.shardIndex = index
             let file = codec.shardFile(header: shardHeader, stripe: stripe, index: index)
             do {
-                try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+                try layout.createStreamDirectory(stream)
                 try file.withUnsafeBytes {
                     try FileSystemCalls.writeAtomically($0, to: layout.shard(stream, segment: segment))
                 }

@@ -233,12 +233,11 @@ final class ErasureStreamAppender: StreamAppender {
     ) throws(StreamStorageError)
         -> FileDescriptor
     {
-        guard let member = store.members.keys.min(), let layout = store.layout(of: member) else {
-            throw .unavailable("the array has no members")
-        }
+        guard let member = store.members.keys.min() else { throw .unavailable("the array has no members") }
+        let layout = try store.requireLayout(member)
         let path = layout.lock(stream)
         do {
-            try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+            try layout.createStreamDirectory(stream)
             let descriptor = try FileDescriptor.open(
                 path, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
             guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {

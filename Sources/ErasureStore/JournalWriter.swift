@@ -70,7 +70,7 @@ struct JournalWriter {
                 let isIdentical = current.map { $0.validLength == valid.count && $0.header == longest.header } ?? false
                 if !isIdentical || (try? FileSystemCalls.readAll(path).count) != valid.count {
                     do {
-                        try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+                        try layout.createStreamDirectory(stream)
                         try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
                     } catch {
                         throw StreamStorageError.io(

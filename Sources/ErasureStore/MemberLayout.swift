@@ -1,3 +1,4 @@
+import DurableFiles
 import SystemPackage
 
 /// Where things live on a member.
@@ -18,6 +19,13 @@ struct MemberLayout {
     }
 
     func lock(_ stream: String) -> FilePath { streamDirectory(stream).appending("appender.lock") }
+
+    /// Creates `streams/<stream>` inside the member, never the member itself: a member directory that vanished (an
+    /// unmounted disk, a removed directory) makes this fail rather than be silently created again elsewhere.
+    func createStreamDirectory(_ stream: String) throws(Errno) {
+        try FileSystemCalls.createDirectory(streams)
+        try FileSystemCalls.createDirectory(streamDirectory(stream))
+    }
 
     /// Segment indices of the shard files present for `stream`, and those of its journals.
     static func indices(in names: [String]) -> (shards: [UInt64], journals: [UInt64]) {

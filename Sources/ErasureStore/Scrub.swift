@@ -96,7 +96,7 @@ extension ErasureCodedStore {
                 let path = layout.journal(stream, segment: segment)
                 if (try? FileSystemCalls.readAll(path)) == valid { continue }
                 do {
-                    try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+                    try layout.createStreamDirectory(stream)
                     try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
                     repaired += 1
                 } catch {
@@ -109,10 +109,9 @@ extension ErasureCodedStore {
 
     /// Takes the stream's appender lock, so maintenance and a writer never touch the same stream at once.
     func lockForMaintenance(_ stream: String) throws -> FileDescriptor {
-        guard let member = members.keys.min(), let layout = layout(of: member) else {
-            throw StreamStorageError.unavailable("the array has no members")
-        }
-        try FileSystemCalls.createDirectories(layout.streamDirectory(stream))
+        guard let member = members.keys.min() else { throw StreamStorageError.unavailable("the array has no members") }
+        let layout = try requireLayout(member)
+        try layout.createStreamDirectory(stream)
         let descriptor = try FileDescriptor.open(
             layout.lock(stream), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
         guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
