@@ -74,6 +74,7 @@ let package = Package(
         .target(
             name: "DevelopmentIdentity",
             dependencies: [
+                "DurableFiles",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

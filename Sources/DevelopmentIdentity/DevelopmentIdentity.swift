@@ -1,4 +1,5 @@
 import Crypto
+import DurableFiles
 import Foundation
 import SwiftASN1
 import SystemPackage
@@ -114,15 +115,9 @@ public struct DevelopmentIdentity: Sendable, Hashable {
     }
 
     private func write(_ text: String, to path: FilePath, secret: Bool) throws {
-        let temporary = FilePath(path.string + ".tmp")
-        let descriptor = try FileDescriptor.open(
-            temporary, .writeOnly, options: [.create, .truncate, .closeOnExec],
-            permissions: secret ? [.ownerReadWrite] : [.ownerReadWrite, .groupRead, .otherRead])
-        try descriptor.closeAfter {
-            _ = try descriptor.writeAll(Array((text + "\n").utf8))
-        }
-        guard rename(temporary.string, path.string) == 0 else {
-            throw Errno(rawValue: errno)
+        try Array((text + "\n").utf8).withUnsafeBytes {
+            try FileSystemCalls.writeAtomically(
+                $0, to: path, permissions: secret ? [.ownerReadWrite] : [.ownerReadWrite, .groupRead, .otherRead])
         }
     }
 }

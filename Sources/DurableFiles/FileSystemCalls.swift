@@ -123,12 +123,14 @@ public enum FileSystemCalls {
 
     /// Writes `bytes` to `path` so that, after a crash, `path` holds either its old content or all of `bytes`:
     /// a temporary file is written and flushed, renamed over `path`, and the directory flushed.
-    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: FilePath) throws(Errno) {
+    public static func writeAtomically(
+        _ bytes: UnsafeRawBufferPointer, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite]
+    ) throws(Errno) {
         let temporary = FilePath(path.string + ".new")
         let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(
-                temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+                temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
         } catch {
             throw error as? Errno ?? .ioError
         }

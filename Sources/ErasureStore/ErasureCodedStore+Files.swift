@@ -71,8 +71,10 @@ extension ErasureCodedStore {
         }
     }
 
+    /// Removes a segment's journal copies; they are only ever written on the segment's journal members.
     func removeJournals(stream: String, segment: UInt64) {
-        for layout in members.values.map(MemberLayout.init(root:)) {
+        for member in placement.journalMembers(segment: segment, stream: stream) {
+            guard let layout = layout(of: member) else { continue }
             try? FileSystemCalls.remove(layout.journal(stream, segment: segment))
         }
     }

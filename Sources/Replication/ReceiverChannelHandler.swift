@@ -37,7 +37,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     private let signer: ReceiptSigner
     private let metrics: ReplicationMetrics
-    private var stream = "-"
+    private var streamCounters: ReplicationMetrics.StreamCounters?
 
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
@@ -79,9 +79,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         lastProgress = .now()
         let frame = unwrapInboundIn(data)
         switch frame {
-        case .hello(let hello): stream = hello.stream
+        case .hello(let hello): streamCounters = metrics.counters(stream: hello.stream)
         case .data(_, let bytes):
-            metrics.received(bytes.readableBytes, stream: stream)
+            streamCounters?.bytes.increment(by: bytes.readableBytes)
             heldBytes += bytes.readableBytes
             if !budget.take(bytes.readableBytes) { pauseForBudget(context: context) }
         default: break
@@ -170,7 +170,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
                 metrics.refused(error.code)
             } else if case .acknowledgement = frame {
-                metrics.acknowledged(stream: stream)
+                streamCounters?.acknowledgements.increment()
             }
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         }

@@ -19,15 +19,19 @@ public struct ReplicationMetrics: Sendable {
         connections = Meter(label: "saatkond_replication_connections", factory: factory)
     }
 
-    func received(_ bytes: Int, stream: String) {
-        Counter(label: "saatkond_replication_bytes_total", dimensions: [("stream", stream)], factory: factory)
-            .increment(by: bytes)
+    /// The counters of one stream, made once when a connection names its stream rather than for every frame.
+    struct StreamCounters {
+        let bytes: Counter
+        let acknowledgements: Counter
     }
 
-    func acknowledged(stream: String) {
-        Counter(
-            label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", stream)], factory: factory
-        ).increment()
+    func counters(stream: String) -> StreamCounters {
+        StreamCounters(
+            bytes: Counter(
+                label: "saatkond_replication_bytes_total", dimensions: [("stream", stream)], factory: factory),
+            acknowledgements: Counter(
+                label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", stream)],
+                factory: factory))
     }
 
     func refused(_ code: ProtocolErrorCode) {
