@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "Authorization"),
 
         // MARK: Adapters and services.
-        .target(name: "DurableFiles", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "CLinuxFileCalls"),
+        .target(
+            name: "DurableFiles",
+            dependencies: ["CLinuxFileCalls", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "HashChain", dependencies: ["CryptoPrimitives"]),
         .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
         .target(
@@ -116,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "saatkond",
             dependencies: [
-                "Appliance", "Replication", "SaatkondLogging",
+                "Appliance", "Replication", "ReplicationProtocol", "SaatkondLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -163,6 +166,9 @@ let package = Package(
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode", "TestSupport"]),
+        .testTarget(
+            name: "DurableFilesTests",
+            dependencies: ["DurableFiles", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "TPM2Tests", dependencies: ["TPM2", "TestSupport"]),
         .testTarget(
             name: "ReplicationProtocolTests",
@@ -249,6 +255,6 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
     target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
 }

@@ -76,7 +76,7 @@ struct RawFile {
     ) throws -> Duration {
         let file = try RawFile(path)
         defer { file.remove() }
-        return try Stopwatch.time {
+        return try Stopwatch.timeFromSettled {
             var written = 0
             var sinceFlush = 0
             var index = 0
@@ -165,7 +165,7 @@ struct BenchmarkArray {
     ) throws -> Duration {
         let appender = try store.openAppender(for: stream)
         defer { appender.close() }
-        let duration = try Stopwatch.time {
+        let duration = try Stopwatch.timeFromSettled {
             var appended = 0
             var sinceDurable = 0
             var index = 0

@@ -45,7 +45,7 @@ struct MemberRebuild {
         try array.open().adoptReplacement(target, as: member)
         let store = try array.open()
         var report: RebuildReport?
-        let rebuild = try Stopwatch.time { report = try store.rebuild(member: member) }
+        let rebuild = try Stopwatch.timeFromSettled { report = try store.rebuild(member: member) }
         guard let report, report.unrepairable.isEmpty else {
             throw BenchmarkFailure("the rebuild left segments unrepaired: \(report?.unrepairable ?? [])")
         }

@@ -1,3 +1,4 @@
+import CLinuxFileCalls
 import SystemPackage
 
 #if canImport(Glibc)
@@ -22,6 +23,48 @@ public enum FileSystemCalls {
     /// Flushes the file's data and the metadata needed to read it back (its size), not its times.
     public static func synchroniseData(_ descriptor: FileDescriptor) throws(Errno) {
         try retryingInterrupts { fdatasync(descriptor.rawValue) }
+    }
+
+    /// Starts writing the file's dirty pages to its disk without waiting for them, so the disk works while the
+    /// caller goes on computing and a later `synchroniseData` finds little left to wait for. A hint only: it makes
+    /// nothing durable (no metadata, no disk cache flush), so a failure is ignored and only a flush is a promise.
+    public static func startWriteback(_ descriptor: FileDescriptor) {
+        _ = saatkond_start_writeback(descriptor.rawValue)
+    }
+
+    /// Writes `parts` one after another at the file's position with as few `writev` calls as the kernel allows,
+    /// so a file made of many pieces (a header, blocks and their checksums) needs no copy into one buffer first.
+    public static func writeAll(_ descriptor: FileDescriptor, gathering parts: [UnsafeRawBufferPointer]) throws(Errno) {
+        var vectors = parts.filter { !$0.isEmpty }.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
+        // Linux accepts at most 1024 vectors per call (UIO_MAXIOV).
+        let maximumVectors = 1024
+        var first = 0
+        while first < vectors.count {
+            let count = Int32(min(vectors.count - first, maximumVectors))
+            let written = vectors.withUnsafeBufferPointer {
+                writev(descriptor.rawValue, $0.baseAddress! + first, count)
+            }
+            if written < 0 {
+                let error = Errno(rawValue: errno)
+                if error == .interrupted { continue }
+                throw error
+            }
+            // A regular file accepts something or fails; zero bytes would loop forever.
+            if written == 0 { throw Errno.ioError }
+            var remaining = written
+            while remaining > 0 {
+                if remaining >= vectors[first].iov_len {
+                    remaining -= vectors[first].iov_len
+                    first += 1
+                } else {
+                    vectors[first].iov_base += remaining
+                    vectors[first].iov_len -= remaining
+                    remaining = 0
+                }
+            }
+        }
     }
 
     /// Flushes a directory, which makes a file created in it survive a power cut.

@@ -48,6 +48,22 @@ extension ErasureCodedStore {
         }
     }
 
+    /// Writes shard `index` of a sealed stripe as a whole shard file, in one gathering write.
+    func writeShard(
+        header: ShardHeader, stripe: UnsafeRawBufferPointer, index: Int, to descriptor: FileDescriptor, member: Int,
+        segment: UInt64
+    ) throws(StreamStorageError) {
+        do {
+            try codec.withShardFileParts(header: header, stripe: stripe, index: index) { parts in
+                try FileSystemCalls.writeAll(descriptor, gathering: parts)
+            }
+        } catch {
+            throw .io(
+                "writing shard \(index) of segment \(segment) to member \(member) at",
+                path: members[member]?.string ?? "?", error: error)
+        }
+    }
+
     func flush(_ descriptor: FileDescriptor, member: Int, what: String) throws(StreamStorageError) {
         do {
             try FileSystemCalls.synchroniseData(descriptor)

@@ -22,6 +22,8 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     let placement: Placement
     /// How many sealed segments may wait for their flush: recovery verifies at most this many at the end of a stream.
     let unflushedSegmentLimit: Int
+    /// The threads that seal and write full segments for every appender of this store.
+    let writers: SegmentWriters
 
     /// Labels blank directories as the members of a new array, in the order given, and returns its identity.
     /// A directory that already carries a label (of this or another array) is refused: adopting it needs an
@@ -66,6 +68,7 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
         codec = try SegmentCodec(geometry: geometry)
         placement = Placement(geometry: geometry)
         self.unflushedSegmentLimit = max(1, unflushedSegmentLimit)
+        writers = SegmentWriters(geometry: assembled.geometry)
     }
 
     func layout(of member: Int) -> MemberLayout? {

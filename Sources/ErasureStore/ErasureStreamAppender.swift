@@ -6,10 +6,11 @@ import SystemPackage
 
 /// The one writer of a stream in an ``ErasureCodedStore``.
 ///
-/// Bytes collect in the open segment's buffer. A full segment is sealed and its shard files are written at once,
-/// without a flush; ``makeDurable()`` flushes every sealed segment and journals the part of the open segment not yet
-/// journaled on m + 1 members, then flushes those. So bulk data is written once, erasure-coded, and a small append
-/// costs one journal record on m + 1 members, not a stripe.
+/// Bytes collect in the open segment's buffer, hashed into the chain as they come. A full segment goes to the
+/// store's ``SegmentWriters``, which seal it and write its shard files in the background, without a flush, while
+/// the next segment fills; ``makeDurable()`` waits for those writes, flushes every written segment, and journals
+/// the part of the open segment not yet journaled on m + 1 members, then flushes those. So bulk data is written
+/// once, erasure-coded, and a small append costs one journal record on m + 1 members, not a stripe.
 final class ErasureStreamAppender: StreamAppender {
     let name: StreamName
     private let store: ErasureCodedStore
@@ -21,14 +22,11 @@ final class ErasureStreamAppender: StreamAppender {
     private var journaledBytes: Int
     private var chain: StreamHashChain
     private var journal: JournalWriter?
-    private var unflushed: [SealedSegment] = []
+    /// Segments written by the writers and not yet flushed.
+    private var unflushed: [SealTracker.SealedSegment] = []
+    private let sealing = SealTracker()
     private var failure: StreamStorageError?
     private var closed = false
-
-    private struct SealedSegment {
-        var segment: UInt64
-        var files: [(member: Int, descriptor: FileDescriptor)]
-    }
 
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
@@ -39,7 +37,8 @@ final class ErasureStreamAppender: StreamAppender {
             let tail = try state.tail(keys: store.keys)
             segment = state.committed
             buffer = tail
-            buffer.reserveCapacity(store.geometry.segmentBytes)
+            // An empty buffer takes its room when the first byte comes: an idle stream holds no segment's memory.
+            if !tail.isEmpty { buffer.reserveCapacity(store.geometry.segmentBytes) }
             journaledBytes = tail.count
             let segmentStart = state.committed * UInt64(store.geometry.segmentBytes)
             chain = StreamHashChain(boundaryLength: segmentStart, boundaryHead: state.chainHead)
@@ -63,6 +62,9 @@ final class ErasureStreamAppender: StreamAppender {
     func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) {
         try checkUsable()
         var remaining = bytes
+        if buffer.isEmpty && !remaining.isEmpty && buffer.capacity < store.geometry.segmentBytes {
+            buffer = store.writers.takeBuffer()
+        }
         while !remaining.isEmpty {
             let take = min(remaining.count, store.geometry.segmentBytes - buffer.count)
             let piece = UnsafeRawBufferPointer(rebasing: remaining[..<take])
@@ -71,10 +73,11 @@ final class ErasureStreamAppender: StreamAppender {
             appendedLength += UInt64(take)
             remaining = UnsafeRawBufferPointer(rebasing: remaining[take...])
             if buffer.count == store.geometry.segmentBytes {
-                try failing { () throws(StreamStorageError) in try sealOpenSegment() }
-                if unflushed.count >= store.unflushedSegmentLimit {
+                sealOpenSegment()
+                if unflushed.count + sealing.pendingCount >= store.unflushedSegmentLimit {
                     _ = try makeDurable()
                 }
+                if !remaining.isEmpty { buffer = store.writers.takeBuffer() }
             }
         }
     }
@@ -103,6 +106,10 @@ final class ErasureStreamAppender: StreamAppender {
     func close() {
         guard !closed else { return }
         closed = true
+        // The writers may still hold segments of this stream; their files are closed here, unflushed, as a crash
+        // would leave them: nothing past the last makeDurable was acknowledged.
+        unflushed += sealing.waitForAll().written
+        store.writers.recycle(&buffer)
         for sealed in unflushed {
             for file in sealed.files { try? file.descriptor.close() }
         }
@@ -114,6 +121,7 @@ final class ErasureStreamAppender: StreamAppender {
 
     private func checkUsable() throws(StreamStorageError) {
         if closed { throw StreamStorageError(kind: .io, message: "the appender of \(name) is closed") }
+        if failure == nil, let failed = sealing.firstFailure { failure = failed }
         if let failure {
             throw StreamStorageError(
                 kind: failure.kind,
@@ -131,7 +139,9 @@ final class ErasureStreamAppender: StreamAppender {
         }
     }
 
-    private func sealOpenSegment() throws(StreamStorageError) {
+    /// Hands the full open segment to the writers and opens the next one. A failure of the write comes back
+    /// through ``sealing`` and poisons the appender at its next call.
+    private func sealOpenSegment() {
         let geometry = store.geometry
         let template = ShardHeader(
             arrayID: store.arrayID, stream: name.rawValue, segment: segment, shardIndex: 0,
@@ -139,32 +149,13 @@ final class ErasureStreamAppender: StreamAppender {
             blockBytes: geometry.blockBytes, streamOffset: segment * UInt64(geometry.segmentBytes),
             chainHead: chain.chunkBoundaryHead, encapsulatedKey: [], wrappedKey: [], dataTag: [])
         precondition(chain.length == (segment + 1) * UInt64(geometry.segmentBytes), "segments end on chunk boundaries")
-        let files: [[UInt8]]
-        do {
-            files = try store.codec.seal(buffer, template: template, publicKey: store.keys.storagePublicKey)
-        } catch let error as StreamStorageError {
-            throw error
-        } catch {
-            throw .configuration("sealing segment \(segment) of \(name) failed: \(error)")
-        }
-        var sealed = SealedSegment(segment: segment, files: [])
-        do {
-            for (index, file) in files.enumerated() {
-                let member = store.placement.member(ofShard: index, segment: segment, stream: name.rawValue)
-                let descriptor = try store.createFile(
-                    member: member, path: { $0.shard(name.rawValue, segment: segment) }, stream: name.rawValue)
-                sealed.files.append((member, descriptor))
-                try withBytes(of: file) { bytes throws(StreamStorageError) in
-                    try store.write(bytes, to: descriptor, member: member, what: "shard \(index) of segment \(segment)")
-                }
-            }
-        } catch {
-            for file in sealed.files { try? file.descriptor.close() }
-            throw error
-        }
-        unflushed.append(sealed)
+        var full: [UInt8] = []
+        swap(&full, &buffer)
+        store.writers.submit(
+            SegmentWriters.Job(
+                store: store, plaintext: full, template: template, stream: name.rawValue, segment: segment,
+                tracker: sealing))
         segment += 1
-        buffer.removeAll(keepingCapacity: true)
         journaledBytes = 0
         // The old journal stays on the members until its segment is flushed; only then is it stale.
         journal?.close()
@@ -172,6 +163,9 @@ final class ErasureStreamAppender: StreamAppender {
     }
 
     private func flushSealedSegments() throws(StreamStorageError) {
+        let (written, failure) = sealing.waitForAll()
+        unflushed += written
+        if let failure { throw failure }
         guard !unflushed.isEmpty else { return }
         // One thread per member flushes that member's files, then its directory.
         var byMember: [Int: [(FileDescriptor, UInt64)]] = [:]

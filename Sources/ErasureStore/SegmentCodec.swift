@@ -24,33 +24,67 @@ struct SegmentCodec {
         }
     }
 
-    /// The shard files of a segment: index i holds shard i.
+    /// Bytes of a stripe: the k + m shard bodies of a segment back to back, without their CRCs.
+    var stripeBytes: Int { geometry.shardsPerSegment * geometry.shardBytes }
+
+    /// Seals a segment into `stripe` (``stripeBytes`` long, reused from one segment to the next, so sealing
+    /// allocates nothing large) and returns the segment's header, for shard 0.
+    ///
+    /// The ciphertext is written straight into the stripe's data shards and the parity computed after it; the
+    /// plaintext is not touched and may be reused as soon as this returns.
     func seal(
-        _ plaintext: [UInt8], template: ShardHeader, publicKey: X25519PublicKey
-    ) throws -> [[UInt8]] {
+        _ plaintext: UnsafeRawBufferPointer, into stripe: UnsafeMutableRawBufferPointer, template: ShardHeader,
+        publicKey: X25519PublicKey
+    ) throws -> ShardHeader {
         precondition(plaintext.count == geometry.segmentBytes, "only whole segments are sealed")
+        precondition(stripe.count == stripeBytes, "a stripe holds every shard of one segment")
         let description = template.segmentDescription
         let dataKey = try CryptoRandom.secretBytes(count: 32)
-        var stripe = [UInt8](repeating: 0, count: geometry.shardsPerSegment * geometry.shardBytes)
         let dataBytes = geometry.segmentBytes
-        let tag = try stripe.withUnsafeMutableBytes { stripe in
-            let data = UnsafeMutableRawBufferPointer(rebasing: stripe[..<dataBytes])
-            plaintext.withUnsafeBytes { data.copyMemory(from: $0) }
-            let tag = try AES256GCM.sealInPlace(
-                key: dataKey, nonce: Self.nonce, buffer: data, additionalData: description)
-            try code.encode(
-                data: UnsafeRawBufferPointer(data), shardLength: geometry.shardBytes,
-                parity: UnsafeMutableRawBufferPointer(rebasing: stripe[dataBytes...]))
-            return tag
-        }
+        let data = UnsafeMutableRawBufferPointer(rebasing: stripe[..<dataBytes])
+        let tag = try AES256GCM.seal(
+            key: dataKey, nonce: Self.nonce, plaintext: plaintext, into: data, additionalData: description)
+        try code.encode(
+            data: UnsafeRawBufferPointer(data), shardLength: geometry.shardBytes,
+            parity: UnsafeMutableRawBufferPointer(rebasing: stripe[dataBytes...]))
         let wrapped = try HPKE.seal(to: publicKey, info: Self.keyInfo, additionalData: description, plaintext: dataKey)
         var header = template
+        header.shardIndex = 0
         header.encapsulatedKey = wrapped.encapsulatedKey
         header.wrappedKey = wrapped.ciphertext
         header.dataTag = tag
-        return (0..<geometry.shardsPerSegment).map { index in
-            header.shardIndex = index
-            return shardFile(header: header, stripe: stripe, index: index)
+        return header
+    }
+
+    /// Calls `body` with the pieces of shard `index`'s file in order (its header, then each block of the stripe
+    /// followed by its CRC32C), for a gathering write that copies nothing.
+    func withShardFileParts<Result>(
+        header: ShardHeader, stripe: UnsafeRawBufferPointer, index: Int,
+        _ body: ([UnsafeRawBufferPointer]) throws -> Result
+    ) rethrows -> Result {
+        var shardHeader = header
+        shardHeader.shardIndex = index
+        let encodedHeader = shardHeader.encoded()
+        let start = index * geometry.shardBytes
+        var checksums: [UInt32] = []
+        checksums.reserveCapacity(geometry.blocksPerShard)
+        for block in 0..<geometry.blocksPerShard {
+            let from = start + block * geometry.blockBytes
+            checksums.append(
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: stripe[from..<(from + geometry.blockBytes)])).bigEndian
+            )
+        }
+        return try encodedHeader.withUnsafeBytes { encodedHeader in
+            try checksums.withUnsafeBytes { checksums in
+                var parts = [encodedHeader]
+                parts.reserveCapacity(1 + 2 * geometry.blocksPerShard)
+                for block in 0..<geometry.blocksPerShard {
+                    let from = start + block * geometry.blockBytes
+                    parts.append(UnsafeRawBufferPointer(rebasing: stripe[from..<(from + geometry.blockBytes)]))
+                    parts.append(UnsafeRawBufferPointer(rebasing: checksums[(block * 4)..<(block * 4 + 4)]))
+                }
+                return try body(parts)
+            }
         }
     }
 

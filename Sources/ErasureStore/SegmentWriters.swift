@@ -1,0 +1,191 @@
+import DurableFiles
+import Foundation
+import StreamStore
+import SystemPackage
+
+/// Seals full segments and writes their shard files on background threads that all appenders of a store share, so
+/// an appender's thread goes on copying and hashing the next segment meanwhile: on two cores the two halves of
+/// the work overlap instead of adding up.
+///
+/// Memory stays bounded whatever the number of streams: at most ``queueCapacity`` segments wait (a submitter
+/// blocks beyond that, which is the backpressure), each worker holds one stripe, and at most
+/// ``queueCapacity`` + ``workerLimit`` spare segment buffers are kept for reuse. Threads rather than the
+/// concurrency pool, because a worker blocks in the kernel on its writes; a worker with nothing to do for a second
+/// ends, so a quiet store holds no threads and no stripes.
+final class SegmentWriters: @unchecked Sendable {
+    // @unchecked: `condition` guards every var.
+
+    /// A full segment on its way to the members.
+    struct Job: Sendable {
+        var store: ErasureCodedStore
+        var plaintext: [UInt8]
+        var template: ShardHeader
+        var stream: String
+        var segment: UInt64
+        var tracker: SealTracker
+    }
+
+    let workerLimit: Int
+    let queueCapacity: Int
+    private let segmentBytes: Int
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var workers = 0
+    private var idleWorkers = 0
+    private var spareBuffers: [[UInt8]] = []
+
+    init(geometry: ArrayGeometry, workerLimit: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
+        self.workerLimit = max(1, workerLimit)
+        queueCapacity = self.workerLimit
+        segmentBytes = geometry.segmentBytes
+    }
+
+    /// Queues a segment, blocking while the queue is full.
+    func submit(_ job: Job) {
+        condition.lock()
+        while queue.count >= queueCapacity { condition.wait() }
+        job.tracker.started()
+        queue.append(job)
+        let startsWorker = queue.count > idleWorkers && workers < workerLimit
+        if startsWorker { workers += 1 }
+        condition.broadcast()
+        condition.unlock()
+        if startsWorker {
+            Thread.detachNewThread { self.work() }
+        }
+    }
+
+    /// An empty buffer with room for a whole segment, reused when one is spare.
+    func takeBuffer() -> [UInt8] {
+        if let spare = condition.withLock({ spareBuffers.popLast() }) { return spare }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(segmentBytes)
+        return buffer
+    }
+
+    /// Takes `buffer` (leaving it empty) and keeps it for a later ``takeBuffer()``, or frees it when enough are
+    /// spare.
+    func recycle(_ buffer: inout [UInt8]) {
+        var taken: [UInt8] = []
+        swap(&taken, &buffer)
+        guard taken.capacity >= segmentBytes else { return }
+        // Uniquely held now, so emptied in place, keeping its memory.
+        taken.removeAll(keepingCapacity: true)
+        condition.withLock {
+            if spareBuffers.count < queueCapacity + workerLimit { spareBuffers.append(taken) }
+        }
+    }
+
+    private func work() {
+        var stripe: [UInt8] = []
+        while var job = nextJob() {
+            write(job, stripe: &stripe)
+            recycle(&job.plaintext)
+        }
+    }
+
+    private func nextJob() -> Job? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty {
+            idleWorkers += 1
+            let woken = condition.wait(until: Date(timeIntervalSinceNow: 1))
+            idleWorkers -= 1
+            if !woken && queue.isEmpty {
+                workers -= 1
+                return nil
+            }
+        }
+        let job = queue.removeFirst()
+        condition.broadcast()  // a submitter may wait for room
+        return job
+    }
+
+    private func write(_ job: Job, stripe: inout [UInt8]) {
+        let store = job.store
+        let codec = store.codec
+        if stripe.count != codec.stripeBytes { stripe = [UInt8](repeating: 0, count: codec.stripeBytes) }
+        var files: [(member: Int, descriptor: FileDescriptor)] = []
+        do {
+            let header: ShardHeader
+            do {
+                header = try job.plaintext.withUnsafeBytes { plaintext in
+                    try stripe.withUnsafeMutableBytes { stripe in
+                        try codec.seal(
+                            plaintext, into: stripe, template: job.template, publicKey: store.keys.storagePublicKey)
+                    }
+                }
+            } catch {
+                throw StreamStorageError.configuration(
+                    "sealing segment \(job.segment) of \(job.stream) failed: \(error)")
+            }
+            for index in 0..<store.geometry.shardsPerSegment {
+                let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
+                let descriptor = try store.createFile(
+                    member: member, path: { $0.shard(job.stream, segment: job.segment) }, stream: job.stream)
+                files.append((member, descriptor))
+                try stripe.withUnsafeBytes { stripe in
+                    try store.writeShard(
+                        header: header, stripe: stripe, index: index, to: descriptor, member: member,
+                        segment: job.segment)
+                }
+                // The disk starts on this shard now; the flush that makes it durable later finds little to wait for.
+                FileSystemCalls.startWriteback(descriptor)
+            }
+            job.tracker.finished(.success(SealTracker.SealedSegment(segment: job.segment, files: files)))
+        } catch {
+            for file in files { try? file.descriptor.close() }
+            let failure =
+                error as? StreamStorageError
+                ?? StreamStorageError(kind: .io, message: "writing segment \(job.segment) failed: \(error)")
+            job.tracker.finished(.failure(failure))
+        }
+    }
+}
+
+/// The segments one appender has handed to the ``SegmentWriters``: how many are still being written, those written
+/// (their files open, not yet flushed), and the first failure.
+final class SealTracker: @unchecked Sendable {
+    // @unchecked: `condition` guards every var.
+
+    struct SealedSegment: Sendable {
+        var segment: UInt64
+        var files: [(member: Int, descriptor: FileDescriptor)]
+    }
+
+    private let condition = NSCondition()
+    private var pending = 0
+    private var written: [SealedSegment] = []
+    private var failure: StreamStorageError?
+
+    /// Segments submitted and not yet written.
+    var pendingCount: Int { condition.withLock { pending } }
+
+    /// The first failure of a write, if any.
+    var firstFailure: StreamStorageError? { condition.withLock { failure } }
+
+    func started() {
+        condition.withLock { pending += 1 }
+    }
+
+    func finished(_ result: Result<SealedSegment, StreamStorageError>) {
+        condition.withLock {
+            pending -= 1
+            switch result {
+            case .success(let segment): written.append(segment)
+            case .failure(let error): if failure == nil { failure = error }
+            }
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until every submitted segment is written (or failed) and takes the written ones.
+    func waitForAll() -> (written: [SealedSegment], failure: StreamStorageError?) {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending > 0 { condition.wait() }
+        let taken = written
+        written = []
+        return (taken, failure)
+    }
+}
