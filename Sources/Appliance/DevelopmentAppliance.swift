@@ -52,7 +52,7 @@ public struct DevelopmentAppliance: Sendable {
         let logger = self.logger
         let policy = try DevelopmentPolicy.loadOrCreate(configuration.state)
         let signer = ReceiptSigner(
-            key: try DevelopmentStorage.loadOrCreateSigningKey(configuration.state.keys), appliance: "saatkond-dev")
+            key: try DevelopmentStorage.loadOrCreateSigningKey(configuration.state), appliance: "saatkond-dev")
         let server = ReplicationServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port, tls: tls, policy: policy, signer: signer),

@@ -44,21 +44,27 @@ enum DevelopmentStorage {
             journalKey: SecretBytes(journalBytes))
     }
 
-    /// The development receipt-signing key (an Ed25519 seed), and its public half in `…signing-key.pub` (hex) for
-    /// whoever verifies receipts.
-    static func loadOrCreateSigningKey(_ directory: FilePath) throws -> Ed25519PrivateKey {
-        try FileSystemCalls.createDirectories(directory)
-        let path = directory.appending("development-signing-key")
+    /// The development receipt-signing key (an Ed25519 seed), and its public half in
+    /// ``StateDirectory/receiptSigningPublicKey`` (hex) for whoever verifies receipts.
+    static func loadOrCreateSigningKey(_ state: StateDirectory) throws -> Ed25519PrivateKey {
+        try FileSystemCalls.createDirectories(state.keys)
+        let path = state.keys.appending("development-signing-key")
         if !FileSystemCalls.exists(path) {
             let key = try Ed25519PrivateKey()
             try key.rawRepresentation.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
-            let hex = key.publicKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            try Array((hex + "\n").utf8).withUnsafeBytes {
-                try FileSystemCalls.writeAtomically($0, to: directory.appending("development-signing-key.pub"))
-            }
         }
         var seed = try FileSystemCalls.readAll(path)
         defer { for index in seed.indices { seed[index] = 0 } }
-        return try Ed25519PrivateKey(rawRepresentation: SecretBytes(seed))
+        let key = try Ed25519PrivateKey(rawRepresentation: SecretBytes(seed))
+        // Written apart from the seed, so that a state directory from before it existed, or a crash between the two
+        // writes, still gets it; derived from the seed, so it always matches the key that signs.
+        if !FileSystemCalls.exists(state.receiptSigningPublicKey) {
+            let hex = key.publicKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            try Array((hex + "\n").utf8).withUnsafeBytes {
+                try FileSystemCalls.writeAtomically(
+                    $0, to: state.receiptSigningPublicKey, permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            }
+        }
+        return key
     }
 }

@@ -32,4 +32,8 @@ public struct StateDirectory: Sendable, Hashable {
 
     /// The development storage keys.
     public var keys: FilePath { path.appending("keys") }
+
+    /// The public half of the development receipt-signing key (Ed25519, 64 hexadecimal digits and a line feed):
+    /// what `saatkond verify` needs to check a receipt, and all it needs.
+    public var receiptSigningPublicKey: FilePath { keys.appending("development-signing-key.pub") }
 }

@@ -44,20 +44,6 @@ public struct Receipt: Hashable, Sendable {
         buffer.writeLengthPrefixed(appliance)
         return Array(buffer.readableBytesView)
     }
-
-    /// The receipt in the text form `saatkond send --receipt` writes.
-    public var text: String {
-        """
-        saatkond-receipt-v1
-        stream: \(stream)
-        length: \(durableLength)
-        head: \(head)
-        time-ms: \(millisecondsSince1970)
-        appliance: \(appliance)
-        signature: \(signature.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
-
-        """
-    }
 }
 
 extension ByteBuffer {

@@ -72,10 +72,11 @@ final class DevAppliance {
     }
 }
 
-/// The result of running `saatkond send` or `restore` to completion.
+/// The result of running `saatkond send`, `restore` or `verify` to completion.
 struct CommandResult {
     var status: Int32
     var errors: String
+    var output: String = ""
 }
 
 /// Runs `saatkond` with `arguments` to completion (at most `timeout` seconds).
@@ -86,7 +87,9 @@ func runSaatkond(_ arguments: [String], scratch: String, timeout: Double = 300) 
     guard let status = process.waitForExit(timeout: timeout) else {
         throw TestSupportError("saatkond \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
     }
-    return CommandResult(status: exitCode(fromWaitStatus: status), errors: DevAppliance.read(output + ".err"))
+    return CommandResult(
+        status: exitCode(fromWaitStatus: status), errors: DevAppliance.read(output + ".err"),
+        output: DevAppliance.read(output + ".out"))
 }
 
 /// Writes `count` random bytes to `path` (from /dev/urandom, fast enough for hundreds of MiB).

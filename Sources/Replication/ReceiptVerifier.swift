@@ -1,0 +1,182 @@
+import HashChain
+import ReplicationProtocol
+import SystemPackage
+
+/// Checks a receipt file offline, as `saatkond verify` does at home: its form, the appliance's signature with the
+/// public key alone, and that it covers what the verifier expects.
+public enum ReceiptVerifier {
+    /// Reads a receipt file and checks it; returns the receipt when all of it holds.
+    ///
+    /// The checks run in order and the first failure is thrown: the file's form, the signature, then each
+    /// expectation. A mismatch is only reported for a receipt whose signature holds, so that it speaks of what the
+    /// appliance promised rather than of what someone wrote into a file.
+    public static func verify(
+        receiptAt path: FilePath, publicKey: [UInt8], expecting expectation: ReceiptExpectation = .init()
+    ) throws(ReceiptVerificationError) -> Receipt {
+        let bytes = try read(path, atMost: Receipt.maximumTextBytes, what: "the receipt")
+        return try verify(text: bytes, from: path.string, publicKey: publicKey, expecting: expectation)
+    }
+
+    /// Checks a receipt's text form; `source` names it in messages.
+    public static func verify(
+        text: [UInt8], from source: String, publicKey: [UInt8], expecting expectation: ReceiptExpectation = .init()
+    ) throws(ReceiptVerificationError) -> Receipt {
+        let receipt: Receipt
+        do {
+            receipt = try Receipt(text: text)
+        } catch {
+            throw .malformed(source, error)
+        }
+        guard ReceiptSigner.verify(receipt, publicKey: publicKey) else { throw .badSignature(source) }
+        try expectation.check(receipt)
+        return receipt
+    }
+
+    /// Reads an Ed25519 public key file: the 32-byte key as 64 hexadecimal digits, with optional white space
+    /// around it (the form `saatkond dev` writes to `keys/development-signing-key.pub`).
+    public static func publicKey(at path: FilePath) throws(ReceiptVerificationError) -> [UInt8] {
+        let bytes = try read(path, atMost: 1024, what: "the public key")
+        let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }.lowercased()
+        guard let key = Hex.decode(text), key.count == 32 else {
+            throw .unreadable(
+                "\(path) is not an Ed25519 public key: expected 64 hexadecimal digits (32 bytes), as `saatkond dev` "
+                    + "writes in keys/development-signing-key.pub")
+        }
+        return key
+    }
+
+    /// At most `limit` bytes of a file; a longer file is refused without reading the rest.
+    static func read(_ path: FilePath, atMost limit: Int, what: String) throws(ReceiptVerificationError) -> [UInt8] {
+        do {
+            let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            return try descriptor.closeAfter {
+                var bytes: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
+                    if count == 0 { return bytes }
+                    bytes += chunk[..<count]
+                    guard bytes.count <= limit else {
+                        throw ReceiptVerificationError.unreadable(
+                            "\(path) is longer than \(limit) bytes: it is not \(what)")
+                    }
+                }
+            }
+        } catch let error as ReceiptVerificationError {
+            throw error
+        } catch {
+            throw .unreadable("cannot read \(what) \(path): \(error)")
+        }
+    }
+}
+
+/// What a receipt must cover, beyond carrying the appliance's signature; each field left nil is not checked.
+public struct ReceiptExpectation: Sendable {
+    /// The stream it must name.
+    public var stream: String?
+    /// The durable length it must state.
+    public var length: UInt64?
+    /// The hash-chain head it must state.
+    public var head: ChainHead?
+    /// A local copy of the stream whose length and head it must state: the appliance holds exactly those bytes.
+    public var copy: LocalCopy?
+
+    /// Creates an expectation.
+    public init(stream: String? = nil, length: UInt64? = nil, head: ChainHead? = nil, copy: LocalCopy? = nil) {
+        self.stream = stream
+        self.length = length
+        self.head = head
+        self.copy = copy
+    }
+
+    /// A file's length and hash-chain head (`docs/hash-chain.md`).
+    public struct LocalCopy: Sendable, Hashable {
+        /// The file, for messages.
+        public var path: String
+        /// Its length.
+        public var length: UInt64
+        /// The hash-chain head over all of it.
+        public var head: ChainHead
+
+        /// Reads the file at `path` once, 1 MiB at a time, and computes its chain.
+        public init(hashing path: FilePath) throws(ReceiptVerificationError) {
+            var chain = StreamHashChain()
+            do {
+                let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+                try descriptor.closeAfter {
+                    var chunk = [UInt8](repeating: 0, count: StreamHashChain.chunkBytes)
+                    while true {
+                        let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
+                        if count == 0 { break }
+                        chunk.withUnsafeBytes { chain.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                    }
+                }
+            } catch {
+                throw .unreadable("cannot read \(path): \(error)")
+            }
+            self.path = path.string
+            length = chain.length
+            head = ChainHead(chain.head)!  // SHA-256 digests are 32 bytes.
+        }
+    }
+
+    /// Throws a ``ReceiptVerificationError`` of kind ``ReceiptVerificationError/Kind/mismatch`` naming the first
+    /// field of `receipt` that differs from what is expected.
+    public func check(_ receipt: Receipt) throws(ReceiptVerificationError) {
+        if let stream, receipt.stream != stream {
+            throw .mismatch("the receipt is for stream \(receipt.stream), not \(stream)")
+        }
+        if let length, receipt.durableLength != length {
+            throw .mismatch("the receipt covers \(receipt.durableLength) bytes, not \(length)")
+        }
+        if let head, receipt.head != head {
+            throw .mismatch("the receipt's head is \(receipt.head), not \(head)")
+        }
+        if let copy {
+            guard receipt.durableLength == copy.length else {
+                throw .mismatch(
+                    "the receipt covers \(receipt.durableLength) bytes of \(receipt.stream), but \(copy.path) holds "
+                        + "\(copy.length)")
+            }
+            guard receipt.head == copy.head else {
+                throw .mismatch(
+                    "the receipt's head \(receipt.head) differs from \(copy.path)'s \(copy.head): the appliance "
+                        + "holds \(receipt.durableLength) bytes, but not the bytes of \(copy.path)")
+            }
+        }
+    }
+}
+
+/// Why a receipt does not prove what was asked; the description says what failed, for the one line a verifier
+/// prints.
+public struct ReceiptVerificationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure it is.
+    public enum Kind: Hashable, Sendable {
+        /// A file could not be read, or is not what it should be (a key file that holds no key).
+        case unreadable
+        /// The receipt file is not a receipt.
+        case malformed
+        /// The signature does not verify with the public key.
+        case badSignature
+        /// A valid receipt, but not for what was expected.
+        case mismatch
+    }
+
+    /// What kind of failure it is.
+    public let kind: Kind
+    /// What failed, in a sentence.
+    public let description: String
+
+    static func unreadable(_ message: String) -> Self { Self(kind: .unreadable, description: message) }
+    static func malformed(_ source: String, _ error: ReceiptTextError) -> Self {
+        Self(kind: .malformed, description: "\(source) is not a well-formed receipt: \(error)")
+    }
+    static func badSignature(_ source: String) -> Self {
+        Self(
+            kind: .badSignature,
+            description:
+                "the signature of \(source) does not verify with this public key: the receipt was altered, or another "
+                + "appliance (another key) signed it")
+    }
+    static func mismatch(_ message: String) -> Self { Self(kind: .mismatch, description: message) }
+}
