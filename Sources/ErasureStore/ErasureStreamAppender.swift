@@ -27,6 +27,8 @@ final class ErasureStreamAppender: StreamAppender {
     private let sealing = SealTracker()
     private var failure: StreamStorageError?
     private var closed = false
+    /// The chain head at the end of the last segment handed to the writers.
+    private var lastSealedHead: [UInt8] = []
 
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
@@ -103,6 +105,18 @@ final class ErasureStreamAppender: StreamAppender {
         return durableLength
     }
 
+    /// Flushes the full segments written since the last durable point and leaves the open segment's bytes
+    /// unjournaled: bulk bytes are then written once, in their segment. Everything, when no segment filled since.
+    func makeDurableToBoundary() throws(StreamStorageError) -> UInt64 {
+        try checkUsable()
+        let boundary = segment * UInt64(store.geometry.segmentBytes)
+        guard boundary > durableLength else { return try makeDurable() }
+        try failing { () throws(StreamStorageError) in try flushSealedSegments() }
+        durableLength = boundary
+        durableHead = lastSealedHead
+        return durableLength
+    }
+
     func close() {
         guard !closed else { return }
         closed = true
@@ -149,6 +163,7 @@ final class ErasureStreamAppender: StreamAppender {
             blockBytes: geometry.blockBytes, streamOffset: segment * UInt64(geometry.segmentBytes),
             chainHead: chain.chunkBoundaryHead, encapsulatedKey: [], wrappedKey: [], dataTag: [])
         precondition(chain.length == (segment + 1) * UInt64(geometry.segmentBytes), "segments end on chunk boundaries")
+        lastSealedHead = template.chainHead
         var full: [UInt8] = []
         swap(&full, &buffer)
         store.writers.submit(

@@ -8,8 +8,8 @@ import SystemPackage
 /// the work overlap instead of adding up.
 ///
 /// Memory stays bounded whatever the number of streams: at most ``queueCapacity`` segments wait (a submitter
-/// blocks beyond that, which is the backpressure), each worker holds one stripe, and at most
-/// ``queueCapacity`` + ``workerLimit`` spare segment buffers are kept for reuse. Threads rather than the
+/// blocks beyond that, which is the backpressure), each worker holds one stripe and, while sealing, one segment,
+/// and at most ``workerLimit`` spare segment buffers are kept for reuse. Threads rather than the
 /// concurrency pool, because a worker blocks in the kernel on its writes; a worker with nothing to do for a second
 /// ends, so a quiet store holds no threads and no stripes.
 final class SegmentWriters: @unchecked Sendable {
@@ -36,7 +36,7 @@ final class SegmentWriters: @unchecked Sendable {
 
     init(geometry: ArrayGeometry, workerLimit: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
         self.workerLimit = max(1, workerLimit)
-        queueCapacity = self.workerLimit
+        queueCapacity = 1
         segmentBytes = geometry.segmentBytes
     }
 
@@ -72,15 +72,14 @@ final class SegmentWriters: @unchecked Sendable {
         // Uniquely held now, so emptied in place, keeping its memory.
         taken.removeAll(keepingCapacity: true)
         condition.withLock {
-            if spareBuffers.count < queueCapacity + workerLimit { spareBuffers.append(taken) }
+            if spareBuffers.count < workerLimit { spareBuffers.append(taken) }
         }
     }
 
     private func work() {
         var stripe: [UInt8] = []
         while var job = nextJob() {
-            write(job, stripe: &stripe)
-            recycle(&job.plaintext)
+            write(&job, stripe: &stripe)
         }
     }
 
@@ -101,7 +100,7 @@ final class SegmentWriters: @unchecked Sendable {
         return job
     }
 
-    private func write(_ job: Job, stripe: inout [UInt8]) {
+    private func write(_ job: inout Job, stripe: inout [UInt8]) {
         let store = job.store
         let codec = store.codec
         if stripe.count != codec.stripeBytes { stripe = [UInt8](repeating: 0, count: codec.stripeBytes) }
@@ -119,6 +118,8 @@ final class SegmentWriters: @unchecked Sendable {
                 throw StreamStorageError.configuration(
                     "sealing segment \(job.segment) of \(job.stream) failed: \(error)")
             }
+            // The stripe holds everything now; the plaintext's buffer can take the next segment of any stream.
+            recycle(&job.plaintext)
             for index in 0..<store.geometry.shardsPerSegment {
                 let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
                 let descriptor = try store.createFile(

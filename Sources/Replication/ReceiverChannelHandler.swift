@@ -285,7 +285,12 @@ private final class StorageSession: @unchecked Sendable {
             for buffer in buffers {
                 try buffer.withUnsafeReadableBytes { bytes in try appender.append(bytes) }
             }
-            let durableLength = flush ? try appender.makeDurable() : appender.durableLength
+            let durableLength: UInt64
+            switch flush {
+            case .none: durableLength = appender.durableLength
+            case .toBoundary: durableLength = try appender.makeDurableToBoundary()
+            case .everything: durableLength = try appender.makeDurable()
+            }
             return .appended(durableLength, try Self.head(appender.durableHead))
         case .read(let offset, let count):
             guard let reader else { fatalError("read before the stream was opened for reading") }

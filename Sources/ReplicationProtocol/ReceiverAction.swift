@@ -33,13 +33,25 @@ public struct ReceiverAction {
 public enum StorageOperation: Sendable {
     /// Open the stream for `intent`; answer with `streamOpened` or `storageFailed`.
     case open(StreamName, Hello.Intent)
-    /// Append the buffers in order, and with `flush` make everything appended durable; answer with
-    /// `appendCompleted` (its durable length) or `storageFailed`.
-    case append([ByteBuffer], flush: Bool)
+    /// Append the buffers in order, then make durable what `flush` asks for; answer with `appendCompleted` (the
+    /// durable length) or `storageFailed`.
+    case append([ByteBuffer], flush: FlushDemand)
     /// Read `count` bytes at `offset`; answer with `readCompleted` or `storageFailed`.
     case read(offset: UInt64, count: Int)
     /// Close the stream's appender or reader; no answer.
     case release
+}
+
+/// What an append makes durable.
+public enum FlushDemand: Sendable, Equatable {
+    /// Nothing: more data follows at once.
+    case none
+    /// At least everything up to storage's last natural boundary (for the erasure-coded store, the last full
+    /// segment): the flush is for volume, while data keeps coming, so bytes past the boundary wait for the next
+    /// flush instead of being journaled now and written again in their segment later.
+    case toBoundary
+    /// Everything appended: the sender is waiting (the queue ran dry, or it asked for a sync), or the session ends.
+    case everything
 }
 
 /// A change to whether the shell reads from the client.

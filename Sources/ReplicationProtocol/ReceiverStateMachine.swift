@@ -265,6 +265,10 @@ public struct ReceiverStateMachine {
             appending.acknowledgedHead = head
             action.frames.append(.acknowledgement(durableLength: durableLength, head: head))
         }
+        // A flush to a boundary leaves the bytes past it unflushed: counted again, they are flushed when the queue
+        // runs dry or the next volume flush comes.
+        let appended = appending.acceptedLength - UInt64(appending.queuedBytes)
+        appending.unflushedBytes = Int(appended - appending.acknowledgedLength)
         if !appending.queue.isEmpty {
             action.storage = takeQueue(&appending)
         } else if appending.unflushedBytes > 0 {
@@ -349,7 +353,8 @@ public struct ReceiverStateMachine {
         return busy ? .none : ReceiverAction(storage: .release)
     }
 
-    /// Hands the queue to storage, flushing when the queue is about to run dry, a sync waits, or enough is unflushed.
+    /// Hands the queue to storage: flushing everything when the queue is about to run dry, a sync waits or the
+    /// session closes, and to storage's boundary when enough is unflushed.
     private func takeQueue(_ appending: inout Appending) -> StorageOperation {
         let buffers = appending.queue
         let batchBytes = appending.queuedBytes
@@ -357,10 +362,15 @@ public struct ReceiverStateMachine {
         appending.queuedBytes = 0
         appending.storageBusy = true
         appending.unflushedBytes += batchBytes
-        let flush =
-            buffers.isEmpty || appending.syncPending || appending.closeWhenIdle
-            || appending.unflushedBytes >= limits.flushEveryBytes
-        if flush {
+        let flush: FlushDemand
+        if buffers.isEmpty || appending.syncPending || appending.closeWhenIdle {
+            flush = .everything
+        } else if appending.unflushedBytes >= limits.flushEveryBytes {
+            flush = .toBoundary
+        } else {
+            flush = .none
+        }
+        if flush != .none {
             appending.unflushedBytes = 0
             appending.syncPending = false
         }

@@ -33,8 +33,20 @@ public protocol StreamAppender: AnyObject {
     /// Makes everything appended so far survive a power cut; returns the new durable length.
     func makeDurable() throws(StreamStorageError) -> UInt64
 
+    /// Makes at least everything up to the store's last natural boundary survive a power cut (everything, if none
+    /// was passed since the last durable point); returns the new durable length. For a writer that flushes for
+    /// volume while more bytes follow at once: bytes past the boundary can wait for the next flush, where a store
+    /// would otherwise have to write them twice. The default makes everything durable.
+    func makeDurableToBoundary() throws(StreamStorageError) -> UInt64
+
     /// Releases the stream for another appender. Bytes not made durable may or may not survive.
     func close()
+}
+
+extension StreamAppender {
+    public func makeDurableToBoundary() throws(StreamStorageError) -> UInt64 {
+        try makeDurable()
+    }
 }
 
 /// Reads a stream's bytes back. Not thread-safe: its owner serialises calls.

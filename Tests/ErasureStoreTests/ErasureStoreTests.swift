@@ -274,6 +274,36 @@ struct ErasureStoreTests {
         reopened.close()
     }
 
+    @Test("a flush to the boundary makes the full segments durable without journaling the open one's bytes")
+    func flushToBoundary() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let segment = fixture.geometry.segmentBytes
+        let data = PatternGenerator(seed: 31).bytesOnce(2 * segment + 300_000)
+        do {
+            let appender = try fixture.open().openAppender(for: Self.stream)
+            try appender.append(data)
+            #expect(try appender.makeDurableToBoundary() == UInt64(2 * segment))
+            #expect(appender.durableHead == StreamHashChain.head(of: Array(data[..<(2 * segment)])))
+            let journals = fixture.members.flatMap { member in
+                ((try? FileManager.default.subpathsOfDirectory(atPath: member.string)) ?? []).filter {
+                    $0.hasSuffix(".log")
+                }
+            }
+            #expect(journals.isEmpty, "the open segment's bytes were journaled: \(journals)")
+            // The bytes past the boundary were never made durable: closing now is the writer dying.
+            appender.close()
+        }
+        let appender = try fixture.open().openAppender(for: Self.stream)
+        #expect(appender.durableLength == UInt64(2 * segment))
+        try appender.append(Array(data[(2 * segment)...]))
+        // No boundary passed since the last durable point: the flush takes everything.
+        #expect(try appender.makeDurableToBoundary() == UInt64(data.count))
+        #expect(appender.durableHead == StreamHashChain.head(of: data))
+        appender.close()
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+    }
+
     @Test("a second appender is refused while the first holds the stream; a missing stream is unknown")
     func exclusiveAndUnknown() throws {
         let fixture = try ArrayFixture()

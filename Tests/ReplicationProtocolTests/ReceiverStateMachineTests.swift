@@ -148,9 +148,10 @@ struct ReceiverStateMachineTests {
         #expect(second.frames.isEmpty)
         #expect(second.storage.flushes == false)
         _ = machine.frameReceived(.data(offset: 80, bytes: Self.bytes(40)))
-        // 120 bytes would be unflushed: over the limit, so this batch flushes.
+        // 120 bytes would be unflushed: over the limit, so this batch flushes, to storage's boundary (the sender
+        // is not waiting).
         let third = machine.appendCompleted(durableLength: 0, head: .empty)
-        #expect(third.storage.flushes == true)
+        #expect(third.storage.flushDemand == .toBoundary)
         #expect(
             machine.appendCompleted(durableLength: 120, head: .empty).frames == [
                 .acknowledgement(durableLength: 120, head: .empty)
@@ -159,12 +160,29 @@ struct ReceiverStateMachineTests {
         _ = machine.frameReceived(.data(offset: 120, bytes: Self.bytes(5)))
         let dry = machine.appendCompleted(durableLength: 120, head: .empty)
         #expect(dry.frames.isEmpty)
-        #expect(dry.storage.flushes == true)
+        #expect(dry.storage.flushDemand == .everything)
         #expect(dry.storage.appendedBytes == [])
         #expect(
             machine.appendCompleted(durableLength: 125, head: .empty).frames == [
                 .acknowledgement(durableLength: 125, head: .empty)
             ])
+    }
+
+    @Test("bytes a flush to storage's boundary left behind are flushed when the queue runs dry")
+    func boundaryFlushRemainder() {
+        var machine = Self.appending(limits: .init(flushEveryBytes: 100))
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(60)))
+        _ = machine.frameReceived(.data(offset: 60, bytes: Self.bytes(60)))
+        #expect(machine.appendCompleted(durableLength: 0, head: .empty).storage.flushDemand == .toBoundary)
+        // Storage made 100 of the 120 bytes durable (its boundary): acknowledge those; with nothing queued, the
+        // remaining 20 are flushed at once, completely.
+        let partial = machine.appendCompleted(durableLength: 100, head: .empty)
+        #expect(partial.frames == [.acknowledgement(durableLength: 100, head: .empty)])
+        #expect(partial.storage.flushDemand == .everything)
+        #expect(partial.storage.appendedBytes == [])
+        let rest = machine.appendCompleted(durableLength: 120, head: .empty)
+        #expect(rest.frames == [.acknowledgement(durableLength: 120, head: .empty)])
+        #expect(rest.storage.flushes == nil)
     }
 
     @Test("a sync while storage is busy makes the next operation flush")
@@ -332,6 +350,11 @@ extension Optional where Wrapped == StorageOperation {
     }
 
     var flushes: Bool? {
+        if case .append(_, let flush)? = self { return flush != .none }
+        return nil
+    }
+
+    var flushDemand: FlushDemand? {
         if case .append(_, let flush)? = self { return flush }
         return nil
     }
