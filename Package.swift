@@ -47,10 +47,10 @@ let package = Package(
         .target(name: "Authorization"),
 
         // MARK: Adapters and services.
-        .target(name: "CLinuxFileCalls"),
+        .target(name: "CLinuxCalls"),
         .target(
             name: "DurableFiles",
-            dependencies: ["CLinuxFileCalls", .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["CLinuxCalls", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "HashChain", dependencies: ["CryptoPrimitives"]),
         .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
         .target(
@@ -104,7 +104,7 @@ let package = Package(
             name: "Appliance",
             dependencies: [
                 "Replication", "StreamStore", "ErasureStore", "CryptoPrimitives", "DurableFiles", "Authorization",
-                "Watchdog", "Systemd",
+                "Watchdog", "Systemd", "CLinuxCalls",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -42,6 +42,7 @@ public struct DevelopmentAppliance: Sendable {
     /// Runs until SIGTERM or SIGINT (or cancellation). `onListening` receives the bound address, for the
     /// instructions printed to the developer.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+        ProcessHeap.bound()
         let identity = try DevelopmentIdentity.loadOrCreate(in: configuration.state.identity.directory)
         let storage = try DevelopmentStorage.openOrCreate(configuration.state)
         let tls = try ReplicationTLS.receiverConfiguration(

@@ -27,6 +27,7 @@ public struct IngestService: Sendable {
     /// Loads everything the configuration names (reporting mistakes with the file they are in), then runs until
     /// SIGTERM or SIGINT.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+        ProcessHeap.bound()
         let policyText = try read(configuration.policy, what: "the authorization policy")
         let policy: AuthorizationPolicy
         do {

@@ -1,4 +1,4 @@
-import CLinuxFileCalls
+import CLinuxCalls
 import SystemPackage
 
 #if canImport(Glibc)

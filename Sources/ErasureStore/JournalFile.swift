@@ -75,20 +75,23 @@ struct JournalRecord: Hashable {
         _ plaintext: UnsafeRawBufferPointer, at offset: UInt64, index: UInt64, header: JournalHeader,
         key: SecretBytes
     ) throws -> [UInt8] {
-        var ciphertext = [UInt8](repeating: 0, count: plaintext.count)
-        let tag = try ciphertext.withUnsafeMutableBytes { output in
+        // One allocation for the whole record, encrypted in place: a record can hold most of a segment.
+        var record: [UInt8] = []
+        record.reserveCapacity(16 + plaintext.count + 16 + 4)
+        withUnsafeBytes(of: magic.bigEndian) { record.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(plaintext.count).bigEndian) { record.append(contentsOf: $0) }
+        withUnsafeBytes(of: offset.bigEndian) { record.append(contentsOf: $0) }
+        let start = record.count
+        record.append(contentsOf: repeatElement(0, count: plaintext.count))
+        let tag = try record.withUnsafeMutableBytes { output in
             try AES256GCM.seal(
-                key: key, nonce: nonce(index), plaintext: plaintext, into: output,
+                key: key, nonce: nonce(index), plaintext: plaintext,
+                into: UnsafeMutableRawBufferPointer(rebasing: output[start...]),
                 additionalData: header.recordAdditionalData(offset: offset, length: plaintext.count))
         }
-        var writer = ByteWriter(capacity: plaintext.count + 48)
-        writer.write(magic)
-        writer.write(UInt32(plaintext.count))
-        writer.write(offset)
-        writer.write(ciphertext)
-        writer.write(tag)
-        writer.write(CRC32C.checksum(writer.bytes))
-        return writer.bytes
+        record += tag
+        withUnsafeBytes(of: CRC32C.checksum(record).bigEndian) { record.append(contentsOf: $0) }
+        return record
     }
 
     func open(index: UInt64, header: JournalHeader, key: SecretBytes) throws -> [UInt8] {

@@ -9,9 +9,9 @@ import SystemPackage
 ///
 /// Memory stays bounded whatever the number of streams: at most ``queueCapacity`` segments wait (a submitter
 /// blocks beyond that, which is the backpressure), each worker holds one stripe and, while sealing, one segment,
-/// and at most ``workerLimit`` spare segment buffers are kept for reuse. Threads rather than the
-/// concurrency pool, because a worker blocks in the kernel on its writes; a worker with nothing to do for a second
-/// ends, so a quiet store holds no threads and no stripes.
+/// and one spare segment buffer is kept for reuse. Threads rather than the concurrency pool, because a worker
+/// blocks in the kernel on its writes; a worker with nothing to do for a second ends, so a quiet store holds no
+/// threads and no stripes.
 final class SegmentWriters: @unchecked Sendable {
     // @unchecked: `condition` guards every var.
 
@@ -72,7 +72,7 @@ final class SegmentWriters: @unchecked Sendable {
         // Uniquely held now, so emptied in place, keeping its memory.
         taken.removeAll(keepingCapacity: true)
         condition.withLock {
-            if spareBuffers.count < workerLimit { spareBuffers.append(taken) }
+            if spareBuffers.isEmpty { spareBuffers.append(taken) }
         }
     }
 
