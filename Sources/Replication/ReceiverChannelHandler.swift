@@ -34,6 +34,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private var heldBytes = 0
     private var lastProgress = NIODeadline.now()
     private var deadlineCheck: RepeatedTask?
+    /// The pending flush timer the state machine armed, cancelled when the handler goes.
+    private var flushTimer: Scheduled<Void>?
 
     private let signer: ReceiptSigner
     private let metrics: ReplicationMetrics
@@ -73,6 +75,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         heldBytes = 0
         deadlineCheck?.cancel()
         deadlineCheck = nil
+        flushTimer?.cancel()
+        flushTimer = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -189,6 +193,14 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
         if let operation = action.storage {
             start(operation, context: context)
+        }
+        if let delay = action.armFlushTimer {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            flushTimer = context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+                let (handler, context) = loopBound.value
+                handler.flushTimer = nil
+                handler.run(handler.state.flushTimerFired(), context: context)
+            }
         }
         switch action.reading {
         case .pause:

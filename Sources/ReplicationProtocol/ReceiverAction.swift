@@ -14,6 +14,8 @@ public struct ReceiverAction {
     public var close: Bool
     /// A receipt to sign and send: the stream, and its durable length and head.
     public var receipt: (stream: StreamName, durableLength: UInt64, head: ChainHead)?
+    /// Call ``ReceiverStateMachine/flushTimerFired()`` after this long (at most one such timer is pending).
+    public var armFlushTimer: Duration?
 
     /// Creates an action.
     public init(

@@ -16,10 +16,15 @@ public struct ReceiverStateMachine {
         public var pauseReadingAt: Int
         /// The most bytes one read operation fetches for a restore.
         public var readChunkBytes: Int
-        /// While data keeps arriving, appended bytes are flushed (and acknowledged) at least this often; as soon as
-        /// the queue runs dry they are flushed at once. Continuous streams thus pay one flush per this many bytes,
-        /// and a pause or a sync is acknowledged without delay.
+        /// While data keeps arriving, appended bytes are flushed (and acknowledged, up to storage's last natural
+        /// boundary) at least this often. Continuous streams thus pay one flush per this many bytes.
         public var flushEveryBytes: Int
+        /// When the queue runs dry, everything appended is flushed once no data has come for this long: a sender
+        /// that paused is acknowledged within about this, one that merely outran storage for a moment goes on
+        /// without a flush that would journal the open segment. Zero flushes at once. A sync is never delayed.
+        public var flushQuietPeriod: Duration
+        /// The longest appended bytes wait for a complete flush while data keeps coming in short bursts.
+        public var maximumFlushDelay: Duration
         /// How long a client may take from connecting to its hello (the TLS handshake included).
         public var helloTimeout: Duration
         /// How long a client may keep the appliance waiting for it: for a complete frame, or to read what it was
@@ -29,10 +34,14 @@ public struct ReceiverStateMachine {
         /// Creates limits.
         public init(
             pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, flushEveryBytes: Int = 16 << 20,
+            flushQuietPeriod: Duration = .milliseconds(5), maximumFlushDelay: Duration = .seconds(1),
             helloTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120)
         ) {
             precondition(flushEveryBytes > 0)
+            precondition(flushQuietPeriod >= .zero && maximumFlushDelay >= flushQuietPeriod)
             self.flushEveryBytes = flushEveryBytes
+            self.flushQuietPeriod = flushQuietPeriod
+            self.maximumFlushDelay = maximumFlushDelay
             precondition(pauseReadingAt > 0 && readChunkBytes > 0 && readChunkBytes <= ProtocolLimits.maximumDataBytes)
             self.pauseReadingAt = pauseReadingAt
             self.readChunkBytes = readChunkBytes
@@ -65,6 +74,12 @@ public struct ReceiverStateMachine {
         var unflushedBytes = 0
         /// A sync arrived while storage was busy: the next operation flushes.
         var syncPending = false
+        /// The flush timer is pending: the queue ran dry with bytes unflushed.
+        var flushTimerArmed = false
+        /// Data came since the flush timer was armed: the quiet period starts again.
+        var dataSinceTimerArmed = false
+        /// How long unflushed bytes have waited for a complete flush, in quiet periods.
+        var flushDelay: Duration = .zero
     }
 
     private struct Reading {
@@ -128,6 +143,7 @@ public struct ReceiverStateMachine {
                         + "\(appending.acceptedLength); resume from the acknowledged length")
             }
             appending.acceptedLength += UInt64(bytes.readableBytes)
+            appending.dataSinceTimerArmed = true
             appending.queue.append(bytes)
             appending.queuedBytes += bytes.readableBytes
             var action = ReceiverAction.none
@@ -140,16 +156,20 @@ public struct ReceiverStateMachine {
             state = .appending(appending)
             return action
         case (.appending(var appending), .sync):
-            // An idle session has flushed and acknowledged everything (storage flushes whenever its queue runs
-            // dry), so a sync only needs an answer of its own then; otherwise the next operation flushes.
-            if !appending.storageBusy && appending.queue.isEmpty {
+            // With nothing unflushed a sync only needs an answer of its own; bytes waiting for the quiet period are
+            // flushed now; otherwise the next operation flushes.
+            if !appending.storageBusy && appending.queue.isEmpty && appending.unflushedBytes == 0 {
                 return ReceiverAction(frames: [
                     .acknowledgement(durableLength: appending.acknowledgedLength, head: appending.acknowledgedHead)
                 ])
             }
             appending.syncPending = true
+            var action = ReceiverAction.none
+            if !appending.storageBusy {
+                action.storage = takeQueue(&appending)
+            }
             state = .appending(appending)
-            return .none
+            return action
         case (.appending(let appending), .receiptRequest):
             // A receipt speaks for what is acknowledged: durable, whatever is still on its way to storage.
             var action = ReceiverAction.none
@@ -272,8 +292,15 @@ public struct ReceiverStateMachine {
         if !appending.queue.isEmpty {
             action.storage = takeQueue(&appending)
         } else if appending.unflushedBytes > 0 {
-            // The queue ran dry: flush what was appended, so the sender hears about it now.
-            action.storage = takeQueue(&appending)
+            // The queue ran dry: flush what was appended once the sender has been quiet for a moment (at once if it
+            // waits for a sync, or the session closes).
+            if appending.syncPending || appending.closeWhenIdle || limits.flushQuietPeriod == .zero {
+                action.storage = takeQueue(&appending)
+            } else if !appending.flushTimerArmed {
+                appending.flushTimerArmed = true
+                appending.dataSinceTimerArmed = false
+                action.armFlushTimer = limits.flushQuietPeriod
+            }
         } else if appending.closeWhenIdle {
             state = .closed
             action.frames.append(
@@ -324,6 +351,25 @@ public struct ReceiverStateMachine {
         return action
     }
 
+    /// The flush timer that ``ReceiverAction/armFlushTimer`` asked for went off.
+    public mutating func flushTimerFired() -> ReceiverAction {
+        guard case .appending(var appending) = state, appending.flushTimerArmed else { return .none }
+        appending.flushTimerArmed = false
+        appending.flushDelay += limits.flushQuietPeriod
+        var action = ReceiverAction.none
+        if appending.storageBusy || appending.unflushedBytes == 0 {
+            // Storage is at work (its completion looks again), or a flush already took everything.
+        } else if !appending.dataSinceTimerArmed || appending.flushDelay >= limits.maximumFlushDelay {
+            action.storage = takeQueue(&appending)
+        } else {
+            appending.flushTimerArmed = true
+            appending.dataSinceTimerArmed = false
+            action.armFlushTimer = limits.flushQuietPeriod
+        }
+        state = .appending(appending)
+        return action
+    }
+
     /// The appliance is shutting down: stop taking data, flush what was taken, then close.
     public mutating func shutdownRequested() -> ReceiverAction {
         switch state {
@@ -331,6 +377,13 @@ public struct ReceiverStateMachine {
             appending.closeWhenIdle = true
             state = .appending(appending)
             return ReceiverAction(reading: .pause)
+        case .appending(var appending) where appending.unflushedBytes > 0:
+            // Bytes waiting for the quiet period: flush them, acknowledge, then close.
+            appending.closeWhenIdle = true
+            var action = ReceiverAction(reading: .pause)
+            action.storage = takeQueue(&appending)
+            state = .appending(appending)
+            return action
         case .closed:
             return .none
         default:
@@ -369,6 +422,9 @@ public struct ReceiverStateMachine {
             flush = .toBoundary
         } else {
             flush = .none
+        }
+        if flush == .everything {
+            appending.flushDelay = .zero
         }
         if flush != .none {
             appending.unflushedBytes = 0

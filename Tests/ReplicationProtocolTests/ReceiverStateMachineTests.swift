@@ -137,7 +137,7 @@ struct ReceiverStateMachineTests {
         #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 6, head: later)])
     }
 
-    @Test("a continuous stream is flushed every flushEveryBytes, and at once when the queue runs dry")
+    @Test("a continuous stream is flushed every flushEveryBytes, and completely once the sender is quiet")
     func lazyFlush() {
         var machine = Self.appending(limits: .init(flushEveryBytes: 100))
         // The first frame goes to storage at once, appended but not flushed: more may follow.
@@ -156,33 +156,97 @@ struct ReceiverStateMachineTests {
             machine.appendCompleted(durableLength: 120, head: .empty).frames == [
                 .acknowledgement(durableLength: 120, head: .empty)
             ])
-        // A lone frame: appended without a flush, then, with the queue dry, flushed and acknowledged.
+        // A lone frame: appended without a flush; with the queue dry, the flush timer is armed, and when it goes
+        // off with no data since, everything is flushed and acknowledged.
         _ = machine.frameReceived(.data(offset: 120, bytes: Self.bytes(5)))
         let dry = machine.appendCompleted(durableLength: 120, head: .empty)
         #expect(dry.frames.isEmpty)
-        #expect(dry.storage.flushDemand == .everything)
-        #expect(dry.storage.appendedBytes == [])
+        #expect(dry.storage.flushes == nil)
+        #expect(dry.armFlushTimer == .milliseconds(5))
+        let quiet = machine.flushTimerFired()
+        #expect(quiet.storage.flushDemand == .everything)
+        #expect(quiet.storage.appendedBytes == [])
         #expect(
             machine.appendCompleted(durableLength: 125, head: .empty).frames == [
                 .acknowledgement(durableLength: 125, head: .empty)
             ])
     }
 
-    @Test("bytes a flush to storage's boundary left behind are flushed when the queue runs dry")
+    @Test("bytes a flush to storage's boundary left behind are flushed once the sender is quiet")
     func boundaryFlushRemainder() {
         var machine = Self.appending(limits: .init(flushEveryBytes: 100))
         _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(60)))
         _ = machine.frameReceived(.data(offset: 60, bytes: Self.bytes(60)))
         #expect(machine.appendCompleted(durableLength: 0, head: .empty).storage.flushDemand == .toBoundary)
         // Storage made 100 of the 120 bytes durable (its boundary): acknowledge those; with nothing queued, the
-        // remaining 20 are flushed at once, completely.
+        // remaining 20 wait for the quiet period, then are flushed completely.
         let partial = machine.appendCompleted(durableLength: 100, head: .empty)
         #expect(partial.frames == [.acknowledgement(durableLength: 100, head: .empty)])
-        #expect(partial.storage.flushDemand == .everything)
-        #expect(partial.storage.appendedBytes == [])
+        #expect(partial.storage.flushes == nil)
+        #expect(partial.armFlushTimer != nil)
+        let quiet = machine.flushTimerFired()
+        #expect(quiet.storage.flushDemand == .everything)
+        #expect(quiet.storage.appendedBytes == [])
         let rest = machine.appendCompleted(durableLength: 120, head: .empty)
         #expect(rest.frames == [.acknowledgement(durableLength: 120, head: .empty)])
         #expect(rest.storage.flushes == nil)
+    }
+
+    @Test("data in the quiet period postpones the complete flush, but no longer than the maximum delay")
+    func quietPeriod() {
+        var machine = Self.appending(
+            limits: .init(
+                flushEveryBytes: 1 << 20, flushQuietPeriod: .milliseconds(5), maximumFlushDelay: .milliseconds(15)))
+        var offset: UInt64 = 0
+        /// One frame, appended without a flush; returns what its completion does with the queue dry.
+        func burst() -> ReceiverAction {
+            #expect(machine.frameReceived(.data(offset: offset, bytes: Self.bytes(10))).storage.flushes == false)
+            offset += 10
+            return machine.appendCompleted(durableLength: 0, head: .empty)
+        }
+        #expect(burst().armFlushTimer == .milliseconds(5))
+        // More data within the period: the timer, already armed, is not armed twice; when it fires it starts over.
+        #expect(burst().armFlushTimer == nil)
+        let first = machine.flushTimerFired()
+        #expect(first.storage.flushes == nil)
+        #expect(first.armFlushTimer == .milliseconds(5))
+        _ = burst()
+        #expect(machine.flushTimerFired().armFlushTimer == .milliseconds(5))
+        _ = burst()
+        // Three periods with data in each: the bytes have waited the maximum, so everything is flushed now.
+        let third = machine.flushTimerFired()
+        #expect(third.storage.flushDemand == .everything)
+        #expect(
+            machine.appendCompleted(durableLength: offset, head: .empty).frames == [
+                .acknowledgement(durableLength: offset, head: .empty)
+            ])
+        // A timer that fires with nothing unflushed does nothing.
+        #expect(machine.flushTimerFired().storage.flushes == nil)
+    }
+
+    @Test("a sync, or a shutdown, while bytes wait for the quiet period flushes them at once")
+    func syncAndShutdownWhileQuiet() {
+        var machine = Self.appending(limits: .init(flushEveryBytes: 1 << 20))
+        _ = machine.frameReceived(.data(offset: 0, bytes: Self.bytes(10)))
+        #expect(machine.appendCompleted(durableLength: 0, head: .empty).armFlushTimer != nil)
+        #expect(machine.frameReceived(.sync).storage.flushDemand == .everything)
+        #expect(
+            machine.appendCompleted(durableLength: 10, head: .empty).frames == [
+                .acknowledgement(durableLength: 10, head: .empty)
+            ])
+        // The timer armed before the sync finds nothing left to flush.
+        #expect(machine.flushTimerFired().storage.flushes == nil)
+
+        _ = machine.frameReceived(.data(offset: 10, bytes: Self.bytes(5)))
+        #expect(machine.appendCompleted(durableLength: 10, head: .empty).armFlushTimer != nil)
+        let shutdown = machine.shutdownRequested()
+        #expect(shutdown.reading == .pause)
+        #expect(shutdown.storage.flushDemand == .everything)
+        let completed = machine.appendCompleted(durableLength: 15, head: .empty)
+        #expect(completed.frames.first == .acknowledgement(durableLength: 15, head: .empty))
+        #expect(completed.frames.last?.errorCode == .shuttingDown)
+        #expect(completed.storage.isRelease)
+        #expect(completed.close)
     }
 
     @Test("a sync while storage is busy makes the next operation flush")
