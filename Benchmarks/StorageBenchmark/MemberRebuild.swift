@@ -54,7 +54,8 @@ struct MemberRebuild {
             throw BenchmarkFailure("the rebuilt member holds \(rebuiltBytes) shard bytes, not \(shardBytes)")
         }
         Report.line(
-            "  store: \(report.shardsWritten) shards, \(shardBytes >> 20) MiB in \(Report.secondsText(rebuild)), "
+            "  store: \(report.shardsWritten) shards (\(report.shardsRead) read), \(shardBytes >> 20) MiB in "
+                + "\(Report.secondsText(rebuild)), "
                 + Report.rate(bytes: shardBytes, over: rebuild))
         array.remove()
 

@@ -1,10 +1,7 @@
 import DurableFiles
+import Foundation
 import StreamStore
 import SystemPackage
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// How far a rebuild has come.
 public struct RebuildProgress: Sendable, Hashable {
@@ -12,9 +9,9 @@ public struct RebuildProgress: Sendable, Hashable {
     public var segmentsDone: Int
     /// Segments to examine in all.
     public var segmentsTotal: Int
-    /// Shard bytes written so far.
+    /// Shard bytes written and flushed so far: a shard counts once it is durable on the member.
     public var bytesWritten: Int
-    /// Bytes written per second since the rebuild started.
+    /// Bytes written and flushed per second since the rebuild started.
     public var bytesPerSecond: Double
 }
 
@@ -24,6 +21,8 @@ public struct RebuildReport: Sendable, Hashable {
     public var shardsWritten: Int
     /// Shards already intact on it (a resumed rebuild finds its earlier work here).
     public var shardsAlreadyIntact: Int
+    /// Shard files read from the other members to reconstruct the shards written.
+    public var shardsRead: Int
     /// Journal copies written to it.
     public var journalsWritten: Int
     /// Segments that could not be rebuilt because more than m of their shards are lost.
@@ -55,71 +54,67 @@ extension ErasureCodedStore {
     }
 
     /// Reconstructs every shard and journal copy that belongs on member `index` from the other members, without
-    /// any key. Resumable: intact shards already on the member are kept. `bytesPerSecond` throttles the writes.
+    /// any key, and flushes them. Resumable: shards already on the member are verified, intact ones kept, torn or
+    /// damaged ones rewritten. `bytesPerSecond` throttles the writes.
+    ///
+    /// For each segment only the k other shards reconstruction needs are read (more when some are missing or
+    /// damaged). Two readers share the segments; each writes the shards it rebuilds without a flush of its own, and
+    /// they are flushed in batches (``RebuildBatch``); `progress` counts a shard's bytes once they are flushed. A
+    /// failure to write to the member throws; a segment with more than m lost shards is reported as unrepairable and
+    /// the rebuild goes on.
     public func rebuild(
         member index: Int, bytesPerSecond: Int? = nil, progress: (RebuildProgress) -> Void = { _ in }
     ) throws(StreamStorageError) -> RebuildReport {
         guard let target = layout(of: index) else {
             throw .configuration("member \(index) is not part of this assembly; adopt the replacement first")
         }
-        let work = streamNames().flatMap { stream in
-            segmentIndices(of: stream.rawValue).map { (stream.rawValue, $0) }
-        }
-        var report = RebuildReport(shardsWritten: 0, shardsAlreadyIntact: 0, journalsWritten: 0, unrepairable: [])
-        let clock = ContinuousClock()
-        let start = clock.now
-        var written = 0
-        for (done, (stream, segment)) in work.enumerated() {
-            let shardIndex = (0..<geometry.shardsPerSegment).first {
-                placement.member(ofShard: $0, segment: segment, stream: stream) == index
-            }
-            if let shardIndex {
-                let (shards, header) = readShards(stream: stream, segment: segment)
-                if shards[shardIndex] != nil {
-                    report.shardsAlreadyIntact += 1
-                } else if let header {
-                    do {
-                        // Other damaged shards of the segment are rewritten too, on members that are present.
-                        let rewritten = try repairShards(
-                            stream: stream, segment: segment, shards: shards, header: header)
-                        if rewritten.contains(shardIndex) {
-                            report.shardsWritten += 1
-                            written += geometry.shardBodyBytes
-                        }
-                    } catch {
-                        report.unrepairable.append("\(stream) segment \(segment)")
-                    }
-                } else {
-                    report.unrepairable.append("\(stream) segment \(segment)")
-                }
-            }
-            let elapsed = start.duration(to: clock.now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            if let bytesPerSecond, bytesPerSecond > 0 {
-                let due = Double(written) / Double(bytesPerSecond)
-                if due > seconds { Self.sleep(seconds: due - seconds) }
-            }
+        let work = RebuildWork(
+            segments: streamNames().flatMap { stream in
+                segmentIndices(of: stream.rawValue).map { (stream.rawValue, $0) }
+            })
+        let start = ContinuousClock.now
+        let throttle = RebuildThrottle(bytesPerSecond: bytesPerSecond, start: start)
+        let readers = Self.rebuildReaders
+        let writer = RebuildWriter(store: self, member: index)
+        func report(examined: Int) {
+            let seconds = RebuildThrottle.seconds(since: start)
+            let flushed = writer.flushedBytes
             progress(
                 RebuildProgress(
-                    segmentsDone: done + 1, segmentsTotal: work.count, bytesWritten: written,
-                    bytesPerSecond: seconds > 0 ? Double(written) / seconds : 0))
+                    segmentsDone: examined, segmentsTotal: work.segments.count, bytesWritten: flushed,
+                    bytesPerSecond: seconds > 0 ? Double(flushed) / seconds : 0))
         }
+        let helpers = DispatchGroup()
+        for _ in 1..<readers {
+            helpers.enter()
+            Thread.detachNewThread {
+                defer { helpers.leave() }
+                self.rebuildSegments(member: index, work: work, writer: writer, throttle: throttle)
+            }
+        }
+        rebuildSegments(member: index, work: work, writer: writer, throttle: throttle, examined: report(examined:))
+        helpers.wait()
+        var (result, failure) = work.result
+        if let failure {
+            writer.abandon()
+            throw failure
+        }
+        try writer.finish()
+        report(examined: work.segments.count)
         for stream in streamNames() {
             let before = journalCopiesPresent(stream: stream.rawValue, on: target)
             _ = repairJournals(stream: stream.rawValue)
-            report.journalsWritten += journalCopiesPresent(stream: stream.rawValue, on: target) - before
+            result.journalsWritten += journalCopiesPresent(stream: stream.rawValue, on: target) - before
         }
-        return report
+        return result
     }
+
+    /// Reader threads of a rebuild, each reading, checking and reconstructing a segment's shard, then writing it. Two
+    /// keep two cores busy; the disk, with writeback started after each file, keeps up.
+    static var rebuildReaders: Int { min(2, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     private func journalCopiesPresent(stream: String, on layout: MemberLayout) -> Int {
         MemberLayout.indices(in: (try? FileSystemCalls.entries(of: layout.streamDirectory(stream))) ?? []).journals
             .count
-    }
-
-    private static func sleep(seconds: Double) {
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 }

@@ -1,0 +1,160 @@
+import Foundation
+import StreamStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The segments of a rebuild, shared by its reader threads: each takes the next segment to examine and adds what it
+/// did to the tallies; the first failure stops them all.
+final class RebuildWork: @unchecked Sendable {
+    // @unchecked: `lock` guards every var.
+
+    /// What examining one segment did.
+    enum Outcome {
+        /// No shard of the segment belongs on the member.
+        case elsewhere
+        /// The member's shard is there and intact.
+        case intact
+        /// The member's shard was reconstructed and written.
+        case written
+        /// Fewer than k intact shards agree: the segment cannot be rebuilt.
+        case unrepairable
+    }
+
+    let segments: [(stream: String, segment: UInt64)]
+    private let lock = NSLock()
+    private var next = 0
+    private var examined = 0
+    private var tally = RebuildReport(
+        shardsWritten: 0, shardsAlreadyIntact: 0, shardsRead: 0, journalsWritten: 0, unrepairable: [])
+    private var failure: StreamStorageError?
+
+    init(segments: [(stream: String, segment: UInt64)]) {
+        self.segments = segments
+    }
+
+    /// The next segment to examine, or nil when none is left or a reader has failed.
+    func take() -> (stream: String, segment: UInt64)? {
+        lock.withLock {
+            guard failure == nil, next < segments.count else { return nil }
+            next += 1
+            return segments[next - 1]
+        }
+    }
+
+    /// Records what examining `segment` did, having read `shardsRead` shard files; returns the segments examined.
+    func record(_ outcome: Outcome, stream: String, segment: UInt64, shardsRead: Int) -> Int {
+        lock.withLock {
+            examined += 1
+            tally.shardsRead += shardsRead
+            switch outcome {
+            case .elsewhere: break
+            case .intact: tally.shardsAlreadyIntact += 1
+            case .written: tally.shardsWritten += 1
+            case .unrepairable: tally.unrepairable.append("\(stream) segment \(segment)")
+            }
+            return examined
+        }
+    }
+
+    func fail(_ error: StreamStorageError) {
+        lock.withLock { if failure == nil { failure = error } }
+    }
+
+    /// The tallies, in segment order, and the first failure.
+    var result: (report: RebuildReport, failure: StreamStorageError?) {
+        lock.withLock {
+            var report = tally
+            // Readers finish out of order; a report lists segments in order.
+            let order = Dictionary(
+                segments.enumerated().map { ("\($0.element.stream) segment \($0.element.segment)", $0.offset) },
+                uniquingKeysWith: { first, _ in first })
+            report.unrepairable.sort { order[$0, default: 0] < order[$1, default: 0] }
+            return (report, failure)
+        }
+    }
+}
+
+extension ErasureCodedStore {
+    /// Examines segments taken from `work` until none is left, rebuilding the shard of each that belongs on `member`
+    /// and is not intact there; `examined` is called after each with the count examined by all readers.
+    func rebuildSegments(
+        member: Int, work: RebuildWork, writer: RebuildWriter, throttle: RebuildThrottle?,
+        examined: (Int) -> Void = { _ in }
+    ) {
+        // One stripe per reader, reused for every segment it examines.
+        let stripe = RebuildStripe(geometry: geometry)
+        while let (stream, segment) = work.take() {
+            var read = 0
+            do {
+                let outcome = try rebuildSegment(
+                    stream: stream, segment: segment, member: member, stripe: stripe, writer: writer, read: &read)
+                if outcome == .written { throttle?.wrote(bytes: geometry.shardBodyBytes) }
+                examined(work.record(outcome, stream: stream, segment: segment, shardsRead: read))
+            } catch {
+                work.fail(error)
+            }
+        }
+    }
+
+    /// Rebuilds the shard of one segment that belongs on `member`, unless it is there and intact: reads only the k
+    /// other shards it needs, reconstructs it and writes it. `read` counts the shard files read.
+    private func rebuildSegment(
+        stream: String, segment: UInt64, member: Int, stripe: RebuildStripe, writer: RebuildWriter, read: inout Int
+    ) throws(StreamStorageError) -> RebuildWork.Outcome {
+        guard
+            let index = (0..<geometry.shardsPerSegment).first(where: {
+                placement.member(ofShard: $0, segment: segment, stream: stream) == member
+            }), let target = layout(of: member)
+        else { return .elsewhere }
+        // A resumed rebuild verifies what an earlier run wrote: a torn or damaged file is rewritten like a missing one.
+        if let file = RebuildShardFile(
+            target.shard(stream, segment: segment), arrayID: arrayID, stream: stream, segment: segment, index: index,
+            geometry: geometry)
+        {
+            defer { file.close() }
+            if file.readAll(into: stripe) { return .intact }
+        }
+        guard let header = reconstructShard(stream: stream, segment: segment, target: index, into: stripe, read: &read)
+        else { return .unrepairable }
+        try writer.write(stripe, header: header, index: index, stream: stream, segment: segment)
+        return .written
+    }
+}
+
+/// Holds a rebuild to a rate: after each shard a reader waits until the bytes written so far are due.
+final class RebuildThrottle: @unchecked Sendable {
+    // @unchecked: `lock` guards `written`.
+    private let bytesPerSecond: Int
+    private let start: ContinuousClock.Instant
+    private let lock = NSLock()
+    private var written = 0
+
+    init?(bytesPerSecond: Int?, start: ContinuousClock.Instant) {
+        guard let bytesPerSecond, bytesPerSecond > 0 else { return nil }
+        self.bytesPerSecond = bytesPerSecond
+        self.start = start
+    }
+
+    func wrote(bytes: Int) {
+        let total = lock.withLock {
+            written += bytes
+            return written
+        }
+        let due = Double(total) / Double(bytesPerSecond) - Self.seconds(since: start)
+        if due > 0 { Self.sleep(seconds: due) }
+    }
+
+    /// Seconds from `start` to now.
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = start.duration(to: .now)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private static func sleep(seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+}

@@ -1,0 +1,88 @@
+import DurableFiles
+import Foundation
+import StreamStore
+import SystemPackage
+
+/// Writes a rebuild's shards to the replaced member and flushes them in batches, as ``RebuildBatch`` decides.
+///
+/// Each reader writes the shard it has just reconstructed: the file is created and written in one gathering
+/// `writev` straight from the stripe, and its writeback started at once, so the disk is busy while the readers go
+/// on with the next segments; whoever fills a batch flushes it (the other reader goes on meanwhile), and finds
+/// little left to wait for.
+final class RebuildWriter: @unchecked Sendable {
+    // @unchecked: `lock` guards `batch`; the rest is immutable.
+    typealias File = (descriptor: FileDescriptor, stream: String)
+
+    private let store: ErasureCodedStore
+    private let member: Int
+    private let lock = NSLock()
+    private var batch = RebuildBatch<File>()
+
+    init(store: ErasureCodedStore, member: Int) {
+        self.store = store
+        self.member = member
+    }
+
+    /// Shard bytes written and flushed so far: only these count as rebuilt.
+    var flushedBytes: Int { lock.withLock { batch.flushedBytes } }
+
+    /// Writes shard `index` of a segment, reconstructed in `stripe`, to its file on the member, replacing whatever
+    /// is there; flushes a batch when this write fills one.
+    func write(
+        _ stripe: RebuildStripe, header: ShardHeader, index: Int, stream: String, segment: UInt64
+    ) throws(StreamStorageError) {
+        let descriptor = try store.createFile(
+            member: member, path: { $0.shard(stream, segment: segment) }, stream: stream)
+        var header = header
+        header.shardIndex = index
+        let encoded = header.encoded()
+        do {
+            // The file in one gathering write: the header, then each block of the shard followed by its CRC32C.
+            try encoded.withUnsafeBytes { encoded in
+                try stripe.checksums.withUnsafeBytes { checksums in
+                    var parts = [encoded]
+                    parts.reserveCapacity(1 + 2 * store.geometry.blocksPerShard)
+                    for block in 0..<store.geometry.blocksPerShard {
+                        parts.append(stripe.block(block, of: index))
+                        parts.append(UnsafeRawBufferPointer(rebasing: checksums[(block * 4)..<(block * 4 + 4)]))
+                    }
+                    try FileSystemCalls.writeAll(descriptor, gathering: parts)
+                }
+            }
+        } catch {
+            try? descriptor.close()
+            throw .io(
+                "writing rebuilt shard \(index) of segment \(segment) to member \(member) at",
+                path: store.layout(of: member)?.root.string ?? "?", error: error)
+        }
+        FileSystemCalls.startWriteback(descriptor)
+        let action = lock.withLock { batch.written((descriptor, stream), bytes: store.geometry.shardBodyBytes) }
+        try run(action)
+    }
+
+    /// Flushes whatever is written and not yet flushed; the rebuild ends with this, after its readers.
+    func finish() throws(StreamStorageError) {
+        try run(lock.withLock { batch.finishing() })
+    }
+
+    /// Closes what is written and not flushed, without flushing it: the rebuild has failed.
+    func abandon() {
+        if case .flush(let files, _) = lock.withLock({ batch.finishing() }) {
+            for file in files { try? file.descriptor.close() }
+        }
+    }
+
+    /// Flushes the files of a batch, then their directories, which makes the new files' names durable; only then do
+    /// their bytes count as flushed.
+    private func run(_ action: RebuildBatch<File>.Action) throws(StreamStorageError) {
+        guard case .flush(let files, let bytes) = action else { return }
+        defer { for file in files { try? file.descriptor.close() } }
+        for file in files {
+            try store.flush(file.descriptor, member: member, what: "a rebuilt shard")
+        }
+        for stream in Set(files.map(\.stream)) {
+            try store.flushDirectory(member: member, stream: stream)
+        }
+        lock.withLock { batch.flushed(bytes: bytes) }
+    }
+}
