@@ -13,6 +13,14 @@ int saatkond_start_writeback(int fd) {
 #endif
 }
 
+int saatkond_direct_io_flag(void) {
+#ifdef O_DIRECT
+    return O_DIRECT;
+#else
+    return 0;
+#endif
+}
+
 int saatkond_bound_heap(int arenas, int mmap_threshold) {
 #if defined(M_ARENA_MAX) && defined(M_MMAP_THRESHOLD)
     int arenasSet = mallopt(M_ARENA_MAX, arenas);

@@ -32,6 +32,13 @@ public enum FileSystemCalls {
         _ = saatkond_start_writeback(descriptor.rawValue)
     }
 
+    /// The open option for direct I/O (`O_DIRECT`): writes go from the caller's memory to the disk without a copy
+    /// into the page cache. Their memory, file offsets and lengths must be aligned to the disk's logical block size
+    /// (4 KiB always is). Empty where the platform has none.
+    public static var directIO: FileDescriptor.OpenOptions {
+        FileDescriptor.OpenOptions(rawValue: saatkond_direct_io_flag())
+    }
+
     /// Writes `parts` one after another at the file's position with as few `writev` calls as the kernel allows,
     /// so a file made of many pieces (a header, blocks and their checksums) needs no copy into one buffer first.
     public static func writeAll(_ descriptor: FileDescriptor, gathering parts: [UnsafeRawBufferPointer]) throws(Errno) {

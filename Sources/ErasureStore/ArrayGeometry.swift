@@ -49,6 +49,6 @@ public struct ArrayGeometry: Sendable, Hashable {
     /// Blocks per shard.
     var blocksPerShard: Int { shardBytes / blockBytes }
 
-    /// Bytes of a shard file's body: each block followed by its CRC32C.
-    var shardBodyBytes: Int { blocksPerShard * (blockBytes + 4) }
+    /// Bytes of a whole shard file (``ShardFileLayout``).
+    var shardFileBytes: Int { ShardFileLayout(geometry: self).fileBytes }
 }

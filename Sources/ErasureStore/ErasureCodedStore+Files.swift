@@ -18,16 +18,26 @@ extension ErasureCodedStore {
         return layout
     }
 
-    /// Creates (or truncates) a file on a member, creating the stream's directory durably first.
+    /// Creates (or truncates) a file on a member, creating the stream's directory durably first. With `directIO`
+    /// the file is opened for direct I/O where its filesystem allows it (tmpfs does not), and buffered otherwise.
     func createFile(
-        member: Int, path: (MemberLayout) -> FilePath, stream: String
+        member: Int, path: (MemberLayout) -> FilePath, stream: String, directIO: Bool = false
     ) throws(StreamStorageError) -> FileDescriptor {
         let layout = try requireLayout(member)
         let file = path(layout)
+        let options: FileDescriptor.OpenOptions = [.create, .truncate, .closeOnExec]
         do {
             try layout.createStreamDirectory(stream)
-            return try FileDescriptor.open(
-                file, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+            if directIO {
+                do {
+                    return try FileDescriptor.open(
+                        file, .writeOnly, options: options.union(FileSystemCalls.directIO),
+                        permissions: [.ownerReadWrite])
+                } catch Errno.invalidArgument {
+                    // The filesystem has no direct I/O: buffered writes and an early writeback do.
+                }
+            }
+            return try FileDescriptor.open(file, .writeOnly, options: options, permissions: [.ownerReadWrite])
         } catch {
             throw .io("creating a file on member \(member):", path: file.string, error: error)
         }

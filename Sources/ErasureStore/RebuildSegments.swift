@@ -90,7 +90,7 @@ extension ErasureCodedStore {
             do {
                 let outcome = try rebuildSegment(
                     stream: stream, segment: segment, member: member, stripe: stripe, writer: writer, read: &read)
-                if outcome == .written { throttle?.wrote(bytes: geometry.shardBodyBytes) }
+                if outcome == .written { throttle?.wrote(bytes: geometry.shardFileBytes) }
                 examined(work.record(outcome, stream: stream, segment: segment, shardsRead: read))
             } catch {
                 work.fail(error)

@@ -12,21 +12,18 @@ import SystemPackage
 /// Each reader of a rebuild has its own.
 final class RebuildStripe {
     let geometry: ArrayGeometry
-    /// The block stripes, and 4 bytes more: a block is read with its CRC in one call, which spills the CRC there.
+    /// The block stripes.
     private let buffer: UnsafeMutableRawBufferPointer
     /// The CRC32C of each block of the reconstructed shard, big-endian as in the file.
     var checksums: [UInt32]
 
     init(geometry: ArrayGeometry) {
         self.geometry = geometry
+        // Never initialised as a whole: every byte is read into before it is used, so the slots no segment needs are
+        // never touched.
         buffer = .allocate(
-            byteCount: geometry.blocksPerShard * geometry.shardsPerSegment * geometry.blockBytes + 4, alignment: 64)
-        // Only the bytes a CRC may spill onto are read before anything is read into them (to be put back); they
-        // alone are initialised, so the slots no segment needs are never touched beyond their first page.
-        for slot in stride(from: 0, through: buffer.count - 4, by: geometry.blockBytes) {
-            UnsafeMutableRawBufferPointer(rebasing: buffer[slot..<(slot + 4)]).initializeMemory(
-                as: UInt8.self, repeating: 0)
-        }
+            byteCount: geometry.blocksPerShard * geometry.shardsPerSegment * geometry.blockBytes,
+            alignment: ShardFileLayout.alignment)
         checksums = [UInt32](repeating: 0, count: geometry.blocksPerShard)
     }
 
@@ -38,28 +35,29 @@ final class RebuildStripe {
         return UnsafeMutableRawBufferPointer(rebasing: buffer[(block * size)..<((block + 1) * size)])
     }
 
-    /// Block `block` of shard `shard`, with the 4 bytes after it.
-    fileprivate func blockWithSpill(_ block: Int, of shard: Int) -> UnsafeMutableRawBufferPointer {
+    /// Block `block` of shard `shard`, to read into.
+    fileprivate func mutableBlock(_ block: Int, of shard: Int) -> UnsafeMutableRawBufferPointer {
         let from = (block * geometry.shardsPerSegment + shard) * geometry.blockBytes
-        return UnsafeMutableRawBufferPointer(rebasing: buffer[from..<(from + geometry.blockBytes + 4)])
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[from..<(from + geometry.blockBytes)])
     }
 
     /// Block `block` of shard `shard`.
     func block(_ block: Int, of shard: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: blockWithSpill(block, of: shard).dropLast(4))
+        UnsafeRawBufferPointer(mutableBlock(block, of: shard))
     }
 }
 
-/// A shard file open for a rebuild, its header checked as ``SegmentCodec/parseShard(_:arrayID:stream:segment:index:)``
-/// checks it (checksum, the segment it claims to be, the array's geometry, the file's length); its blocks are read
-/// and checked one at a time.
+/// A shard file open for a rebuild, its header and padding checked as
+/// ``SegmentCodec/parseShard(_:arrayID:stream:segment:index:)`` checks them (checksum, the segment it claims to be,
+/// the array's geometry, the file's length); its blocks are read and checked against its checksums one at a time.
 struct RebuildShardFile {
     let index: Int
     /// The header, with the shard index cleared: equal for every shard of one write of the segment.
     let segmentHeader: ShardHeader
     private let descriptor: FileDescriptor
-    private let headerLength: Int
-    private let geometry: ArrayGeometry
+    private let layout: ShardFileLayout
+    /// The checksum region.
+    private let checksums: [UInt8]
 
     /// Opens shard `index` of a segment; nil when it is missing, torn, or not that shard of this array.
     init?(_ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry) {
@@ -68,55 +66,47 @@ struct RebuildShardFile {
             try? descriptor.close()
             return nil
         }
-        // The header's length varies with the stream's name; a whole shard file is the header and the body.
-        let headerLength = Int(size) - geometry.shardBodyBytes
-        var bytes = [UInt8](repeating: 0, count: max(0, min(headerLength, 1024)))
-        guard headerLength > 0, headerLength <= 1024,
-            bytes.withUnsafeMutableBytes({ Self.readFully(descriptor, at: 0, into: $0) }),
-            let (header, decodedLength) = try? ShardHeader.decode(bytes), decodedLength == headerLength,
-            header.arrayID == arrayID, header.stream == stream, header.segment == segment, header.shardIndex == index,
-            header.dataShards == geometry.dataShards, header.parityShards == geometry.parityShards,
-            header.shardBytes == geometry.shardBytes, header.blockBytes == geometry.blockBytes
+        let layout = ShardFileLayout(geometry: geometry)
+        var header = [UInt8](repeating: 0, count: layout.headerRegionBytes)
+        var checksums = [UInt8](repeating: 0, count: layout.checksumRegionBytes)
+        guard size == UInt64(layout.fileBytes),
+            header.withUnsafeMutableBytes({ Self.readFully(descriptor, at: 0, into: $0) }),
+            checksums.withUnsafeMutableBytes({
+                Self.readFully(descriptor, at: Int64(layout.checksumOffset), into: $0)
+            }),
+            let (decoded, headerLength) = try? ShardHeader.decode(header),
+            header[headerLength...].allSatisfy({ $0 == 0 }), checksums[layout.checksumBytes...].allSatisfy({ $0 == 0 }),
+            decoded.arrayID == arrayID, decoded.stream == stream, decoded.segment == segment,
+            decoded.shardIndex == index, decoded.dataShards == geometry.dataShards,
+            decoded.parityShards == geometry.parityShards, decoded.shardBytes == geometry.shardBytes,
+            decoded.blockBytes == geometry.blockBytes
         else {
             try? descriptor.close()
             return nil
         }
-        var segmentHeader = header
+        var segmentHeader = decoded
         segmentHeader.shardIndex = 0
         self.index = index
         self.segmentHeader = segmentHeader
         self.descriptor = descriptor
-        self.headerLength = headerLength
-        self.geometry = geometry
+        self.layout = layout
+        self.checksums = checksums
     }
 
     func close() { try? descriptor.close() }
 
     /// Reads block `block` into its place in `stripe` and checks its CRC32C; false when it is short or damaged.
-    ///
-    /// The block and its CRC come in one call; the CRC spills onto the 4 bytes after the block's place (the next
-    /// shard's block, or the stripe's slack), which are saved first and put back.
     func read(block: Int, into stripe: RebuildStripe) -> Bool {
-        let blockBytes = geometry.blockBytes
-        let place = stripe.blockWithSpill(block, of: index)
-        var saved: UInt32 = 0
-        withUnsafeMutableBytes(of: &saved) {
-            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: place[blockBytes...]))
-        }
-        defer {
-            withUnsafeBytes(of: saved) {
-                UnsafeMutableRawBufferPointer(rebasing: place[blockBytes...]).copyMemory(from: $0)
-            }
-        }
-        let offset = Int64(headerLength + block * (blockBytes + 4))
+        let place = stripe.mutableBlock(block, of: index)
+        let offset = Int64(layout.bodyOffset + block * layout.geometry.blockBytes)
         guard Self.readFully(descriptor, at: offset, into: place) else { return false }
-        let stored = place[blockBytes..<(blockBytes + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: place[..<blockBytes])) == stored
+        let stored = checksums.withUnsafeBytes { ShardFileLayout.checksum(block, in: $0) }
+        return CRC32C.checksum(UnsafeRawBufferPointer(place)) == stored
     }
 
     /// Reads and checks every block; true when the whole shard is intact.
     func readAll(into stripe: RebuildStripe) -> Bool {
-        (0..<geometry.blocksPerShard).allSatisfy { read(block: $0, into: stripe) }
+        (0..<layout.geometry.blocksPerShard).allSatisfy { read(block: $0, into: stripe) }
     }
 
     /// Fills `buffer` from `offset`; false on an error or when the file ends first.

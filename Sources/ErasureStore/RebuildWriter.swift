@@ -35,19 +35,17 @@ final class RebuildWriter: @unchecked Sendable {
             member: member, path: { $0.shard(stream, segment: segment) }, stream: stream)
         var header = header
         header.shardIndex = index
-        let encoded = header.encoded()
+        let layout = store.codec.layout
         do {
-            // The file in one gathering write: the header, then each block of the shard followed by its CRC32C.
-            try encoded.withUnsafeBytes { encoded in
-                try stripe.checksums.withUnsafeBytes { checksums in
-                    var parts = [encoded]
-                    parts.reserveCapacity(1 + 2 * store.geometry.blocksPerShard)
-                    for block in 0..<store.geometry.blocksPerShard {
-                        parts.append(stripe.block(block, of: index))
-                        parts.append(UnsafeRawBufferPointer(rebasing: checksums[(block * 4)..<(block * 4 + 4)]))
-                    }
-                    try FileSystemCalls.writeAll(descriptor, gathering: parts)
+            // The file in one gathering write: the header region, each block of the shard, the checksum region.
+            try layout.withRegions(encodedHeader: header.encoded(), checksums: stripe.checksums) { header, checksums in
+                var parts = [header]
+                parts.reserveCapacity(2 + store.geometry.blocksPerShard)
+                for block in 0..<store.geometry.blocksPerShard {
+                    parts.append(stripe.block(block, of: index))
                 }
+                parts.append(checksums)
+                try FileSystemCalls.writeAll(descriptor, gathering: parts)
             }
         } catch {
             try? descriptor.close()
@@ -56,7 +54,7 @@ final class RebuildWriter: @unchecked Sendable {
                 path: store.layout(of: member)?.root.string ?? "?", error: error)
         }
         FileSystemCalls.startWriteback(descriptor)
-        let action = lock.withLock { batch.written((descriptor, stream), bytes: store.geometry.shardBodyBytes) }
+        let action = lock.withLock { batch.written((descriptor, stream), bytes: store.geometry.shardFileBytes) }
         try run(action)
     }
 

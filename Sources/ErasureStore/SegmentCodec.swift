@@ -56,64 +56,47 @@ struct SegmentCodec {
         return header
     }
 
-    /// Calls `body` with the pieces of shard `index`'s file in order (its header, then each block of the stripe
-    /// followed by its CRC32C), for a gathering write that copies nothing.
+    /// Where things are in a shard file.
+    var layout: ShardFileLayout { ShardFileLayout(geometry: geometry) }
+
+    /// Calls `body` with the pieces of shard `index`'s file in order (its header region, the shard's bytes from the
+    /// stripe, its checksum region), for a gathering write that copies nothing: with a stripe aligned to
+    /// ``ShardFileLayout/alignment``, every piece suits direct I/O.
     func withShardFileParts<Result>(
         header: ShardHeader, stripe: UnsafeRawBufferPointer, index: Int,
         _ body: ([UnsafeRawBufferPointer]) throws -> Result
     ) rethrows -> Result {
         var shardHeader = header
         shardHeader.shardIndex = index
-        let encodedHeader = shardHeader.encoded()
         let start = index * geometry.shardBytes
-        var checksums: [UInt32] = []
-        checksums.reserveCapacity(geometry.blocksPerShard)
-        for block in 0..<geometry.blocksPerShard {
-            let from = start + block * geometry.blockBytes
-            checksums.append(
-                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: stripe[from..<(from + geometry.blockBytes)])).bigEndian
-            )
-        }
-        return try encodedHeader.withUnsafeBytes { encodedHeader in
-            try checksums.withUnsafeBytes { checksums in
-                var parts = [encodedHeader]
-                parts.reserveCapacity(1 + 2 * geometry.blocksPerShard)
-                for block in 0..<geometry.blocksPerShard {
-                    let from = start + block * geometry.blockBytes
-                    parts.append(UnsafeRawBufferPointer(rebasing: stripe[from..<(from + geometry.blockBytes)]))
-                    parts.append(UnsafeRawBufferPointer(rebasing: checksums[(block * 4)..<(block * 4 + 4)]))
-                }
-                return try body(parts)
-            }
+        let shard = UnsafeRawBufferPointer(rebasing: stripe[start..<(start + geometry.shardBytes)])
+        return try layout.withRegions(encodedHeader: shardHeader.encoded(), checksums: layout.checksums(of: shard)) {
+            try body([$0, shard, $1])
         }
     }
 
-    /// A shard file: its header, then each block followed by its CRC32C.
+    /// A shard file, as bytes.
     func shardFile(header: ShardHeader, stripe: [UInt8], index: Int) -> [UInt8] {
-        var file = header.encoded()
-        file.reserveCapacity(file.count + geometry.shardBodyBytes)
-        appendBody(of: stripe, index: index, to: &file)
+        var file: [UInt8] = []
+        file.reserveCapacity(layout.fileBytes)
+        stripe.withUnsafeBytes { stripe in
+            withShardFileParts(header: header, stripe: stripe, index: index) { parts in
+                for part in parts { file.append(contentsOf: part) }
+            }
+        }
         return file
     }
 
-    func appendBody(of shards: [UInt8], index: Int, to file: inout [UInt8]) {
-        let start = index * geometry.shardBytes
-        shards.withUnsafeBytes { shards in
-            for block in 0..<geometry.blocksPerShard {
-                let from = start + block * geometry.blockBytes
-                let bytes = UnsafeRawBufferPointer(rebasing: shards[from..<(from + geometry.blockBytes)])
-                file.append(contentsOf: bytes)
-                let crc = CRC32C.checksum(bytes)
-                withUnsafeBytes(of: crc.bigEndian) { file.append(contentsOf: $0) }
-            }
-        }
-    }
-
-    /// Parses and verifies a shard file: header checksum, the segment it claims to be, and every block's CRC.
+    /// Parses and verifies a shard file: its length, header checksum, the segment it claims to be, every block's
+    /// CRC, and that its padding is zero.
     func parseShard(
         _ file: [UInt8], arrayID: [UInt8], stream: String, segment: UInt64, index: Int
     ) throws(FormatError) -> (ShardHeader, [UInt8]) {
-        let (header, headerLength) = try ShardHeader.decode(file)
+        let layout = self.layout
+        guard file.count == layout.fileBytes else {
+            throw FormatError("the shard is \(file.count) bytes long, not \(layout.fileBytes)")
+        }
+        let (header, headerLength) = try ShardHeader.decode(Array(file[..<layout.headerRegionBytes]))
         guard header.arrayID == arrayID else { throw FormatError("the shard belongs to another array") }
         guard header.stream == stream, header.segment == segment, header.shardIndex == index else {
             throw FormatError("the shard is \(header.stream) segment \(header.segment) shard \(header.shardIndex)")
@@ -121,26 +104,24 @@ struct SegmentCodec {
         guard header.dataShards == geometry.dataShards, header.parityShards == geometry.parityShards,
             header.shardBytes == geometry.shardBytes, header.blockBytes == geometry.blockBytes
         else { throw FormatError("the shard's geometry differs from the array's") }
-        guard file.count == headerLength + geometry.shardBodyBytes else {
-            throw FormatError("the shard is \(file.count) bytes long, not \(headerLength + geometry.shardBodyBytes)")
-        }
-        var data = [UInt8](repeating: 0, count: geometry.shardBytes)
-        let damagedBlock: Int? = file.withUnsafeBytes { file in
-            data.withUnsafeMutableBytes { data in
-                for block in 0..<geometry.blocksPerShard {
-                    let from = headerLength + block * (geometry.blockBytes + 4)
-                    let bytes = UnsafeRawBufferPointer(rebasing: file[from..<(from + geometry.blockBytes)])
-                    let stored = file[(from + geometry.blockBytes)..<(from + geometry.blockBytes + 4)]
-                        .reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    guard CRC32C.checksum(bytes) == stored else { return block }
-                    UnsafeMutableRawBufferPointer(rebasing: data[(block * geometry.blockBytes)...])
-                        .copyMemory(from: bytes)
+        let damage: String? = file.withUnsafeBytes { file in
+            let padding = [
+                UnsafeRawBufferPointer(rebasing: file[headerLength..<layout.bodyOffset]),
+                UnsafeRawBufferPointer(rebasing: file[(layout.checksumOffset + layout.checksumBytes)...]),
+            ]
+            guard padding.allSatisfy(ShardFileLayout.isZero) else { return "its padding is not zero" }
+            let checksums = UnsafeRawBufferPointer(rebasing: file[layout.checksumOffset...])
+            for block in 0..<geometry.blocksPerShard {
+                let from = layout.bodyOffset + block * geometry.blockBytes
+                let bytes = UnsafeRawBufferPointer(rebasing: file[from..<(from + geometry.blockBytes)])
+                guard CRC32C.checksum(bytes) == ShardFileLayout.checksum(block, in: checksums) else {
+                    return "block \(block) fails its CRC32C"
                 }
-                return nil
             }
+            return nil
         }
-        if let damagedBlock { throw FormatError("block \(damagedBlock) fails its CRC32C") }
-        return (header, data)
+        if let damage { throw FormatError(damage) }
+        return (header, Array(file[layout.bodyOffset..<layout.checksumOffset]))
     }
 
     /// Fills the missing shards (nil) of a stripe from any k present ones; no key is needed.

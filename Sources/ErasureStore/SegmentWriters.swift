@@ -77,9 +77,9 @@ final class SegmentWriters: @unchecked Sendable {
     }
 
     private func work() {
-        var stripe: [UInt8] = []
+        let stripe = AlignedStripe()
         while var job = nextJob() {
-            write(&job, stripe: &stripe)
+            write(&job, stripe: stripe)
         }
     }
 
@@ -100,19 +100,18 @@ final class SegmentWriters: @unchecked Sendable {
         return job
     }
 
-    private func write(_ job: inout Job, stripe: inout [UInt8]) {
+    private func write(_ job: inout Job, stripe: AlignedStripe) {
         let store = job.store
         let codec = store.codec
-        if stripe.count != codec.stripeBytes { stripe = [UInt8](repeating: 0, count: codec.stripeBytes) }
+        let directIO = codec.layout.allowsDirectIO
+        let stripe = stripe.bytes(codec.stripeBytes)
         var files: [(member: Int, descriptor: FileDescriptor)] = []
         do {
             let header: ShardHeader
             do {
                 header = try job.plaintext.withUnsafeBytes { plaintext in
-                    try stripe.withUnsafeMutableBytes { stripe in
-                        try codec.seal(
-                            plaintext, into: stripe, template: job.template, publicKey: store.keys.storagePublicKey)
-                    }
+                    try codec.seal(
+                        plaintext, into: stripe, template: job.template, publicKey: store.keys.storagePublicKey)
                 }
             } catch {
                 throw StreamStorageError.configuration(
@@ -123,14 +122,14 @@ final class SegmentWriters: @unchecked Sendable {
             for index in 0..<store.geometry.shardsPerSegment {
                 let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
                 let descriptor = try store.createFile(
-                    member: member, path: { $0.shard(job.stream, segment: job.segment) }, stream: job.stream)
+                    member: member, path: { $0.shard(job.stream, segment: job.segment) }, stream: job.stream,
+                    directIO: directIO)
                 files.append((member, descriptor))
-                try stripe.withUnsafeBytes { stripe in
-                    try store.writeShard(
-                        header: header, stripe: stripe, index: index, to: descriptor, member: member,
-                        segment: job.segment)
-                }
-                // The disk starts on this shard now; the flush that makes it durable later finds little to wait for.
+                try store.writeShard(
+                    header: header, stripe: UnsafeRawBufferPointer(stripe), index: index, to: descriptor,
+                    member: member, segment: job.segment)
+                // Buffered, the disk starts on this shard now, and the flush that makes it durable later finds little
+                // to wait for; written directly, it is on its way already.
                 FileSystemCalls.startWriteback(descriptor)
             }
             job.tracker.finished(.success(SealTracker.SealedSegment(segment: job.segment, files: files)))
@@ -189,4 +188,21 @@ final class SealTracker: @unchecked Sendable {
         written = []
         return (taken, failure)
     }
+}
+
+/// A writer's stripe: memory aligned for direct I/O, allocated at the first segment and kept until the writer ends.
+private final class AlignedStripe {
+    private var memory: UnsafeMutableRawBufferPointer?
+
+    /// The stripe, `count` bytes long.
+    func bytes(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if let memory, memory.count == count { return memory }
+        memory?.deallocate()
+        let allocated = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: ShardFileLayout.alignment)
+        allocated.initializeMemory(as: UInt8.self, repeating: 0)
+        memory = allocated
+        return allocated
+    }
+
+    deinit { memory?.deallocate() }
 }

@@ -7,7 +7,8 @@ import ErasureCode
 /// change to it, a shard from another segment, stream or array. The checksum lets scrub and rebuild, which hold no
 /// key, detect torn and damaged headers.
 struct ShardHeader: Hashable {
-    private static let magic = Array("SKSHARD1".utf8)
+    /// Format 2: the aligned file layout of ``ShardFileLayout``; format 1 interleaved blocks and their CRCs.
+    private static let magic = Array("SKSHARD2".utf8)
 
     var arrayID: [UInt8]
     var stream: String

@@ -51,7 +51,8 @@ struct RebuildTests {
         // Every other member is whole: exactly k shards are read per shard written.
         #expect(first.shardsRead == shards * scenario.fixture.geometry.dataShards)
         #expect(try scenario.shards(on: 3) == scenario.original)
-        let bodyBytes = scenario.fixture.geometry.shardBytes / 4096 * (4096 + 4)
+        // A shard file: a 4 KiB header region, the shard's bytes, a 4 KiB checksum region (64 blocks' CRCs).
+        let bodyBytes = 4096 + scenario.fixture.geometry.shardBytes + 4096
         #expect(updates.map(\.bytesWritten) == updates.map(\.bytesWritten).sorted())
         #expect(updates.last?.bytesWritten == shards * bodyBytes)
         #expect(updates.last?.segmentsDone == updates.last?.segmentsTotal)

@@ -1,12 +1,15 @@
 #ifndef SAATKOND_CLINUXCALLS_H
 #define SAATKOND_CLINUXCALLS_H
 
-/// Glibc calls that Swift's Glibc module does not import: sync_file_range is declared only under _GNU_SOURCE, and
-/// mallopt lives in <malloc.h>, which the module leaves out.
+/// Glibc calls and constants that Swift's Glibc module does not import: sync_file_range and O_DIRECT are declared
+/// only under _GNU_SOURCE, and mallopt lives in <malloc.h>, which the module leaves out.
 
 /// Starts writeback of a file's dirty pages without waiting for it: sync_file_range(SYNC_FILE_RANGE_WRITE) over the
 /// whole file. Returns 0, or -1 with errno set; 0 and no effect where the call does not exist.
 int saatkond_start_writeback(int fd);
+
+/// O_DIRECT (declared only under _GNU_SOURCE), or 0 where the platform has none.
+int saatkond_direct_io_flag(void);
 
 /// Bounds how much freed memory the allocator keeps: at most `arenas` malloc arenas (glibc makes up to eight per
 /// core, each holding on to what its threads freed), and blocks of `mmap_threshold` bytes or more mapped on their own,
