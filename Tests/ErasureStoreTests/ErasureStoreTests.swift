@@ -134,6 +134,35 @@ struct ErasureStoreTests {
         #expect(try fixture.open().scrub().shardsDamaged == 0)
     }
 
+    @Test("a shard file's padding is verified too: a byte changed there is damage that scrub repairs")
+    func paddingIsVerified() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let data = PatternGenerator(seed: 17).bytesOnce(fixture.geometry.segmentBytes)
+        let appender = try fixture.open().openAppender(for: Self.stream)
+        try appender.append(data)
+        _ = try appender.makeDurable()
+        appender.close()
+        // One member of the seven holds no shard of the one segment.
+        let shards = fixture.members.compactMap { member -> String? in
+            let directory = member.appending("streams/\(Self.stream)").string
+            return (try? FileManager.default.contentsOfDirectory(atPath: directory))?.first { $0.hasSuffix(".shard") }
+                .map { "\(directory)/\($0)" }
+        }
+        try #require(shards.count == fixture.geometry.shardsPerSegment)
+        // The last byte of the header's 4 KiB region, and the last byte of the file (the checksum table's padding).
+        for (path, position) in [(shards[0], 4095), (shards[1], -1)] {
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[position < 0 ? bytes.count + position : position] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+        let report = try fixture.open().scrub()
+        #expect(report.shardsDamaged == 2, "\(report)")
+        #expect(report.shardsRepaired == 2, "\(report)")
+        #expect(try fixture.open().scrub().shardsDamaged == 0)
+    }
+
     @Test("members shuffled and renamed reassemble; foreign, duplicate and unlabelled ones are reported")
     func reassembly() throws {
         let fixture = try ArrayFixture()
