@@ -200,6 +200,31 @@ public enum FileSystemCalls {
     }
 
     /// Reads a whole file.
+    /// Reads the file at `path` into `buffer` from its start, until the file ends or the buffer is full; returns the
+    /// bytes read. A caller expecting n bytes passes n + 1 of room, so that a longer file shows.
+    public static func read(_ path: FilePath, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+        defer { try? descriptor.close() }
+        var done = 0
+        while done < buffer.count {
+            let count: Int
+            do {
+                count = try descriptor.read(
+                    fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+            } catch {
+                throw error as? Errno ?? .ioError
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
     public static func readAll(_ path: FilePath) throws(Errno) -> [UInt8] {
         let descriptor: FileDescriptor
         do {

@@ -7,7 +7,9 @@ import StreamStore
 /// Each committed segment is read from any k intact shards (damaged blocks fail their CRC and count as missing),
 /// reconstructed when shards are missing, authenticated and decrypted; more than m lost shards is a clear error,
 /// never wrong bytes. The open tail comes from the journal. One decrypted segment is kept, so sequential reads
-/// cost one segment decode per segment.
+/// cost one segment decode per segment; when its k data shards are intact (the usual case) they are read straight
+/// into that segment's buffer, reused from one segment to the next, and decrypted there: no parity is read and
+/// nothing is allocated per segment.
 final class ErasureStreamReader: StreamReader {
     let name: StreamName
     let length: UInt64
@@ -16,6 +18,8 @@ final class ErasureStreamReader: StreamReader {
     private let committed: UInt64
     private let tail: [UInt8]
     private var cached: (segment: UInt64, plaintext: [UInt8])?
+    /// One shard file at a time, and a byte more, which shows a file that is too long.
+    private var shardFile: [UInt8] = []
 
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
@@ -64,7 +68,23 @@ final class ErasureStreamReader: StreamReader {
     private func plaintext(of segment: UInt64) throws(StreamStorageError) -> [UInt8] {
         if let cached, cached.segment == segment { return cached.plaintext }
         let privateKey = try store.keys.requirePrivateKey()
-        var (shards, header) = store.readShards(stream: name.rawValue, segment: segment)
+        var buffer: [UInt8] = []
+        if let reused = cached {
+            buffer = reused.plaintext
+            cached = nil  // The buffer is now held once, so it is overwritten in place.
+        }
+        if let header = readDataShards(of: segment, into: &buffer) {
+            do {
+                try buffer.withUnsafeMutableBytes {
+                    try store.codec.openInPlace($0, header: header, privateKey: privateKey)
+                }
+            } catch {
+                throw error as? StreamStorageError ?? .corrupt("segment \(segment) of \(name): \(error)")
+            }
+            cached = (segment, buffer)
+            return buffer
+        }
+        var (shards, header) = store.readShards(stream: name.rawValue, segment: segment, dataShardsSuffice: true)
         guard let header else {
             throw .unavailable("no intact shard of segment \(segment) of \(name) is left: more than m members lost it")
         }
@@ -75,5 +95,36 @@ final class ErasureStreamReader: StreamReader {
             dataShards: shards[..<store.geometry.dataShards].map { $0! }, header: header, privateKey: privateKey)
         cached = (segment, plaintext)
         return plaintext
+    }
+
+    /// Reads the k data shards of `segment` into `buffer` (made a segment long), verified and agreeing on their
+    /// header; nil when one is missing, damaged or disagrees, and parity is needed.
+    private func readDataShards(of segment: UInt64, into buffer: inout [UInt8]) -> ShardHeader? {
+        let geometry = store.geometry
+        let layout = store.codec.layout
+        if buffer.count != geometry.segmentBytes { buffer = [UInt8](repeating: 0, count: geometry.segmentBytes) }
+        if shardFile.count != layout.fileBytes + 1 { shardFile = [UInt8](repeating: 0, count: layout.fileBytes + 1) }
+        var agreed: ShardHeader?
+        for index in 0..<geometry.dataShards {
+            let member = store.placement.member(ofShard: index, segment: segment, stream: name.rawValue)
+            guard let path = store.layout(of: member)?.shard(name.rawValue, segment: segment) else { return nil }
+            let header: ShardHeader? = shardFile.withUnsafeMutableBytes { file in
+                guard let count = try? FileSystemCalls.read(path, into: file),
+                    var header = try? store.codec.verifyShard(
+                        UnsafeRawBufferPointer(rebasing: file[..<count]), arrayID: store.arrayID,
+                        stream: name.rawValue, segment: segment, index: index)
+                else { return nil }
+                buffer.withUnsafeMutableBytes { segmentBytes in
+                    UnsafeMutableRawBufferPointer(rebasing: segmentBytes[(index * geometry.shardBytes)...])
+                        .copyMemory(
+                            from: UnsafeRawBufferPointer(rebasing: file[layout.bodyOffset..<layout.checksumOffset]))
+                }
+                header.shardIndex = 0
+                return header
+            }
+            guard let header, agreed == nil || agreed == header else { return nil }
+            agreed = header
+        }
+        return agreed
     }
 }

@@ -92,6 +92,21 @@ struct SegmentCodec {
     func parseShard(
         _ file: [UInt8], arrayID: [UInt8], stream: String, segment: UInt64, index: Int
     ) throws(FormatError) -> (ShardHeader, [UInt8]) {
+        let verified = file.withUnsafeBytes { file in
+            Result { () throws(FormatError) in
+                try verifyShard(file, arrayID: arrayID, stream: stream, segment: segment, index: index)
+            }
+        }
+        // Verified first: only a file of the right length is sliced.
+        let header = try verified.get()
+        return (header, Array(file[layout.bodyOffset..<layout.checksumOffset]))
+    }
+
+    /// Verifies a shard file in place, as ``parseShard(_:arrayID:stream:segment:index:)`` does; the shard's bytes
+    /// are then at ``ShardFileLayout/bodyOffset``.
+    func verifyShard(
+        _ file: UnsafeRawBufferPointer, arrayID: [UInt8], stream: String, segment: UInt64, index: Int
+    ) throws(FormatError) -> ShardHeader {
         let layout = self.layout
         guard file.count == layout.fileBytes else {
             throw FormatError("the shard is \(file.count) bytes long, not \(layout.fileBytes)")
@@ -104,24 +119,20 @@ struct SegmentCodec {
         guard header.dataShards == geometry.dataShards, header.parityShards == geometry.parityShards,
             header.shardBytes == geometry.shardBytes, header.blockBytes == geometry.blockBytes
         else { throw FormatError("the shard's geometry differs from the array's") }
-        let damage: String? = file.withUnsafeBytes { file in
-            let padding = [
-                UnsafeRawBufferPointer(rebasing: file[headerLength..<layout.bodyOffset]),
-                UnsafeRawBufferPointer(rebasing: file[(layout.checksumOffset + layout.checksumBytes)...]),
-            ]
-            guard padding.allSatisfy(ShardFileLayout.isZero) else { return "its padding is not zero" }
-            let checksums = UnsafeRawBufferPointer(rebasing: file[layout.checksumOffset...])
-            for block in 0..<geometry.blocksPerShard {
-                let from = layout.bodyOffset + block * geometry.blockBytes
-                let bytes = UnsafeRawBufferPointer(rebasing: file[from..<(from + geometry.blockBytes)])
-                guard CRC32C.checksum(bytes) == ShardFileLayout.checksum(block, in: checksums) else {
-                    return "block \(block) fails its CRC32C"
-                }
+        let padding = [
+            UnsafeRawBufferPointer(rebasing: file[headerLength..<layout.bodyOffset]),
+            UnsafeRawBufferPointer(rebasing: file[(layout.checksumOffset + layout.checksumBytes)...]),
+        ]
+        guard padding.allSatisfy(ShardFileLayout.isZero) else { throw FormatError("its padding is not zero") }
+        let checksums = UnsafeRawBufferPointer(rebasing: file[layout.checksumOffset...])
+        for block in 0..<geometry.blocksPerShard {
+            let from = layout.bodyOffset + block * geometry.blockBytes
+            let bytes = UnsafeRawBufferPointer(rebasing: file[from..<(from + geometry.blockBytes)])
+            guard CRC32C.checksum(bytes) == ShardFileLayout.checksum(block, in: checksums) else {
+                throw FormatError("block \(block) fails its CRC32C")
             }
-            return nil
         }
-        if let damage { throw FormatError(damage) }
-        return (header, Array(file[layout.bodyOffset..<layout.checksumOffset]))
+        return header
     }
 
     /// Fills the missing shards (nil) of a stripe from any k present ones; no key is needed.
@@ -143,17 +154,26 @@ struct SegmentCodec {
     func open(
         dataShards: [[UInt8]], header: ShardHeader, privateKey: X25519PrivateKey
     ) throws(StreamStorageError) -> [UInt8] {
+        var buffer = dataShards.flatMap { $0 }
+        do {
+            try buffer.withUnsafeMutableBytes { try openInPlace($0, header: header, privateKey: privateKey) }
+        } catch {
+            throw error as? StreamStorageError ?? .corrupt("segment \(header.segment) of \(header.stream): \(error)")
+        }
+        return buffer
+    }
+
+    /// Decrypts a segment's ciphertext (its data shards back to back) in place; on failure the buffer is zeroed.
+    func openInPlace(
+        _ segment: UnsafeMutableRawBufferPointer, header: ShardHeader, privateKey: X25519PrivateKey
+    ) throws(StreamStorageError) {
         let description = header.segmentDescription
         do {
             let dataKey = try HPKE.open(
                 encapsulatedKey: header.encapsulatedKey, ciphertext: header.wrappedKey, recipient: privateKey,
                 info: Self.keyInfo, additionalData: description)
-            var buffer = dataShards.flatMap { $0 }
-            try buffer.withUnsafeMutableBytes { buffer in
-                try AES256GCM.openInPlace(
-                    key: dataKey, nonce: Self.nonce, buffer: buffer, tag: header.dataTag, additionalData: description)
-            }
-            return buffer
+            try AES256GCM.openInPlace(
+                key: dataKey, nonce: Self.nonce, buffer: segment, tag: header.dataTag, additionalData: description)
         } catch {
             throw .corrupt(
                 "segment \(header.segment) of \(header.stream) fails authentication (\(error)): its shards were "

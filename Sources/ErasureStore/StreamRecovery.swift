@@ -103,22 +103,33 @@ struct StreamRecovery {
 
 extension ErasureCodedStore {
     /// Every shard of a segment, parsed and verified (nil where missing or damaged), and the header most of the
-    /// intact shards agree on.
-    func readShards(stream: String, segment: UInt64) -> ([[UInt8]?], ShardHeader?) {
-        var shards: [[UInt8]?] = []
+    /// intact shards agree on. With `dataShardsSuffice`, the parity shards are read only when a data shard is
+    /// missing or damaged or the data shards disagree: a reader needs nothing else, and reads k files, not k + m.
+    func readShards(
+        stream: String, segment: UInt64, dataShardsSuffice: Bool = false
+    ) -> ([[UInt8]?], ShardHeader?) {
+        var shards = [[UInt8]?](repeating: nil, count: geometry.shardsPerSegment)
         var headers: [ShardHeader] = []
-        for index in 0..<geometry.shardsPerSegment {
+        func read(_ index: Int) {
             let member = placement.member(ofShard: index, segment: segment, stream: stream)
             guard let layout = layout(of: member),
                 let file = try? FileSystemCalls.readAll(layout.shard(stream, segment: segment)),
                 let (header, data) = try? codec.parseShard(
                     file, arrayID: arrayID, stream: stream, segment: segment, index: index)
-            else {
-                shards.append(nil)
-                continue
-            }
-            shards.append(data)
+            else { return }
+            shards[index] = data
             headers.append(header)
+        }
+        for index in 0..<geometry.dataShards { read(index) }
+        let dataAgree =
+            headers.count == geometry.dataShards
+            && Set(
+                headers.map {
+                    var header = $0; header.shardIndex = 0; return header
+                }
+            ).count == 1
+        if !dataShardsSuffice || !dataAgree {
+            for index in geometry.dataShards..<geometry.shardsPerSegment { read(index) }
         }
         // Shards of one segment share everything but their index; compare with the index cleared.
         var counts: [ShardHeader: Int] = [:]
