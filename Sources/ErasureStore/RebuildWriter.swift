@@ -31,8 +31,10 @@ final class RebuildWriter: @unchecked Sendable {
     func write(
         _ stripe: RebuildStripe, header: ShardHeader, index: Int, stream: String, segment: UInt64
     ) throws(StreamStorageError) {
+        // Direct I/O from the stripe (aligned, as are the file's regions), as the segment writers write shards.
         let descriptor = try store.createFile(
-            member: member, path: { $0.shard(stream, segment: segment) }, stream: stream)
+            member: member, path: { $0.shard(stream, segment: segment) }, stream: stream,
+            directIO: store.codec.layout.allowsDirectIO)
         var header = header
         header.shardIndex = index
         let layout = store.codec.layout

@@ -25,8 +25,9 @@ struct ShardFileLayout {
     var checksumRegionBytes: Int { (checksumBytes + Self.alignment - 1) / Self.alignment * Self.alignment }
     /// A whole shard file.
     var fileBytes: Int { checksumOffset + checksumRegionBytes }
-    /// Whether every region's offset and length suit direct I/O (the shard's bytes a multiple of 4 KiB).
-    var allowsDirectIO: Bool { geometry.shardBytes % Self.alignment == 0 }
+    /// Whether every region's offset and length, and every block's, suit direct I/O (multiples of 4 KiB): a rebuild
+    /// writes a shard block by block.
+    var allowsDirectIO: Bool { geometry.shardBytes % Self.alignment == 0 && geometry.blockBytes % Self.alignment == 0 }
 
     /// Calls `body` with the header region and the checksum region of a shard file, in memory aligned for direct
     /// I/O: `encodedHeader` and then zeros, and `checksums` (big-endian already) and then zeros.
