@@ -199,17 +199,39 @@ public enum FileSystemCalls {
         try synchroniseDirectory(directory.isEmpty ? "." : directory)
     }
 
-    /// Reads a whole file.
     /// Reads the file at `path` into `buffer` from its start, until the file ends or the buffer is full; returns the
     /// bytes read. A caller expecting n bytes passes n + 1 of room, so that a longer file shows.
     public static func read(_ path: FilePath, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let descriptor: FileDescriptor
+        let descriptor = try openForReading(path)
+        defer { try? descriptor.close() }
+        return try read(descriptor, into: buffer)
+    }
+
+    /// Reads a whole file.
+    public static func readAll(_ path: FilePath) throws(Errno) -> [UInt8] {
+        let descriptor = try openForReading(path)
+        defer { try? descriptor.close() }
+        let size = Int(try size(of: descriptor))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
+        defer { buffer.deallocate() }
+        let done = try read(descriptor, into: buffer)
+        return Array(buffer[..<done])
+    }
+
+    private static func openForReading(_ path: FilePath) throws(Errno) -> FileDescriptor {
         do {
-            descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+            return try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
         } catch {
             throw error as? Errno ?? .ioError
         }
-        defer { try? descriptor.close() }
+    }
+
+    /// Reads from offset 0 until the file ends or `buffer` is full.
+    private static func read(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Errno)
+        -> Int
+    {
         var done = 0
         while done < buffer.count {
             let count: Int
@@ -223,32 +245,5 @@ public enum FileSystemCalls {
             done += count
         }
         return done
-    }
-
-    public static func readAll(_ path: FilePath) throws(Errno) -> [UInt8] {
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-        } catch {
-            throw error as? Errno ?? .ioError
-        }
-        defer { try? descriptor.close() }
-        let size = Int(try self.size(of: descriptor))
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let count: Int
-            do {
-                count = try bytes.withUnsafeMutableBytes { buffer in
-                    try descriptor.read(
-                        fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
-                }
-            } catch {
-                throw error as? Errno ?? .ioError
-            }
-            if count == 0 { break }
-            done += count
-        }
-        return Array(bytes[..<done])
     }
 }
