@@ -30,43 +30,50 @@ final class ReceiverHarness: Sendable {
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
         self.scratch = scratch
-        identity = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/identity"))
-        let geometry = try ArrayGeometry(dataShards: 4, parityShards: 2, memberCount: 6, shardBytes: 256 << 10)
-        let members = (0..<6).map { FilePath("\(scratch.path)/disk-\($0)") }
-        _ = try ErasureCodedStore.create(members: members, geometry: geometry)
-        let privateKey = try X25519PrivateKey()
-        let store = try ErasureCodedStore(
-            members: members,
-            keys: try StorageKeys(
-                storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
-                journalKey: try CryptoRandom.secretBytes(count: 32)))
-        let tls = try ReplicationTLS.receiverConfiguration(
-            TLSIdentityFiles(
-                certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,
-                trustedAuthorities: identity.authorityCertificate.string))
-        let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test-appliance")
-        self.signer = signer
-        let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
-        let server = ReplicationServer(
-            configuration: .init(
-                host: "127.0.0.1", port: 0, tls: tls, policy: try AuthorizationPolicy(parsing: policy, file: "test"),
-                signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
-                maximumConnections: maximumConnections,
-                budget: budget),
-            storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver"),
-            metrics: metrics
-        ) { address in
-            continuation.yield(address)
-            continuation.finish()
+        // Whatever fails from here on, the scratch directory goes with it.
+        do {
+            identity = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/identity"))
+            let geometry = try ArrayGeometry(dataShards: 4, parityShards: 2, memberCount: 6, shardBytes: 256 << 10)
+            let members = (0..<6).map { FilePath("\(scratch.path)/disk-\($0)") }
+            _ = try ErasureCodedStore.create(members: members, geometry: geometry)
+            let privateKey = try X25519PrivateKey()
+            let store = try ErasureCodedStore(
+                members: members,
+                keys: try StorageKeys(
+                    storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
+                    journalKey: try CryptoRandom.secretBytes(count: 32)))
+            let tls = try ReplicationTLS.receiverConfiguration(
+                TLSIdentityFiles(
+                    certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,
+                    trustedAuthorities: identity.authorityCertificate.string))
+            let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test-appliance")
+            self.signer = signer
+            let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
+            let server = ReplicationServer(
+                configuration: .init(
+                    host: "127.0.0.1", port: 0, tls: tls,
+                    policy: try AuthorizationPolicy(parsing: policy, file: "test"),
+                    signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
+                    maximumConnections: maximumConnections,
+                    budget: budget),
+                storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver"),
+                metrics: metrics
+            ) { address in
+                continuation.yield(address)
+                continuation.finish()
+            }
+            group = ServiceGroup(services: [server], logger: Logger(label: "test-receiver"))
+            let group = self.group
+            task = Task { try await group.run() }
+            var iterator = addresses.makeAsyncIterator()
+            guard let address = await iterator.next(), let port = address.port else {
+                throw TestSupportError("the receiver did not start")
+            }
+            self.port = port
+        } catch {
+            scratch.remove()
+            throw error
         }
-        group = ServiceGroup(services: [server], logger: Logger(label: "test-receiver"))
-        let group = self.group
-        task = Task { try await group.run() }
-        var iterator = addresses.makeAsyncIterator()
-        guard let address = await iterator.next(), let port = address.port else {
-            throw TestSupportError("the receiver did not start")
-        }
-        self.port = port
     }
 
     /// Runs `body` with a fresh receiver and stops it afterwards, whether `body` returned or threw.
