@@ -77,6 +77,7 @@ final class SegmentWriters: @unchecked Sendable {
     }
 
     private func work() {
+        Thread.current.name = "segment-writer"
         let stripe = AlignedStripe()
         while var job = nextJob() {
             write(&job, stripe: stripe)
