@@ -41,9 +41,16 @@ struct JournalWriter {
                 try withBytes(of: bytes) { raw throws(StreamStorageError) in
                     try store.write(raw, to: descriptor, at: 0, member: member, what: "a journal header")
                 }
-                try store.flush(descriptor, member: member, what: "a journal header")
-                try store.flushDirectory(member: member, stream: stream)
             }
+            // Each copy and its directory flushed on its own member at once: a segment boundary waits for one flush
+            // time, not 2 (m + 1).
+            try ParallelFlush.run(
+                copies.map { copy in
+                    { () throws in
+                        try store.flush(copy.descriptor, member: copy.member, what: "a journal header")
+                        try store.flushDirectory(member: copy.member, stream: stream)
+                    }
+                })
         } catch {
             for copy in copies { try? copy.descriptor.close() }
             throw error
