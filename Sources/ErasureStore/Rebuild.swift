@@ -110,7 +110,7 @@ extension ErasureCodedStore {
     }
 
     /// Reader threads of a rebuild, each reading, checking and reconstructing a segment's shard, then writing it. Two
-    /// keep two cores busy; the disk, with writeback started after each file, keeps up.
+    /// keep two cores busy, and two reads in flight keep the disk busier than one.
     static var rebuildReaders: Int { min(2, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     private func journalCopiesPresent(stream: String, on layout: MemberLayout) -> Int {
