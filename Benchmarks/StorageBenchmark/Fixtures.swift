@@ -36,6 +36,28 @@ struct RandomPool: Sendable {
     }
 
     /// A copy of piece `index`, for interfaces that take an array.
+    /// Writes `total` bytes of consecutive pieces through `write`, calling `flush` after every `flushEvery` bytes
+    /// (if given) and at the end: the raw baseline and the store are fed alike.
+    func feed(
+        total: Int, flushEvery: Int?, write: (UnsafeRawBufferPointer) throws -> Void, flush: () throws -> Void
+    ) throws {
+        var written = 0
+        var sinceFlush = 0
+        var index = 0
+        while written < total {
+            let count = min(pieceBytes, total - written)
+            try withPiece(index) { try write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            written += count
+            sinceFlush += count
+            index += 1
+            if let flushEvery, sinceFlush >= flushEvery {
+                try flush()
+                sinceFlush = 0
+            }
+        }
+        try flush()
+    }
+
     func piece(_ index: Int) -> [UInt8] {
         withPiece(index) { Array($0) }
     }
@@ -77,21 +99,7 @@ struct RawFile {
         let file = try RawFile(path)
         defer { file.remove() }
         return try Stopwatch.timeFromSettled {
-            var written = 0
-            var sinceFlush = 0
-            var index = 0
-            while written < total {
-                let count = min(pool.pieceBytes, total - written)
-                try pool.withPiece(index) { try file.write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                written += count
-                sinceFlush += count
-                index += 1
-                if let flushEvery, sinceFlush >= flushEvery {
-                    try file.flush()
-                    sinceFlush = 0
-                }
-            }
-            try file.flush()
+            try pool.feed(total: total, flushEvery: flushEvery, write: file.write, flush: file.flush)
         }
     }
 }
@@ -166,21 +174,9 @@ struct BenchmarkArray {
         let appender = try store.openAppender(for: stream)
         defer { appender.close() }
         let duration = try Stopwatch.timeFromSettled {
-            var appended = 0
-            var sinceDurable = 0
-            var index = 0
-            while appended < total {
-                let count = min(pool.pieceBytes, total - appended)
-                try pool.withPiece(index) { try appender.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                appended += count
-                sinceDurable += count
-                index += 1
-                if sinceDurable >= durableEvery {
-                    _ = try appender.makeDurable()
-                    sinceDurable = 0
-                }
-            }
-            _ = try appender.makeDurable()
+            try pool.feed(
+                total: total, flushEvery: durableEvery, write: { try appender.append($0) },
+                flush: { _ = try appender.makeDurable() })
         }
         guard appender.durableLength == UInt64(total) else {
             throw BenchmarkFailure("the store acknowledged \(appender.durableLength) bytes of \(total)")

@@ -43,10 +43,8 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
             guard !FileSystemCalls.exists(layout.identity) else {
                 throw .configuration("\(root) is already labelled as a member; refusing to overwrite it")
             }
-            let label = MemberIdentity(arrayID: arrayID, index: index, geometry: geometry).encoded()
             do {
-                try FileSystemCalls.createDirectories(root)
-                try label.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: layout.identity) }
+                try layout.writeLabel(MemberIdentity(arrayID: arrayID, index: index, geometry: geometry))
             } catch {
                 throw .io("labelling member \(index)", path: root.string, error: error)
             }

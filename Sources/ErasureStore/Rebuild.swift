@@ -44,10 +44,8 @@ extension ErasureCodedStore {
             }
             return
         }
-        let label = MemberIdentity(arrayID: arrayID, index: index, geometry: geometry).encoded()
         do {
-            try FileSystemCalls.createDirectories(root)
-            try label.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: layout.identity) }
+            try layout.writeLabel(MemberIdentity(arrayID: arrayID, index: index, geometry: geometry))
         } catch {
             throw .io("labelling the replacement", path: root.string, error: error)
         }

@@ -26,7 +26,8 @@ final class SegmentWriters: @unchecked Sendable {
     }
 
     let workerLimit: Int
-    let queueCapacity: Int
+    /// One waiting segment lets the appender fill the next while the writers work; more would only hold memory.
+    let queueCapacity = 1
     private let segmentBytes: Int
     private let condition = NSCondition()
     private var queue: [Job] = []
@@ -36,7 +37,6 @@ final class SegmentWriters: @unchecked Sendable {
 
     init(geometry: ArrayGeometry, workerLimit: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
         self.workerLimit = max(1, workerLimit)
-        queueCapacity = 1
         segmentBytes = geometry.segmentBytes
     }
 
