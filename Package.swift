@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "ReplicationProtocol", "StreamStore", "HashChain", "Authorization",
+                "ReplicationProtocol", "StreamStore", "HashChain", "Authorization", "DurableFiles",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),

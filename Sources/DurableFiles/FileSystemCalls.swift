@@ -226,7 +226,8 @@ public enum FileSystemCalls {
         }
     }
 
-    /// Reads from offset 0 until the file ends or `buffer` is full.
+    /// Reads from a freshly opened descriptor until the file ends or `buffer` is full; sequential reads, so a pipe
+    /// (`<(command)`) reads as well as a file.
     private static func read(
         _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer
     ) throws(Errno)
@@ -236,8 +237,7 @@ public enum FileSystemCalls {
         while done < buffer.count {
             let count: Int
             do {
-                count = try descriptor.read(
-                    fromAbsoluteOffset: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                count = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
             } catch {
                 throw error as? Errno ?? .ioError
             }

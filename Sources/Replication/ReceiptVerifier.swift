@@ -1,3 +1,4 @@
+import DurableFiles
 import HashChain
 import ReplicationProtocol
 import SystemPackage
@@ -47,26 +48,16 @@ public enum ReceiptVerifier {
 
     /// At most `limit` bytes of a file; a longer file is refused without reading the rest.
     static func read(_ path: FilePath, atMost limit: Int, what: String) throws(ReceiptVerificationError) -> [UInt8] {
+        // A byte more than allowed shows a file that is too long.
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        let count: Int
         do {
-            let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-            return try descriptor.closeAfter {
-                var bytes: [UInt8] = []
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                while true {
-                    let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-                    if count == 0 { return bytes }
-                    bytes += chunk[..<count]
-                    guard bytes.count <= limit else {
-                        throw ReceiptVerificationError.unreadable(
-                            "\(path) is longer than \(limit) bytes: it is not \(what)")
-                    }
-                }
-            }
-        } catch let error as ReceiptVerificationError {
-            throw error
+            count = try bytes.withUnsafeMutableBytes { try FileSystemCalls.read(path, into: $0) }
         } catch {
             throw .unreadable("cannot read \(what) \(path): \(error)")
         }
+        guard count <= limit else { throw .unreadable("\(path) is longer than \(limit) bytes: it is not \(what)") }
+        return Array(bytes[..<count])
     }
 }
 
