@@ -91,6 +91,34 @@ extension ErasureCodedStore {
         }
     }
 
+    /// Flushes the shard files of written segments, one thread per member (its files, then its directory), closes
+    /// them, and removes the segments' journals, stale once the flush is done. Recovery ignores stale journals, so
+    /// removing them needs no flush, and a failure to remove one loses nothing.
+    func makeDurable(written segments: [SealTracker.SealedSegment], stream: String) throws(StreamStorageError) {
+        defer {
+            for sealed in segments {
+                for file in sealed.files { try? file.descriptor.close() }
+            }
+        }
+        guard !segments.isEmpty else { return }
+        var byMember: [Int: [(FileDescriptor, UInt64)]] = [:]
+        for sealed in segments {
+            for file in sealed.files { byMember[file.member, default: []].append((file.descriptor, sealed.segment)) }
+        }
+        try ParallelFlush.run(
+            byMember.map { member, files in
+                { () throws in
+                    for (descriptor, segment) in files {
+                        try self.flush(descriptor, member: member, what: "segment \(segment)")
+                    }
+                    try self.flushDirectory(member: member, stream: stream)
+                }
+            })
+        for sealed in segments {
+            removeJournals(stream: stream, segment: sealed.segment)
+        }
+    }
+
     func removeShards(stream: String, segment: UInt64) {
         for layout in members.values.map(MemberLayout.init(root:)) {
             try? FileSystemCalls.remove(layout.shard(stream, segment: segment))

@@ -11,7 +11,23 @@ import SystemPackage
 /// the next segment fills; ``makeDurable()`` waits for those writes, flushes every written segment, and journals
 /// the part of the open segment not yet journaled on m + 1 members, then flushes those. So bulk data is written
 /// once, erasure-coded, and a small append costs one journal record on m + 1 members, not a stripe.
+///
+/// A segment that fills while it has a journal (small appends) is covered by that journal instead: the next
+/// ``makeDurable()`` journals the segment's last few bytes, and the writers flush its shards in the background and
+/// then remove the journal. So the appends that cross a segment boundary do not wait for a seal, eleven shard writes
+/// and their flushes; recovery folds a journal that covers a whole segment into its shards.
 final class ErasureStreamAppender: StreamAppender {
+    /// The most bytes of a full segment that may still be unjournaled for its journal to cover it; beyond that,
+    /// writing them m + 1 times costs more than waiting for the segment's own write.
+    static let coverLimit = 1 << 20
+
+    /// A full segment's journal and the bytes it still lacks, written at the next durable point.
+    private struct Cover {
+        var journal: JournalWriter
+        var remainder: [UInt8]
+        var offset: UInt64
+    }
+
     let name: StreamName
     private let store: ErasureCodedStore
     private let lock: FileDescriptor
@@ -22,6 +38,7 @@ final class ErasureStreamAppender: StreamAppender {
     private var journaledBytes: Int
     private var chain: StreamHashChain
     private var journal: JournalWriter?
+    private var cover: Cover?
     /// Segments written by the writers and not yet flushed.
     private var unflushed: [SealTracker.SealedSegment] = []
     private let sealing = SealTracker()
@@ -35,7 +52,11 @@ final class ErasureStreamAppender: StreamAppender {
         name = stream
         lock = try Self.acquireLock(store: store, stream: stream.rawValue)
         do {
-            let state = try StreamRecovery.scan(store, stream: stream.rawValue)
+            var state = try StreamRecovery.scan(store, stream: stream.rawValue)
+            while state.journaledBytes == store.geometry.segmentBytes {
+                try Self.fold(state, store: store, stream: stream.rawValue)
+                state = try StreamRecovery.scan(store, stream: stream.rawValue)
+            }
             let tail = try state.tail(keys: store.keys)
             segment = state.committed
             buffer = tail
@@ -76,8 +97,12 @@ final class ErasureStreamAppender: StreamAppender {
             remaining = UnsafeRawBufferPointer(rebasing: remaining[take...])
             if buffer.count == store.geometry.segmentBytes {
                 sealOpenSegment()
-                if unflushed.count + sealing.pendingCount >= store.unflushedSegmentLimit {
+                if unflushed.count + sealing.inFlightCount >= store.unflushedSegmentLimit {
+                    // Recovery verifies only that many of the last segments: no more may be unflushed at once.
                     _ = try makeDurable()
+                    try failing { () throws(StreamStorageError) in
+                        if let failure = sealing.waitForAll(includingBackground: true).failure { throw failure }
+                    }
                 }
                 if !remaining.isEmpty { buffer = store.writers.takeBuffer() }
             }
@@ -87,6 +112,7 @@ final class ErasureStreamAppender: StreamAppender {
     func makeDurable() throws(StreamStorageError) -> UInt64 {
         try checkUsable()
         try failing { () throws(StreamStorageError) in
+            try completeCover()
             try flushSealedSegments()
             if buffer.count > journaledBytes {
                 if journal == nil {
@@ -111,7 +137,10 @@ final class ErasureStreamAppender: StreamAppender {
         try checkUsable()
         let boundary = segment * UInt64(store.geometry.segmentBytes)
         guard boundary > durableLength else { return try makeDurable() }
-        try failing { () throws(StreamStorageError) in try flushSealedSegments() }
+        try failing { () throws(StreamStorageError) in
+            try completeCover()
+            try flushSealedSegments()
+        }
         durableLength = boundary
         durableHead = lastSealedHead
         return durableLength
@@ -122,7 +151,9 @@ final class ErasureStreamAppender: StreamAppender {
         closed = true
         // The writers may still hold segments of this stream; their files are closed here, unflushed, as a crash
         // would leave them: nothing past the last makeDurable was acknowledged.
-        unflushed += sealing.waitForAll().written
+        unflushed += sealing.waitForAll(includingBackground: true).written
+        cover?.journal.close()
+        cover = nil
         store.writers.recycle(&buffer)
         for sealed in unflushed {
             for file in sealed.files { try? file.descriptor.close() }
@@ -157,11 +188,18 @@ final class ErasureStreamAppender: StreamAppender {
     /// through ``sealing`` and poisons the appender at its next call.
     private func sealOpenSegment() {
         let geometry = store.geometry
-        let template = ShardHeader(
-            arrayID: store.arrayID, stream: name.rawValue, segment: segment, shardIndex: 0,
-            dataShards: geometry.dataShards, parityShards: geometry.parityShards, shardBytes: geometry.shardBytes,
-            blockBytes: geometry.blockBytes, streamOffset: segment * UInt64(geometry.segmentBytes),
-            chainHead: chain.chunkBoundaryHead, encapsulatedKey: [], wrappedKey: [], dataTag: [])
+        let covered = journal != nil && buffer.count - journaledBytes <= Self.coverLimit
+        if covered, let journal {
+            cover = Cover(
+                journal: journal, remainder: Array(buffer[journaledBytes...]),
+                offset: segment * UInt64(geometry.segmentBytes) + UInt64(journaledBytes))
+        } else {
+            // The old journal stays on the members until its segment is flushed; only then is it stale.
+            journal?.close()
+        }
+        journal = nil
+        let template = Self.shardTemplate(
+            store: store, stream: name.rawValue, segment: segment, chainHead: chain.chunkBoundaryHead)
         precondition(chain.length == (segment + 1) * UInt64(geometry.segmentBytes), "segments end on chunk boundaries")
         lastSealedHead = template.chainHead
         var full: [UInt8] = []
@@ -169,45 +207,63 @@ final class ErasureStreamAppender: StreamAppender {
         store.writers.submit(
             SegmentWriters.Job(
                 store: store, plaintext: full, template: template, stream: name.rawValue, segment: segment,
-                tracker: sealing))
+                tracker: sealing, coveredByJournal: covered))
         segment += 1
         journaledBytes = 0
-        // The old journal stays on the members until its segment is flushed; only then is it stale.
-        journal?.close()
-        journal = nil
+    }
+
+    /// The header every shard of a segment shares, before sealing fills in its keys and tag.
+    private static func shardTemplate(
+        store: ErasureCodedStore, stream: String, segment: UInt64, chainHead: [UInt8]
+    ) -> ShardHeader {
+        let geometry = store.geometry
+        return ShardHeader(
+            arrayID: store.arrayID, stream: stream, segment: segment, shardIndex: 0,
+            dataShards: geometry.dataShards, parityShards: geometry.parityShards, shardBytes: geometry.shardBytes,
+            blockBytes: geometry.blockBytes, streamOffset: segment * UInt64(geometry.segmentBytes),
+            chainHead: chainHead, encapsulatedKey: [], wrappedKey: [], dataTag: [])
+    }
+
+    /// Writes the segment a journal covers whole into its shards, flushes them and removes the journal: a writer
+    /// died between covering the segment and the end of its background write.
+    private static func fold(
+        _ state: StreamRecovery, store: ErasureCodedStore, stream: String
+    ) throws(StreamStorageError) {
+        let plaintext = try state.tail(keys: store.keys)
+        let segment = state.committed
+        var chain = StreamHashChain(
+            boundaryLength: segment * UInt64(store.geometry.segmentBytes), boundaryHead: state.chainHead)
+        chain.append(plaintext)
+        let tracker = SealTracker()
+        store.writers.submit(
+            SegmentWriters.Job(
+                store: store, plaintext: plaintext,
+                template: shardTemplate(store: store, stream: stream, segment: segment, chainHead: chain.head),
+                stream: stream, segment: segment, tracker: tracker))
+        let (written, failure) = tracker.waitForAll()
+        if let failure { throw failure }
+        try store.makeDurable(written: written, stream: stream)
+    }
+
+    /// Journals what a covered segment's journal lacks, so the segment is durable without waiting for its write.
+    private func completeCover() throws(StreamStorageError) {
+        guard var pending = cover else { return }
+        cover = nil
+        defer { pending.journal.close() }
+        if !pending.remainder.isEmpty {
+            try withBytes(of: pending.remainder) { bytes throws(StreamStorageError) in
+                try pending.journal.append(bytes, at: pending.offset)
+            }
+        }
     }
 
     private func flushSealedSegments() throws(StreamStorageError) {
         let (written, failure) = sealing.waitForAll()
         unflushed += written
         if let failure { throw failure }
-        guard !unflushed.isEmpty else { return }
-        // One thread per member flushes that member's files, then its directory.
-        var byMember: [Int: [(FileDescriptor, UInt64)]] = [:]
-        for sealed in unflushed {
-            for file in sealed.files { byMember[file.member, default: []].append((file.descriptor, sealed.segment)) }
-        }
-        let store = self.store
-        let stream = name.rawValue
-        try ParallelFlush.run(
-            byMember.map { member, files in
-                { () throws in
-                    for (descriptor, segment) in files {
-                        try store.flush(descriptor, member: member, what: "segment \(segment)")
-                    }
-                    try store.flushDirectory(member: member, stream: stream)
-                }
-            })
-        let folded = unflushed.map(\.segment)
-        for sealed in unflushed {
-            for file in sealed.files { try? file.descriptor.close() }
-        }
-        unflushed = []
-        // The segments are durable: their journals are stale now. Recovery ignores stale journals, so removing them
-        // needs no flush, and a failure to remove one loses nothing.
-        for folded in folded {
-            store.removeJournals(stream: name.rawValue, segment: folded)
-        }
+        var taken: [SealTracker.SealedSegment] = []
+        swap(&taken, &unflushed)
+        try store.makeDurable(written: taken, stream: name.rawValue)
     }
 
     /// Makes what recovery found durable, discards torn writes, repairs damaged shards in the verified window, and

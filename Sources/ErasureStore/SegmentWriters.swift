@@ -23,6 +23,9 @@ final class SegmentWriters: @unchecked Sendable {
         var stream: String
         var segment: UInt64
         var tracker: SealTracker
+        /// The segment's bytes are all in its journal, so nobody waits for this write: the writer flushes the shard
+        /// files itself and then removes the journal, which only then is stale.
+        var coveredByJournal = false
     }
 
     let workerLimit: Int
@@ -44,7 +47,7 @@ final class SegmentWriters: @unchecked Sendable {
     func submit(_ job: Job) {
         condition.lock()
         while queue.count >= queueCapacity { condition.wait() }
-        job.tracker.started()
+        job.tracker.started(background: job.coveredByJournal)
         queue.append(job)
         let startsWorker = queue.count > idleWorkers && workers < workerLimit
         if startsWorker { workers += 1 }
@@ -133,19 +136,27 @@ final class SegmentWriters: @unchecked Sendable {
                 // to wait for; written directly, it is on its way already.
                 FileSystemCalls.startWriteback(descriptor)
             }
-            job.tracker.finished(.success(SealTracker.SealedSegment(segment: job.segment, files: files)))
+            let sealed = SealTracker.SealedSegment(segment: job.segment, files: files)
+            files = []
+            if job.coveredByJournal {
+                try store.makeDurable(written: [sealed], stream: job.stream)
+                job.tracker.finished(.success(nil), background: true)
+            } else {
+                job.tracker.finished(.success(sealed), background: false)
+            }
         } catch {
             for file in files { try? file.descriptor.close() }
             let failure =
                 error as? StreamStorageError
                 ?? StreamStorageError(kind: .io, message: "writing segment \(job.segment) failed: \(error)")
-            job.tracker.finished(.failure(failure))
+            job.tracker.finished(.failure(failure), background: job.coveredByJournal)
         }
     }
 }
 
 /// The segments one appender has handed to the ``SegmentWriters``: how many are still being written, those written
-/// (their files open, not yet flushed), and the first failure.
+/// (their files open, not yet flushed), and the first failure. Segments covered by their journal are written and
+/// flushed in the background: the appender waits for them only when it closes or has too many in flight.
 final class SealTracker: @unchecked Sendable {
     // @unchecked: `condition` guards every var.
 
@@ -156,35 +167,40 @@ final class SealTracker: @unchecked Sendable {
 
     private let condition = NSCondition()
     private var pending = 0
+    private var background = 0
     private var written: [SealedSegment] = []
     private var failure: StreamStorageError?
 
-    /// Segments submitted and not yet written.
-    var pendingCount: Int { condition.withLock { pending } }
+    /// Segments submitted and not yet written, or not yet flushed if covered by their journal.
+    var inFlightCount: Int { condition.withLock { pending + background } }
 
     /// The first failure of a write, if any.
     var firstFailure: StreamStorageError? { condition.withLock { failure } }
 
-    func started() {
-        condition.withLock { pending += 1 }
+    func started(background inBackground: Bool) {
+        condition.withLock {
+            if inBackground { background += 1 } else { pending += 1 }
+        }
     }
 
-    func finished(_ result: Result<SealedSegment, StreamStorageError>) {
+    /// `segment` is nil for a segment flushed in the background: there is nothing left to hand over.
+    func finished(_ result: Result<SealedSegment?, StreamStorageError>, background inBackground: Bool) {
         condition.withLock {
-            pending -= 1
+            if inBackground { background -= 1 } else { pending -= 1 }
             switch result {
-            case .success(let segment): written.append(segment)
+            case .success(let segment): if let segment { written.append(segment) }
             case .failure(let error): if failure == nil { failure = error }
             }
             condition.broadcast()
         }
     }
 
-    /// Waits until every submitted segment is written (or failed) and takes the written ones.
-    func waitForAll() -> (written: [SealedSegment], failure: StreamStorageError?) {
+    /// Waits until every submitted segment the appender must flush is written (or failed) and takes the written
+    /// ones; with `includingBackground`, until the segments covered by their journal are durable too.
+    func waitForAll(includingBackground: Bool = false) -> (written: [SealedSegment], failure: StreamStorageError?) {
         condition.lock()
         defer { condition.unlock() }
-        while pending > 0 { condition.wait() }
+        while pending > 0 || (includingBackground && background > 0) { condition.wait() }
         let taken = written
         written = []
         return (taken, failure)

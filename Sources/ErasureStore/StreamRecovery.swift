@@ -76,13 +76,22 @@ struct StreamRecovery {
             state.tornSegments = shardIndices.filter { $0 >= state.committed }.sorted()
         }
         state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
-        if let beyond = journalIndices.first(where: { $0 > state.committed }) {
+        state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
+        // A later journal is expected only behind a journal that covers its whole segment (see
+        // ErasureStreamAppender): the appender folds that one first, and scans again.
+        if let beyond = journalIndices.first(where: { $0 > state.committed }),
+            state.journaledBytes != store.geometry.segmentBytes
+        {
             throw .unavailable(
                 "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: more "
                     + "than m members lost it")
         }
-        state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
         return state
+    }
+
+    /// The bytes the longest journal copy holds.
+    var journaledBytes: Int {
+        journal.first?.records.reduce(0) { $0 + $1.ciphertext.count } ?? 0
     }
 
     /// The tail's plaintext, decrypted from the longest valid journal copy.
