@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "CLinuxCalls.h"
 
@@ -31,4 +34,24 @@ int saatkond_bound_heap(int arenas, int mmap_threshold) {
     (void)mmap_threshold;
     return 0;
 #endif
+}
+
+int saatkond_open_unnamed(const char *directory) {
+#ifdef O_TMPFILE
+    return open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+#else
+    (void)directory;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int saatkond_link_unnamed(int fd, const char *path) {
+#ifdef AT_EMPTY_PATH
+    if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOENT && errno != EPERM) return -1;
+#endif
+    char procPath[64];
+    snprintf(procPath, sizeof procPath, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, procPath, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }

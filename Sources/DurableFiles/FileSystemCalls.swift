@@ -106,6 +106,13 @@ public enum FileSystemCalls {
         return UInt64(status.st_size)
     }
 
+    /// The size in bytes of the file at `path`.
+    public static func size(at path: FilePath) throws(Errno) -> UInt64 {
+        var status = stat()
+        try retryingInterrupts { stat(path.string, &status) }
+        return UInt64(status.st_size)
+    }
+
     /// Creates the directory `path` if it does not exist, making it durable in its parent; its parent must exist.
     public static func createDirectory(_ path: FilePath) throws(Errno) {
         if mkdir(path.string, 0o700) != 0 {
@@ -142,6 +149,22 @@ public enum FileSystemCalls {
     /// Renames `source` to `target`, replacing it atomically.
     public static func rename(_ source: FilePath, to target: FilePath) throws(Errno) {
         try retryingInterrupts { Glibc.rename(source.string, target.string) }
+    }
+
+    /// Creates a file without a name in `directory`, open for writing: it vanishes with its last descriptor unless
+    /// ``link(_:at:)`` names it, so a crash while it is being prepared leaves nothing behind. Throws
+    /// `notSupported` where the filesystem has no unnamed files.
+    public static func createUnnamed(in directory: FilePath) throws(Errno) -> FileDescriptor {
+        let descriptor = saatkond_open_unnamed(directory.string)
+        guard descriptor >= 0 else {
+            throw errno == EISDIR || errno == EOPNOTSUPP ? .notSupported : Errno(rawValue: errno)
+        }
+        return FileDescriptor(rawValue: descriptor)
+    }
+
+    /// Names the unnamed file `descriptor` as `path`; throws `fileExists` if `path` exists.
+    public static func link(_ descriptor: FileDescriptor, at path: FilePath) throws(Errno) {
+        try retryingInterrupts { saatkond_link_unnamed(descriptor.rawValue, path.string) }
     }
 
     /// Removes a file; a file that is already gone is not an error.

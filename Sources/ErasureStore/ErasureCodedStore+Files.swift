@@ -91,9 +91,8 @@ extension ErasureCodedStore {
         }
     }
 
-    /// Flushes the shard files of written segments, one thread per member (its files, then its directory), closes
-    /// them, and removes the segments' journals, stale once the flush is done. Recovery ignores stale journals, so
-    /// removing them needs no flush, and a failure to remove one loses nothing.
+    /// Flushes the shard files of written segments, one thread per member (its files, then its directory), and closes
+    /// them. The segments' journals are stale then (see ``retireJournals(stream:segment:)``).
     func makeDurable(written segments: [SealTracker.SealedSegment], stream: String) throws(StreamStorageError) {
         defer {
             for sealed in segments {
@@ -114,9 +113,30 @@ extension ErasureCodedStore {
                     try self.flushDirectory(member: member, stream: stream)
                 }
             })
-        for sealed in segments {
-            removeJournals(stream: stream, segment: sealed.segment)
+    }
+
+    /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse. Recovery
+    /// ignores stale journals and spares alike, so this needs no flush, and a failure loses nothing. Only the
+    /// stream's appender may call this, once it has closed its descriptors of these journals.
+    func retireJournals(stream: String, segment: UInt64) {
+        for member in placement.journalMembers(segment: segment, stream: stream) {
+            guard let layout = layout(of: member) else { continue }
+            journalPool.retire(layout.journal(stream, segment: segment), in: layout)
         }
+    }
+
+    /// A new journal file for `segment` on `member`, open for writing: a spare from the member's pool where there is
+    /// one, a new empty file otherwise.
+    func createJournalFile(member: Int, stream: String, segment: UInt64) throws(StreamStorageError) -> FileDescriptor {
+        let layout = try requireLayout(member)
+        let path = layout.journal(stream, segment: segment)
+        do {
+            try layout.createStreamDirectory(stream)
+        } catch {
+            throw .io("creating a file on member \(member):", path: path.string, error: error)
+        }
+        if let spare = journalPool.take(layout, as: path) { return spare }
+        return try createFile(member: member, path: { _ in path }, stream: stream)
     }
 
     func removeShards(stream: String, segment: UInt64) {

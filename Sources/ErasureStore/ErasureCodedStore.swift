@@ -24,6 +24,8 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     let unflushedSegmentLimit: Int
     /// The threads that seal and write full segments for every appender of this store.
     let writers: SegmentWriters
+    /// Spare journal files on the members.
+    let journalPool: JournalPool
 
     /// Labels blank directories as the members of a new array, in the order given, and returns its identity.
     /// A directory that already carries a label (of this or another array) is refused: adopting it needs an
@@ -49,6 +51,19 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
                 throw .io("labelling member \(index)", path: root.string, error: error)
             }
         }
+        // Spare journals from the start, so even a stream's first journals are written in place.
+        let pool = JournalPool(geometry: geometry)
+        for root in members {
+            do {
+                try pool.fill(MemberLayout(root: root), upTo: JournalPool.initialSparesPerMember)
+            } catch Errno.notSupported {
+                break  // No unnamed files on this filesystem: journals grow as they are written.
+            } catch Errno.noSpace {
+                continue  // A small member: its journals grow as they are written.
+            } catch {
+                throw .io("preparing spare journals on", path: root.string, error: error)
+            }
+        }
         return arrayID
     }
 
@@ -67,6 +82,7 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
         placement = Placement(geometry: geometry)
         self.unflushedSegmentLimit = max(1, unflushedSegmentLimit)
         writers = SegmentWriters(geometry: assembled.geometry)
+        journalPool = JournalPool(geometry: assembled.geometry)
     }
 
     func layout(of member: Int) -> MemberLayout? {

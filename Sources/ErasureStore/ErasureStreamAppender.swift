@@ -38,6 +38,8 @@ final class ErasureStreamAppender: StreamAppender {
     private var journaledBytes: Int
     private var chain: StreamHashChain
     private var journal: JournalWriter?
+    /// The next segment's journal, being created in the background.
+    private var prepared: PreparedJournal?
     private var cover: Cover?
     /// Segments written by the writers and not yet flushed.
     private var unflushed: [SealTracker.SealedSegment] = []
@@ -112,18 +114,25 @@ final class ErasureStreamAppender: StreamAppender {
     func makeDurable() throws(StreamStorageError) -> UInt64 {
         try checkUsable()
         try failing { () throws(StreamStorageError) in
-            try completeCover()
+            // A covered segment's last bytes and the open segment's new ones go to their two journals, and all the
+            // copies are flushed side by side.
+            var flushes = try writeCover()
             try flushSealedSegments()
             if buffer.count > journaledBytes {
-                if journal == nil {
-                    journal = try JournalWriter.create(store: store, stream: name.rawValue, segment: segment)
-                }
+                if journal == nil { journal = try openJournal() }
                 try withBytes(of: buffer) { bytes throws(StreamStorageError) in
-                    try journal!.append(
+                    try journal!.write(
                         UnsafeRawBufferPointer(rebasing: bytes[journaledBytes...]),
                         at: segment * UInt64(store.geometry.segmentBytes) + UInt64(journaledBytes))
                 }
-                journaledBytes = buffer.count
+                flushes += journal!.flushJobs()
+            }
+            try ParallelFlush.run(flushes)
+            journaledBytes = buffer.count
+            closeCover()
+            if prepared == nil && journal != nil && journaledBytes >= store.geometry.segmentBytes / 2 {
+                // Half way, so that its flushes do not meet the boundary's.
+                prepared = PreparedJournal(store: store, stream: name.rawValue, segment: segment + 1)
             }
         }
         durableLength = appendedLength
@@ -138,7 +147,8 @@ final class ErasureStreamAppender: StreamAppender {
         let boundary = segment * UInt64(store.geometry.segmentBytes)
         guard boundary > durableLength else { return try makeDurable() }
         try failing { () throws(StreamStorageError) in
-            try completeCover()
+            try ParallelFlush.run(try writeCover())
+            closeCover()
             try flushSealedSegments()
         }
         durableLength = boundary
@@ -152,8 +162,13 @@ final class ErasureStreamAppender: StreamAppender {
         // The writers may still hold segments of this stream; their files are closed here, unflushed, as a crash
         // would leave them: nothing past the last makeDurable was acknowledged.
         unflushed += sealing.waitForAll(includingBackground: true).written
-        cover?.journal.close()
-        cover = nil
+        closeCover()
+        if let unused = prepared {
+            // Prepared for a segment whose bytes were never journaled: stale already.
+            unused.discard()
+            store.retireJournals(stream: name.rawValue, segment: unused.segment)
+            prepared = nil
+        }
         store.writers.recycle(&buffer)
         for sealed in unflushed {
             for file in sealed.files { try? file.descriptor.close() }
@@ -188,6 +203,11 @@ final class ErasureStreamAppender: StreamAppender {
     /// through ``sealing`` and poisons the appender at its next call.
     private func sealOpenSegment() {
         let geometry = store.geometry
+        if let unused = prepared, unused.segment == segment {
+            // Prepared for a segment that filled without a journal: its files are stale once the segment is flushed.
+            unused.discard()
+            prepared = nil
+        }
         let covered = journal != nil && buffer.count - journaledBytes <= Self.coverLimit
         if covered, let journal {
             cover = Cover(
@@ -243,17 +263,45 @@ final class ErasureStreamAppender: StreamAppender {
         let (written, failure) = tracker.waitForAll()
         if let failure { throw failure }
         try store.makeDurable(written: written, stream: stream)
+        store.removeJournals(stream: stream, segment: segment)
     }
 
-    /// Journals what a covered segment's journal lacks, so the segment is durable without waiting for its write.
-    private func completeCover() throws(StreamStorageError) {
-        guard var pending = cover else { return }
+    /// Writes what a covered segment's journal lacks, and returns the flushes that make it durable: then the segment
+    /// is, without waiting for its own write.
+    private func writeCover() throws(StreamStorageError) -> [() throws -> Void] {
+        guard var pending = cover, !pending.remainder.isEmpty else { return [] }
+        try withBytes(of: pending.remainder) { bytes throws(StreamStorageError) in
+            try pending.journal.write(bytes, at: pending.offset)
+        }
+        pending.remainder = []
+        cover = pending
+        return pending.journal.flushJobs()
+    }
+
+    /// Closes a covered segment's journal once written and flushed (or abandoned), and retires the journals of
+    /// covered segments whose shards the writers have made durable since.
+    private func closeCover() {
+        cover?.journal.close()
         cover = nil
-        defer { pending.journal.close() }
-        if !pending.remainder.isEmpty {
-            try withBytes(of: pending.remainder) { bytes throws(StreamStorageError) in
-                try pending.journal.append(bytes, at: pending.offset)
-            }
+        for segment in sealing.takeCovered() {
+            store.retireJournals(stream: name.rawValue, segment: segment)
+        }
+    }
+
+    /// The open segment's new journal: the one prepared in the background when there is one. A journal is prepared
+    /// for the open segment when the appender opens, and for the next one once the open one's journal is half full.
+    private func openJournal() throws(StreamStorageError) -> JournalWriter {
+        guard let ready = prepared, ready.segment == segment else {
+            prepared?.discard()
+            prepared = nil
+            return try JournalWriter.create(store: store, stream: name.rawValue, segment: segment)
+        }
+        prepared = nil
+        do {
+            return try ready.take()
+        } catch {
+            // Tried again here, where a failure reaches the caller.
+            return try JournalWriter.create(store: store, stream: name.rawValue, segment: segment)
         }
     }
 
@@ -264,6 +312,9 @@ final class ErasureStreamAppender: StreamAppender {
         var taken: [SealTracker.SealedSegment] = []
         swap(&taken, &unflushed)
         try store.makeDurable(written: taken, stream: name.rawValue)
+        for sealed in taken {
+            store.retireJournals(stream: name.rawValue, segment: sealed.segment)
+        }
     }
 
     /// Makes what recovery found durable, discards torn writes, repairs damaged shards in the verified window, and
@@ -282,6 +333,9 @@ final class ErasureStreamAppender: StreamAppender {
         for stale in state.staleJournals {
             store.removeJournals(stream: name.rawValue, segment: stale)
         }
+        for unused in state.preparedJournals {
+            store.retireJournals(stream: name.rawValue, segment: unused)
+        }
         for (segment, shards) in state.window.segments where shards.contains(where: { $0 == nil }) {
             if let header = state.window.headers[segment] {
                 _ = try store.repairShards(stream: name.rawValue, segment: segment, shards: shards, header: header)
@@ -290,6 +344,8 @@ final class ErasureStreamAppender: StreamAppender {
         if let longest = state.journal.first {
             journal = try JournalWriter.resume(
                 store: store, stream: name.rawValue, segment: segment, from: longest, copies: state.journal)
+        } else {
+            prepared = PreparedJournal(store: store, stream: name.rawValue, segment: segment)
         }
     }
 

@@ -7,8 +7,12 @@ import ErasureCode
 /// A journal file is a header, then records appended one after another, each with its CRC32C. A crash can tear
 /// only the last record; parsing stops at the first record that is incomplete or fails its checksum. Records are
 /// encrypted with a key derived from the journal key and the file's random salt; the nonce is the record's index.
+///
+/// A record's checksum starts from the checksum of its file's salt (format 2), so it holds only in the file it was
+/// written for: journal files are reused (``JournalPool``), and what a reused file held before, behind the records
+/// written since, fails its checksum whatever stream or segment it came from.
 struct JournalHeader: Hashable {
-    private static let magic = Array("SKJRNL01".utf8)
+    private static let magic = Array("SKJRNL02".utf8)
 
     var arrayID: [UInt8]
     var stream: String
@@ -54,6 +58,9 @@ struct JournalHeader: Hashable {
             ikm: journalKey, salt: salt, info: Array("saatkond journal v1".utf8) + fields, length: 32)
     }
 
+    /// Where every record checksum of this file starts.
+    var recordChecksumSeed: UInt32 { CRC32C.checksum(salt) }
+
     func recordAdditionalData(offset: UInt64, length: Int) -> [UInt8] {
         var writer = ByteWriter()
         writer.write(fields)
@@ -90,7 +97,9 @@ struct JournalRecord: Hashable {
                 additionalData: header.recordAdditionalData(offset: offset, length: plaintext.count))
         }
         record += tag
-        withUnsafeBytes(of: CRC32C.checksum(record).bigEndian) { record.append(contentsOf: $0) }
+        withUnsafeBytes(of: CRC32C.checksum(record, continuing: header.recordChecksumSeed).bigEndian) {
+            record.append(contentsOf: $0)
+        }
         return record
     }
 
@@ -113,6 +122,7 @@ struct JournalRecord: Hashable {
         var records: [JournalRecord] = []
         var position = start
         var expectedOffset = header.segmentOffset
+        let seed = header.recordChecksumSeed
         while true {
             var reader = ByteReader(bytes, at: position)
             guard let magic = try? reader.read(UInt32.self), magic == Self.magic,
@@ -124,7 +134,7 @@ struct JournalRecord: Hashable {
             guard let checksum = try? reader.read(UInt32.self),
                 checksum
                     == bytes.withUnsafeBytes({
-                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[position..<end]))
+                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[position..<end]), continuing: seed)
                     })
             else { break }
             records.append(JournalRecord(streamOffset: offset, ciphertext: ciphertext, tag: tag))

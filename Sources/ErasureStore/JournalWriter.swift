@@ -35,8 +35,7 @@ struct JournalWriter {
         var copies: [Copy] = []
         do {
             for member in store.placement.journalMembers(segment: segment, stream: stream) {
-                let descriptor = try store.createFile(
-                    member: member, path: { $0.journal(stream, segment: segment) }, stream: stream)
+                let descriptor = try store.createJournalFile(member: member, stream: stream, segment: segment)
                 copies.append(Copy(member: member, descriptor: descriptor, end: Int64(bytes.count)))
                 try withBytes(of: bytes) { raw throws(StreamStorageError) in
                     try store.write(raw, to: descriptor, at: 0, member: member, what: "a journal header")
@@ -75,7 +74,9 @@ struct JournalWriter {
                 let path = layout.journal(stream, segment: segment)
                 let current = found.first { $0.member == member }
                 let isIdentical = current.map { $0.validLength == valid.count && $0.header == longest.header } ?? false
-                if !isIdentical || (try? FileSystemCalls.readAll(path).count) != valid.count {
+                // A copy with the same records is continued in place, whatever follows them: the next record goes over
+                // it, and what is left behind fails its checksum (see JournalHeader).
+                if !isIdentical {
                     do {
                         try layout.createStreamDirectory(stream)
                         try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
@@ -120,6 +121,13 @@ struct JournalWriter {
 
     /// Appends one record holding `plaintext` (the stream's bytes at `offset`) to every copy and flushes them.
     mutating func append(_ plaintext: UnsafeRawBufferPointer, at offset: UInt64) throws(StreamStorageError) {
+        try write(plaintext, at: offset)
+        try ParallelFlush.run(flushJobs())
+    }
+
+    /// Writes one record holding `plaintext` (the stream's bytes at `offset`) to every copy, without a flush: the
+    /// record is durable once ``flushJobs()`` have run, which lets a caller flush two journals side by side.
+    mutating func write(_ plaintext: UnsafeRawBufferPointer, at offset: UInt64) throws(StreamStorageError) {
         let record: [UInt8]
         do {
             record = try JournalRecord.seal(plaintext, at: offset, index: nextRecord, header: header, key: key)
@@ -132,16 +140,19 @@ struct JournalWriter {
                     bytes, to: copies[index].descriptor, at: copies[index].end, member: copies[index].member,
                     what: "a journal record")
             }
+            copies[index].end += Int64(record.count)
         }
-        let members = store
-        try ParallelFlush.run(
-            copies.map { copy in
-                { () throws in
-                    try members.flush(copy.descriptor, member: copy.member, what: "a journal record")
-                }
-            })
-        for index in copies.indices { copies[index].end += Int64(record.count) }
         nextRecord += 1
+    }
+
+    /// One flush per copy, for ``ParallelFlush``.
+    func flushJobs() -> [() throws -> Void] {
+        let store = self.store
+        return copies.map { copy in
+            { () throws in
+                try store.flush(copy.descriptor, member: copy.member, what: "a journal record")
+            }
+        }
     }
 
     func close() {

@@ -18,6 +18,9 @@ struct MemberLayout {
         streamDirectory(stream).appending("journal-\(Self.hex(segment)).log")
     }
 
+    /// Spare journal files (``JournalPool``), outside `streams`, so recovery and scrub never see them.
+    var journalPool: FilePath { root.appending("journal-pool") }
+
     func lock(_ stream: String) -> FilePath { streamDirectory(stream).appending("appender.lock") }
 
     /// Labels the member durably with `identity`, creating its directory if need be: a new array's members, and a

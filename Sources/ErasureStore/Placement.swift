@@ -5,7 +5,9 @@ import ErasureCode
 ///
 /// Segment s of a stream puts shard i on member (i + s + salt) mod N, where salt spreads streams over the members;
 /// successive segments rotate, so parity is not concentrated on a few disks. The journal of segment s is mirrored
-/// on the m + 1 members that hold its first m + 1 shards.
+/// on members (j + (m + 1) s + salt) mod N for j in 0...m: successive segments' journals move on by m + 1 members,
+/// so the three a stream can hold at once (a covered segment's, the open one's and the next one's, prepared) fall
+/// on different members where N allows, and their spare files come from different members' pools.
 struct Placement {
     let geometry: ArrayGeometry
 
@@ -19,6 +21,8 @@ struct Placement {
     }
 
     func journalMembers(segment: UInt64, stream: String) -> [Int] {
-        (0...geometry.parityShards).map { member(ofShard: $0, segment: segment, stream: stream) }
+        let copies = geometry.parityShards + 1
+        let rotation = Int((segment % UInt64(geometry.memberCount)) * UInt64(copies) % UInt64(geometry.memberCount))
+        return (0..<copies).map { ($0 + rotation + salt(of: stream)) % geometry.memberCount }
     }
 }

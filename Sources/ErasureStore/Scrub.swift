@@ -94,7 +94,10 @@ extension ErasureCodedStore {
             for member in placement.journalMembers(segment: segment, stream: stream) {
                 guard let layout = layout(of: member) else { continue }
                 let path = layout.journal(stream, segment: segment)
-                if (try? FileSystemCalls.readAll(path)) == valid { continue }
+                // Whatever follows a copy's records is never read (see JournalHeader): a copy with the longest one's
+                // records is whole.
+                let copy = copies.first { $0.member == member }
+                if let copy, copy.header == longest.header, copy.validLength == longest.validLength { continue }
                 do {
                     try layout.createStreamDirectory(stream)
                     try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }

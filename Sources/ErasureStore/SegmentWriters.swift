@@ -24,7 +24,7 @@ final class SegmentWriters: @unchecked Sendable {
         var segment: UInt64
         var tracker: SealTracker
         /// The segment's bytes are all in its journal, so nobody waits for this write: the writer flushes the shard
-        /// files itself and then removes the journal, which only then is stale.
+        /// files itself, and the appender retires the journal once told (``SealTracker/takeCovered()``).
         var coveredByJournal = false
     }
 
@@ -140,7 +140,7 @@ final class SegmentWriters: @unchecked Sendable {
             files = []
             if job.coveredByJournal {
                 try store.makeDurable(written: [sealed], stream: job.stream)
-                job.tracker.finished(.success(nil), background: true)
+                job.tracker.finished(.success(sealed.withoutFiles), background: true)
             } else {
                 job.tracker.finished(.success(sealed), background: false)
             }
@@ -163,12 +163,15 @@ final class SealTracker: @unchecked Sendable {
     struct SealedSegment: Sendable {
         var segment: UInt64
         var files: [(member: Int, descriptor: FileDescriptor)]
+
+        var withoutFiles: SealedSegment { SealedSegment(segment: segment, files: []) }
     }
 
     private let condition = NSCondition()
     private var pending = 0
     private var background = 0
     private var written: [SealedSegment] = []
+    private var covered: [UInt64] = []
     private var failure: StreamStorageError?
 
     /// Segments submitted and not yet written, or not yet flushed if covered by their journal.
@@ -183,15 +186,25 @@ final class SealTracker: @unchecked Sendable {
         }
     }
 
-    /// `segment` is nil for a segment flushed in the background: there is nothing left to hand over.
-    func finished(_ result: Result<SealedSegment?, StreamStorageError>, background inBackground: Bool) {
+    /// A segment written in the background comes back durable, its files closed.
+    func finished(_ result: Result<SealedSegment, StreamStorageError>, background inBackground: Bool) {
         condition.withLock {
             if inBackground { background -= 1 } else { pending -= 1 }
             switch result {
-            case .success(let segment): if let segment { written.append(segment) }
+            case .success(let segment):
+                if inBackground { covered.append(segment.segment) } else { written.append(segment) }
             case .failure(let error): if failure == nil { failure = error }
             }
             condition.broadcast()
+        }
+    }
+
+    /// Takes the segments covered by their journal that are durable in their shards since the last call.
+    func takeCovered() -> [UInt64] {
+        condition.withLock {
+            let taken = covered
+            covered = []
+            return taken
         }
     }
 

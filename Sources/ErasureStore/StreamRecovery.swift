@@ -32,6 +32,8 @@ struct StreamRecovery {
     var tornSegments: [UInt64] = []
     /// Journal segment indices below `committed`: folded already, to discard.
     var staleJournals: [UInt64] = []
+    /// Journal segment indices beyond `committed` without a record: prepared and never used, to discard.
+    var preparedJournals: [UInt64] = []
     /// Verified segments of the window, with their missing or damaged shards.
     var window = Window()
 
@@ -77,14 +79,17 @@ struct StreamRecovery {
         }
         state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
         state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
-        // A later journal is expected only behind a journal that covers its whole segment (see
-        // ErasureStreamAppender): the appender folds that one first, and scans again.
-        if let beyond = journalIndices.first(where: { $0 > state.committed }),
-            state.journaledBytes != store.geometry.segmentBytes
-        {
-            throw .unavailable(
-                "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: more "
-                    + "than m members lost it")
+        // A later journal with records is expected only behind a journal that covers its whole segment (see
+        // ErasureStreamAppender): the appender folds that one first, and scans again. One without records was
+        // prepared and never used; an acknowledged record is on all m + 1 copies, so with at most m lost, one holds it.
+        for beyond in journalIndices where beyond > state.committed {
+            if store.readJournalCopies(stream: stream, segment: beyond).allSatisfy({ $0.records.isEmpty }) {
+                state.preparedJournals.append(beyond)
+            } else if state.journaledBytes != store.geometry.segmentBytes {
+                throw .unavailable(
+                    "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: "
+                        + "more than m members lost it")
+            }
         }
         return state
     }

@@ -1,0 +1,106 @@
+import DurableFiles
+import Foundation
+import Synchronization
+import SystemPackage
+
+/// Spare journal files on every member, reused for new journals, as PostgreSQL reuses its write-ahead log files.
+///
+/// A journal record appended to a growing file changes the file's size, so its flush waits for a commit of the
+/// filesystem's own journal; a record written over blocks the file already owns is flushed with its data alone.
+/// Measured on ext4 here, four journal copies of a 128 KiB batch flushed side by side took 1.3 ms appended and
+/// 0.38 ms written in place. So a new journal takes a spare where one is ready: a file of ``capacity`` bytes, either
+/// zeros written and flushed before it was first used, or a retired journal. What a spare held before is never read
+/// as records (see ``JournalHeader``).
+///
+/// A new array starts with ``sparesPerMember`` on each member: the journals of one stream's consecutive segments
+/// fall on overlapping members, and a few streams' at once can take four from one member. Retired journals refill the
+/// pools, up to that many each, so at most that many times ``capacity`` bytes per member are spare. A member whose
+/// pool runs dry (a replaced disk, an array older than pools) is refilled in the background to
+/// ``refillSparesPerMember``, and its journals meanwhile grow as before.
+final class JournalPool: Sendable {
+    static let sparesPerMember = 4
+    static let initialSparesPerMember = 2
+    static let refillSparesPerMember = 2
+    private static let sparePrefix = "spare-"
+
+    /// Bytes of a spare: a segment's bytes, the framing of its records down to 512-byte appends, and the header.
+    let capacity: Int
+    /// The pools being refilled in the background, one thread each.
+    private let filling = Mutex<Set<FilePath>>([])
+
+    init(geometry: ArrayGeometry) {
+        capacity = geometry.segmentBytes + geometry.segmentBytes / 16 + 4096
+    }
+
+    /// Renames a spare of the member's pool to `path` and opens it for writing, untruncated; nil when the pool has
+    /// none, and then the pool is refilled in the background.
+    func take(_ layout: MemberLayout, as path: FilePath) -> FileDescriptor? {
+        for name in spares(layout) {
+            // Another appender of this store may have taken it first: then the rename fails and the next one is tried.
+            guard (try? FileSystemCalls.rename(layout.journalPool.appending(name), to: path)) != nil else { continue }
+            return try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec])
+        }
+        refillInBackground(layout)
+        return nil
+    }
+
+    /// Moves a stale journal into the member's pool, or removes it when the pool is full or the journal too small to
+    /// be worth keeping. Neither needs a flush: a spare lost in a power cut costs only its reuse.
+    func retire(_ path: FilePath, in layout: MemberLayout) {
+        let keeps =
+            spares(layout).count < Self.sparesPerMember
+            && ((try? FileSystemCalls.size(at: path)) ?? 0) >= UInt64(capacity)
+        if keeps, (try? FileSystemCalls.rename(path, to: layout.journalPool.appending(Self.spareName()))) != nil {
+            return
+        }
+        try? FileSystemCalls.remove(path)
+    }
+
+    /// Prepares spares of zeros until the member's pool holds `count`. Each is written and flushed without a name and
+    /// named only then, so a crash leaves no half-written spare. Throws `notSupported` where the filesystem has no
+    /// unnamed files: journals there are never reused.
+    func fill(_ layout: MemberLayout, upTo count: Int) throws(Errno) {
+        try FileSystemCalls.createDirectory(layout.journalPool)
+        var present = spares(layout).count
+        guard present < count else { return }
+        let zeros = [UInt8](repeating: 0, count: min(capacity, 1 << 20))
+        while present < count {
+            let file = try FileSystemCalls.createUnnamed(in: layout.journalPool)
+            defer { try? file.close() }
+            var written = 0
+            while written < capacity {
+                let piece = min(zeros.count, capacity - written)
+                do {
+                    _ = try zeros[..<piece].withUnsafeBytes { try file.writeAll(toAbsoluteOffset: Int64(written), $0) }
+                } catch {
+                    throw error as? Errno ?? .ioError
+                }
+                written += piece
+            }
+            // fsync, not fdatasync: the file's extents must be durable too, or its first use would commit them.
+            try FileSystemCalls.synchronise(file)
+            try FileSystemCalls.link(file, at: layout.journalPool.appending(Self.spareName()))
+            present += 1
+        }
+    }
+
+    private func refillInBackground(_ layout: MemberLayout) {
+        let pool = layout.journalPool
+        guard filling.withLock({ $0.insert(pool).inserted }) else { return }
+        let thread = Thread { [self] in
+            // A member that fails here fails its journal writes too, and those report it.
+            try? fill(layout, upTo: Self.refillSparesPerMember)
+            filling.withLock { _ = $0.remove(pool) }
+        }
+        thread.name = "journal-pool"
+        thread.start()
+    }
+
+    private func spares(_ layout: MemberLayout) -> [String] {
+        ((try? FileSystemCalls.entries(of: layout.journalPool)) ?? []).filter { $0.hasPrefix(Self.sparePrefix) }
+    }
+
+    private static func spareName() -> String {
+        Self.sparePrefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    }
+}
