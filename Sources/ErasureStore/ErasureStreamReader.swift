@@ -10,12 +10,18 @@ import StreamStore
 /// cost one segment decode per segment; when its k data shards are intact (the usual case) they are read straight
 /// into that segment's buffer, reused from one segment to the next, and decrypted there: no parity is read and
 /// nothing is allocated per segment.
+///
+/// A full segment whose shards are not yet durable is read from the journal that covers it (see
+/// ``ErasureStreamAppender``), and the next segment's journal after it: the writer may be writing those shards
+/// now, or may have died before it could.
 final class ErasureStreamReader: StreamReader {
     let name: StreamName
     let length: UInt64
     let head: [UInt8]
     private let store: ErasureCodedStore
     private let committed: UInt64
+    /// Full segments from `committed` on, read from the journals that cover them.
+    private let covered: [[UInt8]]
     private let tail: [UInt8]
     private var cached: (segment: UInt64, plaintext: [UInt8])?
     /// One shard file at a time, and a byte more, which shows a file that is too long.
@@ -32,10 +38,21 @@ final class ErasureStreamReader: StreamReader {
             guard exists else { throw .unknownStream(stream) }
         }
         committed = state.committed
-        tail = try state.tail(keys: store.keys)
-        length = committed * UInt64(store.geometry.segmentBytes) + UInt64(tail.count)
+        let segmentBytes = store.geometry.segmentBytes
+        var covered: [[UInt8]] = []
+        var tail = try state.tail(keys: store.keys)
+        while tail.count == segmentBytes {
+            covered.append(tail)
+            let next = committed + UInt64(covered.count)
+            tail = try StreamRecovery.plaintext(
+                of: store.readJournalCopies(stream: stream.rawValue, segment: next), keys: store.keys)
+        }
+        self.covered = covered
+        self.tail = tail
+        length = (committed + UInt64(covered.count)) * UInt64(segmentBytes) + UInt64(tail.count)
         var chain = StreamHashChain(
-            boundaryLength: committed * UInt64(store.geometry.segmentBytes), boundaryHead: state.chainHead)
+            boundaryLength: committed * UInt64(segmentBytes), boundaryHead: state.chainHead)
+        for segment in covered { chain.append(segment) }
         chain.append(tail)
         head = chain.head
     }
@@ -48,7 +65,14 @@ final class ErasureStreamReader: StreamReader {
         while done < buffer.count && position < length {
             let segment = position / segmentBytes
             let within = Int(position % segmentBytes)
-            let source: [UInt8] = segment < committed ? try plaintext(of: segment) : tail
+            let source: [UInt8] =
+                if segment < committed {
+                    try plaintext(of: segment)
+                } else if segment < committed + UInt64(covered.count) {
+                    covered[Int(segment - committed)]
+                } else {
+                    tail
+                }
             let count = min(buffer.count - done, source.count - within)
             guard count > 0 else { break }
             source.withUnsafeBytes { source in

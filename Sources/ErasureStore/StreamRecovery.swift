@@ -101,7 +101,12 @@ struct StreamRecovery {
 
     /// The tail's plaintext, decrypted from the longest valid journal copy.
     func tail(keys: StorageKeys) throws(StreamStorageError) -> [UInt8] {
-        guard let copy = journal.first else { return [] }
+        try Self.plaintext(of: journal, keys: keys)
+    }
+
+    /// The plaintext of a segment's journal, decrypted from the longest valid of its `copies`.
+    static func plaintext(of copies: [JournalCopy], keys: StorageKeys) throws(StreamStorageError) -> [UInt8] {
+        guard let copy = copies.first else { return [] }
         do {
             let key = try copy.header.recordKey(journalKey: keys.journalKey)
             var tail: [UInt8] = []

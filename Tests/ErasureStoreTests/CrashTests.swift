@@ -94,6 +94,42 @@ struct ErasureStoreCrashTests {
             Issue.record("after the power cut the stream does not open: \(error); \(context)")
         }
     }
+
+    /// Small appends make each segment covered by its journal; the segment's shards are written and flushed in the
+    /// background. The power goes off right after the last acknowledgement, whatever that background write had done.
+    @Test(
+        "a power cut just after small appends crossed segment boundaries: every acknowledged byte survives",
+        .enabled(if: geteuid() == 0, "needs root to attach loop devices and mount filesystems"),
+        .enabled(if: LoopFilesystem.toolsInstalled, "needs losetup, mkfs.ext4, mount and xfs_io (scripts/setup)"))
+    func powerCutAfterCoveredBoundaries() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-power-cut-covered")
+        defer { scratch.remove() }
+        var disks: [LoopFilesystem] = []
+        defer { for disk in disks { disk.remove() } }
+        for _ in 0..<7 { disks.append(try LoopFilesystem(scratch: scratch, bytes: 32 << 20)) }
+        let rig = try MemberRig(
+            scratch: scratch, replacing: Dictionary(uniqueKeysWithValues: disks.enumerated().map { ($0, $1.member) }))
+        let segmentBytes = UInt64(rig.store.geometry.segmentBytes)
+        for round in 0..<3 {
+            let appender = try ErasureCodedStore(members: rig.members, keys: rig.keys).openAppender(
+                for: MemberRig.stream)
+            let target = appender.durableLength + 2 * segmentBytes + UInt64(round) * 37_000
+            var acknowledged = appender.durableLength
+            while acknowledged < target {
+                let size = Int(min(target - appender.appendedLength, 8192))
+                try appender.append(
+                    StreamPattern.bytes(seed: MemberRig.seed, offset: appender.appendedLength, count: size))
+                acknowledged = try appender.makeDurable()
+            }
+            for disk in disks { try disk.shutDown() }
+            appender.close()
+            for disk in disks {
+                try disk.unmount()
+                try disk.mount()
+            }
+            try rig.expectReadable(acknowledged, from: rig.members, "round \(round)")
+        }
+    }
 }
 
 /// One array, one stream, one writer at a time, and what the writer has promised so far.

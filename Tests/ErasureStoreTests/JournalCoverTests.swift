@@ -71,6 +71,13 @@ struct JournalCoverTests {
         let tornPath = MemberLayout(root: fixture.members[torn]).shard(Self.stream.rawValue, segment: 0)
         #expect(FileManager.default.createFile(atPath: tornPath.string, contents: Data(repeating: 0x5A, count: 5000)))
 
+        // A reader sees every byte before anything is folded: it opens nothing for writing.
+        let early = try fixture.open().openReader(for: Self.stream)
+        #expect(early.length == UInt64(data.count))
+        #expect(early.head == StreamHashChain.head(of: data))
+        #expect(try early.readAll() == data)
+        early.close()
+
         let appender = try fixture.open().openAppender(for: Self.stream)
         #expect(appender.durableLength == UInt64(data.count))
         #expect(appender.durableHead == StreamHashChain.head(of: data))
