@@ -4,6 +4,9 @@ import SystemPackage
 
 /// File operations on members, each failure named with the member, so a technician knows which bay to look at.
 extension ErasureCodedStore {
+    /// The pieces a paced shard write is cut into: a multiple of the direct-I/O alignment.
+    static let pacedWriteBytes = 256 << 10
+
     func requireLayout(_ member: Int) throws(StreamStorageError) -> MemberLayout {
         guard let layout = layout(of: member) else {
             throw .unavailable(
@@ -58,14 +61,25 @@ extension ErasureCodedStore {
         }
     }
 
-    /// Writes shard `index` of a sealed stripe as a whole shard file, in one gathering write.
+    /// Writes shard `index` of a sealed stripe as a whole shard file: in one gathering write, or, with `pause`, in
+    /// pieces of ``pacedWriteBytes`` with a call to `pause` after each.
     func writeShard(
         header: ShardHeader, stripe: UnsafeRawBufferPointer, index: Int, to descriptor: FileDescriptor, member: Int,
-        segment: UInt64
+        segment: UInt64, pause: (() -> Void)? = nil
     ) throws(StreamStorageError) {
         do {
             try codec.withShardFileParts(header: header, stripe: stripe, index: index) { parts in
-                try FileSystemCalls.writeAll(descriptor, gathering: parts)
+                guard let pause else { return try FileSystemCalls.writeAll(descriptor, gathering: parts) }
+                for part in parts {
+                    var start = 0
+                    while start < part.count {
+                        let end = min(part.count, start + Self.pacedWriteBytes)
+                        try FileSystemCalls.writeAll(
+                            descriptor, gathering: [UnsafeRawBufferPointer(rebasing: part[start..<end])])
+                        pause()
+                        start = end
+                    }
+                }
             }
         } catch {
             throw .io(

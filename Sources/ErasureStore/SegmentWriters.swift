@@ -87,6 +87,19 @@ final class SegmentWriters: @unchecked Sendable {
         }
     }
 
+    /// Between the pieces of a covered segment's write, which nobody waits for: a pause while no other segment is
+    /// queued, so that the journal flushes of the appends that do wait are not queued behind megabytes of it. Four
+    /// journal copies flushed beside a writer of whole 1 MiB shards had a p99 of 4.1 ms here, against 0.83 ms alone
+    /// and 0.90 ms beside one paced at 256 KiB a millisecond. So paced, a segment's eleven shards take about 50 ms,
+    /// well inside the time small appends take to fill the next segment; A/B runs of the 16-writer benchmark gave
+    /// p99s of 2.0–2.9 ms paced and 2.2–6.1 ms not.
+    private func pauseUnlessNeeded() {
+        guard condition.withLock({ queue.isEmpty }) else { return }
+        usleep(Self.pauseMicroseconds)
+    }
+
+    static let pauseMicroseconds: UInt32 = 1000
+
     private func nextJob() -> Job? {
         condition.lock()
         defer { condition.unlock() }
@@ -123,6 +136,7 @@ final class SegmentWriters: @unchecked Sendable {
             }
             // The stripe holds everything now; the plaintext's buffer can take the next segment of any stream.
             recycle(&job.plaintext)
+            let pause: (() -> Void)? = job.coveredByJournal ? { self.pauseUnlessNeeded() } : nil
             for index in 0..<store.geometry.shardsPerSegment {
                 let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
                 let descriptor = try store.createFile(
@@ -131,7 +145,7 @@ final class SegmentWriters: @unchecked Sendable {
                 files.append((member, descriptor))
                 try store.writeShard(
                     header: header, stripe: UnsafeRawBufferPointer(stripe), index: index, to: descriptor,
-                    member: member, segment: job.segment)
+                    member: member, segment: job.segment, pause: pause)
                 // Buffered, the disk starts on this shard now, and the flush that makes it durable later finds little
                 // to wait for; written directly, it is on its way already.
                 FileSystemCalls.startWriteback(descriptor)
