@@ -13,6 +13,7 @@ import ErasureCode
 /// written since, fails its checksum whatever stream or segment it came from.
 struct JournalHeader: Hashable {
     private static let magic = Array("SKJRNL02".utf8)
+    static let formatOneMagic = Array("SKJRNL01".utf8)
 
     var arrayID: [UInt8]
     var stream: String

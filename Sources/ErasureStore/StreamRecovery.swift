@@ -79,6 +79,12 @@ struct StreamRecovery {
         }
         state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
         state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
+        if state.journal.isEmpty, store.hasFormatOneJournal(stream: stream, segment: state.committed) {
+            // Skipping it as damaged would drop acknowledged bytes without a word.
+            throw .corrupt(
+                "the journal of segment \(state.committed) of \(stream) is in format 1, written by an earlier "
+                    + "Saatkond; this one reads only format 2")
+        }
         // A later journal with records is expected only behind a journal that covers its whole segment (see
         // ErasureStreamAppender): the appender folds that one first, and scans again. One without records was
         // prepared and never used; an acknowledged record is on all m + 1 copies, so with at most m lost, one holds it.
@@ -158,6 +164,16 @@ extension ErasureCodedStore {
         }
         let header = counts.max { $0.value < $1.value }?.key
         return (shards, header)
+    }
+
+    /// Whether a copy of a segment's journal starts with format 1's magic.
+    func hasFormatOneJournal(stream: String, segment: UInt64) -> Bool {
+        placement.journalMembers(segment: segment, stream: stream).contains { member in
+            guard let path = layout(of: member)?.journal(stream, segment: segment) else { return false }
+            var magic = [UInt8](repeating: 0, count: 8)
+            let count = magic.withUnsafeMutableBytes { (try? FileSystemCalls.read(path, into: $0)) ?? 0 }
+            return count == 8 && magic == JournalHeader.formatOneMagic
+        }
     }
 
     /// The journal copies of a segment, parsed, longest valid first.

@@ -113,6 +113,29 @@ struct JournalPoolTests {
         appender.close()
     }
 
+    @Test("a journal of format 1 is a clear error, not a tail silently dropped")
+    func formatOneJournalIsRefused() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let store = try fixture.open()
+        for member in fixture.members {
+            try MemberLayout(root: member).createStreamDirectory(Self.stream.rawValue)
+        }
+        var journal = try JournalWriter.create(store: store, stream: Self.stream.rawValue, segment: 0)
+        try [UInt8](repeating: 1, count: 5000).withUnsafeBytes { try journal.append($0, at: 0) }
+        journal.close()
+        for path in journalFiles(fixture, segment: 0) {
+            let file = try FileDescriptor.open(path, .writeOnly)
+            defer { try? file.close() }
+            _ = try Array("SKJRNL01".utf8).withUnsafeBytes { try file.writeAll(toAbsoluteOffset: 0, $0) }
+        }
+        #expect {
+            try fixture.open().openAppender(for: Self.stream)
+        } throws: { error in
+            (error as? StreamStorageError).map { $0.kind == .corrupt && "\($0)".contains("format 1") } ?? false
+        }
+    }
+
     private func journalFiles(_ fixture: ArrayFixture, segment: UInt64) -> [FilePath] {
         fixture.members.map { MemberLayout(root: $0).journal(Self.stream.rawValue, segment: segment) }
             .filter { FileManager.default.fileExists(atPath: $0.string) }
