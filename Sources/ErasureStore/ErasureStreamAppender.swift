@@ -288,8 +288,9 @@ final class ErasureStreamAppender: StreamAppender {
         }
     }
 
-    /// The open segment's new journal: the one prepared in the background when there is one. A journal is prepared
-    /// for the open segment when the appender opens, and for the next one once the open one's journal is half full.
+    /// The open segment's new journal: the one prepared in the background when there is one, which is once the
+    /// previous segment's journal was half full. Not when the appender opens: most streams are written in bulk, and
+    /// their journals would only take spares from the pools.
     private func openJournal() throws(StreamStorageError) -> JournalWriter {
         guard let ready = prepared, ready.segment == segment else {
             prepared?.discard()
@@ -344,8 +345,6 @@ final class ErasureStreamAppender: StreamAppender {
         if let longest = state.journal.first {
             journal = try JournalWriter.resume(
                 store: store, stream: name.rawValue, segment: segment, from: longest, copies: state.journal)
-        } else {
-            prepared = PreparedJournal(store: store, stream: name.rawValue, segment: segment)
         }
     }
 
