@@ -48,29 +48,15 @@ struct ErasureStoreCrashTests {
         .enabled(if: geteuid() == 0, "needs root to attach loop devices and mount filesystems"),
         .enabled(if: LoopFilesystem.toolsInstalled, "needs losetup, mkfs.ext4, mount and xfs_io (scripts/setup)"))
     func powerCutAfterRestart() throws {
-        let scratch = try ScratchDirectory(prefix: "saatkond-power-cut")
-        defer { scratch.remove() }
-        var disks: [LoopFilesystem] = []
-        defer { for disk in disks { disk.remove() } }
-        for _ in 0..<7 { disks.append(try LoopFilesystem(scratch: scratch, bytes: 32 << 20)) }
-        let rig = try MemberRig(
-            scratch: scratch, replacing: Dictionary(uniqueKeysWithValues: disks.enumerated().map { ($0, $1.member) }))
-        // Every descriptor on the members is closed before the power comes back: a filesystem in use cannot be
-        // unmounted.
-        func powerCut(closing appender: (any StreamAppender)? = nil) throws {
-            for disk in disks { try disk.shutDown() }
-            appender?.close()
-            for disk in disks {
-                try disk.unmount()
-                try disk.mount()
-            }
-        }
+        let array = try PoweredArray(prefix: "saatkond-power-cut")
+        defer { array.remove() }
+        let rig = array.rig
 
         // First, that the simulation loses only what was not flushed: acknowledged bytes survive, others may not.
         let first = try rig.store.openAppender(for: MemberRig.stream)
         let (flushed, _) = rig.appendUntilFailure(first, upTo: 1_500_000)
         try first.append(StreamPattern.bytes(seed: MemberRig.seed, offset: first.appendedLength, count: 300_000))
-        try powerCut(closing: first)
+        try array.powerCut(closing: first)
         try rig.expectReadable(flushed, from: rig.members)
 
         // A writer acknowledges a tail in its open segment's journal, seals that segment and two more without
@@ -84,7 +70,7 @@ struct ErasureStoreCrashTests {
         let recovered = next.durableLength
         let (acknowledged, _) = rig.appendUntilFailure(next, upTo: recovered + 65_536)
         next.close()
-        try powerCut()
+        try array.powerCut()
         let context =
             "acknowledged: \(acknowledgedByDying) by the writer that died, \(acknowledged) by the next one "
             + "(which recovered \(recovered) as durable)"
@@ -102,13 +88,9 @@ struct ErasureStoreCrashTests {
         .enabled(if: geteuid() == 0, "needs root to attach loop devices and mount filesystems"),
         .enabled(if: LoopFilesystem.toolsInstalled, "needs losetup, mkfs.ext4, mount and xfs_io (scripts/setup)"))
     func powerCutAfterCoveredBoundaries() throws {
-        let scratch = try ScratchDirectory(prefix: "saatkond-power-cut-covered")
-        defer { scratch.remove() }
-        var disks: [LoopFilesystem] = []
-        defer { for disk in disks { disk.remove() } }
-        for _ in 0..<7 { disks.append(try LoopFilesystem(scratch: scratch, bytes: 32 << 20)) }
-        let rig = try MemberRig(
-            scratch: scratch, replacing: Dictionary(uniqueKeysWithValues: disks.enumerated().map { ($0, $1.member) }))
+        let array = try PoweredArray(prefix: "saatkond-power-cut-covered")
+        defer { array.remove() }
+        let rig = array.rig
         let segmentBytes = UInt64(rig.store.geometry.segmentBytes)
         for round in 0..<3 {
             let appender = try ErasureCodedStore(members: rig.members, keys: rig.keys).openAppender(
@@ -121,14 +103,48 @@ struct ErasureStoreCrashTests {
                     StreamPattern.bytes(seed: MemberRig.seed, offset: appender.appendedLength, count: size))
                 acknowledged = try appender.makeDurable()
             }
-            for disk in disks { try disk.shutDown() }
-            appender.close()
-            for disk in disks {
-                try disk.unmount()
-                try disk.mount()
-            }
+            try array.powerCut(closing: appender)
             try rig.expectReadable(acknowledged, from: rig.members, "round \(round)")
         }
+    }
+}
+
+/// A ``MemberRig`` whose seven members are small ext4 filesystems on loop devices, whose power can be cut.
+final class PoweredArray {
+    let rig: MemberRig
+    private let scratch: ScratchDirectory
+    private var disks: [LoopFilesystem] = []
+
+    init(prefix: String) throws {
+        scratch = try ScratchDirectory(prefix: prefix)
+        do {
+            for _ in 0..<7 { disks.append(try LoopFilesystem(scratch: scratch, bytes: 32 << 20)) }
+            rig = try MemberRig(
+                scratch: scratch,
+                replacing: Dictionary(uniqueKeysWithValues: disks.enumerated().map { ($0, $1.member) }))
+        } catch {
+            for disk in disks { disk.remove() }
+            scratch.remove()
+            throw error
+        }
+    }
+
+    /// Takes every member's filesystem down without flushing its log, then mounts it again. Every descriptor on the
+    /// members is closed before the power comes back (`appender`'s among them): a filesystem in use cannot be
+    /// unmounted.
+    func powerCut(closing appender: (any StreamAppender)? = nil) throws {
+        for disk in disks { try disk.shutDown() }
+        appender?.close()
+        for disk in disks {
+            try disk.unmount()
+            try disk.mount()
+        }
+    }
+
+    /// Unmounts and detaches every loop device, then removes the scratch directory.
+    func remove() {
+        for disk in disks { disk.remove() }
+        scratch.remove()
     }
 }
 
