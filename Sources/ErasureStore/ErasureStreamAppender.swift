@@ -13,9 +13,9 @@ import SystemPackage
 /// once, erasure-coded, and a small append costs one journal record on m + 1 members, not a stripe.
 ///
 /// A segment that fills while it has a journal (small appends) is covered by that journal instead: the next
-/// ``makeDurable()`` journals the segment's last few bytes, and the writers flush its shards in the background and
-/// then remove the journal. So the appends that cross a segment boundary do not wait for a seal, eleven shard writes
-/// and their flushes; recovery folds a journal that covers a whole segment into its shards.
+/// ``makeDurable()`` journals the segment's last few bytes, and the writers write and flush its shards in the
+/// background; only then is the journal retired. So the appends that cross a segment boundary do not wait for a seal,
+/// eleven shard writes and their flushes; recovery folds a journal that covers a whole segment into its shards.
 final class ErasureStreamAppender: StreamAppender {
     /// The most bytes of a full segment that may still be unjournaled for its journal to cover it; beyond that,
     /// writing them m + 1 times costs more than waiting for the segment's own write.
