@@ -198,8 +198,8 @@ let package = Package(
         .testTarget(
             name: "ErasureStoreTests",
             dependencies: [
-                "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "TestSupport", "StoreCrashWriter",
-                .product(name: "SystemPackage", package: "swift-system"),
+                "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "DurableFiles", "TestSupport",
+                "StoreCrashWriter", .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(

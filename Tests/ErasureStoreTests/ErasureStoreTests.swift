@@ -1,11 +1,13 @@
 import CryptoPrimitives
-import ErasureStore
+import DurableFiles
 import Foundation
 import HashChain
 import StreamStore
 import SystemPackage
 import TestSupport
 import Testing
+
+@testable import ErasureStore
 
 @Suite("Erasure-coded store")
 struct ErasureStoreTests {
@@ -330,6 +332,38 @@ struct ErasureStoreTests {
         #expect(try appender.makeDurableToBoundary() == UInt64(data.count))
         #expect(appender.durableHead == StreamHashChain.head(of: data))
         appender.close()
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+    }
+
+    /// Recovery keeps only which shards of its window are damaged, and reads a segment again to repair it.
+    @Test("opening an appender repairs the missing and damaged shards of the last segments from parity")
+    func openingRepairsTheWindow() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let store = try fixture.open()
+        let segment = fixture.geometry.segmentBytes
+        let data = PatternGenerator(seed: 59).bytesOnce(3 * segment + 5000)
+        let first = try store.openAppender(for: Self.stream)
+        try first.append(data)
+        _ = try first.makeDurable()
+        first.close()
+        let missing = MemberLayout(
+            root: fixture.members[store.placement.member(ofShard: 1, segment: 1, stream: Self.stream.rawValue)]
+        )
+        .shard(Self.stream.rawValue, segment: 1)
+        let damaged = MemberLayout(
+            root: fixture.members[store.placement.member(ofShard: 4, segment: 2, stream: Self.stream.rawValue)]
+        )
+        .shard(Self.stream.rawValue, segment: 2)
+        let intact = try FileSystemCalls.readAll(damaged)
+        try FileManager.default.removeItem(atPath: missing.string)
+        var flipped = intact
+        flipped[flipped.count / 2] ^= 0x40
+        try Data(flipped).write(to: URL(fileURLWithPath: damaged.string))
+
+        try fixture.open().openAppender(for: Self.stream).close()
+        #expect(FileManager.default.fileExists(atPath: missing.string), "the missing shard was not rewritten")
+        #expect(try FileSystemCalls.readAll(damaged) == intact, "the damaged shard was not rewritten")
         #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
     }
 
