@@ -12,10 +12,10 @@ import SystemPackage
 /// zeros written and flushed before it was first used, or a retired journal. What a spare held before is never read
 /// as records (see ``JournalHeader``).
 ///
-/// A new array starts with ``sparesPerMember`` on each member: the journals of one stream's consecutive segments
-/// fall on overlapping members, and a few streams' at once can take four from one member. Retired journals refill the
-/// pools, up to that many each, so at most that many times ``capacity`` bytes per member are spare. A member whose
-/// pool runs dry (a replaced disk, an array older than pools) is refilled in the background to
+/// A new array starts with ``initialSparesPerMember`` on each member (a stream's successive journals fall on
+/// different members, see ``Placement``). Retired journals refill the pools, up to ``sparesPerMember`` each, so at
+/// most that many times ``capacity`` bytes per member are spare. A member whose pool runs dry (a replaced disk, an
+/// array older than pools, many streams journaling at once) is refilled in the background to
 /// ``refillSparesPerMember``, and its journals meanwhile grow as before.
 final class JournalPool: Sendable {
     static let sparesPerMember = 4
@@ -23,7 +23,8 @@ final class JournalPool: Sendable {
     static let refillSparesPerMember = 2
     private static let sparePrefix = "spare-"
 
-    /// Bytes of a spare: a segment's bytes, the framing of its records down to 512-byte appends, and the header.
+    /// Bytes of a spare: a segment's bytes, the 36 bytes of framing of each record for records down to 576 bytes, and
+    /// the header. Smaller records overflow it, and the file grows as a new one would.
     let capacity: Int
     /// The pools being refilled in the background, one thread each.
     private let filling = Mutex<Set<FilePath>>([])
