@@ -32,9 +32,9 @@ struct JournalCoverTests {
 
         // Only the open segment's journal is left, and the three full segments are in shards.
         for segmentIndex in 0..<3 {
-            #expect(journalCopies(fixture, segment: UInt64(segmentIndex)).isEmpty, "segment \(segmentIndex)")
+            #expect(fixture.journalFiles(Self.stream, segment: UInt64(segmentIndex)).isEmpty, "segment \(segmentIndex)")
         }
-        #expect(journalCopies(fixture, segment: 3).count == fixture.geometry.parityShards + 1)
+        #expect(fixture.journalFiles(Self.stream, segment: 3).count == fixture.geometry.parityShards + 1)
         let reopened = try fixture.open().openAppender(for: Self.stream)
         #expect(reopened.durableLength == UInt64(data.count))
         #expect(reopened.durableHead == StreamHashChain.head(of: data))
@@ -54,7 +54,7 @@ struct JournalCoverTests {
         let segment = fixture.geometry.segmentBytes
         let next = withNextJournal ? 70_000 : 0
         let data = PatternGenerator(seed: 53).bytesOnce(segment + next)
-        try ensureStreamDirectories(fixture)
+        try fixture.createStreamDirectories(Self.stream)
         var full = try JournalWriter.create(store: store, stream: Self.stream.rawValue, segment: 0)
         for start in stride(from: 0, to: segment, by: 200_000) {
             let end = min(segment, start + 200_000)
@@ -82,23 +82,12 @@ struct JournalCoverTests {
         #expect(appender.durableLength == UInt64(data.count))
         #expect(appender.durableHead == StreamHashChain.head(of: data))
         appender.close()
-        #expect(journalCopies(fixture, segment: 0).isEmpty, "the folded journal is gone")
+        #expect(fixture.journalFiles(Self.stream, segment: 0).isEmpty, "the folded journal is gone")
         let reader = try fixture.open().openReader(for: Self.stream)
         #expect(try reader.readAll() == data)
         reader.close()
         // The folded segment is whole: it reads back even with m members lost.
         for member in 0..<fixture.geometry.parityShards { try fixture.wipe(member) }
         #expect(try fixture.open().openReader(for: Self.stream).read(at: 0, count: segment) == Array(data[..<segment]))
-    }
-
-    private func journalCopies(_ fixture: ArrayFixture, segment: UInt64) -> [FilePath] {
-        fixture.members.map { MemberLayout(root: $0).journal(Self.stream.rawValue, segment: segment) }
-            .filter { FileManager.default.fileExists(atPath: $0.string) }
-    }
-
-    private func ensureStreamDirectories(_ fixture: ArrayFixture) throws {
-        for member in fixture.members {
-            try MemberLayout(root: member).createStreamDirectory(Self.stream.rawValue)
-        }
     }
 }

@@ -25,7 +25,7 @@ struct JournalPoolTests {
         try appender.append(Array(data[..<8192]))
         _ = try appender.makeDurable()
         // The open segment's journal is a spare: as long as one, and the records so far did not grow it.
-        let copies = journalFiles(fixture, segment: 0)
+        let copies = fixture.journalFiles(Self.stream, segment: 0)
         #expect(copies.count == fixture.geometry.parityShards + 1)
         for copy in copies {
             #expect(try FileSystemCalls.size(at: copy) == UInt64(store.journalPool.capacity), "\(copy)")
@@ -39,8 +39,8 @@ struct JournalPoolTests {
         }
         appender.close()
         // Segment 0's journal went back to the pools once its shards were durable; segment 1's is open.
-        #expect(journalFiles(fixture, segment: 0).isEmpty)
-        #expect(journalFiles(fixture, segment: 1).count == fixture.geometry.parityShards + 1)
+        #expect(fixture.journalFiles(Self.stream, segment: 0).isEmpty)
+        #expect(fixture.journalFiles(Self.stream, segment: 1).count == fixture.geometry.parityShards + 1)
         let spareCount = fixture.members.map { spares($0).count }.reduce(0, +)
         #expect(
             spareCount == fixture.members.count * JournalPool.initialSparesPerMember - fixture.geometry.parityShards - 1
@@ -59,11 +59,7 @@ struct JournalPoolTests {
         let store = try fixture.open()
         // A name of the same length: the same header length, so the old records sit exactly where new ones would.
         let other = try StreamName("ee.population.registry")
-        for name in [other, Self.stream] {
-            for member in fixture.members {
-                try MemberLayout(root: member).createStreamDirectory(name.rawValue)
-            }
-        }
+        for name in [other, Self.stream] { try fixture.createStreamDirectories(name) }
         let piece = [UInt8](repeating: 0xA5, count: 8192)
         // Every spare of the members holding segment 0's journal ends up holding the other stream's records.
         for _ in 0..<JournalPool.sparesPerMember {
@@ -82,7 +78,7 @@ struct JournalPoolTests {
             }
         }
         journal.close()
-        let copies = journalFiles(fixture, segment: 0)
+        let copies = fixture.journalFiles(Self.stream, segment: 0)
         #expect(copies.count == fixture.geometry.parityShards + 1)
         #expect(try copies.allSatisfy { try FileSystemCalls.size(at: $0) > UInt64(20 * 8192) }, "not reused spares")
 
@@ -97,9 +93,7 @@ struct JournalPoolTests {
         let fixture = try ArrayFixture()
         defer { fixture.remove() }
         let store = try fixture.open()
-        for member in fixture.members {
-            try MemberLayout(root: member).createStreamDirectory(Self.stream.rawValue)
-        }
+        try fixture.createStreamDirectories(Self.stream)
         let data = PatternGenerator(seed: 71).bytesOnce(300_000)
         var open = try JournalWriter.create(store: store, stream: Self.stream.rawValue, segment: 0)
         try data.withUnsafeBytes { try open.append($0, at: 0) }
@@ -109,7 +103,7 @@ struct JournalPoolTests {
 
         let appender = try fixture.open().openAppender(for: Self.stream)
         #expect(appender.durableLength == UInt64(data.count))
-        #expect(journalFiles(fixture, segment: 1).isEmpty)
+        #expect(fixture.journalFiles(Self.stream, segment: 1).isEmpty)
         appender.close()
     }
 
@@ -118,13 +112,11 @@ struct JournalPoolTests {
         let fixture = try ArrayFixture()
         defer { fixture.remove() }
         let store = try fixture.open()
-        for member in fixture.members {
-            try MemberLayout(root: member).createStreamDirectory(Self.stream.rawValue)
-        }
+        try fixture.createStreamDirectories(Self.stream)
         var journal = try JournalWriter.create(store: store, stream: Self.stream.rawValue, segment: 0)
         try [UInt8](repeating: 1, count: 5000).withUnsafeBytes { try journal.append($0, at: 0) }
         journal.close()
-        for path in journalFiles(fixture, segment: 0) {
+        for path in fixture.journalFiles(Self.stream, segment: 0) {
             let file = try FileDescriptor.open(path, .writeOnly)
             defer { try? file.close() }
             _ = try Array("SKJRNL01".utf8).withUnsafeBytes { try file.writeAll(toAbsoluteOffset: 0, $0) }
@@ -136,12 +128,20 @@ struct JournalPoolTests {
         }
     }
 
-    private func journalFiles(_ fixture: ArrayFixture, segment: UInt64) -> [FilePath] {
-        fixture.members.map { MemberLayout(root: $0).journal(Self.stream.rawValue, segment: segment) }
-            .filter { FileManager.default.fileExists(atPath: $0.string) }
-    }
-
     private func spares(_ member: FilePath) -> [String] {
         (try? FileSystemCalls.entries(of: MemberLayout(root: member).journalPool)) ?? []
+    }
+}
+
+extension ArrayFixture {
+    /// The stream's directory on every member, as an appender makes it: for tests that write journals directly.
+    func createStreamDirectories(_ stream: StreamName) throws {
+        for member in members { try MemberLayout(root: member).createStreamDirectory(stream.rawValue) }
+    }
+
+    /// The copies of a segment's journal present on the members.
+    func journalFiles(_ stream: StreamName, segment: UInt64) -> [FilePath] {
+        members.map { MemberLayout(root: $0).journal(stream.rawValue, segment: segment) }
+            .filter { FileManager.default.fileExists(atPath: $0.string) }
     }
 }
