@@ -233,8 +233,9 @@ let package = Package(
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
-                "Replication", "ReplicationProtocol", "Authorization", "ErasureStore", "CryptoPrimitives",
-                "DevelopmentIdentity", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "Replication", "ReplicationProtocol", "Authorization", "ErasureStore", "StreamStore",
+                "CryptoPrimitives", "DevelopmentIdentity", "TestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -39,14 +39,16 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     private let signer: ReceiptSigner
     private let metrics: ReplicationMetrics
+    private let storageWork: StorageWork
     private var streamCounters: ReplicationMetrics.StreamCounters?
 
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
         policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
-        logger: Logger
+        storageWork: StorageWork, logger: Logger
     ) {
         self.budget = budget
+        self.storageWork = storageWork
         self.signer = signer
         self.metrics = metrics
         self.state = ReceiverStateMachine(limits: limits, policy: policy)
@@ -232,9 +234,12 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         let storage = self.storage
         let allocator = context.channel.allocator
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let storageWork = self.storageWork
+        storageWork.begin()
         let result = threadPool.runIfActive(eventLoop: context.eventLoop) {
             try session.perform(operation, storage: storage, allocator: allocator)
         }
+        result.whenComplete { _ in storageWork.end() }
         if case .release = operation { return }
         result.whenComplete { result in
             let (handler, context) = loopBound.value

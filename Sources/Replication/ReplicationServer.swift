@@ -60,6 +60,7 @@ public final class ReplicationServer: Service {
     private let onListening: @Sendable (SocketAddress) async -> Void
     private let metrics: ReplicationMetrics
     private let connections = ConnectionRegistry()
+    private let storageWork = StorageWork()
 
     /// Creates the server; nothing happens until ``run()``.
     /// - Parameter onListening: called once the socket is bound, with its address (readiness is reported here).
@@ -95,6 +96,7 @@ public final class ReplicationServer: Service {
         let maximumConnections = configuration.maximumConnections
         let logger = self.logger
         let connections = self.connections
+        let storageWork = self.storageWork
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -116,7 +118,7 @@ public final class ReplicationServer: Service {
                             ReceiverChannelHandler(
                                 storage: storage, threadPool: threadPool, limits: limits, policy: policy,
                                 signer: signer, metrics: metrics,
-                                budget: budget,
+                                budget: budget, storageWork: storageWork,
                                 logger: logger.withConnection(channel)),
                         ]
                         try channel.pipeline.syncOperations.addHandlers(handlers)
@@ -140,6 +142,11 @@ public final class ReplicationServer: Service {
         logger.info("replication receiver shutting down", metadata: ["connections": "\(connections.count)"])
         try? await serverChannel.close()
         await connections.drain(within: configuration.shutdownGracePeriod, on: group.next())
+        if !(await storageWork.idle(within: configuration.shutdownGracePeriod, on: group.next())) {
+            logger.warning(
+                "stopping with storage operations still running",
+                metadata: ["waited": "\(configuration.shutdownGracePeriod)"])
+        }
         logger.info("replication receiver stopped")
     }
 }

@@ -10,6 +10,7 @@ import NIOSSL
 import Replication
 import ReplicationProtocol
 import ServiceLifecycle
+import StreamStore
 import SystemPackage
 import TestSupport
 
@@ -26,7 +27,8 @@ final class ReceiverHarness: Sendable {
     init(
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
         metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
-        policy: String = "development-sender append *\ndevelopment-sender read *"
+        policy: String = "development-sender append *\ndevelopment-sender read *",
+        wrapping wrap: @Sendable (ErasureCodedStore) -> any StreamStorage = { $0 }
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
         self.scratch = scratch
@@ -56,7 +58,8 @@ final class ReceiverHarness: Sendable {
                     signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
                     maximumConnections: maximumConnections,
                     budget: budget),
-                storage: store, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test-receiver"),
+                storage: wrap(store), group: MultiThreadedEventLoopGroup.singleton,
+                logger: Logger(label: "test-receiver"),
                 metrics: metrics
             ) { address in
                 continuation.yield(address)
