@@ -50,6 +50,16 @@ struct SmallAppends {
         Report.line("  store, 1 writer (append + makeDurable): \(single.summary)")
         let rate = Report.fixed(Double(samples) / groupedTime.seconds, 0)
         Report.line("  store, \(writers) writers (GroupCommitter): \(many.summary); \(rate) acknowledged appends/s")
+        sync()
+        let copies = array.geometry.parityShards + 1
+        let floor = try JournalFloor(
+            directory: directory.path, copies: copies, batchBytes: writers * appendBytes, rounds: samples / 4
+        ).measure(pool: pool)
+        Report.line(
+            "  the device alone, for one commit of \(writers) appends (\(copies) copies of \(writers * appendBytes >> 10) "
+                + "KiB written in place and flushed side by side): \(floor.summary); a writer that arrives during a "
+                + "commit waits for it and then its own, so about twice that is its floor, against a target p99 of "
+                + Report.micro(base.percentile(0.99) * 3))
         for (name, latencies) in [("storage-small", single), ("storage-small\(writers)", many)] {
             for (suffix, fraction) in [("p50", 0.5), ("p99", 0.99)] {
                 let ratio = base.percentile(fraction).seconds / latencies.percentile(fraction).seconds
