@@ -323,7 +323,7 @@ final class ErasureStreamAppender: StreamAppender {
     /// flushing, and only after the flush may the journals those segments replace be removed.
     private func repair(after state: StreamRecovery) throws(StreamStorageError) {
         let stream = name.rawValue
-        let verified = Array(state.window.damaged.keys)
+        let verified = Array(state.damagedShards.keys)
         let open = state.committed
         try store.flushExisting(
             { layout in verified.map { layout.shard(stream, segment: $0) } + [layout.journal(stream, segment: open)] },
@@ -337,7 +337,7 @@ final class ErasureStreamAppender: StreamAppender {
         for unused in state.preparedJournals {
             store.retireJournals(stream: name.rawValue, segment: unused)
         }
-        for (segment, damaged) in state.window.damaged where !damaged.isEmpty {
+        for (segment, damaged) in state.damagedShards where !damaged.isEmpty {
             let (shards, header) = store.readShards(stream: name.rawValue, segment: segment)
             if let header, shards.compactMap({ $0 }).count >= store.geometry.dataShards {
                 _ = try store.repairShards(stream: name.rawValue, segment: segment, shards: shards, header: header)

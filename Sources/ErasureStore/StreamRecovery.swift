@@ -11,14 +11,6 @@ import SystemPackage
 /// written. Recovery therefore reads at most that window and the journal: it is bounded by the open tail, not by
 /// the stream's size.
 struct StreamRecovery {
-    /// What verifying the window found. Only the indices of damaged shards are kept, not the shards: a window of 16
-    /// segments of 11 shards held 176 MiB, the peak of a process that opened a reader; a repair reads again the few
-    /// segments it needs.
-    struct Window {
-        /// Segment index → indices of its missing or damaged shards, for every verified segment.
-        var damaged: [UInt64: [Int]] = [:]
-    }
-
     struct JournalCopy {
         var member: Int
         var header: JournalHeader
@@ -36,8 +28,10 @@ struct StreamRecovery {
     var staleJournals: [UInt64] = []
     /// Journal segment indices beyond `committed` without a record: prepared and never used, to discard.
     var preparedJournals: [UInt64] = []
-    /// Verified segments of the window, with their missing or damaged shards.
-    var window = Window()
+    /// Each verified segment of the window → the indices of its missing or damaged shards. Only the indices are kept,
+    /// not the shards: a window of 16 segments of 11 shards held 176 MiB, the peak of a process that opened a reader;
+    /// a repair reads again the few segments it needs.
+    var damagedShards: [UInt64: [Int]] = [:]
 
     static func scan(_ store: ErasureCodedStore, stream: String) throws(StreamStorageError) -> StreamRecovery {
         var shardIndices: Set<UInt64> = []
@@ -63,7 +57,7 @@ struct StreamRecovery {
                 let (shards, header) = store.readShards(stream: stream, segment: segment)
                 let intact = shards.compactMap { $0 }.count
                 guard intact >= store.geometry.dataShards, let header else { break }
-                state.window.damaged[segment] = shards.indices.filter { shards[$0] == nil }
+                state.damagedShards[segment] = shards.indices.filter { shards[$0] == nil }
                 state.committed = segment + 1
                 state.chainHead = header.chainHead
             }
