@@ -45,7 +45,7 @@ enum ClientConnection {
         do {
             (channel, handshake) = try await ClientBootstrap(group: group)
                 .connectTimeout(endpoint.connectTimeout)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let handshake = TLSObserver(
