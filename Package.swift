@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "Replication",
             dependencies: [
-                "ReplicationProtocol", "StreamStore", "HashChain", "Authorization", "DurableFiles",
+                "ReplicationProtocol", "StreamStore", "HashChain", "Authorization", "DurableFiles", "CryptoPrimitives",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,6 +112,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 

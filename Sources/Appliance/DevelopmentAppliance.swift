@@ -51,7 +51,9 @@ public struct DevelopmentAppliance: Sendable {
                 trustedAuthorities: identity.authorityCertificate.string))
         let group = MultiThreadedEventLoopGroup.singleton
         let logger = self.logger
-        let policy = try DevelopmentPolicy.loadOrCreate(configuration.state)
+        let policyFiles = try DevelopmentPolicy.createIfMissing(
+            configuration.state, trustedAuthorities: identity.authorityCertificate)
+        let policy = try policyFiles.load()
         let signer = ReceiptSigner(
             key: try DevelopmentStorage.loadOrCreateSigningKey(configuration.state), appliance: "saatkond-dev")
         let server = ReplicationServer(
@@ -67,9 +69,10 @@ public struct DevelopmentAppliance: Sendable {
             onListening(address)
         }
         let watchdog = try WatchdogService(checks: [EventLoopLivenessCheck(group: group)], logger: logger)
+        let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: server)],
+                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()

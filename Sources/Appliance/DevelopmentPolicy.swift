@@ -1,9 +1,9 @@
-import Authorization
 import DurableFiles
 import SystemPackage
 
-/// The development appliance's authorization policy, `<state>/authorization.conf`: created on first start so that
-/// the development sender may append to and read every stream; edit it to try narrower grants.
+/// The development appliance's authorization policy, `<state>/authorization.conf`, and its deny list,
+/// `<state>/revoked.conf`: created on first start so that the development sender may append to and read every
+/// stream; edit them to try narrower grants or a revocation, and send the appliance SIGHUP.
 enum DevelopmentPolicy {
     static let initial = """
         # Who may append to and read which streams: <certificate common name> append|read <prefix>... (* = all).
@@ -13,13 +13,20 @@ enum DevelopmentPolicy {
 
         """
 
-    static func loadOrCreate(_ state: StateDirectory) throws -> AuthorizationPolicy {
-        let path = state.authorizationPolicy
-        if !FileSystemCalls.exists(path) {
-            try FileSystemCalls.createDirectories(state.path)
-            try Array(initial.utf8).withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+    static let initialDenyList = """
+        # Revoked sender certificates, reloaded with the policy on SIGHUP: `serial <hex>` or
+        # `public-key sha256:<64 hex>` (of the certificate's DER SubjectPublicKeyInfo), one per line.
+
+        """
+
+    /// Creates the policy and the (empty) deny list on first start, and names them.
+    static func createIfMissing(_ state: StateDirectory, trustedAuthorities: FilePath) throws -> PolicyFiles {
+        try FileSystemCalls.createDirectories(state.path)
+        for (path, text) in [(state.authorizationPolicy, initial), (state.denyList, initialDenyList)]
+        where !FileSystemCalls.exists(path) {
+            try Array(text.utf8).withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
         }
-        let text = String(decoding: try FileSystemCalls.readAll(path), as: UTF8.self)
-        return try AuthorizationPolicy(parsing: text, file: path.string)
+        return PolicyFiles(
+            policy: state.authorizationPolicy, denyList: state.denyList, trustedAuthorities: trustedAuthorities)
     }
 }

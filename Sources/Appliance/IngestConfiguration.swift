@@ -6,14 +6,16 @@
 ///     private-key = /etc/saatkond/tls/appliance-key.pem
 ///     home-ca = /etc/saatkond/tls/home-ca.pem
 ///     policy = /etc/saatkond/authorization.conf
+///     deny-list = /etc/saatkond/revoked.conf    (optional: revoked sender certificates; both reloaded on SIGHUP)
 ///     member = /srv/saatkond/bay-01          (one line per member, any order)
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
 ///     journal-key = /run/saatkond/keys/journal.key
 ///     signing-key = /run/saatkond/keys/signing.key
 ///     appliance-name = ee-embassy-lu-1
-///     storage-private-key = …                (optional: without it, restores of committed segments are refused)
 ///
-/// Every mistake is reported with the file and line, before anything starts.
+/// Every mistake is reported with the file and line, before anything starts. There is no `storage-private-key`:
+/// the network-facing receiver can write but never read what it committed, so restores of committed segments are
+/// refused here; they are served by a service that holds the private key (the keys service, to come).
 public struct IngestConfiguration: Sendable, Hashable {
     /// Where to listen.
     public var host: String
@@ -27,6 +29,8 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var homeAuthority: String
     /// The authorization policy file.
     public var policy: String
+    /// The deny list of revoked sender certificates, if one is configured.
+    public var denyList: String?
     /// The array's member directories.
     public var members: [String]
     /// The storage public key (32 bytes, raw or as 64 hexadecimal digits).
@@ -37,14 +41,12 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var signingKey: String
     /// The name receipts give the appliance.
     public var applianceName: String
-    /// The storage private key, if this receiver may serve restores of committed segments.
-    public var storagePrivateKey: String?
 
     private static let required = [
         "listen", "certificate", "private-key", "home-ca", "policy", "member", "storage-public-key", "journal-key",
         "signing-key", "appliance-name",
     ]
-    private static let known = Set(required + ["storage-private-key"])
+    private static let known = Set(required + ["deny-list"])
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationError) {
@@ -60,6 +62,11 @@ public struct IngestConfiguration: Sendable, Hashable {
             }
             let key = String(line[..<equals]).trimmingWhitespace
             let value = String(line[line.index(after: equals)...]).trimmingWhitespace
+            if key == "storage-private-key" {
+                throw ConfigurationError(
+                    "\(location): 'storage-private-key' is no longer accepted: the network-facing receiver never holds "
+                        + "the key that reads committed data; remove the line (and the key file from this host)")
+            }
             guard Self.known.contains(key) else {
                 throw ConfigurationError(
                     "\(location): unknown key '\(key)' (known: \(Self.known.sorted().joined(separator: ", ")))")
@@ -96,7 +103,7 @@ public struct IngestConfiguration: Sendable, Hashable {
         journalKey = values["journal-key"]![0]
         signingKey = values["signing-key"]![0]
         applianceName = values["appliance-name"]![0]
-        storagePrivateKey = values["storage-private-key"]?.first
+        denyList = values["deny-list"]?.first
     }
 }
 

@@ -28,20 +28,18 @@ public struct IngestService: Sendable {
     /// SIGTERM or SIGINT.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         ProcessHeap.bound()
-        let policyText = try read(configuration.policy, what: "the authorization policy")
+        let policyFiles = PolicyFiles(
+            policy: FilePath(configuration.policy), denyList: configuration.denyList.map { FilePath($0) },
+            trustedAuthorities: FilePath(configuration.homeAuthority))
         let policy: AuthorizationPolicy
         do {
-            policy = try AuthorizationPolicy(
-                parsing: String(decoding: policyText, as: UTF8.self), file: configuration.policy)
-        } catch {
+            policy = try policyFiles.load()
+        } catch let error as PolicyError {
             throw ConfigurationError(error.description)
         }
         let publicKey = try X25519PublicKey(rawRepresentation: try key(configuration.storagePublicKey))
-        let privateKey = try configuration.storagePrivateKey.map {
-            try X25519PrivateKey(rawRepresentation: SecretBytes(try key($0)))
-        }
         let keys = try StorageKeys(
-            storagePublicKey: publicKey, storagePrivateKey: privateKey,
+            storagePublicKey: publicKey, storagePrivateKey: nil,
             journalKey: SecretBytes(try key(configuration.journalKey)))
         let store = try ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
         if !store.assembly.isComplete {
@@ -65,9 +63,10 @@ public struct IngestService: Sendable {
             onListening(address)
         }
         let watchdog = try WatchdogService(checks: [EventLoopLivenessCheck(group: group)], logger: logger)
+        let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         try await ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: server)],
+                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")

@@ -30,6 +30,9 @@ public struct StateDirectory: Sendable, Hashable {
     /// The authorization policy: which sender identity may append to and read which streams.
     public var authorizationPolicy: FilePath { path.appending("authorization.conf") }
 
+    /// The deny list beside the policy: revoked sender certificates.
+    public var denyList: FilePath { path.appending("revoked.conf") }
+
     /// The development storage keys.
     public var keys: FilePath { path.appending("keys") }
 

@@ -11,46 +11,101 @@ public struct AuthorizationPolicy: Sendable, Hashable {
         case read
     }
 
-    /// One grant: an identity may perform an operation on streams whose names start with one of the prefixes.
+    /// One grant: an identity may perform an operation on the streams that one of the prefixes covers.
     public struct Grant: Sendable, Hashable {
         /// The certificate subject's common name.
         public var identity: String
+        /// The common name of the CA that must have issued the certificate; nil when any trusted CA may.
+        public var issuer: String?
         /// The operation.
         public var operation: Operation
-        /// Stream-name prefixes; `*` matches every stream.
+        /// Stream-name prefixes, matched by whole name components (see ``covers(_:stream:)``); `*` matches every
+        /// stream.
         public var prefixes: [String]
+        /// Where the grant was written (`file:line`), for mistakes found after parsing.
+        public var location: String
+
+        /// Creates a grant.
+        public init(
+            identity: String, issuer: String? = nil, operation: Operation, prefixes: [String], location: String = ""
+        ) {
+            self.identity = identity
+            self.issuer = issuer
+            self.operation = operation
+            self.prefixes = prefixes
+            self.location = location
+        }
+
+        func admits(commonName: String, issuer peerIssuer: String?) -> Bool {
+            identity == commonName && (issuer == nil || issuer == peerIssuer)
+        }
     }
 
     /// The grants, in file order.
     public let grants: [Grant]
+    /// Certificates that no grant applies to any more, whatever their names.
+    public var revoked: DenyList
 
-    /// A policy of `grants`.
-    public init(grants: [Grant]) {
+    /// A policy of `grants`, with the certificates in `revoked` refused.
+    public init(grants: [Grant], revoked: DenyList = DenyList()) {
         self.grants = grants
+        self.revoked = revoked
     }
 
-    /// Whether `identity` may perform `operation` on `stream`.
-    public func allows(_ identity: String, _ operation: Operation, stream: String) -> Bool {
+    /// Whether a certificate named `identity` (issued by the CA named `issuer`) may perform `operation` on `stream`.
+    public func allows(_ identity: String, issuer: String? = nil, _ operation: Operation, stream: String) -> Bool {
         grants.contains { grant in
-            grant.identity == identity && grant.operation == operation
-                && grant.prefixes.contains { $0 == "*" || stream.hasPrefix($0) }
+            grant.admits(commonName: identity, issuer: issuer) && grant.operation == operation
+                && grant.prefixes.contains { Self.covers($0, stream: stream) }
         }
+    }
+
+    /// Whether `peer` may perform `operation` on `stream`: a grant names it and its certificate is not revoked.
+    public func allows(_ peer: CertifiedPeer, _ operation: Operation, stream: String) -> Bool {
+        guard let commonName = peer.commonName, !revoked.denies(peer) else { return false }
+        return allows(commonName, issuer: peer.issuer, operation, stream: stream)
+    }
+
+    /// Whether `prefix` covers `stream`, by whole name components: `ee.pop` covers `ee.pop` and `ee.pop.wal`, never
+    /// `ee.population`; a prefix that ends with a dot (`ee.`) covers the names below it; `*` covers every name.
+    /// A grant for one registry must not open another whose name happens to begin with the same letters.
+    public static func covers(_ prefix: String, stream: String) -> Bool {
+        if prefix == "*" { return true }
+        let name = stream.utf8
+        let start = prefix.utf8
+        guard name.starts(with: start) else { return false }
+        if name.count == start.count || start.last == UInt8(ascii: ".") { return true }
+        return name[name.index(name.startIndex, offsetBy: start.count)] == UInt8(ascii: ".")
+    }
+
+    /// Refuses a policy that leaves the issuer open where more than one CA is trusted: a name is unique only
+    /// within one CA, so another CA could issue a certificate with a grant's name.
+    public func requireIssuers(trustedAuthorities count: Int) throws(PolicyError) {
+        guard count > 1, let open = grants.first(where: { $0.issuer == nil }) else { return }
+        throw PolicyError(
+            "\(open.location): \(count) CAs are trusted, so the grant for '\(open.identity)' must name its issuer: "
+                + "`\(open.identity)@<issuing CA's common name>`")
     }
 
     /// Parses the policy file format:
     ///
     ///     # comment
-    ///     <identity> append|read <prefix> [<prefix> …]
+    ///     <identity>[@<issuer>] append|read <prefix> [<prefix> …]
     ///
-    /// One grant per line; the identity is the certificate subject's common name (no spaces); a prefix uses the
-    /// characters of stream names, or is `*` for every stream. A mistake is reported with the file and line.
+    /// One grant per line; the identity is the certificate subject's common name (no `@`), and the issuer, where
+    /// given, the common name of the CA that must have issued it; either may be double-quoted to hold spaces
+    /// (`sender@"Home CA 2"`). A prefix uses the
+    /// characters of stream names and covers whole name components, or is `*` for every stream. A mistake is
+    /// reported with the file and line.
     public init(parsing text: String, file: String) throws(PolicyError) {
         var grants: [Grant] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
-            guard !words.isEmpty else { continue }
             let location = "\(file):\(index + 1)"
+            guard let words = Self.words(of: line) else {
+                throw PolicyError("\(location): a quotation mark is not closed")
+            }
+            guard !words.isEmpty else { continue }
             guard words.count >= 3 else {
                 throw PolicyError(
                     "\(location): expected `<identity> append|read <prefix>…`, found \(words.count) words")
@@ -62,9 +117,42 @@ public struct AuthorizationPolicy: Sendable, Hashable {
                 throw PolicyError(
                     "\(location): the prefix '\(prefix)' has characters stream names cannot have (a-z 0-9 . - _)")
             }
-            grants.append(Grant(identity: words[0], operation: operation, prefixes: Array(words[2...])))
+            let names = words[0].split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+            guard !names[0].isEmpty, names.count == 1 || (!names[1].isEmpty && !names[1].contains("@")) else {
+                throw PolicyError("\(location): expected `<identity>` or `<identity>@<issuer>`, found '\(words[0])'")
+            }
+            grants.append(
+                Grant(
+                    identity: String(names[0]), issuer: names.count == 2 ? String(names[1]) : nil,
+                    operation: operation, prefixes: Array(words[2...]), location: location))
         }
         self.grants = grants
+        self.revoked = DenyList()
+    }
+
+    /// The words of a line, split at blanks outside double quotes (which are dropped): CA names have spaces
+    /// (`sender@"Home CA 2"`). Nil when a quote is left open.
+    private static func words(of line: Substring) -> [String]? {
+        var words: [String] = []
+        var word = ""
+        var inWord = false
+        var quoted = false
+        for character in line {
+            if character == "\"" {
+                quoted.toggle()
+                inWord = true
+            } else if !quoted && (character == " " || character == "\t" || character == "\r") {
+                if inWord { words.append(word) }
+                word = ""
+                inWord = false
+            } else {
+                word.append(character)
+                inWord = true
+            }
+        }
+        guard !quoted else { return nil }
+        if inWord { words.append(word) }
+        return words
     }
 
     private static func isValidPrefix(_ prefix: String) -> Bool {

@@ -15,6 +15,13 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    /// Sends `event` down every open connection's pipeline, on its own event loop.
+    func broadcast(_ event: some Sendable) {
+        for channel in channels.withLockedValue({ Array($0.values) }) {
+            channel.pipeline.fireUserInboundEventTriggered(event)
+        }
+    }
+
     /// Asks every connection to finish and close; closes those still open after `period`.
     func drain(within period: TimeAmount, on eventLoop: any EventLoop) async {
         let open = channels.withLockedValue { Array($0.values) }

@@ -13,6 +13,11 @@ public struct ReceiverShutdownEvent: Sendable {
     public init() {}
 }
 
+/// Home reloaded the authorization policy or its deny list; sent down every connection's pipeline.
+struct ReceiverPolicyChange: Sendable {
+    var policy: AuthorizationPolicy
+}
+
 /// The shell around ``ReceiverStateMachine``: it turns channel callbacks into events and executes the actions.
 /// Storage runs on a thread pool so that `fdatasync` never blocks the event loop.
 final class ReceiverChannelHandler: ChannelDuplexHandler {
@@ -123,9 +128,11 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         } else if case TLSUserEvent.handshakeCompleted = event {
             let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
                 .peerCertificate
-            let identity = certificate.flatMap(PeerIdentity.commonName(of:))
-            state.peerIdentified(identity)
-            logger.info("sender connected", metadata: ["identity": "\(identity ?? "none")"])
+            let peer = certificate.flatMap(PeerIdentity.peer(of:))
+            logger.info("sender connected", metadata: ["identity": "\(peer.map { "\($0)" } ?? "none")"])
+            run(state.peerIdentified(peer), context: context)
+        } else if let change = event as? ReceiverPolicyChange {
+            run(state.policyChanged(change.policy), context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }

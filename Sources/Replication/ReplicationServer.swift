@@ -1,5 +1,6 @@
 import Authorization
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -60,6 +61,8 @@ public final class ReplicationServer: Service {
     private let onListening: @Sendable (SocketAddress) async -> Void
     private let metrics: ReplicationMetrics
     private let connections = ConnectionRegistry()
+    /// The policy new connections start with; ``reload(policy:)`` replaces it.
+    private let currentPolicy: NIOLockedValueBox<AuthorizationPolicy>
     private let storageWork = StorageWork()
 
     /// Creates the server; nothing happens until ``run()``.
@@ -71,6 +74,7 @@ public final class ReplicationServer: Service {
     ) {
         self.metrics = metrics
         self.configuration = configuration
+        self.currentPolicy = NIOLockedValueBox(configuration.policy)
         self.storage = storage
         self.group = group
         self.threadPool = threadPool
@@ -89,7 +93,7 @@ public final class ReplicationServer: Service {
         let storage = self.storage
         let threadPool = self.threadPool
         let limits = configuration.limits
-        let policy = configuration.policy
+        let currentPolicy = self.currentPolicy
         let signer = configuration.signer
         let metrics = self.metrics
         let budget = configuration.budget
@@ -116,7 +120,8 @@ public final class ReplicationServer: Service {
                             ByteToMessageHandler(FrameDecoder()),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
-                                storage: storage, threadPool: threadPool, limits: limits, policy: policy,
+                                storage: storage, threadPool: threadPool, limits: limits,
+                                policy: currentPolicy.withLockedValue { $0 },
                                 signer: signer, metrics: metrics,
                                 budget: budget, storageWork: storageWork,
                                 logger: logger.withConnection(channel)),
@@ -148,6 +153,22 @@ public final class ReplicationServer: Service {
                 metadata: ["waited": "\(configuration.shutdownGracePeriod)"])
         }
         logger.info("replication receiver stopped")
+    }
+}
+
+extension ReplicationServer {
+    /// Replaces the authorization policy and its deny list (on `systemctl reload`) without dropping a sender:
+    /// new connections and every later hello are decided by `policy`, and open connections whose certificate it
+    /// revokes are closed now.
+    public func reload(policy: AuthorizationPolicy) {
+        currentPolicy.withLockedValue { $0 = policy }
+        connections.broadcast(ReceiverPolicyChange(policy: policy))
+        logger.notice(
+            "authorization policy reloaded",
+            metadata: [
+                "grants": "\(policy.grants.count)",
+                "revoked": "\(policy.revoked.serialNumbers.count + policy.revoked.publicKeys.count)",
+            ])
     }
 }
 

@@ -44,6 +44,16 @@ public enum ReplicationTLS {
         return configuration
     }
 
+    /// How many CA certificates the PEM file at `path` holds: with more than one, the authorization policy must say
+    /// which CA issued each grant's certificate.
+    public static func authorityCount(in path: String) throws -> Int {
+        do {
+            return try NIOSSLCertificate.fromPEMFile(path).count
+        } catch {
+            throw ReplicationError.configuration("cannot load the trusted authorities from \(path): \(error)")
+        }
+    }
+
     private static func load(
         _ files: TLSIdentityFiles
     ) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey, [NIOSSLCertificate]) {

@@ -126,11 +126,13 @@ public struct ProtocolErrorCode: RawRepresentable, Hashable, Sendable, CustomStr
     public static let notAuthorized = Self(rawValue: 11)
     /// The client took too long: to send its hello, or to complete a frame.
     public static let timedOut = Self(rawValue: 12)
+    /// The client's certificate is on home's deny list (revoked); a new certificate is needed, not a retry.
+    public static let certificateRevoked = Self(rawValue: 20)
 
     private static let names: [UInt16: String] = [
         1: "malformed-frame", 2: "unsupported-version", 3: "invalid-stream-name", 4: "unknown-stream",
         5: "wrong-offset", 6: "stream-busy", 7: "storage-failure", 8: "unexpected-frame", 9: "shutting-down",
-        10: "out-of-range", 11: "not-authorized", 12: "timed-out",
+        10: "out-of-range", 11: "not-authorized", 12: "timed-out", 20: "certificate-revoked",
     ]
 
     /// The code's name, or its number when this end does not know it.

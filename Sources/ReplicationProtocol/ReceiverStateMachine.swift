@@ -91,8 +91,8 @@ public struct ReceiverStateMachine {
 
     private var state: State = .awaitingHello
     private let limits: Limits
-    private let policy: AuthorizationPolicy
-    private var identity: String?
+    private var policy: AuthorizationPolicy
+    private var peer: CertifiedPeer?
     private var writable = true
 
     /// Creates the state machine of a new connection, which grants what `policy` grants its peer's identity.
@@ -103,7 +103,28 @@ public struct ReceiverStateMachine {
 
     /// The TLS handshake completed; `identity` is the common name of the client's certificate (nil if it has none).
     public mutating func peerIdentified(_ identity: String?) {
-        self.identity = identity
+        peerIdentified(identity.map { CertifiedPeer(commonName: $0) })
+    }
+
+    /// The TLS handshake completed with `peer`'s verified certificate (nil if it presented none). A revoked
+    /// certificate is refused before any frame of it is read.
+    @discardableResult
+    public mutating func peerIdentified(_ peer: CertifiedPeer?) -> ReceiverAction {
+        self.peer = peer
+        return refuseIfRevoked()
+    }
+
+    /// Home reloaded the policy or its deny list: later hellos are decided by `policy`, and a connection whose
+    /// certificate it now revokes ends at once (what it had acknowledged is durable; the rest it may not send).
+    public mutating func policyChanged(_ policy: AuthorizationPolicy) -> ReceiverAction {
+        self.policy = policy
+        return refuseIfRevoked()
+    }
+
+    private mutating func refuseIfRevoked() -> ReceiverAction {
+        guard let peer, policy.revoked.denies(peer) else { return .none }
+        if case .closed = state { return .none }
+        return fail(.certificateRevoked, "the certificate \(peer) is revoked; home issues a new one")
     }
 
     /// A frame arrived from the client.
@@ -126,10 +147,10 @@ public struct ReceiverStateMachine {
                 return fail(.invalidStreamName, error.description)
             }
             let operation: AuthorizationPolicy.Operation = hello.intent == .append ? .append : .read
-            guard let identity, policy.allows(identity, operation, stream: name.rawValue) else {
+            guard let peer, policy.allows(peer, operation, stream: name.rawValue) else {
                 return fail(
                     .notAuthorized,
-                    "the certificate \(identity.map { "'\($0)'" } ?? "without a common name") may not "
+                    "the certificate \(peer.map { "\($0)" } ?? "without a common name") may not "
                         + "\(operation.rawValue) stream \(name); home grants that in the appliance's authorization policy"
                 )
             }

@@ -37,6 +37,7 @@ struct IngestTests {
             ("listen = a:1\nlisten = b:2", "c:2: 'listen' is already set on line 1"),
             ("listen = a:1", "c: 'certificate' is missing"),
             ("policy =", "c:1: 'policy' has no value"),
+            ("storage-private-key = /k", "c:1: 'storage-private-key' is no longer accepted"),
         ])
     func mistakes(text: String, expected: String) {
         do {
@@ -52,7 +53,7 @@ struct IngestTests {
         let parsed = try IngestConfiguration(parsing: Self.configuration("/s", port: 7443), file: "c")
         #expect(parsed.port == 7443)
         #expect(parsed.members == ["/s/disk-2", "/s/disk-0", "/s/disk-1"])
-        #expect(parsed.storagePrivateKey == nil)
+        #expect(parsed.denyList == nil)
     }
 
     @Test(

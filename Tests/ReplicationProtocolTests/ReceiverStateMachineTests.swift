@@ -428,3 +428,53 @@ extension Optional where Wrapped == StorageOperation {
         return nil
     }
 }
+
+/// Revocation: a certificate on the deny list is refused before any frame, and a reload that revokes a
+/// connected sender ends its connection.
+@Suite("Receiver state machine: revocation")
+struct ReceiverRevocationTests {
+    static let sender = CertifiedPeer(commonName: "home", issuer: "ca", serialNumber: "1f")
+
+    static func revoking(serial: String) throws -> AuthorizationPolicy {
+        var policy = ReceiverStateMachineTests.policy
+        policy.revoked = try DenyList(parsing: "serial \(serial)", file: "d")
+        return policy
+    }
+
+    @Test("a revoked certificate is refused as soon as the handshake names it")
+    func refusedAtIdentification() throws {
+        var machine = ReceiverStateMachine(policy: try Self.revoking(serial: "1F"))
+        let action = machine.peerIdentified(Self.sender)
+        #expect(action.frames.first?.errorCode == .certificateRevoked)
+        #expect(action.frames.first?.errorMessage?.contains("'home'") == true)
+        #expect(action.close)
+        // Whatever it sends afterwards is dropped: the connection is closing.
+        let late = machine.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
+        #expect(late.frames.isEmpty && late.storage == nil)
+    }
+
+    @Test("a reload that revokes an appending sender closes it; one that does not changes nothing")
+    func reloadWhileAppending() throws {
+        var machine = ReceiverStateMachine(limits: .init(flushEveryBytes: 1), policy: ReceiverStateMachineTests.policy)
+        #expect(machine.peerIdentified(Self.sender).frames.isEmpty)
+        _ = machine.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
+        _ = machine.streamOpened(length: 0, head: .empty)
+
+        let unrelated = machine.policyChanged(try Self.revoking(serial: "20"))
+        #expect(unrelated.frames.isEmpty && !unrelated.close)
+
+        let revoked = machine.policyChanged(try Self.revoking(serial: "1f"))
+        #expect(revoked.frames.first?.errorCode == .certificateRevoked)
+        #expect(revoked.close)
+        #expect(revoked.storage.isRelease)
+    }
+
+    @Test("a reload's new grants decide the next hello")
+    func reloadChangesGrants() throws {
+        var machine = ReceiverStateMachine(policy: ReceiverStateMachineTests.policy)
+        machine.peerIdentified(CertifiedPeer(commonName: "reader", serialNumber: "3"))
+        _ = machine.policyChanged(try AuthorizationPolicy(parsing: "reader read ee.land", file: "p"))
+        let refused = machine.frameReceived(.hello(Hello(intent: .read, stream: "ee.population.wal")))
+        #expect(refused.frames.first?.errorCode == .notAuthorized)
+    }
+}

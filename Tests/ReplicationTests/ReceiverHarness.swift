@@ -23,6 +23,7 @@ final class ReceiverHarness: Sendable {
     let signer: ReceiptSigner
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
+    private let server: ReplicationServer
 
     init(
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
@@ -65,6 +66,7 @@ final class ReceiverHarness: Sendable {
                 continuation.yield(address)
                 continuation.finish()
             }
+            self.server = server
             group = ServiceGroup(services: [server], logger: Logger(label: "test-receiver"))
             let group = self.group
             task = Task { try await group.run() }
@@ -95,6 +97,24 @@ final class ReceiverHarness: Sendable {
             await harness.stop()
             throw error
         }
+    }
+
+    /// Replaces the receiver's policy, as SIGHUP does in the services: `policy` in the policy file's form, and
+    /// `denyList` in the deny list's.
+    func reload(policy: String, denyList: String = "") throws {
+        var parsed = try AuthorizationPolicy(parsing: policy, file: "test")
+        parsed.revoked = try DenyList(parsing: denyList, file: "test-deny-list")
+        server.reload(policy: parsed)
+    }
+
+    /// The serial number of the development sender's certificate, as `openssl x509 -serial` prints it for home.
+    func senderSerial() throws -> String {
+        let printed = try Command.run(
+            "openssl", ["x509", "-in", identity.senderCertificate.string, "-noout", "-serial"])
+        guard let serial = printed.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw TestSupportError("openssl printed no serial: \(printed)")
+        }
+        return serial
     }
 
     func stop() async {
