@@ -8,7 +8,7 @@ extension StreamRestorer {
     /// over `path`, and the directory is flushed. A restore that fails leaves no file that could pass for a
     /// complete copy: the partial file is removed.
     public func restore(
-        stream: String, toFileAt path: FilePath,
+        stream: String, toFileAt path: FilePath, expectedHead: ExpectedHead? = nil,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
     ) async throws -> UInt64 {
         let partial = FilePath(path.string + ".partial")
@@ -22,7 +22,8 @@ extension StreamRestorer {
         var written: UInt64 = 0
         var failure: (any Error)?
         do {
-            written = try await restore(stream: stream, to: descriptor, progress: progress)
+            written = try await restore(
+                stream: stream, to: descriptor, expectedHead: expectedHead, progress: progress)
             if fsync(descriptor.rawValue) != 0 {
                 failure = ReplicationError.localIO("cannot flush \(partial): \(Errno(rawValue: errno))")
             }

@@ -22,10 +22,18 @@ public struct StreamRestorer: Sendable {
     }
 
     /// Writes `stream` from `offset` to its end (or `length` bytes) to `output`; returns the bytes written.
+    ///
+    /// With `expectedHead` (from a receipt home kept), a whole stream must have that hash-chain head at that
+    /// length: storage replaced or truncated on the appliance, which the appliance's own head would vouch for, fails
+    /// the restore there.
     public func restore(
         stream: String, from offset: UInt64 = 0, length: UInt64? = nil, to output: SystemPackage.FileDescriptor,
+        expectedHead: ExpectedHead? = nil,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
     ) async throws -> UInt64 {
+        if expectedHead != nil, offset != 0 || length != nil {
+            throw ReplicationError.configuration("an expected head is checked on a whole stream, not on a range")
+        }
         let (channel, diagnostics) = try await ClientConnection.open(endpoint, group: group)
         let endpoint = self.endpoint
         let threadPool = self.threadPool
@@ -40,6 +48,11 @@ public struct StreamRestorer: Sendable {
                 case .error(let error): throw ReplicationError.refused(error)
                 case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
                 case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
+                }
+                if let expectedHead, expectedHead.length > streamLength {
+                    throw ReplicationError.protocolViolation(
+                        "the appliance holds \(streamLength) bytes of \(stream), fewer than the \(expectedHead.length) "
+                            + "it acknowledged: the stream was truncated or replaced")
                 }
                 guard offset <= streamLength else {
                     throw ReplicationError.configuration(
@@ -65,7 +78,11 @@ public struct StreamRestorer: Sendable {
                                 throw ReplicationError.localIO("cannot write the output: \(error)")
                             }
                         }
-                        if chain != nil { bytes.withUnsafeReadableBytes { chain!.append($0) } }
+                        if chain != nil {
+                            try bytes.withUnsafeReadableBytes { bytes throws(ReplicationError) in
+                                try Self.append(bytes, at: next, to: &chain!, checking: expectedHead)
+                            }
+                        }
                         next += UInt64(bytes.readableBytes)
                         progress(next - offset, wanted)
                     case .end(let end):
@@ -94,5 +111,38 @@ public struct StreamRestorer: Sendable {
             // A broken connection may have a TLS cause (a rejected certificate) that explains it better.
             throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
         }
+    }
+
+    /// Advances `chain` over `bytes`, which start at stream offset `offset`, and checks the head where the chain
+    /// reaches the expected length.
+    private static func append(
+        _ bytes: UnsafeRawBufferPointer, at offset: UInt64, to chain: inout StreamHashChain, checking: ExpectedHead?
+    ) throws(ReplicationError) {
+        guard let checking, offset <= checking.length, checking.length <= offset + UInt64(bytes.count) else {
+            chain.append(bytes)
+            return
+        }
+        let split = Int(checking.length - offset)
+        chain.append(UnsafeRawBufferPointer(rebasing: bytes[..<split]))
+        guard chain.head == checking.head.bytes else {
+            throw ReplicationError.protocolViolation(
+                "at \(checking.length) bytes the restored stream's head is \(ChainHead(chain.head)!), but the receipt "
+                    + "says \(checking.head): the appliance no longer holds what it acknowledged; do not use this copy")
+        }
+        chain.append(UnsafeRawBufferPointer(rebasing: bytes[split...]))
+    }
+}
+
+/// The hash-chain head a stream must have at a length: what a receipt home kept says the appliance acknowledged.
+public struct ExpectedHead: Sendable, Hashable {
+    /// The length.
+    public var length: UInt64
+    /// The head there.
+    public var head: ChainHead
+
+    /// Creates an expectation.
+    public init(length: UInt64, head: ChainHead) {
+        self.length = length
+        self.head = head
     }
 }
