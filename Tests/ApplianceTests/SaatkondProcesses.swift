@@ -19,16 +19,22 @@ final class DevAppliance {
     let output: String
     private let process: ChildProcess
 
-    /// Starts the appliance and waits until it prints where it listens; `port` 0 picks a free one.
-    init(state: String, logs: String, port: Int = 0, environment: [String: String?] = [:]) throws {
+    /// Starts the appliance and waits until it prints where it listens; `port` 0 picks a free one. With `user`, it
+    /// runs as that user, from `executable` (a copy that user can reach).
+    init(
+        state: String, logs: String, port: Int = 0, environment: [String: String?] = [:],
+        user: UnprivilegedUser? = nil, executable: String = SaatkondExecutable.path
+    ) throws {
         guard SaatkondExecutable.exists else {
             throw TestSupportError("\(SaatkondExecutable.path) is missing; run the tests with `swift test`")
         }
         self.state = state
         output = "\(logs)/dev-\(UUID().uuidString).out"
+        let arguments = ["dev", "--state", state, "--listen", "127.0.0.1:\(port)"]
+        let command = user?.command(executable, arguments) ?? (executable: executable, arguments: arguments)
         process = try ChildProcess(
-            executable: SaatkondExecutable.path, arguments: ["dev", "--state", state, "--listen", "127.0.0.1:\(port)"],
-            output: output, errors: output + ".err", environment: environment)
+            executable: command.executable, arguments: command.arguments, output: output, errors: output + ".err",
+            environment: environment)
         var found: Int?
         for _ in 0..<1500 where found == nil {
             if let status = process.exited() {
@@ -46,6 +52,14 @@ final class DevAppliance {
 
     deinit {
         process.terminate()
+    }
+
+    /// The appliance's process id.
+    var pid: pid_t { process.pid }
+
+    /// Sends it `signal` (SIGHUP reloads its policy).
+    func send(_ signal: Int32) {
+        process.send(signal)
     }
 
     /// Stops it with SIGTERM, as systemd or Ctrl-C would, and returns its exit code.
@@ -79,11 +93,17 @@ struct CommandResult {
     var output: String = ""
 }
 
-/// Runs `saatkond` with `arguments` to completion (at most `timeout` seconds).
-func runSaatkond(_ arguments: [String], scratch: String, timeout: Double = 300) throws -> CommandResult {
+/// Runs `saatkond` with `arguments` to completion (at most `timeout` seconds); with `user`, as that user, from
+/// `executable` (a copy that user can reach).
+func runSaatkond(
+    _ arguments: [String], scratch: String, timeout: Double = 300, user: UnprivilegedUser? = nil,
+    executable: String = SaatkondExecutable.path
+) throws -> CommandResult {
     let output = "\(scratch)/run-\(UUID().uuidString)"
+    let command = user?.command(executable, arguments) ?? (executable: executable, arguments: arguments)
     let process = try ChildProcess(
-        executable: SaatkondExecutable.path, arguments: arguments, output: output + ".out", errors: output + ".err")
+        executable: command.executable, arguments: command.arguments, output: output + ".out",
+        errors: output + ".err")
     guard let status = process.waitForExit(timeout: timeout) else {
         throw TestSupportError("saatkond \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
     }

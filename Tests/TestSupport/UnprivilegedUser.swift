@@ -1,0 +1,75 @@
+import Foundation
+
+/// A user that a test runs a child process as, the way a systemd unit's `User=`, `Group=`, `CapabilityBoundingSet=`,
+/// `NoNewPrivileges=`, `UMask=0077` and `LimitCORE=0` run a service: another uid and gid, no supplementary groups,
+/// empty bounding and inheritable capability sets. CI runs as root, and root would hide every permission failure;
+/// these users have no entry in /etc/passwd, so they own nothing but what a test gives them.
+public struct UnprivilegedUser: Sendable, Hashable {
+    /// The user and group id.
+    public let id: UInt32
+
+    /// A user whose uid and gid are both `id`.
+    public init(id: UInt32) {
+        precondition(id != 0)
+        self.id = id
+    }
+
+    /// Whether this process can switch to another user: it is root and util-linux's setpriv is installed.
+    public static var canSwitch: Bool { getuid() == 0 && setpriv != nil }
+
+    /// Why a test that needs to switch users skips, or nil when it can.
+    public static var whyNot: String? {
+        if getuid() != 0 { return "running as uid \(getuid()), not root: cannot run a child as another user" }
+        if setpriv == nil { return "setpriv (util-linux) is not installed" }
+        return nil
+    }
+
+    private static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    /// The executable and arguments that run `executable` with `arguments` as this user, with the unit's umask and
+    /// core limit (set by a shell before it hands over to setpriv).
+    public func command(_ executable: String, _ arguments: [String]) -> (executable: String, arguments: [String]) {
+        guard let setpriv = Self.setpriv else { fatalError("setpriv is not installed; check canSwitch first") }
+        return (
+            "/bin/sh",
+            [
+                "-c", "umask 0077 && ulimit -c 0 && exec \"$0\" \"$@\"", setpriv, "--reuid=\(id)", "--regid=\(id)",
+                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", executable,
+            ] + arguments
+        )
+    }
+
+    /// Gives `path` (recursively) to this user.
+    public func own(_ path: String) throws {
+        _ = try Command.run("chown", ["-R", "\(id):\(id)", path])
+    }
+
+    /// Copies `file` to `directory` as this user's own, readable by it alone; returns the copy's path.
+    public func copy(_ file: String, into directory: String) throws -> String {
+        let target = "\(directory)/\(URL(fileURLWithPath: file).lastPathComponent)"
+        _ = try Command.run("install", ["-o", "\(id)", "-g", "\(id)", "-m", "0600", file, target])
+        return target
+    }
+
+    /// The uid, the effective capabilities and the no-new-privileges flag of a running process, from
+    /// /proc/PID/status: what a test checks to know its child really runs unprivileged.
+    public static func credentials(
+        of pid: pid_t
+    ) throws -> (uid: UInt32, effectiveCapabilities: UInt64, noNewPrivileges: Bool) {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        func field(_ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+                $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        guard let uid = field("Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ UInt32($0) }),
+            let capabilities = field("CapEff").flatMap({ UInt64($0, radix: 16) }),
+            let noNewPrivileges = field("NoNewPrivs")
+        else {
+            throw TestSupportError("cannot read the credentials of process \(pid)")
+        }
+        return (uid, capabilities, noNewPrivileges == "1")
+    }
+}
