@@ -24,7 +24,16 @@ enum DevelopmentStorage {
         try FileSystemCalls.createDirectories(directory)
         let privatePath = directory.appending("development-storage-private-key")
         let journalPath = directory.appending("development-journal-key")
-        if !FileSystemCalls.exists(privatePath) || !FileSystemCalls.exists(journalPath) {
+        let present = [privatePath, journalPath].filter { FileSystemCalls.exists($0) }
+        if present.count == 1 {
+            // A new pair would make everything stored under the old one unreadable, and overwrite the key that is
+            // still there: a missing key file is a mistake to report, never a reason to start over.
+            let missing = present[0] == privatePath ? journalPath : privatePath
+            throw StreamStorageError.unavailable(
+                "\(missing) is missing but \(present[0]) is there: put the missing key back (a new key pair would "
+                    + "make the stored streams unreadable); only a state directory with neither key gets new ones")
+        }
+        if present.isEmpty {
             let privateKey = try X25519PrivateKey()
             try privateKey.rawRepresentation.withUnsafeBytes {
                 try FileSystemCalls.writeAtomically($0, to: privatePath)
