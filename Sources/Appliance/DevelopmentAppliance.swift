@@ -43,6 +43,7 @@ public struct DevelopmentAppliance: Sendable {
     /// instructions printed to the developer.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         ProcessHeap.bound()
+        ProcessSecrets.protect(logger: logger)
         let identity = try DevelopmentIdentity.loadOrCreate(in: configuration.state.identity.directory)
         let storage = try DevelopmentStorage.openOrCreate(configuration.state)
         let tls = try ReplicationTLS.receiverConfiguration(

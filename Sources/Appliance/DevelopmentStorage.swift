@@ -41,16 +41,10 @@ enum DevelopmentStorage {
             let journal = try CryptoRandom.secretBytes(count: 32)
             try journal.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: journalPath) }
         }
-        var privateBytes = try FileSystemCalls.readAll(privatePath)
-        var journalBytes = try FileSystemCalls.readAll(journalPath)
-        defer {
-            for index in privateBytes.indices { privateBytes[index] = 0 }
-            for index in journalBytes.indices { journalBytes[index] = 0 }
-        }
-        let privateKey = try X25519PrivateKey(rawRepresentation: SecretBytes(privateBytes))
+        let privateKey = try X25519PrivateKey(rawRepresentation: try KeyFile.read(privatePath, in: directory.string))
         return try StorageKeys(
             storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
-            journalKey: SecretBytes(journalBytes))
+            journalKey: try KeyFile.read(journalPath, in: directory.string))
     }
 
     /// The development receipt-signing key (an Ed25519 seed), and its public half in
@@ -62,9 +56,7 @@ enum DevelopmentStorage {
             let key = try Ed25519PrivateKey()
             try key.rawRepresentation.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
         }
-        var seed = try FileSystemCalls.readAll(path)
-        defer { for index in seed.indices { seed[index] = 0 } }
-        let key = try Ed25519PrivateKey(rawRepresentation: SecretBytes(seed))
+        let key = try Ed25519PrivateKey(rawRepresentation: try KeyFile.read(path, in: state.keys.string))
         // Written apart from the seed, so that a state directory from before it existed, or a crash between the two
         // writes, still gets it; derived from the seed, so it always matches the key that signs.
         if !FileSystemCalls.exists(state.receiptSigningPublicKey) {

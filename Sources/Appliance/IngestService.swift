@@ -28,6 +28,7 @@ public struct IngestService: Sendable {
     /// SIGTERM or SIGINT.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         ProcessHeap.bound()
+        ProcessSecrets.protect(logger: logger)
         let policyFiles = PolicyFiles(
             policy: FilePath(configuration.policy), denyList: configuration.denyList.map { FilePath($0) },
             trustedAuthorities: FilePath(configuration.homeAuthority))
@@ -37,16 +38,20 @@ public struct IngestService: Sendable {
         } catch let error as PolicyError {
             throw ConfigurationError(error.description)
         }
-        let publicKey = try X25519PublicKey(rawRepresentation: try key(configuration.storagePublicKey))
-        let keys = try StorageKeys(
-            storagePublicKey: publicKey, storagePrivateKey: nil,
-            journalKey: SecretBytes(try key(configuration.journalKey)))
+        // The public key is no secret; it only shares the key files' form.
+        let publicKey = try X25519PublicKey(
+            rawRepresentation: try KeyFile.read(FilePath(configuration.storagePublicKey), in: file)
+                .withUnsafeBytes { Array($0) })
+        let journalKey = try KeyFile.read(FilePath(configuration.journalKey), in: file)
+        let signingSeed = try KeyFile.read(FilePath(configuration.signingKey), in: file)
+        ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingSeed)], logger: logger)
+        let keys = try StorageKeys(storagePublicKey: publicKey, storagePrivateKey: nil, journalKey: journalKey)
         let store = try ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
         if !store.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(store.assembly)"])
         }
         let signer = ReceiptSigner(
-            key: try Ed25519PrivateKey(rawRepresentation: SecretBytes(try key(configuration.signingKey))),
+            key: try Ed25519PrivateKey(rawRepresentation: signingSeed),
             appliance: configuration.applianceName)
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
@@ -70,33 +75,5 @@ public struct IngestService: Sendable {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
-    }
-
-    private func read(_ path: String, what: String) throws -> [UInt8] {
-        do {
-            return try FileSystemCalls.readAll(FilePath(path))
-        } catch {
-            throw ConfigurationError("\(file): cannot read \(what) at \(path): \(error)")
-        }
-    }
-
-    /// A 32-byte key file: raw, or 64 hexadecimal digits (with an optional newline).
-    private func key(_ path: String) throws -> [UInt8] {
-        var bytes = try read(path, what: "a key")
-        defer { for index in bytes.indices { bytes[index] = 0 } }
-        if bytes.count == 32 { return bytes }
-        let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
-        var decoded: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex, let next = text.index(index, offsetBy: 2, limitedBy: text.endIndex),
-            let byte = UInt8(text[index..<next], radix: 16)
-        {
-            decoded.append(byte)
-            index = next
-        }
-        guard decoded.count == 32, index == text.endIndex else {
-            throw ConfigurationError("\(file): \(path) is not a 32-byte key (raw, or 64 hexadecimal digits)")
-        }
-        return decoded
     }
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "CLinuxCalls.h"
@@ -54,4 +55,8 @@ int saatkond_link_unnamed(int fd, const char *path) {
     char procPath[64];
     snprintf(procPath, sizeof procPath, "/proc/self/fd/%d", fd);
     return linkat(AT_FDCWD, procPath, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int saatkond_forbid_core_dumps(void) {
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -59,13 +59,16 @@ public struct Ed25519PublicKey: Sendable, Hashable {
 
 /// An Ed25519 private key (RFC 8032) for signing.
 ///
-/// Thread safety: all stored properties are immutable, and the OpenSSL key is only read, by operations that
-/// each make their own context (see `PKey`); so sharing a key between threads is safe.
+/// The seed lives only in ``SecretBytes``; OpenSSL's key is made for each signature and freed after it. OpenSSL 3.0
+/// keeps an imported raw private key in its ordinary heap (not its secure heap), where a core dump or a read of
+/// /proc/PID/mem finds it; freed, it is wiped. So the long-lived copy is the locked, undumped one, and OpenSSL's
+/// exists only while a signature is made (receipts are few: tens of microseconds each).
+///
+/// Thread safety: all stored properties are immutable, and each signature makes its own key and context; so
+/// sharing a key between threads is safe.
 public final class Ed25519PrivateKey: @unchecked Sendable {
     /// The length of an Ed25519 signature.
     public static let signatureByteCount = 64
-
-    private let key: PKey
 
     /// The matching public key, to give to verifiers.
     public let publicKey: Ed25519PublicKey
@@ -90,8 +93,8 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
                 "Ed25519 private key must be \(PKeyType.rawByteCount) bytes, got \(rawRepresentation.count)"
             )
         }
-        key = try PKey(type: .ed25519, privateKey: rawRepresentation)
-        publicKey = try Ed25519PublicKey(rawRepresentation: key.rawPublicKey())
+        publicKey = try Ed25519PublicKey(
+            rawRepresentation: try PKey(type: .ed25519, privateKey: rawRepresentation).rawPublicKey())
         self.rawRepresentation = rawRepresentation
     }
 
@@ -101,6 +104,7 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
     /// - Throws: `CryptoError` if OpenSSL fails.
     public func signature(for message: [UInt8]) throws -> [UInt8] {
         OpenSSL.beginOperation()
+        let key = try PKey(type: .ed25519, privateKey: rawRepresentation)
         let context = try DigestContext()
         return try context.withUnsafePointer { context in
             try key.withUnsafePointer { key in

@@ -58,7 +58,10 @@ public struct UnprivilegedUser: Sendable, Hashable {
     public static func credentials(
         of pid: pid_t
     ) throws -> (uid: UInt32, effectiveCapabilities: UInt64, noNewPrivileges: Bool) {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        // Read to the end: procfs files have no size, and a read sized by it may stop early.
+        let status = String(
+            decoding: try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/status")).readToEnd() ?? Data(),
+            as: UTF8.self)
         func field(_ name: String) -> String? {
             status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
                 $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)

@@ -25,4 +25,8 @@ int saatkond_open_unnamed(const char *directory);
 /// permitted). Returns 0, or -1 with errno set; fails with EEXIST if `path` exists.
 int saatkond_link_unnamed(int fd, const char *path);
 
+/// Makes this process non-dumpable (prctl(PR_SET_DUMPABLE, 0), variadic in C): no core file, and no ptrace or
+/// /proc/PID/mem for its own user. Returns 0, or -1 with errno set.
+int saatkond_forbid_core_dumps(void);
+
 #endif
