@@ -132,7 +132,11 @@ extension ErasureCodedStore {
     /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse. Recovery
     /// ignores stale journals and spares alike, so this needs no flush, and a failure loses nothing. Only the
     /// stream's appender may call this, once it has closed its descriptors of these journals.
+    ///
+    /// While any member is absent nothing is retired: the journals stay, stale, and the next recovery with every
+    /// member present removes them.
     func retireJournals(stream: String, segment: UInt64) {
+        guard absentMembers().isEmpty else { return }
         for member in placement.journalMembers(segment: segment, stream: stream) {
             guard let layout = layout(of: member) else { continue }
             journalPool.retire(layout.journal(stream, segment: segment), in: layout)
@@ -153,14 +157,18 @@ extension ErasureCodedStore {
         return try createFile(member: member, path: { _ in path }, stream: stream)
     }
 
-    func removeShards(stream: String, segment: UInt64) {
+    /// Removes a torn segment's shard files; refused while any member is absent (see ``AbsentMember``).
+    func removeShards(stream: String, segment: UInt64) throws(StreamStorageError) {
+        try requireEveryMemberPresent(before: "to remove the torn segment \(segment) of \(stream)")
         for layout in members.values.map(MemberLayout.init(root:)) {
             try? FileSystemCalls.remove(layout.shard(stream, segment: segment))
         }
     }
 
-    /// Removes a segment's journal copies; they are only ever written on the segment's journal members.
-    func removeJournals(stream: String, segment: UInt64) {
+    /// Removes a segment's journal copies; they are only ever written on the segment's journal members. Refused
+    /// while any member is absent.
+    func removeJournals(stream: String, segment: UInt64) throws(StreamStorageError) {
+        try requireEveryMemberPresent(before: "to remove the journal of segment \(segment) of \(stream)")
         for member in placement.journalMembers(segment: segment, stream: stream) {
             guard let layout = layout(of: member) else { continue }
             try? FileSystemCalls.remove(layout.journal(stream, segment: segment))
@@ -168,10 +176,12 @@ extension ErasureCodedStore {
     }
 
     /// Rewrites the missing or damaged shards of a segment from its intact ones; returns the indices rewritten.
-    /// No key is needed: parity is computed over ciphertext. Only members that are present are written.
+    /// No key is needed: parity is computed over ciphertext. Refused while any member is absent: a shard is
+    /// rewritten only when every member was seen.
     func repairShards(
         stream: String, segment: UInt64, shards: [[UInt8]?], header: ShardHeader
     ) throws(StreamStorageError) -> [Int] {
+        try requireEveryMemberPresent(before: "to rewrite shards of segment \(segment) of \(stream)")
         var complete = shards
         try codec.reconstruct(&complete)
         let stripe = complete.flatMap { $0! }

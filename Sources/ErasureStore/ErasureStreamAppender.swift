@@ -52,12 +52,19 @@ final class ErasureStreamAppender: StreamAppender {
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
         name = stream
+        if !store.absentMembers().isEmpty {
+            // Refused before the lock, which creates files: the stream stays exactly as it is. The scan only reads,
+            // and says which segment it could not decide.
+            try StreamRecovery.scan(store, stream: stream.rawValue).requireEveryMemberSeen(toResume: stream.rawValue)
+        }
         lock = try Self.acquireLock(store: store, stream: stream.rawValue)
         do {
             var state = try StreamRecovery.scan(store, stream: stream.rawValue)
+            try state.requireEveryMemberSeen(toResume: stream.rawValue)
             while state.journaledBytes == store.geometry.segmentBytes {
                 try Self.fold(state, store: store, stream: stream.rawValue)
                 state = try StreamRecovery.scan(store, stream: stream.rawValue)
+                try state.requireEveryMemberSeen(toResume: stream.rawValue)
             }
             let tail = try state.tail(keys: store.keys)
             segment = state.committed
@@ -263,7 +270,7 @@ final class ErasureStreamAppender: StreamAppender {
         let (written, failure) = tracker.waitForAll()
         if let failure { throw failure }
         try store.makeDurable(written: written, stream: stream)
-        store.removeJournals(stream: stream, segment: segment)
+        try store.removeJournals(stream: stream, segment: segment)
     }
 
     /// Writes what a covered segment's journal lacks, and returns the flushes that make it durable: then the segment
@@ -329,10 +336,10 @@ final class ErasureStreamAppender: StreamAppender {
             { layout in verified.map { layout.shard(stream, segment: $0) } + [layout.journal(stream, segment: open)] },
             stream: stream)
         for torn in state.tornSegments {
-            store.removeShards(stream: name.rawValue, segment: torn)
+            try store.removeShards(stream: name.rawValue, segment: torn)
         }
         for stale in state.staleJournals {
-            store.removeJournals(stream: name.rawValue, segment: stale)
+            try store.removeJournals(stream: name.rawValue, segment: stale)
         }
         for unused in state.preparedJournals {
             store.retireJournals(stream: name.rawValue, segment: unused)

@@ -22,6 +22,8 @@ struct JournalWriter {
     static func create(
         store: ErasureCodedStore, stream: String, segment: UInt64
     ) throws(StreamStorageError) -> JournalWriter {
+        // A new journal takes the place of whatever a file of its name held: never while a member is absent.
+        try store.requireEveryMemberPresent(before: "to create the journal of segment \(segment) of \(stream)")
         let salt: [UInt8]
         do {
             salt = try CryptoRandom.bytes(count: 32)
@@ -63,6 +65,8 @@ struct JournalWriter {
         store: ErasureCodedStore, stream: String, segment: UInt64, from longest: StreamRecovery.JournalCopy,
         copies found: [StreamRecovery.JournalCopy]
     ) throws(StreamStorageError) -> JournalWriter {
+        // A copy on an absent member may hold more than the longest one seen.
+        try store.requireEveryMemberPresent(before: "to rewrite the journal of segment \(segment) of \(stream)")
         guard let source = store.layout(of: longest.member),
             let bytes = try? FileSystemCalls.readAll(source.journal(stream, segment: segment))
         else { throw .unavailable("the journal of \(stream) on member \(longest.member) vanished during recovery") }

@@ -66,6 +66,11 @@ extension ErasureCodedStore {
         guard let target = layout(of: index) else {
             throw .configuration("member \(index) is not part of this assembly; adopt the replacement first")
         }
+        // Other members may be absent: a rebuild writes only to its target, from k intact shards that agree, and
+        // never acts on a shard it cannot see. The target itself must be there and labelled as itself.
+        if let absent = absentMembers().first(where: { $0.index == index }) {
+            throw Self.refusal("to rebuild member \(index)", absent: [absent])
+        }
         let work = RebuildWork(
             segments: streamNames().flatMap { stream in
                 segmentIndices(of: stream.rawValue).map { (stream.rawValue, $0) }
@@ -99,6 +104,8 @@ extension ErasureCodedStore {
         }
         try writer.finish()
         report(examined: work.segments.count)
+        // Journal copies are rewritten on any member, so only while every member is present (repairJournals
+        // checks): the rebuild of the last replacement writes them.
         for stream in streamNames() {
             let before = journalCopiesPresent(stream: stream.rawValue, on: target)
             _ = repairJournals(stream: stream.rawValue)

@@ -16,6 +16,9 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
     public var unrepairable: [String] = []
     /// Streams skipped because an appender held them.
     public var busyStreams: [String] = []
+    /// Members absent during the scrub (missing, unlabelled, of another array or unreadable): while there are any,
+    /// the scrub only verifies, and repairs nothing.
+    public var absentMembers: [Int] = []
 
     /// A one-line summary.
     public var description: String {
@@ -23,6 +26,9 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
             + "\(journalsRepaired) journal copies repaired, \(unrepairable.count) unrepairable"
             + (unrepairable.isEmpty ? "" : " (\(unrepairable.joined(separator: ", ")))")
             + (busyStreams.isEmpty ? "" : "; busy, skipped: \(busyStreams.joined(separator: ", "))")
+            + (absentMembers.isEmpty
+                ? ""
+                : "; nothing repaired while members are absent: \(absentMembers.map(String.init).joined(separator: ", "))")
     }
 }
 
@@ -32,6 +38,9 @@ extension ErasureCodedStore {
     /// writer.
     public func scrub() -> ScrubReport {
         var report = ScrubReport()
+        // What looks damaged or missing may be whole on a member that cannot be seen.
+        report.absentMembers = absentMembers().map(\.index)
+        let repairs = report.absentMembers.isEmpty
         for stream in streamNames() {
             guard let lock = try? lockForMaintenance(stream.rawValue) else {
                 report.busyStreams.append(stream.rawValue)
@@ -43,7 +52,7 @@ extension ErasureCodedStore {
                 let damaged = shards.filter { $0 == nil }.count
                 report.shardsChecked += shards.count - missingMemberShards(stream: stream.rawValue, segment: segment)
                 report.shardsDamaged += damaged - missingMemberShards(stream: stream.rawValue, segment: segment)
-                guard damaged > 0 else { continue }
+                guard damaged > 0, repairs else { continue }
                 guard let header,
                     let repaired = try? repairShards(
                         stream: stream.rawValue, segment: segment, shards: shards, header: header)
@@ -53,7 +62,7 @@ extension ErasureCodedStore {
                 }
                 report.shardsRepaired += repaired.count
             }
-            report.journalsRepaired += repairJournals(stream: stream.rawValue)
+            if repairs { report.journalsRepaired += repairJournals(stream: stream.rawValue) }
         }
         return report
     }
@@ -77,6 +86,7 @@ extension ErasureCodedStore {
 
     /// Makes every present copy of the open journal equal to the longest intact one; returns the copies rewritten.
     func repairJournals(stream: String) -> Int {
+        guard absentMembers().isEmpty else { return 0 }
         var repaired = 0
         let names = Set(
             members.values.flatMap {

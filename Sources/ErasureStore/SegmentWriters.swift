@@ -137,6 +137,8 @@ final class SegmentWriters: @unchecked Sendable {
             // The stripe holds everything now; the plaintext's buffer can take the next segment of any stream.
             recycle(&job.plaintext)
             let pause: (() -> Void)? = job.coveredByJournal ? { self.pauseUnlessNeeded() } : nil
+            // Each shard file is created over whatever held its name: checked for all of them before the first.
+            try store.requireEveryMemberPresent(before: "to write segment \(job.segment) of \(job.stream)")
             for index in 0..<store.geometry.shardsPerSegment {
                 let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
                 let descriptor = try store.createFile(

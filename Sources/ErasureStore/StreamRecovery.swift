@@ -32,23 +32,34 @@ struct StreamRecovery {
     /// not the shards: a window of 16 segments of 11 shards held 176 MiB, the peak of a process that opened a reader;
     /// a repair reads again the few segments it needs.
     var damagedShards: [UInt64: [Int]] = [:]
+    /// Members that were absent (or unreadable for this stream) during the scan. While there are any, nothing found
+    /// may be acted on: what looks torn or stale may be whole where it cannot be seen.
+    var absent: [AbsentMember] = []
+    /// The first segment of the window with fewer than k intact shards that could still have k counting the shards
+    /// that cannot be seen (on absent members, or in files that cannot be read): it may be complete, so it is not
+    /// torn, and the stream cannot be resumed until it is decided.
+    var undecided: UInt64?
 
     static func scan(_ store: ErasureCodedStore, stream: String) throws(StreamStorageError) -> StreamRecovery {
         var shardIndices: Set<UInt64> = []
         var journalIndices: Set<UInt64> = []
-        for member in store.members.keys.sorted() {
+        var state = StreamRecovery()
+        state.absent = store.absentMembers()
+        let absentIndices = Set(state.absent.map(\.index))
+        for member in store.members.keys.sorted() where !absentIndices.contains(member) {
             guard let layout = store.layout(of: member) else { continue }
             let names: [String]
             do {
                 names = try FileSystemCalls.entries(of: layout.streamDirectory(stream))
             } catch {
-                continue  // An unreadable member counts as missing for this stream.
+                state.absent.append(
+                    AbsentMember(index: member, root: layout.root, reason: "cannot be read (\(error))", failed: true))
+                continue
             }
             let found = MemberLayout.indices(in: names)
             shardIndices.formUnion(found.shards)
             journalIndices.formUnion(found.journals)
         }
-        var state = StreamRecovery()
         if let last = shardIndices.max() {
             let first = last >= UInt64(store.unflushedSegmentLimit) ? last - UInt64(store.unflushedSegmentLimit) + 1 : 0
             // Everything below the window was flushed before the window's segments were written.
@@ -56,7 +67,11 @@ struct StreamRecovery {
             for segment in first...last {
                 let (shards, header) = store.readShards(stream: stream, segment: segment)
                 let intact = shards.compactMap { $0 }.count
-                guard intact >= store.geometry.dataShards, let header else { break }
+                guard intact >= store.geometry.dataShards, let header else {
+                    let unseen = store.unseenShards(of: shards, stream: stream, segment: segment, state: &state)
+                    if intact + unseen >= store.geometry.dataShards { state.undecided = segment }
+                    break
+                }
                 state.damagedShards[segment] = shards.indices.filter { shards[$0] == nil }
                 state.committed = segment + 1
                 state.chainHead = header.chainHead
@@ -66,7 +81,9 @@ struct StreamRecovery {
                 let (_, header) = store.readShards(stream: stream, segment: first - 1)
                 guard let header else {
                     throw .unavailable(
-                        "segment \(first - 1) of \(stream) has lost more than m shards; the stream cannot be resumed")
+                        "segment \(first - 1) of \(stream) has lost more than m shards; the stream cannot be resumed"
+                            + (state.absent.isEmpty
+                                ? "" : " (absent: \(state.absent.map(\.description).joined(separator: "; ")))"))
                 }
                 state.chainHead = header.chainHead
             }
@@ -86,13 +103,26 @@ struct StreamRecovery {
         for beyond in journalIndices where beyond > state.committed {
             if store.readJournalCopies(stream: stream, segment: beyond).allSatisfy({ $0.records.isEmpty }) {
                 state.preparedJournals.append(beyond)
-            } else if state.journaledBytes != store.geometry.segmentBytes {
+            } else if state.journaledBytes != store.geometry.segmentBytes && state.absent.isEmpty {
+                // With members absent, segment `committed` may be whole where it cannot be seen; a reader serves what
+                // precedes it, and an appender is refused.
                 throw .unavailable(
                     "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: "
                         + "more than m members lost it")
             }
         }
         return state
+    }
+
+    /// Throws, naming the absent members, unless the scan saw every member: only then may an appender act on it,
+    /// removing torn writes and stale journals and rewriting journal copies. `stream` names the stream in the error.
+    func requireEveryMemberSeen(toResume stream: String) throws(StreamStorageError) {
+        guard !absent.isEmpty else { return }
+        let detail =
+            undecided.map {
+                " (segment \($0) has fewer than k readable shards but may be complete on them: it is not torn)"
+            } ?? ""
+        throw ErasureCodedStore.refusal("to open an appender for \(stream)", absent: absent, detail: detail)
     }
 
     /// The bytes the longest journal copy holds.
@@ -122,6 +152,35 @@ struct StreamRecovery {
 }
 
 extension ErasureCodedStore {
+    /// How many of a segment's missing or damaged `shards` may yet be intact where recovery cannot see them: on an
+    /// absent member, or in a file that exists but cannot be read (an I/O error is not a torn write). A member whose
+    /// file cannot be read is added to `state.absent`.
+    func unseenShards(
+        of shards: [[UInt8]?], stream: String, segment: UInt64, state: inout StreamRecovery
+    ) -> Int {
+        var unseen = 0
+        for index in shards.indices where shards[index] == nil {
+            let member = placement.member(ofShard: index, segment: segment, stream: stream)
+            if state.absent.contains(where: { $0.index == member }) {
+                unseen += 1
+                continue
+            }
+            guard let layout = layout(of: member) else { continue }
+            let path = layout.shard(stream, segment: segment)
+            do {
+                _ = try FileSystemCalls.readAll(path)
+            } catch Errno.noSuchFileOrDirectory {
+                continue
+            } catch {
+                unseen += 1
+                state.absent.append(
+                    AbsentMember(
+                        index: member, root: layout.root, reason: "cannot read \(path) (\(error))", failed: true))
+            }
+        }
+        return unseen
+    }
+
     /// Every shard of a segment, parsed and verified (nil where missing or damaged), and the header most of the
     /// intact shards agree on. With `dataShardsSuffice`, the parity shards are read only when a data shard is
     /// missing or damaged or the data shards disagree: a reader needs nothing else, and reads k files, not k + m.

@@ -264,7 +264,7 @@ final class CrashRig {
     /// Small appends with a promise after every few keep the writer in journal records and flushes most of the time;
     /// one append in 256 is large (up to 3 MiB) and seals several segments at once. 2 MB/s spreads about 17 MiB over
     /// 50 rounds, so that kills land all along a growing stream instead of after its end.
-    private func startWriter(log: String) throws -> ChildProcess {
+    func startWriter(log: String) throws -> ChildProcess {
         try ChildProcess(
             executable: Self.writerPath,
             arguments: fixture.members.flatMap { ["--member", $0.string] } + [

@@ -1,0 +1,63 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The technician's report (issue 9), tried as the technician did: `saatkond dev`, 24 MiB sent and acknowledged,
+/// `disk-01` to `disk-04` moved away (as unmounting four disks would), one more `send` to the stream. It used to be
+/// refused only after recovery had taken the stream's segments for torn and removed them from the seven healthy
+/// members: 24 MiB acknowledged, lost for good.
+@Suite("Members moved away under a running appliance", .enabled(if: SaatkondExecutable.exists))
+struct AbsentMembersTests {
+    @Test("four disks moved away: the next send is refused naming them, nothing is deleted, all of it comes back")
+    func fourDisksMovedAway() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-absent-disks")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let input = "\(scratch.path)/input.bin"
+        let second = "\(scratch.path)/second.bin"
+        try writeRandomFile(input, count: 24 << 20)
+        try writeRandomFile(second, count: 300_000)
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
+        let stream = "ee.court.absent"
+        let sent = try runSaatkond(["send"] + connect + ["--stream", stream, input], scratch: scratch.path)
+        try #require(sent.status == 0, "send failed: \(sent.errors)")
+
+        let disks = (0..<11).map { "\(state)/members/disk-\(String(format: "%02d", $0))" }
+        let away = [1, 2, 3, 4]
+        let before = try snapshot(disks, except: away)
+        for index in away { try FileManager.default.moveItem(atPath: disks[index], toPath: "\(scratch.path)/\(index)") }
+        let refused = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        #expect(refused.status != 0, "a send with four of eleven disks away succeeded")
+        let said = refused.errors + refused.output
+        #expect(said.contains("member 1") && said.contains("member 4"), "the refusal does not name them: \(said)")
+        #expect(try snapshot(disks, except: away) == before, "files on the seven present disks changed")
+
+        for index in away { try FileManager.default.moveItem(atPath: "\(scratch.path)/\(index)", toPath: disks[index]) }
+        let restored = "\(scratch.path)/restored.bin"
+        let restore = try runSaatkond(
+            ["restore"] + connect + ["--stream", stream, "--output", restored], scratch: scratch.path)
+        #expect(restore.status == 0, "restore failed: \(restore.errors)")
+        #expect(sameBytes(input, restored), "the 24 MiB acknowledged before the disks went away differ")
+        let again = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        #expect(again.status == 0, "the disks are back, yet: \(again.errors)")
+    }
+
+    /// Every file under the disks but `away` (their labels and streams; not their spare journals), by disk and path.
+    private func snapshot(_ disks: [String], except away: [Int]) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        for (index, root) in disks.enumerated() where !away.contains(index) {
+            let enumerator = try #require(FileManager.default.enumerator(atPath: root))
+            while let relative = enumerator.nextObject() as? String {
+                guard !relative.hasPrefix("journal-pool") else { continue }
+                var isDirectory: ObjCBool = false
+                let path = "\(root)/\(relative)"
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue
+                else { continue }
+                files["\(index)/\(relative)"] = try Data(contentsOf: URL(fileURLWithPath: path))
+            }
+        }
+        return files
+    }
+}
