@@ -14,7 +14,9 @@ enum DevelopmentStorage {
         let geometry = ArrayGeometry.twelveBay
         let members = (0..<geometry.memberCount).map { state.members.appending(String(format: "disk-%02d", $0)) }
         let keys = try loadOrCreateKeys(state.keys)
-        if !FileSystemCalls.exists(members[0].appending("saatkond-member")) {
+        // A new array only where no member carries a label: one disk moved away (its directory gone, or its label)
+        // is an absent member, and labelling its place anew would leave a member of another array there.
+        if !members.contains(where: { FileSystemCalls.exists($0.appending("saatkond-member")) }) {
             _ = try ErasureCodedStore.create(members: members, geometry: geometry)
         }
         return try ErasureCodedStore(members: members, keys: keys)

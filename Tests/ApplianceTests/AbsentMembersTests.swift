@@ -44,6 +44,47 @@ struct AbsentMembersTests {
         #expect(again.status == 0, "the disks are back, yet: \(again.errors)")
     }
 
+    /// The first disk is the one the development appliance looked at to decide whether to create an array: with it
+    /// moved away, a restart labelled its empty place as a member of a new array, and then failed.
+    @Test("the first disk moved away across a restart: the appliance starts degraded and labels nothing anew")
+    func firstDiskMovedAwayAcrossRestart() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-absent-first")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let input = "\(scratch.path)/input.bin"
+        let second = "\(scratch.path)/second.bin"
+        try writeRandomFile(input, count: 3 << 20)
+        try writeRandomFile(second, count: 100_000)
+        var appliance = try DevAppliance(state: state, logs: scratch.path)
+        var connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
+        let stream = "ee.court.first"
+        let sent = try runSaatkond(["send"] + connect + ["--stream", stream, input], scratch: scratch.path)
+        try #require(sent.status == 0, "send failed: \(sent.errors)")
+        #expect(appliance.stop() == 0)
+
+        let first = "\(state)/members/disk-00"
+        let away = "\(scratch.path)/disk-00"
+        try FileManager.default.moveItem(atPath: first, toPath: away)
+        appliance = try DevAppliance(state: state, logs: scratch.path)
+        connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
+        #expect(!FileManager.default.fileExists(atPath: first), "the first disk's place was created anew")
+        let refused = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        #expect(refused.status != 0, "a send with the first disk away succeeded")
+        #expect((refused.errors + refused.output).contains("member 0"), "\(refused.errors)")
+        let degraded = "\(scratch.path)/degraded.bin"
+        let read = try runSaatkond(
+            ["restore"] + connect + ["--stream", stream, "--output", degraded], scratch: scratch.path)
+        #expect(read.status == 0 && sameBytes(input, degraded), "a read with one disk of eleven away: \(read.errors)")
+        #expect(appliance.stop() == 0)
+
+        try FileManager.default.moveItem(atPath: away, toPath: first)
+        appliance = try DevAppliance(state: state, logs: scratch.path)
+        defer { _ = appliance.stop() }
+        connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
+        let again = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        #expect(again.status == 0, "the disk is back, yet: \(again.errors)")
+    }
+
     /// Every file under the disks but `away` (their labels and streams; not their spare journals), by disk and path.
     private func snapshot(_ disks: [String], except away: [Int]) throws -> [String: Data] {
         var files: [String: Data] = [:]
