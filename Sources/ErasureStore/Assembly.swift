@@ -16,7 +16,7 @@ enum Assembly {
         var unlabelled: [FilePath] = []
         for directory in directories {
             let layout = MemberLayout(root: directory)
-            guard let bytes = try? FileSystemCalls.readAll(layout.identity),
+            guard let bytes = try? MemberFile.read(layout.identity, limit: MemberFile.labelLimit, what: "member label"),
                 let identity = try? MemberIdentity(decoding: bytes)
             else {
                 unlabelled.append(directory)

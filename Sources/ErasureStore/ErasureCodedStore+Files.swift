@@ -176,17 +176,32 @@ extension ErasureCodedStore {
     }
 
     /// Rewrites the missing or damaged shards of a segment from its intact ones; returns the indices rewritten.
-    /// No key is needed: parity is computed over ciphertext. Refused while any member is absent: a shard is
-    /// rewritten only when every member was seen.
+    /// No key is needed: parity is computed over ciphertext. Refused while any member is absent (a shard is
+    /// rewritten only when every member was seen), and nothing is written unless the intact shards are one codeword: when they disagree, one of them lies, and without the key nothing
+    /// tells which, so nothing is rewritten (`scrub()` with the storage private key finds it).
     func repairShards(
         stream: String, segment: UInt64, shards: [[UInt8]?], header: ShardHeader
     ) throws(StreamStorageError) -> [Int] {
+        guard shards.compactMap({ $0 }).count >= geometry.dataShards else {
+            var complete = shards
+            try codec.reconstruct(&complete)  // Throws the error that says how many are lost.
+            return []
+        }
+        guard let stripe = codec.decodeConsistently(shards) else { return [] }
+        return try rewriteShards(
+            stream: stream, segment: segment, stripe: stripe, header: header,
+            indices: shards.indices.filter { shards[$0] == nil })
+    }
+
+    /// Rewrites shards `indices` of a segment from its verified `stripe` (every shard's bytes) under `header`,
+    /// atomically; returns the indices rewritten. Refused while any member is absent.
+    func rewriteShards(
+        stream: String, segment: UInt64, stripe: [[UInt8]], header: ShardHeader, indices: [Int]
+    ) throws(StreamStorageError) -> [Int] {
         try requireEveryMemberPresent(before: "to rewrite shards of segment \(segment) of \(stream)")
-        var complete = shards
-        try codec.reconstruct(&complete)
-        let stripe = complete.flatMap { $0! }
+        let stripe = stripe.flatMap { $0 }
         var repaired: [Int] = []
-        for index in shards.indices where shards[index] == nil {
+        for index in indices {
             let member = placement.member(ofShard: index, segment: segment, stream: stream)
             guard let layout = layout(of: member) else { continue }
             var shardHeader = header

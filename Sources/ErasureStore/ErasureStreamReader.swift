@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import DurableFiles
 import HashChain
 import StreamStore
@@ -26,6 +27,16 @@ final class ErasureStreamReader: StreamReader {
     private var cached: (segment: UInt64, plaintext: [UInt8])?
     /// One shard file at a time, and a byte more, which shows a file that is too long.
     private var shardFile: [UInt8] = []
+
+    /// A shard of a segment of this stream.
+    struct ShardLocation: Hashable {
+        var segment: UInt64
+        var shard: Int
+    }
+
+    /// The shards reads found lying: intact by their CRCs, but outvoted on their header or disagreeing with the
+    /// authenticated decode. A read cannot repair them (it writes nothing); `scrub()` reports and rewrites them.
+    private(set) var disagreeingShards: [ShardLocation] = []
 
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
@@ -98,27 +109,49 @@ final class ErasureStreamReader: StreamReader {
             cached = nil  // The buffer is now held once, so it is overwritten in place.
         }
         if let header = readDataShards(of: segment, into: &buffer) {
-            do {
-                try buffer.withUnsafeMutableBytes {
-                    try store.codec.openInPlace($0, header: header, privateKey: privateKey)
-                }
-            } catch {
-                throw error as? StreamStorageError ?? .corrupt("segment \(segment) of \(name): \(error)")
+            let opened = buffer.withUnsafeMutableBytes {
+                (try? store.codec.openInPlace($0, header: header, privateKey: privateKey)) != nil
             }
-            cached = (segment, buffer)
-            return buffer
+            if opened {
+                cached = (segment, buffer)
+                return buffer
+            }
+            // A data shard lies (its CRCs hold, its bytes do not): the whole segment is read, and decoded from
+            // other choices of k shards.
         }
-        var (shards, header) = store.readShards(stream: name.rawValue, segment: segment, dataShardsSuffice: true)
-        guard let header else {
-            throw .unavailable("no intact shard of segment \(segment) of \(name) is left: more than m members lost it")
-        }
-        if shards[..<store.geometry.dataShards].contains(where: { $0 == nil }) {
-            try store.codec.reconstruct(&shards)
-        }
-        let plaintext = try store.codec.open(
-            dataShards: shards[..<store.geometry.dataShards].map { $0! }, header: header, privateKey: privateKey)
+        let plaintext = try authenticatedPlaintext(of: segment, privateKey: privateKey)
         cached = (segment, plaintext)
         return plaintext
+    }
+
+    /// Reads every shard of `segment` and decodes it from k of those that carry the voted header and
+    /// authenticate; shards that were outvoted or found to lie are recorded in ``disagreeingShards``.
+    private func authenticatedPlaintext(
+        of segment: UInt64, privateKey: X25519PrivateKey
+    ) throws(StreamStorageError) -> [UInt8] {
+        let read = store.readSegmentShards(stream: name.rawValue, segment: segment)
+        let candidates = read.candidates
+        guard !candidates.isEmpty else {
+            throw .unavailable(
+                "no intact shard of segment \(segment) of \(name) is left: more than m members lost it ("
+                    + read.problemSummary + ")")
+        }
+        var failure: StreamStorageError?
+        // Several headers only when as many shards carry each: none is outvoted, so each is tried.
+        for header in candidates {
+            do {
+                let decoded = try store.codec.openAuthenticated(
+                    read.shards(carrying: header), header: header, privateKey: privateKey)
+                for index in (read.disagreeing(with: header) + decoded.disagreeing).sorted() {
+                    disagreeingShards.append(ShardLocation(segment: segment, shard: index))
+                }
+                return decoded.plaintext
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        let problems = read.problems.isEmpty ? "" : " (\(read.problemSummary))"
+        throw failure.map { .init(kind: $0.kind, message: "\($0)" + problems) } ?? .corrupt("segment \(segment)")
     }
 
     /// Reads the k data shards of `segment` into `buffer` (made a segment long), verified and agreeing on their

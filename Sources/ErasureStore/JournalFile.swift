@@ -53,6 +53,16 @@ struct JournalHeader: Hashable {
         return (header, reader.position)
     }
 
+    /// The longest a journal file of a segment of `segmentBytes` can legitimately be: the longest header, and the
+    /// segment's bytes in records of one byte each (a record is 36 bytes of framing around its ciphertext). A
+    /// reused file holds what its earlier journal left behind the records, but never more than that.
+    static func fileLimit(segmentBytes: Int) -> Int {
+        maximumBytes + segmentBytes * (1 + JournalRecord.framingBytes)
+    }
+
+    /// The longest header: the longest stream name a u16 can give.
+    static let maximumBytes = 8 + 16 + 2 + Int(UInt16.max) + 8 + 8 + 32 + 4
+
     /// The record key of this journal file.
     func recordKey(journalKey: SecretBytes) throws -> SecretBytes {
         try HKDFSHA256.deriveKey(
@@ -74,6 +84,8 @@ struct JournalHeader: Hashable {
 /// One record of a journal, as stored: ciphertext and tag.
 struct JournalRecord: Hashable {
     private static let magic: UInt32 = 0x534B_5243  // "SKRC"
+    /// Magic, length, stream offset, tag and CRC32C around a record's ciphertext.
+    static let framingBytes = 4 + 4 + 8 + 16 + 4
 
     var streamOffset: UInt64
     var ciphertext: [UInt8]
@@ -117,25 +129,48 @@ struct JournalRecord: Hashable {
         return writer.bytes
     }
 
-    /// Parses the records after the header, stopping at the first torn or damaged one.
+    /// The record's bytes in its file.
+    var encodedBytes: Int { Self.framingBytes + ciphertext.count }
+
+    /// The record as stored in a file of `header`: what ``seal(_:at:index:header:key:)`` returned.
+    func encoded(header: JournalHeader) -> [UInt8] {
+        var writer = ByteWriter(capacity: encodedBytes)
+        writer.write(Self.magic)
+        writer.write(UInt32(ciphertext.count))
+        writer.write(streamOffset)
+        writer.write(ciphertext)
+        writer.write(tag)
+        var record = writer.bytes
+        withUnsafeBytes(of: CRC32C.checksum(record, continuing: header.recordChecksumSeed).bigEndian) {
+            record.append(contentsOf: $0)
+        }
+        return record
+    }
+
+    /// Parses the records after the header, stopping at the first torn or damaged one, and at one that would end
+    /// beyond the segment (`segmentBytes` from its start; nil: no such bound).
     /// Returns the records and the byte length of the valid prefix of the file.
-    static func parseAll(_ bytes: [UInt8], from start: Int, header: JournalHeader) -> ([JournalRecord], Int) {
+    static func parseAll(
+        _ bytes: [UInt8], from start: Int, header: JournalHeader, segmentBytes: Int? = nil
+    ) -> ([JournalRecord], Int) {
         var records: [JournalRecord] = []
         var position = start
         var expectedOffset = header.segmentOffset
+        let (segmentEnd, overflow) = header.segmentOffset.addingReportingOverflow(UInt64(segmentBytes ?? 0))
+        let end = segmentBytes == nil || overflow ? UInt64.max : segmentEnd
         let seed = header.recordChecksumSeed
         while true {
             var reader = ByteReader(bytes, at: position)
             guard let magic = try? reader.read(UInt32.self), magic == Self.magic,
                 let length = try? reader.read(UInt32.self), let offset = try? reader.read(UInt64.self),
-                offset == expectedOffset, let ciphertext = try? reader.read(count: Int(length)),
-                let tag = try? reader.read(count: 16)
+                offset == expectedOffset, end - offset >= UInt64(length),
+                let ciphertext = try? reader.read(count: Int(length)), let tag = try? reader.read(count: 16)
             else { break }
-            let end = reader.position
+            let recordEnd = reader.position
             guard let checksum = try? reader.read(UInt32.self),
                 checksum
                     == bytes.withUnsafeBytes({
-                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[position..<end]), continuing: seed)
+                        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[position..<recordEnd]), continuing: seed)
                     })
             else { break }
             records.append(JournalRecord(streamOffset: offset, ciphertext: ciphertext, tag: tag))

@@ -68,7 +68,10 @@ struct JournalWriter {
         // A copy on an absent member may hold more than the longest one seen.
         try store.requireEveryMemberPresent(before: "to rewrite the journal of segment \(segment) of \(stream)")
         guard let source = store.layout(of: longest.member),
-            let bytes = try? FileSystemCalls.readAll(source.journal(stream, segment: segment))
+            let bytes = try? MemberFile.read(
+                source.journal(stream, segment: segment),
+                limit: JournalHeader.fileLimit(segmentBytes: store.geometry.segmentBytes), what: "journal file"),
+            bytes.count >= longest.validLength
         else { throw .unavailable("the journal of \(stream) on member \(longest.member) vanished during recovery") }
         let valid = Array(bytes[..<longest.validLength])
         var copies: [Copy] = []

@@ -38,22 +38,38 @@ struct MemberLayout {
         try FileSystemCalls.createDirectory(streamDirectory(stream))
     }
 
-    /// Segment indices of the shard files present for `stream`, and those of its journals.
-    static func indices(in names: [String]) -> (shards: [UInt64], journals: [UInt64]) {
+    /// Segment indices of the shard files present for `stream`, those of its journals, and the names of shard and
+    /// journal files that are not exactly what the engine writes (16 lower-case hex digits) or name a segment that
+    /// cannot exist: one whose end, at `segmentBytes` a segment, is beyond the largest stream offset (a u64).
+    /// Those are reported and never read: `journal-ffffffffffffffff.log` would overflow every offset computed from
+    /// it. Other names (the lock, temporary files) are none of these.
+    static func indices(
+        in names: [String], segmentBytes: Int
+    ) -> (shards: [UInt64], journals: [UInt64], unrecognised: [String]) {
         var shards: [UInt64] = []
         var journals: [UInt64] = []
+        var unrecognised: [String] = []
+        let segmentLimit = UInt64.max / UInt64(max(1, segmentBytes))
         for name in names {
-            if name.hasPrefix("segment-"), name.hasSuffix(".shard"),
-                let index = UInt64(name.dropFirst(8).dropLast(6), radix: 16)
-            {
-                shards.append(index)
-            } else if name.hasPrefix("journal-"), name.hasSuffix(".log"),
-                let index = UInt64(name.dropFirst(8).dropLast(4), radix: 16)
-            {
-                journals.append(index)
+            let kind: (prefix: String, suffix: String)? =
+                if name.hasPrefix("segment-") && name.hasSuffix(".shard") {
+                    ("segment-", ".shard")
+                } else if name.hasPrefix("journal-") && name.hasSuffix(".log") {
+                    ("journal-", ".log")
+                } else {
+                    nil
+                }
+            guard let kind else { continue }
+            let digits = name.utf8.dropFirst(kind.prefix.utf8.count).dropLast(kind.suffix.utf8.count)
+            guard digits.count == 16, digits.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+                let index = UInt64(String(decoding: digits, as: UTF8.self), radix: 16), index < segmentLimit
+            else {
+                unrecognised.append(name)
+                continue
             }
+            if kind.prefix == "segment-" { shards.append(index) } else { journals.append(index) }
         }
-        return (shards.sorted(), journals.sorted())
+        return (shards.sorted(), journals.sorted(), unrecognised.sorted())
     }
 
     private static func hex(_ value: UInt64) -> String {

@@ -37,7 +37,7 @@ extension ErasureCodedStore {
             throw .configuration("member index \(index) is outside 0..<\(geometry.memberCount)")
         }
         let layout = MemberLayout(root: root)
-        if let bytes = try? FileSystemCalls.readAll(layout.identity) {
+        if let bytes = try? MemberFile.read(layout.identity, limit: MemberFile.labelLimit, what: "member label") {
             let identity = try? MemberIdentity(decoding: bytes)
             guard identity?.arrayID == arrayID && identity?.index == index else {
                 throw .configuration("\(root) carries another label; it is not blank, refusing to adopt it")
@@ -119,7 +119,9 @@ extension ErasureCodedStore {
     static var rebuildReaders: Int { min(2, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     private func journalCopiesPresent(stream: String, on layout: MemberLayout) -> Int {
-        MemberLayout.indices(in: (try? FileSystemCalls.entries(of: layout.streamDirectory(stream))) ?? []).journals
-            .count
+        MemberLayout.indices(
+            in: (try? FileSystemCalls.entries(of: layout.streamDirectory(stream))) ?? [],
+            segmentBytes: geometry.segmentBytes
+        ).journals.count
     }
 }

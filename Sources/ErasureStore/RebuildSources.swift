@@ -129,7 +129,8 @@ struct RebuildShardFile {
 
 extension ErasureCodedStore {
     /// Reconstructs shard `target` of a segment into `stripe` (its blocks, and their CRCs in `stripe.checksums`)
-    /// from k other shards that agree on their header (a shard left from another write of the segment would not),
+    /// from k other shards that carry the header the others vote for (a shard left from another write of the
+    /// segment, or whose header was changed and its checksum recomputed, is outvoted and never used),
     /// reading no more of them than it needs. Returns the segment's header, or nil when the members that are present
     /// hold fewer than k such shards. `read` counts the shard files opened.
     ///
@@ -148,24 +149,37 @@ extension ErasureCodedStore {
             return RebuildShardFile(
                 path, arrayID: arrayID, stream: stream, segment: segment, index: index, geometry: geometry)
         }
-        // First k shards whose headers agree.
+        // Shards are opened (header and checksums only) until one header has won the vote: it is on at least k of
+        // them and on more than any other header could still reach. An outvoted shard is never a source, even when k
+        // shards carry its header. In a healthy array that takes the first k others.
         var groups: [ShardHeader: [RebuildShardFile]] = [:]
-        var sources: [RebuildShardFile] = []
-        while sources.count < k, let index = candidates.next() {
+        var unopened = geometry.shardsPerSegment - 1
+        func winner() -> ShardHeader? {
+            guard let (best, files) = groups.max(by: { $0.value.count < $1.value.count }), files.count >= k else {
+                return nil
+            }
+            let rival = groups.filter { $0.key != best }.map(\.value.count).max() ?? 0
+            return files.count > rival + unopened ? best : nil
+        }
+        while winner() == nil, let index = candidates.next() {
+            unopened -= 1
             guard let file = open(index) else { continue }
             groups[file.segmentHeader, default: []].append(file)
-            if groups[file.segmentHeader]!.count == k { sources = groups[file.segmentHeader]! }
         }
-        for file in groups.values.joined() where !sources.contains(where: { $0.index == file.index }) { file.close() }
-        defer { for file in sources { file.close() } }
-        guard let header = sources.first?.segmentHeader else { return nil }
+        let voted = winner()
+        var sources = voted.map { Array(groups[$0]!.prefix(k)) } ?? []
+        // Further shards of the voted header opened while voting take a damaged source's place first.
+        var spares = voted.map { Array(groups[$0]!.dropFirst(k)) } ?? []
+        for (header, files) in groups where header != voted { for file in files { file.close() } }
+        defer { for file in sources + spares { file.close() } }
+        guard let header = voted else { return nil }
         let firstOthers = Array((0..<geometry.shardsPerSegment).lazy.filter { $0 != target }.prefix(k))
         for block in 0..<geometry.blocksPerShard {
             for slot in sources.indices {
                 while !sources[slot].read(block: block, into: stripe) {
                     sources[slot].close()
                     // The next shard of the same write takes the damaged one's place.
-                    var replacement: RebuildShardFile?
+                    var replacement: RebuildShardFile? = spares.isEmpty ? nil : spares.removeFirst()
                     while replacement == nil, let index = candidates.next() {
                         guard let file = open(index) else { continue }
                         if file.segmentHeader == header { replacement = file } else { file.close() }

@@ -14,6 +14,15 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
     public var journalsRepaired = 0
     /// Segments with more than m damaged shards, which nothing can repair.
     public var unrepairable: [String] = []
+    /// Shards whose CRCs hold but which lie: outvoted on their header, or disagreeing with the segment's
+    /// authenticated decode ("stream segment s shard i"). Counted as damaged, and rewritten once verified.
+    public var shardsDisagreeing: [String] = []
+    /// Segments whose intact shards disagree and which a scrub without the storage private key therefore left
+    /// alone: only authentication tells which shard lies. Scrub again with the key.
+    public var unverified: [String] = []
+    /// Files in stream directories whose names are not ones the engine writes, or name a segment beyond the
+    /// largest a stream can have: reported, never read.
+    public var unrecognisedFiles: [String] = []
     /// Streams skipped because an appender held them.
     public var busyStreams: [String] = []
     /// Members absent during the scrub (missing, unlabelled, of another array or unreadable): while there are any,
@@ -25,6 +34,9 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
         "checked \(shardsChecked) shards: \(shardsDamaged) damaged, \(shardsRepaired) repaired, "
             + "\(journalsRepaired) journal copies repaired, \(unrepairable.count) unrepairable"
             + (unrepairable.isEmpty ? "" : " (\(unrepairable.joined(separator: ", ")))")
+            + (shardsDisagreeing.isEmpty ? "" : "; lying: \(shardsDisagreeing.joined(separator: ", "))")
+            + (unverified.isEmpty ? "" : "; not verified without the key: \(unverified.joined(separator: ", "))")
+            + (unrecognisedFiles.isEmpty ? "" : "; unrecognised: \(unrecognisedFiles.joined(separator: ", "))")
             + (busyStreams.isEmpty ? "" : "; busy, skipped: \(busyStreams.joined(separator: ", "))")
             + (absentMembers.isEmpty
                 ? ""
@@ -33,8 +45,14 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension ErasureCodedStore {
-    /// Verifies every shard's CRCs, without any key, and rewrites damaged shards from parity and damaged journal
-    /// copies from an intact one. A stream being appended to is skipped and reported, so a scrub never races a
+    /// Verifies every shard's CRCs and rewrites damaged shards and journal copies, but only from what it verified.
+    ///
+    /// With the storage private key, each segment is decoded and authenticated (from other choices of k shards when
+    /// the first do not authenticate), and every shard that is missing, damaged, outvoted on its header or differs
+    /// from the authenticated decode is rewritten from it. Without the key, a segment is repaired only when the
+    /// intact shards that carry the voted header are one codeword (``SegmentCodec/decodeConsistently(_:)``); when they
+    /// disagree, one of them lies and nothing without the key can tell which, so the segment is reported as
+    /// unverified and left alone. A stream being appended to is skipped and reported, so a scrub never races a
     /// writer.
     public func scrub() -> ScrubReport {
         var report = ScrubReport()
@@ -47,34 +65,82 @@ extension ErasureCodedStore {
                 continue
             }
             defer { try? lock.close() }
-            for segment in segmentIndices(of: stream.rawValue) {
-                let (shards, header) = readShards(stream: stream.rawValue, segment: segment)
-                let damaged = shards.filter { $0 == nil }.count
-                report.shardsChecked += shards.count - missingMemberShards(stream: stream.rawValue, segment: segment)
-                report.shardsDamaged += damaged - missingMemberShards(stream: stream.rawValue, segment: segment)
-                guard damaged > 0, repairs else { continue }
-                guard let header,
-                    let repaired = try? repairShards(
-                        stream: stream.rawValue, segment: segment, shards: shards, header: header)
-                else {
-                    report.unrepairable.append("\(stream) segment \(segment)")
-                    continue
-                }
-                report.shardsRepaired += repaired.count
+            let (segments, unrecognised) = segmentIndicesAndUnrecognisedFiles(of: stream.rawValue)
+            report.unrecognisedFiles += unrecognised
+            for segment in segments {
+                report.shardsChecked +=
+                    geometry.shardsPerSegment - missingMemberShards(stream: stream.rawValue, segment: segment)
+                scrub(stream: stream.rawValue, segment: segment, repairing: repairs, into: &report)
             }
             if repairs { report.journalsRepaired += repairJournals(stream: stream.rawValue) }
         }
         return report
     }
 
+    /// Verifies one segment and rewrites the shards it found damaged or lying, from a verified decode only, and only
+    /// when `repairing` (no member is absent).
+    private func scrub(stream: String, segment: UInt64, repairing: Bool, into report: inout ScrubReport) {
+        let read = readSegmentShards(stream: stream, segment: segment)
+        let name = "\(stream) segment \(segment)"
+        let onPresentMembers = (0..<geometry.shardsPerSegment).filter {
+            members[placement.member(ofShard: $0, segment: segment, stream: stream)] != nil
+        }
+        var verified: (header: ShardHeader, stripe: [[UInt8]], disagreeing: [Int])?
+        if let privateKey = keys.storagePrivateKey {
+            for header in read.candidates {
+                guard
+                    let decoded = try? codec.openAuthenticated(
+                        read.shards(carrying: header), header: header, privateKey: privateKey)
+                else { continue }
+                verified = (header, decoded.stripe, (read.disagreeing(with: header) + decoded.disagreeing).sorted())
+                break
+            }
+        } else if read.candidates.count == 1, let header = read.header,
+            let stripe = codec.decodeConsistently(read.shards(carrying: header))
+        {
+            verified = (header, stripe, read.disagreeing(with: header))
+        }
+        guard let verified else {
+            let header = read.header
+            let usable = read.shards(carrying: header).compactMap { $0 }.count
+            report.shardsDamaged += onPresentMembers.filter { read.intact[$0]?.header != header }.count
+            if keys.storagePrivateKey == nil && usable >= geometry.dataShards {
+                report.unverified.append(name)
+            } else {
+                report.unrepairable.append(name)
+            }
+            return
+        }
+        let rewrite = onPresentMembers.filter { read.intact[$0] == nil || verified.disagreeing.contains($0) }
+        report.shardsDamaged += rewrite.count
+        report.shardsDisagreeing += verified.disagreeing.map { "\(name) shard \($0)" }
+        guard !rewrite.isEmpty, repairing else { return }
+        do {
+            report.shardsRepaired += try rewriteShards(
+                stream: stream, segment: segment, stripe: verified.stripe, header: verified.header, indices: rewrite
+            ).count
+        } catch {
+            report.unrepairable.append(name)
+        }
+    }
+
     /// Segment indices with any shard file on any member.
     func segmentIndices(of stream: String) -> [UInt64] {
+        segmentIndicesAndUnrecognisedFiles(of: stream).segments
+    }
+
+    /// Segment indices with any shard file on any member, and the files whose names are not ones the engine writes
+    /// ("member m: name"; see ``MemberLayout/indices(in:segmentBytes:)``).
+    func segmentIndicesAndUnrecognisedFiles(of stream: String) -> (segments: [UInt64], unrecognised: [String]) {
         var indices: Set<UInt64> = []
-        for root in members.values {
+        var unrecognised: [String] = []
+        for (member, root) in members.sorted(by: { $0.key < $1.key }) {
             let names = (try? FileSystemCalls.entries(of: MemberLayout(root: root).streamDirectory(stream))) ?? []
-            indices.formUnion(MemberLayout.indices(in: names).shards)
+            let found = MemberLayout.indices(in: names, segmentBytes: geometry.segmentBytes)
+            indices.formUnion(found.shards)
+            unrecognised += found.unrecognised.map { "member \(member): \(stream)/\($0)" }
         }
-        return indices.sorted()
+        return (indices.sorted(), unrecognised)
     }
 
     /// Shards of a segment that belong on members absent from this assembly: not damage a scrub can see or fix.
@@ -91,14 +157,19 @@ extension ErasureCodedStore {
         let names = Set(
             members.values.flatMap {
                 MemberLayout.indices(
-                    in: (try? FileSystemCalls.entries(of: MemberLayout(root: $0).streamDirectory(stream))) ?? []
+                    in: (try? FileSystemCalls.entries(of: MemberLayout(root: $0).streamDirectory(stream))) ?? [],
+                    segmentBytes: geometry.segmentBytes
                 )
                 .journals
             })
         for segment in names {
             let copies = readJournalCopies(stream: stream, segment: segment)
+            // Only what authenticated is copied (see readJournalCopies), and only from the bytes it was read from.
             guard let longest = copies.first, let source = layout(of: longest.member),
-                let bytes = try? FileSystemCalls.readAll(source.journal(stream, segment: segment))
+                let bytes = try? MemberFile.read(
+                    source.journal(stream, segment: segment),
+                    limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file"),
+                bytes.count >= longest.validLength
             else { continue }
             let valid = Array(bytes[..<longest.validLength])
             for member in placement.journalMembers(segment: segment, stream: stream) {

@@ -150,6 +150,67 @@ struct SegmentCodec {
         }
     }
 
+    /// A segment decoded from shards that authenticate: its plaintext, every shard of the stripe as the decode
+    /// gives it, and the shards given that differ from it (they lie: their CRCs hold but their bytes were changed).
+    struct AuthenticatedSegment {
+        var plaintext: [UInt8]
+        var stripe: [[UInt8]]
+        var disagreeing: [Int]
+    }
+
+    /// Decodes and authenticates a segment from `shards` (nil where missing): from the first k present ones, and
+    /// when those do not authenticate from every other choice of k in turn, until one does. So up to m shards whose
+    /// CRCs hold but whose bytes lie are outvoted by the AEAD, and named. At 8 + 3 there are at most 165 choices.
+    func openAuthenticated(
+        _ shards: [[UInt8]?], header: ShardHeader, privateKey: X25519PrivateKey
+    ) throws(StreamStorageError) -> AuthenticatedSegment {
+        let k = geometry.dataShards
+        let present = shards.indices.filter { shards[$0] != nil }
+        guard present.count >= k else {
+            throw .unavailable(
+                "only \(present.count) of \(geometry.shardsPerSegment) shards are intact; at least \(k) are needed, "
+                    + "so more than m = \(geometry.parityShards) are lost")
+        }
+        var choice = Array(0..<k)  // Positions in `present`, ascending: the next choice of k shards.
+        while true {
+            var trial = [[UInt8]?](repeating: nil, count: shards.count)
+            for position in choice { trial[present[position]] = shards[present[position]] }
+            if (try? code.reconstruct(&trial)) != nil {
+                var plaintext = trial[..<k].flatMap { $0! }
+                let opened = plaintext.withUnsafeMutableBytes {
+                    (try? openInPlace($0, header: header, privateKey: privateKey)) != nil
+                }
+                if opened {
+                    let stripe = trial.map { $0! }
+                    return AuthenticatedSegment(
+                        plaintext: plaintext, stripe: stripe,
+                        disagreeing: present.filter { shards[$0]! != stripe[$0] })
+                }
+            }
+            // The next combination in lexicographic order; none is left when the first position cannot move.
+            guard let moving = (0..<k).last(where: { choice[$0] < present.count - k + $0 }) else { break }
+            choice[moving] += 1
+            for position in (moving + 1)..<k { choice[position] = choice[position - 1] + 1 }
+        }
+        throw .corrupt(
+            "segment \(header.segment) of \(header.stream) fails authentication from every choice of \(k) of its "
+                + "\(present.count) intact shards: more than m = \(geometry.parityShards) were altered, or they belong "
+                + "to another array or key")
+    }
+
+    /// Whether the intact `shards` (nil where missing) are one codeword: the stripe decoded from the first k of
+    /// them, and all of it. More than k intact shards that agree vouch for each other without any key (a shard
+    /// changed alone would disagree with the rest); k alone vouch for nothing.
+    func decodeConsistently(_ shards: [[UInt8]?]) -> [[UInt8]]? {
+        let present = shards.indices.filter { shards[$0] != nil }
+        guard present.count >= geometry.dataShards else { return nil }
+        var trial = [[UInt8]?](repeating: nil, count: shards.count)
+        for index in present.prefix(geometry.dataShards) { trial[index] = shards[index] }
+        guard (try? code.reconstruct(&trial)) != nil else { return nil }
+        let stripe = trial.map { $0! }
+        return present.allSatisfy({ shards[$0]! == stripe[$0] }) ? stripe : nil
+    }
+
     /// Decrypts a segment from its complete data shards.
     func open(
         dataShards: [[UInt8]], header: ShardHeader, privateKey: X25519PrivateKey

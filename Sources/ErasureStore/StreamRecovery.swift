@@ -56,7 +56,7 @@ struct StreamRecovery {
                     AbsentMember(index: member, root: layout.root, reason: "cannot be read (\(error))", failed: true))
                 continue
             }
-            let found = MemberLayout.indices(in: names)
+            let found = MemberLayout.indices(in: names, segmentBytes: store.geometry.segmentBytes)
             shardIndices.formUnion(found.shards)
             journalIndices.formUnion(found.journals)
         }
@@ -151,6 +151,50 @@ struct StreamRecovery {
     }
 }
 
+/// The shards of one segment as read from its members, with the header they vote for.
+///
+/// A shard whose CRCs hold may still lie: someone with the disk in hand can change its bytes or its header and
+/// recompute the checksums. Its header is then outvoted by the honest shards', and an outvoted shard is never used;
+/// its bytes can only be caught by authenticating a decode (``SegmentCodec/openAuthenticated(_:header:privateKey:)``).
+struct SegmentShards {
+    /// Each shard whose file is intact (length, header checksum, the segment it claims to be, every block's CRC),
+    /// with its header (shard index cleared); nil where missing or damaged.
+    var intact: [(header: ShardHeader, bytes: [UInt8])?]
+    /// Why each shard that is not intact is not, by shard index.
+    var problems: [Int: String]
+
+    /// The headers most intact shards carry, in the order of their lowest shard: one, unless several tie. A header
+    /// fewer shards carry is outvoted, and its shards are never used.
+    var candidates: [ShardHeader] {
+        var counts: [ShardHeader: Int] = [:]
+        var order: [ShardHeader] = []
+        for case let (header, _)? in intact {
+            if counts[header] == nil { order.append(header) }
+            counts[header, default: 0] += 1
+        }
+        let most = counts.values.max() ?? 0
+        return order.filter { counts[$0] == most }
+    }
+
+    /// The voted header (the first candidate); nil when no shard is intact.
+    var header: ShardHeader? { candidates.first }
+
+    /// The intact shards that carry `header`; nil elsewhere.
+    func shards(carrying header: ShardHeader?) -> [[UInt8]?] {
+        intact.map { shard in shard.flatMap { $0.header == header ? $0.bytes : nil } }
+    }
+
+    /// The intact shards whose header is not `header`: they lost the vote (or, in a tie, the other header won).
+    func disagreeing(with header: ShardHeader?) -> [Int] {
+        intact.indices.filter { intact[$0] != nil && intact[$0]!.header != header }
+    }
+
+    /// The problems, one line, for an error that says why a segment could not be read.
+    var problemSummary: String {
+        problems.sorted { $0.key < $1.key }.map { "shard \($0.key): \($0.value)" }.joined(separator: "; ")
+    }
+}
+
 extension ErasureCodedStore {
     /// How many of a segment's missing or damaged `shards` may yet be intact where recovery cannot see them: on an
     /// absent member, or in a file that exists but cannot be read (an I/O error is not a torn write). A member whose
@@ -167,11 +211,12 @@ extension ErasureCodedStore {
             }
             guard let layout = layout(of: member) else { continue }
             let path = layout.shard(stream, segment: segment)
-            do {
-                _ = try FileSystemCalls.readAll(path)
-            } catch Errno.noSuchFileOrDirectory {
-                continue
+            guard FileSystemCalls.exists(path) else { continue }
+            do throws(StreamStorageError) {
+                _ = try MemberFile.read(path, limit: codec.layout.fileBytes, what: "shard file")
             } catch {
+                // A file too long to be a shard is damage anyone can see; only a failing read leaves it unseen.
+                guard error.kind == .io else { continue }
                 unseen += 1
                 state.absent.append(
                     AbsentMember(
@@ -181,43 +226,49 @@ extension ErasureCodedStore {
         return unseen
     }
 
-    /// Every shard of a segment, parsed and verified (nil where missing or damaged), and the header most of the
-    /// intact shards agree on. With `dataShardsSuffice`, the parity shards are read only when a data shard is
-    /// missing or damaged or the data shards disagree: a reader needs nothing else, and reads k files, not k + m.
+    /// Every shard of a segment, read and verified; see ``SegmentShards``. With `dataShardsSuffice`, the parity
+    /// shards are read only when a data shard is missing or damaged or the data shards disagree.
+    func readSegmentShards(stream: String, segment: UInt64, dataShardsSuffice: Bool = false) -> SegmentShards {
+        var found = SegmentShards(
+            intact: Array(repeating: nil, count: geometry.shardsPerSegment), problems: [:])
+        func readShard(_ index: Int) {
+            let member = placement.member(ofShard: index, segment: segment, stream: stream)
+            guard let layout = layout(of: member) else {
+                found.problems[index] = "member \(member) is missing"
+                return
+            }
+            do throws(StreamStorageError) {
+                let path = layout.shard(stream, segment: segment)
+                let file = try MemberFile.read(path, limit: codec.layout.fileBytes, what: "shard file")
+                do {
+                    var (header, data) = try codec.parseShard(
+                        file, arrayID: arrayID, stream: stream, segment: segment, index: index)
+                    header.shardIndex = 0
+                    found.intact[index] = (header, data)
+                } catch {
+                    found.problems[index] = "member \(member): \(error)"
+                }
+            } catch {
+                found.problems[index] = "member \(member): \(error)"
+            }
+        }
+        for index in 0..<geometry.dataShards { readShard(index) }
+        let dataHeaders = found.intact[..<geometry.dataShards].compactMap { $0?.header }
+        let dataAgree = dataHeaders.count == geometry.dataShards && Set(dataHeaders).count == 1
+        if !dataShardsSuffice || !dataAgree {
+            for index in geometry.dataShards..<geometry.shardsPerSegment { readShard(index) }
+        }
+        return found
+    }
+
+    /// Every shard of a segment that is intact and carries the voted header (nil where missing, damaged or
+    /// outvoted), and that header (see ``SegmentShards``).
     func readShards(
         stream: String, segment: UInt64, dataShardsSuffice: Bool = false
     ) -> ([[UInt8]?], ShardHeader?) {
-        var shards = [[UInt8]?](repeating: nil, count: geometry.shardsPerSegment)
-        var headers: [ShardHeader] = []
-        func read(_ index: Int) {
-            let member = placement.member(ofShard: index, segment: segment, stream: stream)
-            guard let layout = layout(of: member),
-                let file = try? FileSystemCalls.readAll(layout.shard(stream, segment: segment)),
-                let (header, data) = try? codec.parseShard(
-                    file, arrayID: arrayID, stream: stream, segment: segment, index: index)
-            else { return }
-            shards[index] = data
-            headers.append(header)
-        }
-        for index in 0..<geometry.dataShards { read(index) }
-        let dataAgree =
-            headers.count == geometry.dataShards
-            && Set(
-                headers.map {
-                    var header = $0; header.shardIndex = 0; return header
-                }
-            ).count == 1
-        if !dataShardsSuffice || !dataAgree {
-            for index in geometry.dataShards..<geometry.shardsPerSegment { read(index) }
-        }
-        // Shards of one segment share everything but their index; compare with the index cleared.
-        var counts: [ShardHeader: Int] = [:]
-        for var header in headers {
-            header.shardIndex = 0
-            counts[header, default: 0] += 1
-        }
-        let header = counts.max { $0.value < $1.value }?.key
-        return (shards, header)
+        let read = readSegmentShards(stream: stream, segment: segment, dataShardsSuffice: dataShardsSuffice)
+        let header = read.header
+        return (read.shards(carrying: header), header)
     }
 
     /// Whether a copy of a segment's journal starts with format 1's magic.
@@ -230,17 +281,37 @@ extension ErasureCodedStore {
         }
     }
 
-    /// The journal copies of a segment, parsed, longest valid first.
+    /// The journal copies of a segment, parsed, longest valid first. A copy's records count only as far as they
+    /// authenticate under the journal key: a record whose CRC was recomputed over changed bytes, or records
+    /// appended behind the real ones, end the copy there, so a lying copy is never taken for the longest and never
+    /// written over the others.
     func readJournalCopies(stream: String, segment: UInt64) -> [StreamRecovery.JournalCopy] {
         var copies: [StreamRecovery.JournalCopy] = []
+        let (offset, overflow) = segment.multipliedReportingOverflow(by: UInt64(geometry.segmentBytes))
+        guard !overflow else { return [] }
         for member in placement.journalMembers(segment: segment, stream: stream) {
             guard let layout = layout(of: member),
-                let bytes = try? FileSystemCalls.readAll(layout.journal(stream, segment: segment)),
+                let bytes = try? MemberFile.read(
+                    layout.journal(stream, segment: segment),
+                    limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file"),
                 let (header, headerLength) = try? JournalHeader.decode(bytes),
                 header.arrayID == arrayID, header.stream == stream, header.segment == segment,
-                header.segmentOffset == segment * UInt64(geometry.segmentBytes)
+                header.segmentOffset == offset
             else { continue }
-            let (records, validLength) = JournalRecord.parseAll(bytes, from: headerLength, header: header)
+            var (records, validLength) = JournalRecord.parseAll(
+                bytes, from: headerLength, header: header, segmentBytes: geometry.segmentBytes)
+            if let key = try? header.recordKey(journalKey: keys.journalKey) {
+                let authentic = records.indices.first {
+                    (try? records[$0].open(index: UInt64($0), header: header, key: key)) == nil
+                }
+                if let authentic {
+                    records.removeSubrange(authentic...)
+                    validLength = headerLength + records.reduce(0) { $0 + $1.encodedBytes }
+                }
+            } else {
+                records = []
+                validLength = headerLength
+            }
             copies.append(
                 StreamRecovery.JournalCopy(member: member, header: header, records: records, validLength: validLength))
         }

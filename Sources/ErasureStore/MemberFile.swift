@@ -1,0 +1,39 @@
+import DurableFiles
+import StreamStore
+import SystemPackage
+
+/// Reads a file of a member whole, up to the longest it can legitimately be.
+///
+/// A member's files come from a disk someone else may have had in hand: a shard or journal file made sparse and a
+/// terabyte long must be a clear error, not an allocation of its size. So the size is checked before anything is
+/// allocated, and the read takes at most one byte more than the limit, which shows a file that grew meanwhile.
+enum MemberFile {
+    /// The longest a member label can be; it is 42 bytes.
+    static let labelLimit = 4096
+
+    static func read(_ path: FilePath, limit: Int, what: String) throws(StreamStorageError) -> [UInt8] {
+        let size: UInt64
+        do {
+            size = try FileSystemCalls.size(at: path)
+        } catch {
+            throw .io("reading the \(what)", path: path.string, error: error)
+        }
+        guard size <= UInt64(limit) else { throw tooLong(path, size: size, limit: limit, what: what) }
+        var bytes = [UInt8](repeating: 0, count: Int(size) + 1)
+        let count: Int
+        do {
+            count = try bytes.withUnsafeMutableBytes { try FileSystemCalls.read(path, into: $0) }
+        } catch {
+            throw .io("reading the \(what)", path: path.string, error: error)
+        }
+        guard count <= limit else { throw tooLong(path, size: UInt64(count), limit: limit, what: what) }
+        bytes.removeLast(bytes.count - count)
+        return bytes
+    }
+
+    private static func tooLong(_ path: FilePath, size: UInt64, limit: Int, what: String) -> StreamStorageError {
+        .corrupt(
+            "the \(what) \(path) is \(size) bytes long, more than the \(limit) it can be: it is damaged, or was "
+                + "altered, and is not read")
+    }
+}
