@@ -160,6 +160,12 @@ let package = Package(
             path: "Fuzz/FrameFuzzer",
             exclude: ["corpus"]
         ),
+        .executableTarget(
+            name: "StoreFormatFuzzer",
+            dependencies: ["ErasureStore"],
+            path: "Fuzz/StoreFormatFuzzer",
+            exclude: ["corpus"]
+        ),
 
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
         .target(name: "TestSupport", dependencies: ["CryptoPrimitives"], path: "Tests/TestSupport"),
@@ -201,6 +207,7 @@ let package = Package(
             dependencies: [
                 "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "DurableFiles", "TestSupport",
                 "StoreCrashWriter", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
