@@ -145,6 +145,50 @@ struct LyingShardTests {
         #expect(again.shardsDamaged == 0 && again.shardsDisagreeing.isEmpty && again.shardsRepaired == 0, "\(again)")
     }
 
+    @Test("a journal copy with a changed record and a forged one behind it, CRCs recomputed: never read, never copied")
+    func lyingJournalCopy() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let data = try Self.written(fixture, seed: 83)
+        let store = try fixture.open()
+        let paths = store.placement.journalMembers(segment: 2, stream: Self.stream.rawValue).map {
+            MemberLayout(root: fixture.members[$0]).journal(Self.stream.rawValue, segment: 2)
+        }
+        let honest = try paths.map(Self.contents)
+        var bytes = honest[0]
+        let (header, length) = try JournalHeader.decode(bytes)
+        var (records, valid) = JournalRecord.parseAll(bytes, from: length, header: header)
+        try #require(!records.isEmpty)
+        // The last record's ciphertext changed, and one more record (of no key) behind it: two CRC-valid records
+        // that do not authenticate, which make this copy the one with the most records.
+        records[records.count - 1].ciphertext[5] ^= 0x20
+        let end = header.segmentOffset + UInt64(records.reduce(0) { $0 + $1.ciphertext.count })
+        records.append(
+            JournalRecord(
+                streamOffset: end, ciphertext: [UInt8](repeating: 7, count: 100), tag: [UInt8](repeating: 0, count: 16)
+            ))
+        let forged = records.flatMap { $0.encoded(header: header) }
+        bytes.replaceSubrange(length..<max(valid, min(bytes.count, length + forged.count)), with: forged)
+        valid = length + forged.count
+        try Self.write(bytes, to: paths[0])
+        #expect(JournalRecord.parseAll(bytes, from: length, header: header).0 == records)
+
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+        let report = try fixture.open().scrub()
+        #expect(report.journalsRepaired == 1, "\(report)")
+        #expect(try paths.map(Self.contents)[1...] == honest[1...])
+        // The forged copy now holds the honest records, and nothing after them that parses.
+        let repaired = try Self.contents(paths[0])
+        let honestRecords = JournalRecord.parseAll(honest[1], from: length, header: header)
+        #expect(JournalRecord.parseAll(repaired, from: length, header: header) == (honestRecords.0, repaired.count))
+        #expect(repaired.count == honestRecords.1 && repaired.count < valid)
+        #expect(try fixture.open().scrub().journalsRepaired == 0)
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+        let appender = try fixture.open().openAppender(for: Self.stream)
+        #expect(appender.durableLength == UInt64(data.count))
+        appender.close()
+    }
+
     @Test("rebuild never takes its sources from an outvoted header, even when k shards carry it")
     func rebuildIgnoresOutvotedHeader() throws {
         // k = 2, m = 4: two shards may lie together and still be outvoted by the other three.
