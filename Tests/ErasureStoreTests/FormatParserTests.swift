@@ -1,3 +1,4 @@
+import Foundation
 import PropertyBased
 import TestSupport
 import Testing
@@ -56,6 +57,41 @@ struct FormatParserTests {
                 JournalRecord.parseAll(encodings[3], from: 0, header: FormatRoundTrip.recordHeader).1
                     == encodings[3].count)
             for bytes in encodings { #expect(FormatRoundTrip.violation(in: bytes) == nil) }
+        }
+    }
+
+    /// The fuzzer's seeds, read from `Fuzz/StoreFormatFuzzer/corpus`: each format's valid seed parses, so libFuzzer
+    /// starts from inputs that reach past the checksums.
+    @Test("the fuzzer's seed corpus holds a valid encoding of every format")
+    func seedCorpus() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Fuzz/StoreFormatFuzzer/corpus"
+        ).standardized
+        func seed(_ name: String) throws -> [UInt8] {
+            [UInt8](try Data(contentsOf: corpus.appendingPathComponent(name)))
+        }
+        #expect(try ShardHeader.decode(seed("shard-header")).0.stream == "ee.population.wal")
+        #expect(try ShardHeader.decode(seed("shard-header-long-stream")).0.shardIndex == 10)
+        let journal = try seed("journal-records")
+        let (header, length) = try JournalHeader.decode(journal)
+        #expect(JournalRecord.parseAll(journal, from: length, header: header).0.map(\.ciphertext.count) == [10, 0, 33])
+        let records = try seed("records-fixed-header")
+        #expect(
+            JournalRecord.parseAll(records, from: 0, header: FormatRoundTrip.recordHeader).0.map(\.ciphertext.count)
+                == [1, 60, 3])
+        #expect(
+            JournalRecord.parseAll(
+                try seed("records-beyond-64"), from: 0, header: FormatRoundTrip.recordHeader, segmentBytes: 64
+            ).0.count == 1)
+        #expect(try MemberIdentity(decoding: seed("label")).index == 3)
+        #expect(throws: FormatError.self) { try MemberIdentity(decoding: seed("label-index-out-of-array")) }
+        let names = try ["name-segment", "name-journal-at-limit", "name-journal-overflow", "name-signed"].map {
+            String(decoding: try seed($0), as: UTF8.self)
+        }
+        let found = MemberLayout.indices(in: names, segmentBytes: 1 << 20)
+        #expect(found.shards == [1] && found.journals.isEmpty && found.unrecognised.count == 3)
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path) {
+            #expect(FormatRoundTrip.violation(in: try seed(name)) == nil, "\(name)")
         }
     }
 
