@@ -26,7 +26,8 @@ public struct ArrayGeometry: Sendable, Hashable {
             throw .configuration(
                 "k=\(dataShards), m=\(parityShards) over \(memberCount) members: k ≥ 1, m ≥ 1 and k + m ≤ N ≤ 255")
         }
-        guard blockBytes >= 512, shardBytes % blockBytes == 0 else {
+        // A member label's fields come here too: a shard of no bytes would make every offset a division by zero.
+        guard blockBytes >= 512, shardBytes >= blockBytes, shardBytes % blockBytes == 0 else {
             throw .configuration("a shard of \(shardBytes) bytes is not a whole number of \(blockBytes)-byte blocks")
         }
         guard (dataShards * shardBytes) % StreamHashChain.chunkBytes == 0 else {

@@ -60,6 +60,7 @@ import SystemPackage
         guard let identity = try? MemberIdentity(decoding: bytes) else { return nil }
         if identity.encoded() != bytes { return "a member label does not encode to its bytes" }
         if identity.index >= identity.geometry.memberCount { return "a member index outside its array" }
+        if identity.geometry.segmentBytes <= 0 { return "a member label of segments without bytes was accepted" }
         return nil
     }
 

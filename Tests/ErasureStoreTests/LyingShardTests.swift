@@ -7,7 +7,7 @@ import StreamStore
 import SystemPackage
 import Testing
 
-@testable import ErasureStore
+@_spi(Fuzzing) @testable import ErasureStore
 
 /// Shards whose bytes or header were changed by someone who recomputed their CRCs (a technician with the disk in
 /// hand can), and member files made huge or named to overflow: real files on real members throughout.
@@ -281,6 +281,22 @@ struct LyingShardTests {
             in: [String(format: "segment-%016llx.shard", limit - 1), String(format: "segment-%016llx.shard", limit)],
             segmentBytes: fixture.geometry.segmentBytes)
         #expect(edge.shards == [limit - 1] && edge.unrecognised.count == 1)
+    }
+
+    @Test("a member label with its CRC recomputed over shards of no bytes is refused, not divided by")
+    func labelWithoutShardBytes() throws {
+        var writer = ByteWriter()
+        writer.write([UInt8]("SKMEMBR1".utf8))
+        writer.write([UInt8](repeating: 9, count: 16))
+        writer.write(UInt16(0))
+        writer.write(UInt16(3))
+        writer.write(UInt8(2))
+        writer.write(UInt8(1))
+        writer.write(UInt32(0))
+        writer.write(UInt32(4096))
+        writer.write(CRC32C.checksum(writer.bytes))
+        #expect(throws: FormatError.self) { try MemberIdentity(decoding: writer.bytes) }
+        #expect(FormatRoundTrip.violation(in: writer.bytes) == nil)
     }
 
     @Test("journal record offsets and lengths near the end of the u64 range end the parse, never overflow")
