@@ -1,11 +1,47 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import ReplicationProtocol
 
 /// The open connections of a server, so that shutdown can ask each to finish and wait for it.
 final class ConnectionRegistry: Sendable {
     private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
 
+    private let handshakes: NIOLockedValueBox<HandshakePool<ObjectIdentifier>>
+
+    init(handshakePool: HandshakePoolLimits = HandshakePoolLimits()) {
+        handshakes = NIOLockedValueBox(HandshakePool(limits: handshakePool))
+    }
+
     var count: Int { channels.withLockedValue { $0.count } }
+
+    /// Connections still in their TLS handshake.
+    var handshaking: Int { handshakes.withLockedValue { $0.count } }
+
+    /// Decides whether a connection just accepted may start its handshake (``HandshakePool``); when it may, adds
+    /// it and closes the connection whose place it takes, if any.
+    func admit(_ channel: any Channel, at now: Duration) -> HandshakePool<ObjectIdentifier>.Decision {
+        let id = ObjectIdentifier(channel)
+        let address = channel.remoteAddress?.ipAddress ?? "unknown"
+        let decision = handshakes.withLockedValue { $0.accepted(id, from: address, at: now) }
+        switch decision {
+        case .admit, .admitEvicting:
+            add(channel)
+            channel.closeFuture.whenComplete { [self] _ in
+                handshakes.withLockedValue { $0.closed(id) }
+            }
+            if case .admitEvicting(let evicted) = decision {
+                channels.withLockedValue { $0[evicted] }?.close(promise: nil)
+            }
+        case .refuseAddressFull, .refusePoolFull:
+            break
+        }
+        return decision
+    }
+
+    /// The connection's handshake completed: its place in the handshake pool is free.
+    func handshakeCompleted(_ channel: any Channel) {
+        handshakes.withLockedValue { $0.handshakeCompleted(ObjectIdentifier(channel)) }
+    }
 
     func add(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)

@@ -46,12 +46,23 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private let metrics: ReplicationMetrics
     private let storageWork: StorageWork
     private var streamCounters: ReplicationMetrics.StreamCounters?
+    private let streamSlots: SharedStreamSlots
+    /// The decoder's limit on a frame's length, raised once the stream is open for append.
+    private let frameLimit: NIOLoopBoundBox<Int>
+    private let onHandshakeCompleted: () -> Void
+    private var identity: String?
+    /// The identity whose place among the open streams this connection holds.
+    private var streamSlotHolder: String?
 
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
         policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
-        storageWork: StorageWork, logger: Logger
+        storageWork: StorageWork, streamSlots: SharedStreamSlots, frameLimit: NIOLoopBoundBox<Int>,
+        onHandshakeCompleted: @escaping () -> Void, logger: Logger
     ) {
+        self.streamSlots = streamSlots
+        self.frameLimit = frameLimit
+        self.onHandshakeCompleted = onHandshakeCompleted
         self.budget = budget
         self.storageWork = storageWork
         self.signer = signer
@@ -97,7 +108,23 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             if !budget.take(bytes.readableBytes) { pauseForBudget(context: context) }
         default: break
         }
-        run(state.frameReceived(frame), context: context)
+        run(state.frameReceived(frame, at: Self.now()), context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        run(state.inboundBatchEnded(), context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private static func now() -> Duration {
+        .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+    }
+
+    private func giveBackStreamSlot() {
+        if let holder = streamSlotHolder {
+            streamSlots.give(for: holder)
+            streamSlotHolder = nil
+        }
     }
 
     private func checkClientDeadline(context: ChannelHandlerContext) {
@@ -129,6 +156,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
                 .peerCertificate
             let peer = certificate.flatMap(PeerIdentity.peer(of:))
+            self.identity = peer?.commonName
+            onHandshakeCompleted()
             logger.info("sender connected", metadata: ["identity": "\(peer.map { "\($0)" } ?? "none")"])
             run(state.peerIdentified(peer), context: context)
         } else if let change = event as? ReceiverPolicyChange {
@@ -200,6 +229,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
             }
         }
+        if action.acceptDataFrames {
+            frameLimit.value = ProtocolLimits.maximumBodyLength
+        }
         if let operation = action.storage {
             start(operation, context: context)
         }
@@ -231,6 +263,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     private func start(_ operation: StorageOperation, context: ChannelHandlerContext) {
+        if case .open = operation {
+            // The state machine opens a stream only for an identity it authorised.
+            let identity = self.identity ?? ""
+            if let refusal = streamSlots.take(for: identity) {
+                run(state.openRefused(refusal), context: context)
+                return
+            }
+            streamSlotHolder = identity
+        }
         let batchBytes: Int
         if case .append(let buffers, _) = operation {
             batchBytes = buffers.reduce(0) { $0 + $1.readableBytes }
@@ -247,7 +288,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             try session.perform(operation, storage: storage, allocator: allocator)
         }
         result.whenComplete { _ in storageWork.end() }
-        if case .release = operation { return }
+        if case .release = operation {
+            // The place is free once the stream is closed and its segment's memory gone, not when the channel is:
+            // a closed connection whose append is still running holds its memory until the release that follows.
+            result.whenComplete { _ in
+                let (handler, _) = loopBound.value
+                handler.giveBackStreamSlot()
+            }
+            return
+        }
         result.whenComplete { result in
             let (handler, context) = loopBound.value
             let action: ReceiverAction

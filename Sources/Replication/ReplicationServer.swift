@@ -34,13 +34,22 @@ public final class ReplicationServer: Service {
         public var maximumConnections: Int
         /// The bytes all connections together may hold between reading and flushing them.
         public var budget: ReceiveBudget
+        /// Connections still in their TLS handshake: a pool of their own, and a share per source address. They are
+        /// cut off ``ReceiverStateMachine/Limits/helloTimeout`` after connecting (the handshake deadline).
+        public var handshakePool: HandshakePoolLimits
+        /// Streams open at once (for append or a restore), in total and per identity; each pins up to a segment of
+        /// memory.
+        public var streamSlots: StreamSlots.Limits
 
         /// Creates a configuration.
         public init(
             host: String, port: Int, tls: TLSConfiguration, policy: AuthorizationPolicy, signer: ReceiptSigner,
             limits: ReceiverStateMachine.Limits = .init(), shutdownGracePeriod: TimeAmount = .seconds(10),
-            maximumConnections: Int = 1024, budget: ReceiveBudget = ReceiveBudget()
+            maximumConnections: Int = 1024, budget: ReceiveBudget = ReceiveBudget(),
+            handshakePool: HandshakePoolLimits = HandshakePoolLimits(), streamSlots: StreamSlots.Limits = .init()
         ) {
+            self.handshakePool = handshakePool
+            self.streamSlots = streamSlots
             self.budget = budget
             self.maximumConnections = maximumConnections
             self.host = host
@@ -60,7 +69,8 @@ public final class ReplicationServer: Service {
     private let logger: Logger
     private let onListening: @Sendable (SocketAddress) async -> Void
     private let metrics: ReplicationMetrics
-    private let connections = ConnectionRegistry()
+    private let connections: ConnectionRegistry
+    private let streamSlots: SharedStreamSlots
     /// The policy new connections start with; ``reload(policy:)`` replaces it.
     private let currentPolicy: NIOLockedValueBox<AuthorizationPolicy>
     private let storageWork = StorageWork()
@@ -80,6 +90,8 @@ public final class ReplicationServer: Service {
         self.threadPool = threadPool
         self.logger = logger
         self.onListening = onListening
+        connections = ConnectionRegistry(handshakePool: configuration.handshakePool)
+        streamSlots = SharedStreamSlots(limits: configuration.streamSlots)
     }
 
     /// Listens until graceful shutdown, then drains the connections.
@@ -101,6 +113,7 @@ public final class ReplicationServer: Service {
         let logger = self.logger
         let connections = self.connections
         let storageWork = self.storageWork
+        let streamSlots = self.streamSlots
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -114,16 +127,26 @@ public final class ReplicationServer: Service {
                                 "refusing a connection: too many", metadata: ["limit": "\(maximumConnections)"])
                             throw ReplicationError.connection("more than \(maximumConnections) connections")
                         }
-                        connections.add(channel)
+                        let now = Duration.nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+                        switch connections.admit(channel, at: now) {
+                        case .admit, .admitEvicting: break
+                        case .refuseAddressFull, .refusePoolFull:
+                            // No log line per refusal: a flood would turn into a flood of the journal.
+                            throw ReplicationError.connection("too many connections in their TLS handshake")
+                        }
+                        let frameLimit = NIOLoopBoundBox(
+                            ProtocolLimits.maximumControlBodyLength, eventLoop: channel.eventLoop)
                         let handlers: [any ChannelHandler] = [
                             NIOSSLServerHandler(context: sslContext),
-                            ByteToMessageHandler(FrameDecoder()),
+                            ByteToMessageHandler(FrameDecoder(limit: frameLimit)),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
                                 storage: storage, threadPool: threadPool, limits: limits,
                                 policy: currentPolicy.withLockedValue { $0 },
                                 signer: signer, metrics: metrics,
-                                budget: budget, storageWork: storageWork,
+                                budget: budget, storageWork: storageWork, streamSlots: streamSlots,
+                                frameLimit: frameLimit,
+                                onHandshakeCompleted: { connections.handshakeCompleted(channel) },
                                 logger: logger.withConnection(channel)),
                         ]
                         try channel.pipeline.syncOperations.addHandlers(handlers)

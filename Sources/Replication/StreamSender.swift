@@ -147,12 +147,12 @@ public struct StreamSender: Sendable {
 }
 
 extension ReplicationError {
-    /// Broken connections, a shutting-down appliance and a stream still held by the previous connection pass; a
-    /// refusal or a broken promise does not.
+    /// Broken connections, a shutting-down appliance, a stream still held by the previous connection and an appliance
+    /// with all its places for open streams taken pass; a refusal or a broken promise does not.
     var isWorthRetrying: Bool {
         switch kind {
         case .connection: return true
-        case .refused: return code == .shuttingDown || code == .streamBusy
+        case .refused: return code == .shuttingDown || code == .streamBusy || code == .applianceBusy
         case .certificate, .configuration, .protocolViolation, .localIO: return false
         }
     }

@@ -126,13 +126,18 @@ public struct ProtocolErrorCode: RawRepresentable, Hashable, Sendable, CustomStr
     public static let notAuthorized = Self(rawValue: 11)
     /// The client took too long: to send its hello, or to complete a frame.
     public static let timedOut = Self(rawValue: 12)
+    /// The appliance holds as many streams open for append as it allows, in total or for this identity; retry later.
+    public static let applianceBusy = Self(rawValue: 13)
+    /// The client asked for receipts faster than the appliance signs them for one connection.
+    public static let rateLimited = Self(rawValue: 14)
     /// The client's certificate is on home's deny list (revoked); a new certificate is needed, not a retry.
     public static let certificateRevoked = Self(rawValue: 20)
 
     private static let names: [UInt16: String] = [
         1: "malformed-frame", 2: "unsupported-version", 3: "invalid-stream-name", 4: "unknown-stream",
         5: "wrong-offset", 6: "stream-busy", 7: "storage-failure", 8: "unexpected-frame", 9: "shutting-down",
-        10: "out-of-range", 11: "not-authorized", 12: "timed-out", 20: "certificate-revoked",
+        10: "out-of-range", 11: "not-authorized", 12: "timed-out", 13: "appliance-busy", 14: "rate-limited",
+        20: "certificate-revoked",
     ]
 
     /// The code's name, or its number when this end does not know it.
@@ -147,6 +152,10 @@ public enum ProtocolLimits {
     public static let maximumDataBytes = 1 << 20
     /// The largest frame body (type byte and payload) accepted; anything larger is refused before it is buffered.
     public static let maximumBodyLength = maximumDataBytes + 1 + 8
+    /// The largest frame body the appliance accepts from a client whose stream is not open for append: a hello,
+    /// a read range or an error frame is far smaller, and a client that is not appending cannot make the appliance
+    /// buffer a megabyte-long frame.
+    public static let maximumControlBodyLength = 2048
     /// The longest error message sent or accepted, in bytes.
     public static let maximumMessageBytes = 1024
 }

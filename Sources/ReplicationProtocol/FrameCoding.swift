@@ -71,14 +71,19 @@ extension ByteBuffer {
 /// Parses frames from a byte stream. A frame is only buffered once its declared length is known to be within
 /// ``ProtocolLimits/maximumBodyLength``, so a hostile length cannot make the receiver allocate.
 public struct FrameParser: Sendable {
-    /// Creates a parser.
-    public init() {}
+    /// The largest body accepted; a larger declared length is refused as soon as it is read.
+    public var maximumBodyLength: Int
+
+    /// Creates a parser that accepts bodies of up to `maximumBodyLength` bytes.
+    public init(maximumBodyLength: Int = ProtocolLimits.maximumBodyLength) {
+        self.maximumBodyLength = maximumBodyLength
+    }
 
     /// Takes one frame off the front of `buffer`, or returns nil and consumes nothing when more bytes are needed.
     public func parse(_ buffer: inout ByteBuffer) throws(FrameError) -> Frame? {
         guard let bodyLength = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard bodyLength >= 1 else { throw .malformed("a frame declares an empty body") }
-        guard bodyLength <= ProtocolLimits.maximumBodyLength else { throw .oversized(Int(bodyLength)) }
+        guard bodyLength <= maximumBodyLength else { throw .oversized(Int(bodyLength), limit: maximumBodyLength) }
         guard buffer.readableBytes >= 4 + Int(bodyLength) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         var body = buffer.readSlice(length: Int(bodyLength))!
@@ -166,9 +171,8 @@ public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What is wrong, in a sentence.
     public let description: String
 
-    static func oversized(_ length: Int) -> Self {
-        Self(
-            description: "a frame declares \(length) bytes, more than the limit of \(ProtocolLimits.maximumBodyLength)")
+    static func oversized(_ length: Int, limit: Int) -> Self {
+        Self(description: "a frame declares \(length) bytes, more than the limit of \(limit)")
     }
     static func unknownType(_ type: UInt8) -> Self {
         Self(description: "a frame has the unknown type 0x\(String(type, radix: 16))")
@@ -183,13 +187,17 @@ public struct FrameError: Error, Hashable, Sendable, CustomStringConvertible {
 public struct FrameDecoder: ByteToMessageDecoder, Sendable {
     /// Frames come out.
     public typealias InboundOut = Frame
-    private let parser = FrameParser()
+    private let limit: NIOLoopBoundBox<Int>?
 
-    /// Creates a decoder.
-    public init() {}
+    /// Creates a decoder of frames up to ``ProtocolLimits/maximumBodyLength``, or up to what `limit` holds when
+    /// each frame's length is read (the receiver raises it once data frames are allowed).
+    public init(limit: NIOLoopBoundBox<Int>? = nil) {
+        self.limit = limit
+    }
 
     /// Emits every complete frame in `buffer`.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let parser = FrameParser(maximumBodyLength: limit?.value ?? ProtocolLimits.maximumBodyLength)
         guard let frame = try parser.parse(&buffer) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue

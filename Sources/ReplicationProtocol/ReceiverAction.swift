@@ -16,6 +16,9 @@ public struct ReceiverAction {
     public var receipt: (stream: StreamName, durableLength: UInt64, head: ChainHead)?
     /// Call ``ReceiverStateMachine/flushTimerFired()`` after this long (at most one such timer is pending).
     public var armFlushTimer: Duration?
+    /// The stream is open for append: accept frames of up to ``ProtocolLimits/maximumBodyLength`` from now on
+    /// (before, at most ``ProtocolLimits/maximumControlBodyLength``).
+    public var acceptDataFrames = false
 
     /// Creates an action.
     public init(

@@ -30,13 +30,22 @@ public struct ReceiverStateMachine {
         /// How long a client may keep the appliance waiting for it: for a complete frame, or to read what it was
         /// sent. A sender trickling a byte a second never completes a frame and is cut off after this.
         public var idleTimeout: Duration
+        /// Receipts signed for one connection in a burst; beyond it, one more per ``receiptInterval``. Signing costs
+        /// CPU and each receipt is a frame the client must read, so a client asking faster is refused.
+        public var receiptBurst: Int
+        /// The time after which one more receipt may be asked for, once the burst is spent.
+        public var receiptInterval: Duration
 
         /// Creates limits.
         public init(
             pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, flushEveryBytes: Int = 16 << 20,
             flushQuietPeriod: Duration = .milliseconds(5), maximumFlushDelay: Duration = .seconds(1),
-            helloTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120)
+            helloTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120), receiptBurst: Int = 4,
+            receiptInterval: Duration = .seconds(1)
         ) {
+            precondition(receiptBurst > 0 && receiptInterval > .zero)
+            self.receiptBurst = receiptBurst
+            self.receiptInterval = receiptInterval
             precondition(flushEveryBytes > 0)
             precondition(flushQuietPeriod >= .zero && maximumFlushDelay >= flushQuietPeriod)
             self.flushEveryBytes = flushEveryBytes
@@ -68,7 +77,11 @@ public struct ReceiverStateMachine {
         var queue: [ByteBuffer] = []
         var queuedBytes = 0
         var storageBusy = false
+        /// Reading paused because the queue is full (``Limits/pauseReadingAt``).
         var readingPaused = false
+        /// The durable length grew (or a sync asked for it) while the client did not read: one acknowledgement of
+        /// the latest length is sent once it reads again, instead of one per event.
+        var acknowledgementOwed = false
         var closeWhenIdle = false
         /// Bytes appended to storage but not yet flushed.
         var unflushedBytes = 0
@@ -94,11 +107,13 @@ public struct ReceiverStateMachine {
     private var policy: AuthorizationPolicy
     private var peer: CertifiedPeer?
     private var writable = true
+    private var receipts: TokenBucket
 
     /// Creates the state machine of a new connection, which grants what `policy` grants its peer's identity.
     public init(limits: Limits = Limits(), policy: AuthorizationPolicy) {
         self.limits = limits
         self.policy = policy
+        receipts = TokenBucket(capacity: limits.receiptBurst, interval: limits.receiptInterval)
     }
 
     /// The TLS handshake completed; `identity` is the common name of the client's certificate (nil if it has none).
@@ -127,8 +142,9 @@ public struct ReceiverStateMachine {
         return fail(.certificateRevoked, "the certificate \(peer) is revoked; home issues a new one")
     }
 
-    /// A frame arrived from the client.
-    public mutating func frameReceived(_ frame: Frame) -> ReceiverAction {
+    /// A frame arrived from the client at `now` (a monotonic time from any fixed origin; only the receipt rate
+    /// limit looks at it).
+    public mutating func frameReceived(_ frame: Frame, at now: Duration = .zero) -> ReceiverAction {
         switch (state, frame) {
         case (.closed, _):
             // Frames already in flight when we closed are dropped; the close is on its way.
@@ -179,10 +195,11 @@ public struct ReceiverStateMachine {
         case (.appending(var appending), .sync):
             // With nothing unflushed a sync only needs an answer of its own; bytes waiting for the quiet period are
             // flushed now; otherwise the next operation flushes.
+            // Answered at the end of the read batch (``inboundBatchEnded()``): syncs read together get one answer.
             if !appending.storageBusy && appending.queue.isEmpty && appending.unflushedBytes == 0 {
-                return ReceiverAction(frames: [
-                    .acknowledgement(durableLength: appending.acknowledgedLength, head: appending.acknowledgedHead)
-                ])
+                appending.acknowledgementOwed = true
+                state = .appending(appending)
+                return .none
             }
             appending.syncPending = true
             var action = ReceiverAction.none
@@ -192,6 +209,12 @@ public struct ReceiverStateMachine {
             state = .appending(appending)
             return action
         case (.appending(let appending), .receiptRequest):
+            guard receipts.take(at: now) else {
+                return fail(
+                    .rateLimited,
+                    "more than \(limits.receiptBurst) receipt requests at once, or more than one per "
+                        + "\(limits.receiptInterval) after them; ask for a receipt when the send is done")
+            }
             // A receipt speaks for what is acknowledged: durable, whatever is still on its way to storage.
             var action = ReceiverAction.none
             action.receipt = (appending.stream, appending.acknowledgedLength, appending.acknowledgedHead)
@@ -255,14 +278,16 @@ public struct ReceiverStateMachine {
             if case .closed = state { return ReceiverAction(storage: .release) }
             fatalError("streamOpened in \(state): the shell opens a stream only when asked to")
         }
+        var action = ReceiverAction(frames: [.ready(length: length, head: head)])
         switch intent {
         case .append:
             state = .appending(
                 Appending(stream: stream, acceptedLength: length, acknowledgedLength: length, acknowledgedHead: head))
+            action.acceptDataFrames = true
         case .read:
             state = .awaitingRange(streamLength: length)
         }
-        return ReceiverAction(frames: [.ready(length: length, head: head)])
+        return action
     }
 
     /// The store refused or failed an operation.
@@ -292,6 +317,17 @@ public struct ReceiverStateMachine {
         return fail(code, error.description)
     }
 
+    /// The stream could not be opened because the appliance's caps on open streams are reached (``StreamSlots``);
+    /// nothing was opened.
+    public mutating func openRefused(_ reason: StreamSlots.Refusal) -> ReceiverAction {
+        guard case .opening = state else {
+            if case .closed = state { return .none }
+            fatalError("openRefused in \(state): only an opening stream is refused")
+        }
+        state = .awaitingHello
+        return fail(.applianceBusy, reason.description)
+    }
+
     /// An append finished; after a flush everything below `durableLength` is durable, and `head` is the head there.
     public mutating func appendCompleted(durableLength: UInt64, head: ChainHead) -> ReceiverAction {
         guard case .appending(var appending) = state else {
@@ -304,7 +340,7 @@ public struct ReceiverStateMachine {
         if durableLength > appending.acknowledgedLength {
             appending.acknowledgedLength = durableLength
             appending.acknowledgedHead = head
-            action.frames.append(.acknowledgement(durableLength: durableLength, head: head))
+            acknowledge(&appending, into: &action)
         }
         // A flush to a boundary leaves the bytes past it unflushed: counted again, they are flushed when the queue
         // runs dry or the next volume flush comes.
@@ -335,7 +371,7 @@ public struct ReceiverStateMachine {
         }
         if appending.readingPaused {
             appending.readingPaused = false
-            action.reading = .resume
+            if writable { action.reading = .resume }
         }
         state = .appending(appending)
         return action
@@ -362,13 +398,42 @@ public struct ReceiverStateMachine {
         return action
     }
 
-    /// The channel's writability changed; restores only read ahead while the client keeps up.
+    /// The channel's writability changed. A client that does not read what it was sent is not read from either,
+    /// whatever it sends: otherwise a client sending syncs or receipt requests without reading their answers
+    /// would grow the appliance's outbound buffers without bound. Restores only read ahead while the client keeps
+    /// up, and an appending session owes at most one acknowledgement (of the latest length) while it waits.
     public mutating func writabilityChanged(isWritable: Bool) -> ReceiverAction {
+        let wasWritable = writable
         writable = isWritable
-        guard case .reading(var reading) = state else { return .none }
-        reading.writable = isWritable
-        let action = nextRead(&reading)
-        state = .reading(reading)
+        var action = ReceiverAction.none
+        switch state {
+        case .closed:
+            return .none
+        case .reading(var reading):
+            reading.writable = isWritable
+            action = nextRead(&reading)
+            state = .reading(reading)
+        case .appending(var appending):
+            if isWritable && appending.acknowledgementOwed {
+                acknowledge(&appending, into: &action)
+            }
+            state = .appending(appending)
+            if isWritable && appending.readingPaused { return action }
+        default:
+            break
+        }
+        if wasWritable != isWritable { action.reading = isWritable ? .resume : .pause }
+        return action
+    }
+
+    /// The frames of one read from the socket have all been delivered: a sync read among them that is answered at
+    /// once is answered now, with one acknowledgement for all of them, so a flood of syncs costs one answer per read,
+    /// not one per sync (or later, once the client reads again).
+    public mutating func inboundBatchEnded() -> ReceiverAction {
+        guard case .appending(var appending) = state, appending.acknowledgementOwed, writable else { return .none }
+        var action = ReceiverAction.none
+        acknowledge(&appending, into: &action)
+        state = .appending(appending)
         return action
     }
 
@@ -425,6 +490,17 @@ public struct ReceiverStateMachine {
         state = .closed
         // With an operation in flight the release follows its completion, which sees `.closed`.
         return busy ? .none : ReceiverAction(storage: .release)
+    }
+
+    /// Acknowledges the session's acknowledged length now, or once the client reads again.
+    private func acknowledge(_ appending: inout Appending, into action: inout ReceiverAction) {
+        guard writable else {
+            appending.acknowledgementOwed = true
+            return
+        }
+        appending.acknowledgementOwed = false
+        action.frames.append(
+            .acknowledgement(durableLength: appending.acknowledgedLength, head: appending.acknowledgedHead))
     }
 
     /// Hands the queue to storage: flushing everything when the queue is about to run dry, a sync waits or the

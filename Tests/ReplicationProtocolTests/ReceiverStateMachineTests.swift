@@ -128,13 +128,15 @@ struct ReceiverStateMachineTests {
         var machine = Self.machine()
         _ = machine.frameReceived(.hello(Hello(intent: .append, stream: "a")))
         #expect(machine.streamOpened(length: 5, head: opened).frames == [.ready(length: 5, head: opened)])
-        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 5, head: opened)])
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+        #expect(machine.inboundBatchEnded().frames == [.acknowledgement(durableLength: 5, head: opened)])
         _ = machine.frameReceived(.data(offset: 5, bytes: Self.bytes(1)))
         #expect(
             machine.appendCompleted(durableLength: 6, head: later).frames == [
                 .acknowledgement(durableLength: 6, head: later)
             ])
-        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 6, head: later)])
+        _ = machine.frameReceived(.sync)
+        #expect(machine.inboundBatchEnded().frames == [.acknowledgement(durableLength: 6, head: later)])
     }
 
     @Test("a continuous stream is flushed every flushEveryBytes, and completely once the sender is quiet")
@@ -268,10 +270,13 @@ struct ReceiverStateMachineTests {
         #expect(action.storage.isRelease)
     }
 
-    @Test("a sync with nothing in flight is acknowledged at once; with an append in flight, by its completion")
+    @Test("a sync with nothing in flight is acknowledged at the end of its read; in flight, by the completion")
     func sync() {
         var machine = Self.appending(at: 7)
-        #expect(machine.frameReceived(.sync).frames == [.acknowledgement(durableLength: 7, head: .empty)])
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+        #expect(machine.frameReceived(.sync).frames.isEmpty)
+        #expect(machine.inboundBatchEnded().frames == [.acknowledgement(durableLength: 7, head: .empty)])
+        #expect(machine.inboundBatchEnded().frames.isEmpty)
         _ = machine.frameReceived(.data(offset: 7, bytes: Self.bytes(3)))
         #expect(machine.frameReceived(.sync).frames.isEmpty)
         #expect(
