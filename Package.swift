@@ -152,6 +152,19 @@ let package = Package(
             ],
             path: "Benchmarks/IngestBaselines"
         ),
+        // The hostile benchmark's attackers, also used by the flood tests.
+        .target(
+            name: "HostileClients",
+            dependencies: [
+                "ReplicationProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HostileClients"
+        ),
 
         // MARK: Fuzz targets, run by scripts/fuzz under libFuzzer; built here as replayers of their corpus.
         .executableTarget(
@@ -242,7 +255,7 @@ let package = Package(
             name: "ReplicationTests",
             dependencies: [
                 "Replication", "ReplicationProtocol", "Authorization", "ErasureStore", "StreamStore",
-                "CryptoPrimitives", "DevelopmentIdentity", "TestSupport",
+                "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

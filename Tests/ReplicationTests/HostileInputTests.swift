@@ -122,8 +122,11 @@ struct HostileInputTests {
     @Test("1000 concurrent idle connections: an honest sender is still served, and extra ones are refused")
     func manyConnections() async throws {
         let metrics = TestMetrics()
-        try await ReceiverHarness.run(maximumConnections: 1000, metrics: ReplicationMetrics(factory: metrics)) {
-            harness in
+        // A handshake pool as large as the connections, so that the cap on connections is what refuses.
+        try await ReceiverHarness.run(
+            maximumConnections: 1000, metrics: ReplicationMetrics(factory: metrics),
+            handshakePool: .init(capacity: 2000, perAddress: 2000)
+        ) { harness in
             var clients: [any Channel] = []
             defer { for client in clients { client.close(promise: nil) } }
             for _ in 0..<1000 {

@@ -29,6 +29,8 @@ final class ReceiverHarness: Sendable {
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
         metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
         policy: String = "development-sender append *\ndevelopment-sender read *",
+        handshakePool: HandshakePoolLimits = .init(), streamSlots: StreamSlots.Limits = .init(),
+        shardBytes: Int = 256 << 10,
         wrapping wrap: @Sendable (ErasureCodedStore) -> any StreamStorage = { $0 }
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
@@ -36,7 +38,7 @@ final class ReceiverHarness: Sendable {
         // Whatever fails from here on, the scratch directory goes with it.
         do {
             identity = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(scratch.path)/identity"))
-            let geometry = try ArrayGeometry(dataShards: 4, parityShards: 2, memberCount: 6, shardBytes: 256 << 10)
+            let geometry = try ArrayGeometry(dataShards: 4, parityShards: 2, memberCount: 6, shardBytes: shardBytes)
             let members = (0..<6).map { FilePath("\(scratch.path)/disk-\($0)") }
             _ = try ErasureCodedStore.create(members: members, geometry: geometry)
             let privateKey = try X25519PrivateKey()
@@ -58,7 +60,7 @@ final class ReceiverHarness: Sendable {
                     policy: try AuthorizationPolicy(parsing: policy, file: "test"),
                     signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
                     maximumConnections: maximumConnections,
-                    budget: budget),
+                    budget: budget, handshakePool: handshakePool, streamSlots: streamSlots),
                 storage: wrap(store), group: MultiThreadedEventLoopGroup.singleton,
                 logger: Logger(label: "test-receiver"),
                 metrics: metrics
@@ -85,10 +87,14 @@ final class ReceiverHarness: Sendable {
     static func run<Result>(
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
         metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
+        policy: String = "development-sender append *\ndevelopment-sender read *",
+        handshakePool: HandshakePoolLimits = .init(), streamSlots: StreamSlots.Limits = .init(),
+        shardBytes: Int = 256 << 10,
         _ body: (ReceiverHarness) async throws -> Result
     ) async throws -> Result {
         let harness = try await ReceiverHarness(
-            limits: limits, maximumConnections: maximumConnections, metrics: metrics, budget: budget)
+            limits: limits, maximumConnections: maximumConnections, metrics: metrics, budget: budget, policy: policy,
+            handshakePool: handshakePool, streamSlots: streamSlots, shardBytes: shardBytes)
         do {
             let result = try await body(harness)
             await harness.stop()
@@ -137,14 +143,45 @@ final class ReceiverHarness: Sendable {
     /// Sends `bytes` to `stream` through the real sender, from a temporary file.
     func send(
         _ bytes: [UInt8], to stream: String, mode: SendMode = .append, receipt: Bool = false,
-        retry: RetryPolicy = RetryPolicy()
+        retry: RetryPolicy = RetryPolicy(), endpoint: ReplicationEndpoint? = nil
     ) async throws -> SendReport {
         let path = "\(scratch.path)/input-\(UUID().uuidString)"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let descriptor = try FileDescriptor.open(FilePath(path), .readOnly)
         defer { try? descriptor.close() }
-        return try await StreamSender(endpoint: try endpoint(), retry: retry, mode: mode, requestsReceipt: receipt)
-            .send(stream: stream, from: descriptor)
+        return try await StreamSender(
+            endpoint: try endpoint ?? self.endpoint(), retry: retry, mode: mode, requestsReceipt: receipt
+        )
+        .send(stream: stream, from: descriptor)
+    }
+
+    /// Issues a client certificate for `commonName` from the development CA (with openssl); returns its certificate
+    /// and key files.
+    func issueSender(commonName: String) throws -> (certificate: String, key: String) {
+        let base = "\(scratch.path)/\(commonName)"
+        try Command.run(
+            "openssl",
+            [
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                "\(base)-key.pem", "-subj", "/O=Saatkond development/CN=\(commonName)", "-out", "\(base).csr",
+            ])
+        try Data(
+            """
+            basicConstraints=critical,CA:FALSE
+            keyUsage=critical,digitalSignature
+            extendedKeyUsage=clientAuth
+            authorityKeyIdentifier=keyid
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: "\(base).ext"))
+        try Command.run(
+            "openssl",
+            [
+                "x509", "-req", "-in", "\(base).csr", "-CA", identity.authorityCertificate.string, "-CAkey",
+                identity.authorityKey.string, "-CAcreateserial", "-CAserial", "\(base).srl", "-days", "2",
+                "-extfile", "\(base).ext", "-out", "\(base).pem",
+            ])
+        return ("\(base).pem", "\(base)-key.pem")
     }
 
     /// Restores `stream` through the real restorer.
