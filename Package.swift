@@ -152,7 +152,7 @@ let package = Package(
             ],
             path: "Benchmarks/IngestBaselines"
         ),
-        // The hostile benchmark's attackers, also used by the flood tests.
+        // The hostile benchmark's attackers (also used by the flood tests), and the benchmark that runs them.
         .target(
             name: "HostileClients",
             dependencies: [
@@ -164,6 +164,18 @@ let package = Package(
                 .product(name: "NIOTLS", package: "swift-nio"),
             ],
             path: "Benchmarks/HostileClients"
+        ),
+        .executableTarget(
+            name: "HostileBenchmark",
+            dependencies: [
+                "HostileClients", "Replication", "ReplicationProtocol", "DevelopmentIdentity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/HostileBenchmark"
         ),
 
         // MARK: Fuzz targets, run by scripts/fuzz under libFuzzer; built here as replayers of their corpus.
