@@ -166,7 +166,7 @@ public struct ReceiverStateMachine {
             guard let peer, policy.allows(peer, operation, stream: name.rawValue) else {
                 return fail(
                     .notAuthorized,
-                    "the certificate \(peer.map { "\($0)" } ?? "without a common name") may not "
+                    "the certificate \(peer?.commonName.map { "'\($0)'" } ?? "without a common name") may not "
                         + "\(operation.rawValue) stream \(name); home grants that in the appliance's authorization policy"
                 )
             }
