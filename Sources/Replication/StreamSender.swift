@@ -64,7 +64,8 @@ public struct RetryPolicy: Sendable {
 
 /// Pushes an input to the end of a stream and returns only once the appliance acknowledged all of it as durable.
 ///
-/// A broken connection, a restarted appliance or a busy stream are retried with exponential backoff; each new
+/// A broken connection, a restarted appliance, a busy stream or failed storage are retried with exponential
+/// backoff, for at most ``RetryPolicy/giveUpAfter`` without progress; each new
 /// connection resumes from the appliance's durable length, sending again what it had not acknowledged. A refusal
 /// (a bad name, a wrong certificate, an appliance that lost acknowledged data) ends the send at once.
 public struct StreamSender: Sendable {
@@ -147,12 +148,14 @@ public struct StreamSender: Sendable {
 }
 
 extension ReplicationError {
-    /// Broken connections, a shutting-down appliance, a stream still held by the previous connection and an appliance
-    /// with all its places for open streams taken pass; a refusal or a broken promise does not.
+    /// Broken connections, a shutting-down appliance, a stream still held by the previous connection, an appliance
+    /// with all its places for open streams taken, and storage that failed (a full or failing disk, which a
+    /// technician may replace while the sender waits) pass; a refusal or a broken promise does not.
     var isWorthRetrying: Bool {
         switch kind {
         case .connection: return true
-        case .refused: return code == .shuttingDown || code == .streamBusy || code == .applianceBusy
+        case .refused:
+            return code == .shuttingDown || code == .streamBusy || code == .applianceBusy || code == .storageFailure
         case .certificate, .configuration, .protocolViolation, .localIO: return false
         }
     }
