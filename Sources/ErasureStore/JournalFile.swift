@@ -8,6 +8,10 @@ import ErasureCode
 /// only the last record; parsing stops at the first record that is incomplete or fails its checksum. Records are
 /// encrypted with a key derived from the journal key and the file's random salt; the nonce is the record's index.
 ///
+/// The salt is the file's own key: without it the journal key opens none of the file's records. So a retired journal
+/// has its header wiped (``JournalPool``), and what a spare on a pulled disk still holds is ciphertext that nobody,
+/// not even the holder of the journal key, can open.
+///
 /// A record's checksum starts from the checksum of its file's salt (format 2), so it holds only in the file it was
 /// written for: journal files are reused (``JournalPool``), and what a reused file held before, behind the records
 /// written since, fails its checksum whatever stream or segment it came from.
@@ -61,7 +65,11 @@ struct JournalHeader: Hashable {
     }
 
     /// The longest header: the longest stream name a u16 can give.
-    static let maximumBytes = 8 + 16 + 2 + Int(UInt16.max) + 8 + 8 + 32 + 4
+    static let maximumBytes = encodedCount(nameBytes: Int(UInt16.max))
+
+    /// The bytes of the header of a journal whose stream name has `nameBytes` bytes: what ``JournalPool`` wipes when
+    /// it retires the journal.
+    static func encodedCount(nameBytes: Int) -> Int { 8 + 16 + 2 + nameBytes + 8 + 8 + 32 + 4 }
 
     /// The record key of this journal file.
     func recordKey(journalKey: SecretBytes) throws -> SecretBytes {

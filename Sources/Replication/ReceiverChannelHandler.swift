@@ -209,7 +209,10 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private func run(_ action: ReceiverAction, context: ChannelHandlerContext) {
         for frame in action.frames {
             if case .error(let error) = frame {
-                logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+                // Storage failures are logged by the shared StorageCondition, when they begin and end.
+                if error.code != .storageFailure {
+                    logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+                }
                 metrics.refused(error.code)
             } else if case .acknowledgement = frame {
                 streamCounters?.acknowledgements.increment()
@@ -302,18 +305,20 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             let action: ReceiverAction
             switch result {
             case .success(.opened(let length, let head)):
+                handler.metrics.storage.succeeded(logger: handler.logger)
                 action = handler.state.streamOpened(length: length, head: head)
             case .success(.appended(let durableLength, let head)):
+                handler.metrics.storage.succeeded(logger: handler.logger)
                 handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)
             case .success(.released): return
-            case .failure(let error as StreamStorageError):
-                handler.logger.error("storage failed", metadata: ["error": "\(error)"])
-                action = handler.state.storageFailed(error)
             case .failure(let error):
-                let wrapped = StreamStorageError(kind: .io, message: "storage is unavailable: \(error)")
-                action = handler.state.storageFailed(wrapped)
+                let storageError =
+                    error as? StreamStorageError
+                    ?? StreamStorageError(kind: .io, message: "storage is unavailable: \(error)")
+                handler.metrics.storage.failed(storageError, logger: handler.logger)
+                action = handler.state.storageFailed(storageError)
             }
             handler.run(action, context: context)
         }

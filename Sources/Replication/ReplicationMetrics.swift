@@ -6,17 +6,21 @@ import ReplicationProtocol
 /// - `saatkond_replication_bytes_total{stream}`: stream bytes received,
 /// - `saatkond_replication_acknowledgements_total{stream}`: acknowledgements sent,
 /// - `saatkond_replication_refusals_total{reason}`: connections refused, by protocol error code,
-/// - `saatkond_replication_connections`: connections open now.
+/// - `saatkond_replication_connections`: connections open now,
+/// - `saatkond_storage_failing` and `saatkond_storage_failures_total{kind}` (see ``StorageCondition``).
 ///
 /// The factory is injected so that tests count without touching the process-wide metrics system.
 public struct ReplicationMetrics: Sendable {
     private let factory: any MetricsFactory
     let connections: Meter
+    /// Whether storage works, for all the connections that share these metrics.
+    let storage: StorageCondition
 
     /// Metrics made by `factory` (the process's bootstrapped one by default).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         connections = Meter(label: "saatkond_replication_connections", factory: factory)
+        storage = StorageCondition(factory: factory)
     }
 
     /// The counters of one stream, made once when a connection names its stream rather than for every frame.

@@ -30,7 +30,7 @@ final class ReceiverHarness: Sendable {
         metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
         policy: String = "development-sender append *\ndevelopment-sender read *",
         handshakePool: HandshakePoolLimits = .init(), streamSlots: StreamSlots.Limits = .init(),
-        shardBytes: Int = 256 << 10,
+        shardBytes: Int = 256 << 10, logger: Logger = Logger(label: "test-receiver"),
         wrapping wrap: @Sendable (ErasureCodedStore) -> any StreamStorage = { $0 }
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
@@ -62,7 +62,7 @@ final class ReceiverHarness: Sendable {
                     maximumConnections: maximumConnections,
                     budget: budget, handshakePool: handshakePool, streamSlots: streamSlots),
                 storage: wrap(store), group: MultiThreadedEventLoopGroup.singleton,
-                logger: Logger(label: "test-receiver"),
+                logger: logger,
                 metrics: metrics
             ) { address in
                 continuation.yield(address)

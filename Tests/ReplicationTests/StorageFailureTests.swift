@@ -1,5 +1,7 @@
 import ErasureStore
 import Foundation
+import Logging
+import MetricsTestKit
 import Replication
 import ReplicationProtocol
 import StreamStore
@@ -22,6 +24,35 @@ struct StorageFailureTests {
             #expect(report.connections == 4, "\(report)")
             #expect(failures.remaining == 0)
             #expect(try await harness.restore("ee.full") == bytes)
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
+    }
+
+    @Test("failing storage is logged when it begins and when it ends, not for every refusal, and shown in metrics")
+    func conditionIsLoggedOnceAndMeasured() async throws {
+        let log = RecordedLog()
+        let metrics = TestMetrics()
+        let harness = try await ReceiverHarness(
+            metrics: ReplicationMetrics(factory: metrics), logger: Logger(label: "test-receiver") { _ in log },
+            wrapping: { FailingStorage(store: $0, failures: FailureBudget(5)) })
+        do {
+            let failing = try metrics.expectGauge("saatkond_storage_failing")
+            _ = try await harness.send(
+                [UInt8](repeating: 9, count: 1000), to: "ee.full",
+                retry: RetryPolicy(initialDelay: .milliseconds(20), giveUpAfter: .seconds(30)))
+            #expect(
+                metrics.counterTotal(label: "saatkond_storage_failures_total", dimensions: [("kind", "io")]) == 5)
+            #expect(failing.values.contains(1), "the gauge never showed the failure: \(failing.values)")
+            #expect(failing.lastValue == 0, "the gauge still shows a failure after a success")
+            #expect(
+                metrics.counterTotal(
+                    label: "saatkond_replication_refusals_total", dimensions: [("reason", "storage-failure")]) == 5)
+            #expect(log.messages(containing: "storage is failing").count == 1, "\(log.messages(containing: ""))")
+            #expect(log.messages(containing: "storage works again").count == 1, "\(log.messages(containing: ""))")
+            #expect(log.messages(containing: "refusing sender").isEmpty, "each refusal was logged again")
         } catch {
             await harness.stop()
             throw error
@@ -80,5 +111,31 @@ private struct FailingStorage: StreamStorage {
 
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
+    }
+}
+
+/// The messages a logger was given, for tests that count what was logged.
+final class RecordedLog: LogHandler, Sendable {
+    private let recorded = Mutex<[String]>([])
+
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        recorded.withLock { $0.append("\(event.message)") }
+    }
+
+    func messages(containing text: String) -> [String] {
+        recorded.withLock { $0.filter { text.isEmpty || $0.contains(text) } }
     }
 }
