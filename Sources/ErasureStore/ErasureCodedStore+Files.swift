@@ -129,18 +129,24 @@ extension ErasureCodedStore {
             })
     }
 
-    /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse. Recovery
-    /// ignores stale journals and spares alike, so this needs no flush, and a failure loses nothing. Only the
-    /// stream's appender may call this, once it has closed its descriptors of these journals.
+    /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse, their
+    /// headers wiped (see ``JournalPool/retire(_:in:headerBytes:)``), each member on its own thread. Recovery ignores
+    /// stale journals and spares alike, so a failure loses nothing. Only the stream's appender may call this, once
+    /// it has closed its descriptors of these journals.
     ///
     /// While any member is absent nothing is retired: the journals stay, stale, and the next recovery with every
     /// member present removes them.
     func retireJournals(stream: String, segment: UInt64) {
         guard absentMembers().isEmpty else { return }
-        for member in placement.journalMembers(segment: segment, stream: stream) {
-            guard let layout = layout(of: member) else { continue }
-            journalPool.retire(layout.journal(stream, segment: segment), in: layout)
-        }
+        let headerBytes = JournalHeader.encodedCount(nameBytes: stream.utf8.count)
+        let layouts = placement.journalMembers(segment: segment, stream: stream).compactMap(layout(of:))
+        try? ParallelFlush.run(
+            layouts.map { layout in
+                { () in
+                    self.journalPool.retire(
+                        layout.journal(stream, segment: segment), in: layout, headerBytes: headerBytes)
+                }
+            })
     }
 
     /// A new journal file for `segment` on `member`, open for writing: a spare from the member's pool where there is
@@ -165,13 +171,16 @@ extension ErasureCodedStore {
         }
     }
 
-    /// Removes a segment's journal copies; they are only ever written on the segment's journal members. Refused
-    /// while any member is absent.
+    /// Removes a segment's journal copies, their headers wiped first as at retirement; they are only ever written
+    /// on the segment's journal members. Refused while any member is absent.
     func removeJournals(stream: String, segment: UInt64) throws(StreamStorageError) {
         try requireEveryMemberPresent(before: "to remove the journal of segment \(segment) of \(stream)")
+        let headerBytes = JournalHeader.encodedCount(nameBytes: stream.utf8.count)
         for member in placement.journalMembers(segment: segment, stream: stream) {
             guard let layout = layout(of: member) else { continue }
-            try? FileSystemCalls.remove(layout.journal(stream, segment: segment))
+            let path = layout.journal(stream, segment: segment)
+            _ = JournalPool.wipeHeader(path, bytes: headerBytes)
+            try? FileSystemCalls.remove(path)
         }
     }
 

@@ -46,15 +46,34 @@ final class JournalPool: Sendable {
     }
 
     /// Moves a stale journal into the member's pool, or removes it when the pool is full or the journal too small to
-    /// be worth keeping. Neither needs a flush: a spare lost in a power cut costs only its reuse.
-    func retire(_ path: FilePath, in layout: MemberLayout) {
+    /// be worth keeping. Either way its header (`headerBytes`) is wiped first, and the wipe flushed: the header holds
+    /// the salt without which the journal key opens none of its records, so a spare on a pulled disk tells nothing.
+    /// The rename needs no flush: a spare lost in a power cut costs only its reuse, and recovery wipes the stale
+    /// journal it leaves behind before removing it.
+    func retire(_ path: FilePath, in layout: MemberLayout, headerBytes: Int) {
         let keeps =
-            spares(layout).count < Self.sparesPerMember
+            Self.wipeHeader(path, bytes: headerBytes) && spares(layout).count < Self.sparesPerMember
             && ((try? FileSystemCalls.size(at: path)) ?? 0) >= UInt64(capacity)
         if keeps, (try? FileSystemCalls.rename(path, to: layout.journalPool.appending(Self.spareName()))) != nil {
             return
         }
+        // A journal whose header could not be wiped (its member fails) is never reused: removing it is what is left.
         try? FileSystemCalls.remove(path)
+    }
+
+    /// Overwrites the first `bytes` of a journal file with zeros and flushes them; false when that failed or there is
+    /// no such file.
+    static func wipeHeader(_ path: FilePath, bytes: Int) -> Bool {
+        guard let file = try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec]) else { return false }
+        defer { try? file.close() }
+        do {
+            let zeros = [UInt8](repeating: 0, count: min(bytes, Int(try FileSystemCalls.size(of: file))))
+            _ = try zeros.withUnsafeBytes { try file.writeAll(toAbsoluteOffset: 0, $0) }
+            try FileSystemCalls.synchroniseData(file)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Prepares spares of zeros until the member's pool holds `count`. Each is written and flushed without a name and

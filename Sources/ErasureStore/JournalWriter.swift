@@ -162,6 +162,14 @@ struct JournalWriter {
         }
     }
 
+    /// Cuts every copy back to its records. A journal taken from a pool is a spare's whole capacity long (a segment
+    /// and more) from its first record, and a stream that stops a few bytes into a segment would keep that on m + 1
+    /// members for as long as it exists. No flush: a cut lost in a power cut leaves only the longer file, whose tail
+    /// fails its checksums.
+    func trimToRecords() {
+        for copy in copies { try? copy.descriptor.resize(to: copy.end) }
+    }
+
     func close() {
         for copy in copies { try? copy.descriptor.close() }
     }
