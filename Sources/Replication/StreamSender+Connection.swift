@@ -6,24 +6,55 @@ import ReplicationProtocol
 import SystemPackage
 
 /// Reads the input once, a frame at a time, on the thread pool: it may be a blocking pipe.
+///
+/// A read of a pipe blocks until the input's producer writes, which may be much later (`pg_basebackup` between
+/// files) or never. A connection that fails meanwhile (a refusal, a revocation, a broken network) must not wait for
+/// it: ``next(allocator:)`` stops waiting when its task is cancelled, and the read, which no one can interrupt,
+/// stays pending; the next connection's first ``next(allocator:)`` takes its bytes, so no byte of the input is lost
+/// or read twice.
 final class InputReader: Sendable {
     private let input: SystemPackage.FileDescriptor
     private let frameBytes: Int
     private let threadPool: NIOThreadPool
+    private let eventLoop: any EventLoop
     private let consumed = NIOLockedValueBox<UInt64>(0)
+    /// The read in flight, until a caller has taken its bytes.
+    private let pending = NIOLockedValueBox<EventLoopFuture<ByteBuffer>?>(nil)
 
-    init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool) {
+    init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool, eventLoop: any EventLoop) {
         self.input = input
         self.frameBytes = frameBytes
         self.threadPool = threadPool
+        self.eventLoop = eventLoop
     }
 
-    /// The next piece of the input; empty at its end.
+    /// The next piece of the input; empty at its end. Throws `CancellationError` when its task is cancelled before
+    /// the piece is read; the piece is then the next call's.
     func next(allocator: ByteBufferAllocator) async throws -> ByteBuffer {
+        let read = pending.withLockedValue { pending in
+            if let pending { return pending }
+            let read = startRead(allocator: allocator)
+            pending = read
+            return read
+        }
+        let delivery = Delivery()
+        let bytes = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                delivery.install(continuation)
+                read.whenComplete { delivery.resume(with: $0) }
+            }
+        } onCancel: {
+            delivery.resume(with: .failure(CancellationError()))
+        }
+        pending.withLockedValue { if $0 === read { $0 = nil } }
+        return bytes
+    }
+
+    private func startRead(allocator: ByteBufferAllocator) -> EventLoopFuture<ByteBuffer> {
         let frameBytes = self.frameBytes
         let input = self.input
         let consumed = self.consumed
-        return try await threadPool.runIfActive {
+        return threadPool.runIfActive(eventLoop: eventLoop) {
             var buffer = allocator.buffer(capacity: frameBytes)
             do {
                 _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
@@ -38,16 +69,57 @@ final class InputReader: Sendable {
     }
 
     /// Starts the input over from its first byte, for a prefix check that a broken connection interrupted.
-    func rewindToStart() throws {
-        guard consumed.withLockedValue({ $0 }) > 0 else { return }
+    func rewindToStart() async throws {
+        guard consumed.withLockedValue({ $0 }) > 0 else {
+            // Nothing read yet: a read still pending reads from the start.
+            return
+        }
+        let cannotRewind = ReplicationError.localIO(
+            "the connection broke while checking what the appliance holds, and the input (a pipe) cannot be read "
+                + "again from its start: run the send again")
+        guard (try? input.seek(offset: 0, from: .current)) != nil else { throw cannotRewind }
+        // A file: a pending read ends at once, and must end before the seek, which it would undo.
+        if let read = pending.withLockedValue({ $0 }) { _ = try? await read.get() }
+        pending.withLockedValue { $0 = nil }
         do {
             _ = try input.seek(offset: 0, from: .start)
         } catch {
-            throw ReplicationError.localIO(
-                "the connection broke while checking what the appliance holds, and the input (a pipe) cannot be read "
-                    + "again from its start: run the send again")
+            throw cannotRewind
         }
         consumed.withLockedValue { $0 = 0 }
+    }
+
+    /// Resumes one waiter once: with the read's result, or with the cancellation that came first.
+    private final class Delivery: Sendable {
+        private struct State {
+            var continuation: CheckedContinuation<ByteBuffer, any Error>?
+            var early: Result<ByteBuffer, any Error>?
+            var done = false
+        }
+        private let state = NIOLockedValueBox(State())
+
+        func install(_ continuation: CheckedContinuation<ByteBuffer, any Error>) {
+            let early: Result<ByteBuffer, any Error>? = state.withLockedValue { state in
+                if let early = state.early { return early }
+                state.continuation = continuation
+                return nil
+            }
+            if let early { continuation.resume(with: early) }
+        }
+
+        func resume(with result: Result<ByteBuffer, any Error>) {
+            let continuation: CheckedContinuation<ByteBuffer, any Error>? = state.withLockedValue { state in
+                guard !state.done else { return nil }
+                state.done = true
+                guard let continuation = state.continuation else {
+                    state.early = result
+                    return nil
+                }
+                state.continuation = nil
+                return continuation
+            }
+            continuation?.resume(with: result)
+        }
     }
 }
 
@@ -202,7 +274,7 @@ struct SendConnection: Sendable {
     private func skipDurablePrefix(
         _ length: UInt64, head: ChainHead, channel: NIOAsyncChannel<Frame, Frame>
     ) async throws -> (StreamHashChain, ByteBuffer?) {
-        try reader.rewindToStart()
+        try await reader.rewindToStart()
         var chain = StreamHashChain()
         var rest: ByteBuffer?
         while chain.length < length {

@@ -107,7 +107,8 @@ public struct StreamSender: Sendable {
         progress: @escaping @Sendable (SendProgress) -> Void = { _ in }
     ) async throws -> SendReport {
         let ledger = NIOLockedValueBox(SendLedger())
-        let reader = InputReader(input: input, frameBytes: frameBytes, threadPool: threadPool)
+        let reader = InputReader(
+            input: input, frameBytes: frameBytes, threadPool: threadPool, eventLoop: group.next())
         var connections = 0
         var delay = retry.initialDelay
         var lastProgress = ContinuousClock.now
