@@ -17,7 +17,7 @@ struct HostileBenchmark: AsyncParsableCommand {
         abstract: "One attack on a replication receiver, with an honest sender's waits during it.")
 
     enum Attack: String, ExpressibleByArgument, CaseIterable {
-        /// 1100 plain TCP connections from four source addresses, re-opened whenever closed.
+        /// 1100 plain TCP connections from 100 source addresses, re-opened whenever closed.
         case idle
         /// Eight connections flooding syncs (and a receipt request a second) without reading; two flooding
         /// receipt requests, re-opened whenever refused.
@@ -55,7 +55,7 @@ struct HostileBenchmark: AsyncParsableCommand {
         switch attack {
         case .idle:
             idle = IdleConnectionFlood(
-                host: "127.0.0.1", port: port, sources: ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"],
+                host: "127.0.0.1", port: port, sources: IdleConnectionFlood.sources(100),
                 count: 1100)
             try await Task.sleep(for: .seconds(1))
         case .syncs:

@@ -9,6 +9,13 @@ import ReplicationProtocol
 /// Plain TCP connections that never start a TLS handshake, held open: each one the receiver closes is opened again
 /// after a pause, as a persistent attacker would, until ``stop()``.
 public final class IdleConnectionFlood: Sendable {
+    /// `count` loopback source addresses, 127.0.1.1 onwards: enough addresses that each holds fewer connections than
+    /// the appliance lets one address hold, so that it is the handshake pool, not the per-address cap, that the
+    /// flood meets.
+    public static func sources(_ count: Int) -> [String] {
+        (0..<count).map { "127.0.\(1 + $0 / 250).\(1 + $0 % 250)" }
+    }
+
     private struct State {
         var stopped = false
         var open: [ObjectIdentifier: any Channel] = [:]
@@ -106,16 +113,20 @@ public struct HostileConnection: Sendable {
     /// The plan is done (the connection stays open), or the connection closed first.
     public let finished: EventLoopFuture<Void>
 
-    /// Connects over TLS to `host:port`, says hello to append to `stream`, then follows `plan`.
+    /// Connects over TLS to `host:port` (from `source`, when given), says hello to append to `stream`, then follows
+    /// `plan`.
     public static func connect(
-        host: String, port: Int, tls: TLSConfiguration, stream: String, plan: HostilePlan,
+        host: String, port: Int, tls: TLSConfiguration, stream: String, plan: HostilePlan, source: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HostileConnection {
         let context = try NIOSSLContext(configuration: tls)
         let eventLoop = group.next()
         let firstFrame = eventLoop.makePromise(of: Frame.self)
         let finished = eventLoop.makePromise(of: Void.self)
-        let channel = try await ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+        if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        let channel =
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([

@@ -38,6 +38,11 @@ final class ConnectionRegistry: Sendable {
         return decision
     }
 
+    /// The connection sent its first bytes: its handshake has begun (``HandshakePool/spoke(_:)``).
+    func spoke(_ channel: any Channel) {
+        handshakes.withLockedValue { $0.spoke(ObjectIdentifier(channel)) }
+    }
+
     /// The connection's handshake completed: its place in the handshake pool is free.
     func handshakeCompleted(_ channel: any Channel) {
         handshakes.withLockedValue { $0.handshakeCompleted(ObjectIdentifier(channel)) }
@@ -70,5 +75,24 @@ final class ConnectionRegistry: Sendable {
         }
         try? await closed.get()
         deadline.cancel()
+    }
+}
+
+/// Tells the handshake pool when a connection sends its first bytes, then leaves the pipeline: it sits in front of
+/// the TLS handler, and every later read goes straight to that.
+final class FirstBytesHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let onFirstBytes: () -> Void
+
+    init(onFirstBytes: @escaping () -> Void) {
+        self.onFirstBytes = onFirstBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        onFirstBytes()
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -137,6 +137,7 @@ public final class ReplicationServer: Service {
                         let frameLimit = NIOLoopBoundBox(
                             ProtocolLimits.maximumControlBodyLength, eventLoop: channel.eventLoop)
                         let handlers: [any ChannelHandler] = [
+                            FirstBytesHandler { connections.spoke(channel) },
                             NIOSSLServerHandler(context: sslContext),
                             ByteToMessageHandler(FrameDecoder(limit: frameLimit)),
                             MessageToByteHandler(FrameEncoder()),

@@ -22,10 +22,13 @@ public struct HandshakePoolLimits: Sendable {
 /// connections have a small pool of their own, separate from the authenticated connections' places, and each
 /// source address may hold only a few of them: a flood of idle TCP connections then costs the appliance at most
 /// the pool's sockets and TLS states, never the places of senders who complete the handshake. When the pool is
-/// full, a newcomer takes the place of the oldest handshaking connection that has had at least
-/// ``HandshakePoolLimits/evictableAfter`` to finish its handshake (even an intercontinental handshake takes well
-/// under a second): idle connections are pushed out by whoever arrives, while a flood of fresh connections cannot
-/// push out a handshake in progress. The shell closes what the decisions say; time is injected.
+/// full, a newcomer takes the place of the oldest connection that has sent nothing yet, whatever its age: a TLS
+/// client sends its hello as soon as it is connected, so a silent connection is no handshake in progress, and an
+/// honest client, the newest, is the last of the silent ones to go. Where every connection has spoken, the newcomer
+/// takes the place of the oldest that has had at least ``HandshakePoolLimits/evictableAfter`` to finish its
+/// handshake (even an intercontinental handshake takes well under a second). So idle connections, from however many
+/// addresses, are pushed out by whoever arrives, and a flood of fresh connections cannot push out a handshake in
+/// progress. The shell closes what the decisions say; time is injected.
 public struct HandshakePool<ID: Hashable> {
     /// What to do with a connection just accepted.
     public enum Decision: Equatable {
@@ -42,6 +45,8 @@ public struct HandshakePool<ID: Hashable> {
     private struct Entry {
         var address: String
         var since: Duration
+        /// Whether the connection has sent its first bytes (the start of its TLS handshake).
+        var spoke = false
     }
 
     /// The limits the decisions apply.
@@ -62,14 +67,27 @@ public struct HandshakePool<ID: Hashable> {
         guard perAddress[address, default: 0] < limits.perAddress else { return .refuseAddressFull }
         var decision = Decision.admit
         if entries.count >= limits.capacity {
-            let oldest = entries.min { $0.value.since < $1.value.since }
-            guard let oldest, now - oldest.value.since >= limits.evictableAfter else { return .refusePoolFull }
-            remove(oldest.key)
-            decision = .admitEvicting(oldest.key)
+            let byAge = { (a: (key: ID, value: Entry), b: (key: ID, value: Entry)) in a.value.since < b.value.since }
+            let evicted: ID
+            if let silent = entries.filter({ !$0.value.spoke }).min(by: byAge) {
+                evicted = silent.key
+            } else if let oldest = entries.min(by: byAge), now - oldest.value.since >= limits.evictableAfter {
+                evicted = oldest.key
+            } else {
+                return .refusePoolFull
+            }
+            remove(evicted)
+            decision = .admitEvicting(evicted)
         }
         entries[id] = Entry(address: address, since: now)
         perAddress[address, default: 0] += 1
         return decision
+    }
+
+    /// The connection sent its first bytes: from now on it is a handshake in progress, safe from newcomers for
+    /// ``HandshakePoolLimits/evictableAfter``.
+    public mutating func spoke(_ id: ID) {
+        entries[id]?.spoke = true
     }
 
     /// The connection's TLS handshake completed: it leaves the pool for the authenticated connections' places.

@@ -141,10 +141,12 @@ struct FloodDefenceTests {
         #expect(pool.accepted(2, from: "10.0.0.1", at: .milliseconds(100)) == .admit)
         #expect(pool.accepted(3, from: "10.0.0.1", at: .milliseconds(100)) == .refuseAddressFull)
         #expect(pool.accepted(4, from: "10.0.0.2", at: .seconds(1)) == .admit)
+        for id in [1, 2, 4] { pool.spoke(id) }
         // Full, and everyone has had less than 2 s: the newcomer is refused.
         #expect(pool.accepted(5, from: "10.0.0.3", at: .milliseconds(1_500)) == .refusePoolFull)
         // The oldest has had its 2 s: it makes room.
         #expect(pool.accepted(6, from: "10.0.0.3", at: .seconds(2)) == .admitEvicting(1))
+        pool.spoke(6)
         #expect(pool.count == 3)
         // An evicted connection's address has its share back.
         #expect(pool.accepted(7, from: "10.0.0.1", at: .seconds(5)) == .admitEvicting(2))
@@ -156,5 +158,27 @@ struct FloodDefenceTests {
         // Closing what already left changes nothing.
         pool.closed(4)
         #expect(pool.count == 2)
+    }
+
+    /// Idle connections from more addresses than the pool holds, each address under its share: a client that
+    /// speaks at once is still let in, and once it has spoken, newcomers push out the silent ones, not it.
+    @Test("the handshake pool: silent connections make room at any age, a handshake that has begun does not")
+    func silentConnectionsMakeRoom() {
+        var pool = HandshakePool<Int>(limits: .init(capacity: 4, perAddress: 2, evictableAfter: .seconds(2)))
+        for id in 0..<4 {
+            #expect(pool.accepted(id, from: "10.0.0.\(id)", at: .milliseconds(Int64(id))) == .admit)
+        }
+        // Full of silent connections a few milliseconds old: the oldest silent one goes.
+        #expect(pool.accepted(10, from: "10.1.0.1", at: .milliseconds(5)) == .admitEvicting(0))
+        pool.spoke(10)
+        #expect(pool.accepted(11, from: "10.0.0.9", at: .milliseconds(6)) == .admitEvicting(1))
+        #expect(pool.accepted(12, from: "10.0.0.8", at: .milliseconds(7)) == .admitEvicting(2))
+        #expect(pool.accepted(13, from: "10.0.0.7", at: .milliseconds(8)) == .admitEvicting(3))
+        // The client that spoke is older than every silent one, yet they go first.
+        #expect(pool.accepted(14, from: "10.0.0.6", at: .milliseconds(9)) == .admitEvicting(11))
+        for id in [12, 13, 14] { pool.spoke(id) }
+        // Everyone has spoken, and nobody has had 2 s: refused, until the oldest has.
+        #expect(pool.accepted(15, from: "10.0.0.5", at: .seconds(1)) == .refusePoolFull)
+        #expect(pool.accepted(16, from: "10.0.0.5", at: .milliseconds(2_005)) == .admitEvicting(10))
     }
 }
