@@ -35,7 +35,11 @@ extension ErasureCodedStore {
             let found = { (reason: String) in AbsentMember(index: index, root: root, reason: reason) }
             let identity: MemberIdentity
             do {
-                identity = try MemberIdentity(decoding: try FileSystemCalls.readAll(layout.identity))
+                // Read within the label's limit: a label file made huge (sparse) must not be allocated whole.
+                var label = [UInt8](repeating: 0, count: MemberFile.labelLimit + 1)
+                let count = try label.withUnsafeMutableBytes { try FileSystemCalls.read(layout.identity, into: $0) }
+                guard count <= MemberFile.labelLimit else { return found("has a label longer than any label") }
+                identity = try MemberIdentity(decoding: Array(label[..<count]))
             } catch let error as Errno where error == .noSuchFileOrDirectory || error == .notDirectory {
                 return found("lost its label: is its disk unmounted?")
             } catch let error as Errno {

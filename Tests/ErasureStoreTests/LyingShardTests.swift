@@ -74,6 +74,35 @@ struct LyingShardTests {
         return try ErasureCodedStore(members: fixture.members, keys: keys)
     }
 
+    /// m = 2 liars in one segment of a 4 + 2 array: of the fifteen choices of four shards, only the one without
+    /// either liar authenticates.
+    @Test("m shards of one segment lying, a data shard and a parity shard: reads are identical, scrub repairs both")
+    func asManyLiarsAsParity() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let data = try Self.written(fixture, seed: 97)
+        let liars = [0, 4]
+        var originals: [FilePath: [UInt8]] = [:]
+        for shard in liars {
+            let path = try Self.shardPath(fixture, segment: 1, shard: shard)
+            originals[path] = try Self.contents(path)
+            try Self.lie(inBodyOf: path, geometry: fixture.geometry)
+        }
+
+        let reader = try fixture.open().openReader(for: Self.stream)
+        #expect(try reader.readAll() == data)
+        let locations = Set((reader as? ErasureStreamReader)?.disagreeingShards ?? [])
+        #expect(locations == Set(liars.map { ErasureStreamReader.ShardLocation(segment: 1, shard: $0) }))
+
+        let report = try fixture.open().scrub()
+        #expect(report.shardsRepaired == 2, "\(report)")
+        #expect(report.unrepairable.isEmpty && report.unverified.isEmpty, "\(report)")
+        for (path, original) in originals { #expect(try Self.contents(path) == original, "\(path)") }
+        let again = try fixture.open().scrub()
+        #expect(again.shardsDamaged == 0 && again.shardsDisagreeing.isEmpty && again.shardsRepaired == 0, "\(again)")
+        #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+    }
+
     @Test(
         "a data shard changed with its CRCs recomputed: reads are identical, scrub without the key leaves it alone, with the key repairs it"
     )
@@ -217,6 +246,24 @@ struct LyingShardTests {
         rebuilt.shardIndex = 2
         #expect(rebuilt == honest)
         #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
+    }
+
+    @Test("a member label made 1 TB long: that member is absent, appends refused naming it, reads go on")
+    func hugeSparseLabel() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let data = try Self.written(fixture, seed: 89)
+        let label = MemberLayout(root: fixture.members[3]).identity
+        #expect(truncate(label.string, 1 << 40) == 0)
+
+        let store = try fixture.open()
+        #expect(store.absentMembers().map(\.index) == [3], "\(store.absentMembers())")
+        #expect {
+            try store.openAppender(for: Self.stream)
+        } throws: { error in
+            "\(error)".contains("member 3")
+        }
+        #expect(try store.openReader(for: Self.stream).readAll() == data)
     }
 
     @Test("a shard file and a journal copy made sparse and 1 TB long: a clear error, and every segment still reads")
