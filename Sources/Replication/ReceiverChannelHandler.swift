@@ -209,7 +209,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private func run(_ action: ReceiverAction, context: ChannelHandlerContext) {
         for frame in action.frames {
             if case .error(let error) = frame {
-                // Storage failures are logged by the shared StorageCondition, when they begin and end.
+                // Storage failures are logged by the shared StorageCondition (see there).
                 if error.code != .storageFailure {
                     logger.notice("refusing sender", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
                 }
@@ -300,15 +300,20 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             }
             return
         }
+        let writes: Bool
+        switch operation {
+        case .open(_, .append), .append: writes = true
+        case .open(_, .read), .read, .release: writes = false
+        }
         result.whenComplete { result in
             let (handler, context) = loopBound.value
             let action: ReceiverAction
             switch result {
             case .success(.opened(let length, let head)):
-                handler.metrics.storage.succeeded(logger: handler.logger)
+                if writes { handler.metrics.storage.wrote(logger: handler.logger) }
                 action = handler.state.streamOpened(length: length, head: head)
             case .success(.appended(let durableLength, let head)):
-                handler.metrics.storage.succeeded(logger: handler.logger)
+                handler.metrics.storage.wrote(logger: handler.logger)
                 handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)
@@ -317,7 +322,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 let storageError =
                     error as? StreamStorageError
                     ?? StreamStorageError(kind: .io, message: "storage is unavailable: \(error)")
-                handler.metrics.storage.failed(storageError, logger: handler.logger)
+                handler.metrics.storage.failed(storageError, writing: writes, logger: handler.logger)
                 action = handler.state.storageFailed(storageError)
             }
             handler.run(action, context: context)

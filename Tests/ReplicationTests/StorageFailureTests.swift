@@ -31,25 +31,41 @@ struct StorageFailureTests {
         await harness.stop()
     }
 
-    @Test("failing storage is logged when it begins and when it ends, not for every refusal, and shown in metrics")
+    @Test("failing writes are logged when they begin and when they end, not for every refusal, and shown in metrics")
     func conditionIsLoggedOnceAndMeasured() async throws {
         let log = RecordedLog()
         let metrics = TestMetrics()
+        let failures = FailureBudget(0)
         let harness = try await ReceiverHarness(
             metrics: ReplicationMetrics(factory: metrics), logger: Logger(label: "test-receiver") { _ in log },
-            wrapping: { FailingStorage(store: $0, failures: FailureBudget(5)) })
+            wrapping: { FailingStorage(store: $0, failures: failures) })
         do {
             let failing = try metrics.expectGauge("saatkond_storage_failing")
-            _ = try await harness.send(
-                [UInt8](repeating: 9, count: 1000), to: "ee.full",
-                retry: RetryPolicy(initialDelay: .milliseconds(20), giveUpAfter: .seconds(30)))
-            #expect(
-                metrics.counterTotal(label: "saatkond_storage_failures_total", dimensions: [("kind", "io")]) == 5)
-            #expect(failing.values.contains(1), "the gauge never showed the failure: \(failing.values)")
+            let kept = [UInt8](repeating: 5, count: 3000)
+            _ = try await harness.send(kept, to: "ee.kept")
+
+            failures.set(.max)
+            let quickly = RetryPolicy(
+                initialDelay: .milliseconds(20), maximumDelay: .milliseconds(50), giveUpAfter: .milliseconds(500))
+            await #expect(throws: ReplicationError.self) {
+                _ = try await harness.send([1], to: "ee.full", retry: quickly)
+            }
+            let refusals = metrics.counterTotal(
+                label: "saatkond_replication_refusals_total", dimensions: [("reason", "storage-failure")])
+            #expect(refusals >= 3, "the sender did not retry: \(refusals) refusals")
+            #expect(failing.lastValue == 1)
+            // A restore reads from the array whose writes fail: that says nothing about writes.
+            #expect(try await harness.restore("ee.kept") == kept)
+            #expect(failing.lastValue == 1, "a read ended the failing state")
+            #expect(log.messages(containing: "storage works again").isEmpty, "a read ended the failing state")
+
+            failures.set(0)
+            let bytes = [UInt8](repeating: 9, count: 1000)
+            _ = try await harness.send(bytes, to: "ee.full", retry: quickly)
             #expect(failing.lastValue == 0, "the gauge still shows a failure after a success")
             #expect(
-                metrics.counterTotal(
-                    label: "saatkond_replication_refusals_total", dimensions: [("reason", "storage-failure")]) == 5)
+                metrics.counterTotal(label: "saatkond_storage_failures_total", dimensions: [("kind", "io")])
+                    == refusals)
             #expect(log.messages(containing: "storage is failing").count == 1, "\(log.messages(containing: ""))")
             #expect(log.messages(containing: "storage works again").count == 1, "\(log.messages(containing: ""))")
             #expect(log.messages(containing: "refusing sender").isEmpty, "each refusal was logged again")
@@ -85,6 +101,8 @@ final class FailureBudget: Sendable {
     init(_ count: Int) { self.count = Mutex(count) }
 
     var remaining: Int { count.withLock { $0 } }
+
+    func set(_ remaining: Int) { count.withLock { $0 = remaining } }
 
     func take() -> Bool {
         count.withLock { count in
