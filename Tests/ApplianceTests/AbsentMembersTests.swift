@@ -21,14 +21,18 @@ struct AbsentMembersTests {
         defer { _ = appliance.stop() }
         let connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
         let stream = "ee.court.absent"
-        let sent = try runSaatkond(["send"] + connect + ["--stream", stream, input], scratch: scratch.path)
+        let receipt = "\(scratch.path)/receipt"
+        let sent = try runSaatkond(
+            ["send"] + connect + ["--stream", stream, "--receipt", receipt, input], scratch: scratch.path)
         try #require(sent.status == 0, "send failed: \(sent.errors)")
 
         let disks = (0..<11).map { "\(state)/members/disk-\(String(format: "%02d", $0))" }
         let away = [1, 2, 3, 4]
         let before = try snapshot(disks, except: away)
         for index in away { try FileManager.default.moveItem(atPath: disks[index], toPath: "\(scratch.path)/\(index)") }
-        let refused = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        // The sender waits out failing storage for its retry period: a short one here.
+        let refused = try runSaatkond(
+            ["send"] + connect + ["--give-up-after", "2", "--stream", stream, second], scratch: scratch.path)
         #expect(refused.status != 0, "a send with four of eleven disks away succeeded")
         let said = refused.errors + refused.output
         #expect(said.contains("member 1") && said.contains("member 4"), "the refusal does not name them: \(said)")
@@ -40,6 +44,9 @@ struct AbsentMembersTests {
             ["restore"] + connect + ["--stream", stream, "--output", restored], scratch: scratch.path)
         #expect(restore.status == 0, "restore failed: \(restore.errors)")
         #expect(sameBytes(input, restored), "the 24 MiB acknowledged before the disks went away differ")
+        let verified = try runSaatkond(
+            ["verify", "--state", state, receipt, "--stream", stream, "--file", restored], scratch: scratch.path)
+        #expect(verified.status == 0, "the receipt of the 24 MiB does not verify: \(verified.output)\(verified.errors)")
         let again = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
         #expect(again.status == 0, "the disks are back, yet: \(again.errors)")
     }
@@ -68,7 +75,8 @@ struct AbsentMembersTests {
         appliance = try DevAppliance(state: state, logs: scratch.path)
         connect = ["--state", state, "--connect", "127.0.0.1:\(appliance.port)"]
         #expect(!FileManager.default.fileExists(atPath: first), "the first disk's place was created anew")
-        let refused = try runSaatkond(["send"] + connect + ["--stream", stream, second], scratch: scratch.path)
+        let refused = try runSaatkond(
+            ["send"] + connect + ["--give-up-after", "2", "--stream", stream, second], scratch: scratch.path)
         #expect(refused.status != 0, "a send with the first disk away succeeded")
         #expect((refused.errors + refused.output).contains("member 0"), "\(refused.errors)")
         let degraded = "\(scratch.path)/degraded.bin"
