@@ -267,7 +267,7 @@ let package = Package(
             name: "ReplicationTests",
             dependencies: [
                 "Replication", "ReplicationProtocol", "Authorization", "ErasureStore", "StreamStore",
-                "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients",
+                "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients", "HashChain",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -55,6 +56,31 @@ struct RawClient {
     }
 }
 
+/// The frames of a raw connection, one at a time: for tests that hold several connections and act between frames.
+struct FrameReader {
+    private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private var received = ByteBuffer()
+
+    init(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) {
+        iterator = inbound.makeAsyncIterator()
+    }
+
+    /// The next frame; nil once the receiver closed the connection (with or without a TLS close_notify).
+    mutating func next() async throws -> Frame? {
+        while true {
+            if let frame = try FrameParser().parse(&received) { return frame }
+            let chunk: ByteBuffer?
+            do {
+                chunk = try await iterator.next()
+            } catch {
+                return nil
+            }
+            guard var chunk else { return nil }
+            received.writeBuffer(&chunk)
+        }
+    }
+}
+
 extension Frame {
     static func bytes(_ frame: Frame) -> [UInt8] {
         var buffer = ByteBuffer()
@@ -65,5 +91,12 @@ extension Frame {
     var errorCode: ProtocolErrorCode? {
         if case .error(let error) = self { return error.code }
         return nil
+    }
+}
+
+extension ChainHead {
+    /// The hash-chain head of a stream that holds exactly `bytes`.
+    static func of(_ bytes: [UInt8]) -> ChainHead {
+        ChainHead(StreamHashChain.head(of: bytes))!
     }
 }
