@@ -58,9 +58,15 @@ struct UnprivilegedTests {
 
         /// Checks that process `pid` runs as `user` with no capability and no way to gain one.
         func expectUnprivileged(_ pid: pid_t, as user: UnprivilegedUser) throws {
+            // The unit's hardening as setpriv applies it: its own uid and gid everywhere, no supplementary group, no
+            // capability in any set that could give one back.
             let credentials = try UnprivilegedUser.credentials(of: pid)
-            #expect(credentials.uid == user.id)
-            #expect(credentials.effectiveCapabilities == 0)
+            #expect(credentials.uids == Array(repeating: user.id, count: 4), "\(credentials)")
+            #expect(credentials.gids == Array(repeating: user.id, count: 4), "\(credentials)")
+            #expect(credentials.groups.isEmpty, "\(credentials)")
+            #expect(credentials.effectiveCapabilities == 0, "\(credentials)")
+            #expect(credentials.inheritableCapabilities == 0, "\(credentials)")
+            #expect(credentials.boundingCapabilities == 0, "\(credentials)")
             #expect(credentials.noNewPrivileges)
         }
     }

@@ -55,9 +55,21 @@ public struct UnprivilegedUser: Sendable, Hashable {
 
     /// The uid, the effective capabilities and the no-new-privileges flag of a running process, from
     /// /proc/PID/status: what a test checks to know its child really runs unprivileged.
-    public static func credentials(
-        of pid: pid_t
-    ) throws -> (uid: UInt32, effectiveCapabilities: UInt64, noNewPrivileges: Bool) {
+    /// What /proc says of a process's identity and privileges.
+    public struct Credentials: Sendable {
+        /// Real, effective, saved and filesystem user ids.
+        public var uids: [UInt32]
+        /// Real, effective, saved and filesystem group ids.
+        public var gids: [UInt32]
+        /// Supplementary groups.
+        public var groups: [UInt32]
+        public var effectiveCapabilities: UInt64
+        public var inheritableCapabilities: UInt64
+        public var boundingCapabilities: UInt64
+        public var noNewPrivileges: Bool
+    }
+
+    public static func credentials(of pid: pid_t) throws -> Credentials {
         // Read to the end: procfs files have no size, and a read sized by it may stop early.
         let status = String(
             decoding: try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/status")).readToEnd() ?? Data(),
@@ -67,12 +79,19 @@ public struct UnprivilegedUser: Sendable, Hashable {
                 $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
             }
         }
-        guard let uid = field("Uid")?.split(whereSeparator: { $0 == "\t" || $0 == " " }).first.flatMap({ UInt32($0) }),
-            let capabilities = field("CapEff").flatMap({ UInt64($0, radix: 16) }),
-            let noNewPrivileges = field("NoNewPrivs")
+        func ids(_ name: String) -> [UInt32]? {
+            field(name).map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) } }
+        }
+        func mask(_ name: String) -> UInt64? { field(name).flatMap { UInt64($0, radix: 16) } }
+        guard let uids = ids("Uid"), uids.count == 4, let gids = ids("Gid"), gids.count == 4,
+            let groups = ids("Groups"), let effective = mask("CapEff"), let inheritable = mask("CapInh"),
+            let bounding = mask("CapBnd"), let noNewPrivileges = field("NoNewPrivs")
         else {
             throw TestSupportError("cannot read the credentials of process \(pid)")
         }
-        return (uid, capabilities, noNewPrivileges == "1")
+        return Credentials(
+            uids: uids, gids: gids, groups: groups, effectiveCapabilities: effective,
+            inheritableCapabilities: inheritable, boundingCapabilities: bounding,
+            noNewPrivileges: noNewPrivileges == "1")
     }
 }
