@@ -29,7 +29,7 @@ struct RefusalTests {
         #expect(result.status != 0)
         #expect(result.errors.contains("TLS handshake"), "\(result.errors)")
         #expect(result.errors.contains("trusts the CA that issued this sender's certificate"), "\(result.errors)")
-        #expect(!FileManager.default.fileExists(atPath: "\(state)/streams/ee.population.wal.stream"))
+        #expect(Self.storedStreams(state).isEmpty, "a refused sender left \(Self.storedStreams(state))")
     }
 
     @Test("a sender that does not trust the appliance's CA refuses to talk to it")
@@ -70,6 +70,7 @@ struct RefusalTests {
         let allowed = try runSaatkond(
             ["send"] + connect + ["--stream", "ee.allowed.wal", input], scratch: scratch.path)
         #expect(allowed.status == 0, "\(allowed.errors)")
+        #expect(Self.storedStreams(state) == ["ee.allowed.wal"])
         let other = try runSaatkond(["send"] + connect + ["--stream", "ee.other.wal", input], scratch: scratch.path)
         #expect(other.status != 0)
         #expect(other.errors.contains("not-authorized"), "\(other.errors)")
@@ -79,6 +80,7 @@ struct RefusalTests {
             scratch: scratch.path)
         #expect(read.status != 0)
         #expect(read.errors.contains("may not read"), "\(read.errors)")
+        #expect(Self.storedStreams(state) == ["ee.allowed.wal"], "a refused append left its stream")
     }
 
     @Test(
@@ -98,7 +100,17 @@ struct RefusalTests {
         #expect(result.status != 0)
         #expect(result.errors.contains("invalid-stream-name"), "\(result.errors)")
         #expect(result.errors.contains("a-z, 0-9"), "\(result.errors)")
-        let stored = (try? FileManager.default.contentsOfDirectory(atPath: "\(state)/streams")) ?? []
-        #expect(stored.isEmpty)
+        #expect(Self.storedStreams(state).isEmpty, "a refused name left \(Self.storedStreams(state))")
+    }
+
+    /// The streams that have anything on any member of the development array: each has a directory of its own under
+    /// `members/disk-NN/streams` on every member it touched.
+    static func storedStreams(_ state: String) -> Set<String> {
+        let members = "\(state)/members"
+        let disks = (try? FileManager.default.contentsOfDirectory(atPath: members)) ?? []
+        return Set(
+            disks.flatMap { disk in
+                (try? FileManager.default.contentsOfDirectory(atPath: "\(members)/\(disk)/streams")) ?? []
+            })
     }
 }

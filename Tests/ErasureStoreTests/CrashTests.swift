@@ -21,6 +21,8 @@ struct ErasureStoreCrashTests {
             try rig.killWriter(round: round)
             try rig.verify(losing: [])
         }
+        // Kills that came before any promise of their round prove nothing: most must have come after one.
+        #expect(rig.killsAfterAPromise >= 25, "only \(rig.killsAfterAPromise) of 50 kills came after a promise")
         try rig.finish()
     }
 
@@ -28,14 +30,14 @@ struct ErasureStoreCrashTests {
     func killedWriterAndLostMembersKeepEveryPromise() throws {
         let rig = try CrashRig(seed: 0x0E57_0B1A, total: 10 << 20)
         defer { rig.remove() }
-        var random = SystemRandomNumberGenerator()
         for round in 0..<25 {
             try rig.killWriter(round: round)
             let geometry = rig.fixture.geometry
             let count = round % (geometry.parityShards + 1)
-            let lost = Array((0..<geometry.memberCount).shuffled(using: &random).prefix(count))
+            let lost = Array((0..<geometry.memberCount).shuffled(using: &rig.random).prefix(count))
             try rig.verify(losing: lost.sorted())
         }
+        #expect(rig.killsAfterAPromise >= 12, "only \(rig.killsAfterAPromise) of 25 kills came after a promise")
         try rig.finish()
     }
 
@@ -107,6 +109,101 @@ struct ErasureStoreCrashTests {
             try rig.expectReadable(acknowledged, from: rig.members, "round \(round)")
         }
     }
+
+    /// The receiver acknowledges streamed bytes up to the last full segment (`makeDurableToBoundary`), leaving the
+    /// open segment's bytes unjournaled: the cut comes right after that acknowledgement.
+    @Test(
+        "a power cut right after an acknowledgement to the segment boundary: the acknowledged segments survive",
+        .enabled(if: geteuid() == 0, "needs root to attach loop devices and mount filesystems"),
+        .enabled(if: LoopFilesystem.toolsInstalled, "needs losetup, mkfs.ext4, mount and xfs_io (scripts/setup)"))
+    func powerCutAfterBoundaryAcknowledgement() throws {
+        let array = try PoweredArray(prefix: "saatkond-power-cut-boundary")
+        defer { array.remove() }
+        let rig = array.rig
+        let segmentBytes = UInt64(rig.store.geometry.segmentBytes)
+        let appender = try rig.store.openAppender(for: MemberRig.stream)
+        let total = 3 * segmentBytes + 123_456
+        while appender.appendedLength < total {
+            let size = Int(min(total - appender.appendedLength, 256 << 10))
+            try appender.append(StreamPattern.bytes(seed: MemberRig.seed, offset: appender.appendedLength, count: size))
+        }
+        let acknowledged = try appender.makeDurableToBoundary()
+        #expect(acknowledged == 3 * segmentBytes, "acknowledged \(acknowledged), not the last boundary")
+        try array.powerCut(closing: appender)
+        try rig.expectReadable(acknowledged, from: rig.members, "acknowledged to the boundary")
+    }
+
+    /// The cut lands while a writer is in the middle of its appends and flushes, at a seeded random instant: whatever
+    /// had been acknowledged before it survives; the flush it interrupted fails and promises nothing.
+    @Test(
+        "a power cut in the middle of appends and flushes: everything acknowledged before it survives",
+        .enabled(if: geteuid() == 0, "needs root to attach loop devices and mount filesystems"),
+        .enabled(if: LoopFilesystem.toolsInstalled, "needs losetup, mkfs.ext4, mount and xfs_io (scripts/setup)"))
+    func powerCutDuringFlushes() throws {
+        let seed =
+            ProcessInfo.processInfo.environment["SAATKOND_CRASH_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 0...UInt64.max)
+        var random = SplitMix64(seed: seed)
+        let array = try PoweredArray(prefix: "saatkond-power-cut-flush")
+        defer { array.remove() }
+        let rig = array.rig
+        let appender = try rig.store.openAppender(for: MemberRig.stream)
+        let writer = BackgroundWriter(appender: appender, sizes: SplitMix64(seed: random.next()))
+        usleep(UInt32.random(in: 150_000...600_000, using: &random))
+        array.cutOff()
+        let (acknowledged, failure) = writer.stop()
+        try array.restore(closing: appender)
+        let context = "acknowledged \(acknowledged) before the cut; SAATKOND_CRASH_SEED=\(seed)"
+        #expect(failure != nil, "the writer went on after the power was cut; \(context)")
+        #expect(acknowledged > 0, "nothing was acknowledged before the cut; \(context)")
+        try rig.expectReadable(acknowledged, from: rig.members, context)
+    }
+}
+
+/// Appends and makes durable on a thread of its own until a call fails or it is stopped; keeps the last length it
+/// was promised.
+private final class BackgroundWriter: @unchecked Sendable {
+    // @unchecked: the appender is touched only by the thread until `stop()` has waited for it to end; `lock`
+    // guards the rest.
+    private let lock = NSLock()
+    private var acknowledged: UInt64 = 0
+    private var failure: (any Error)?
+    private var stopping = false
+    private let done = DispatchSemaphore(value: 0)
+    private let appender: any StreamAppender
+
+    init(appender: any StreamAppender, sizes: SplitMix64) {
+        self.appender = appender
+        let thread = Thread { [self] in
+            let appender = self.appender
+            var sizes = sizes
+            do {
+                while !lock.withLock({ stopping }) {
+                    for _ in 0...(sizes.next() % 4) {
+                        let size = Int(1 + sizes.next() % (sizes.next() % 8 == 0 ? 2 << 20 : 64 << 10))
+                        try appender.append(
+                            StreamPattern.bytes(seed: MemberRig.seed, offset: appender.appendedLength, count: size))
+                    }
+                    let durable = try appender.makeDurable()
+                    lock.withLock { acknowledged = durable }
+                }
+            } catch {
+                lock.withLock { failure = error }
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the thread to end (a failed call ends it; a writer that never fails is asked to stop) and returns
+    /// the last promise and the failure, if any.
+    func stop() -> (UInt64, (any Error)?) {
+        if done.wait(timeout: .now() + 30) == .timedOut {
+            lock.withLock { stopping = true }
+            done.wait()
+        }
+        return lock.withLock { (acknowledged, failure) }
+    }
 }
 
 /// A ``MemberRig`` whose seven members are small ext4 filesystems on loop devices, whose power can be cut.
@@ -132,14 +229,39 @@ final class PoweredArray {
     /// Takes every member's filesystem down without flushing its log, then mounts it again. Every descriptor on the
     /// members is closed before the power comes back (`appender`'s among them): a filesystem in use cannot be
     /// unmounted.
+    ///
+    /// Each cut proves it is one: a probe file written on every filesystem just before, and never flushed, must be
+    /// lost on at least one of them. A "cut" that flushed, or did nothing, fails here rather than passing every test
+    /// that relies on it.
     func powerCut(closing appender: (any StreamAppender)? = nil) throws {
-        for disk in disks { try disk.shutDown() }
+        let probe = [UInt8](repeating: 0x50, count: 256 << 10)
+        for disk in disks {
+            let written = FileManager.default.createFile(atPath: Self.probePath(disk), contents: Data(probe))
+            try #require(written, "cannot write the probe on \(disk.mountPoint)")
+        }
+        cutOff()
+        try restore(closing: appender)
+        let kept = disks.filter { (try? Data(contentsOf: URL(fileURLWithPath: Self.probePath($0)))) == Data(probe) }
+        #expect(kept.count < disks.count, "every unflushed probe survived the power cut: nothing was cut")
+        for disk in disks { try? FileManager.default.removeItem(atPath: Self.probePath(disk)) }
+    }
+
+    /// The power goes off: every member's filesystem is taken down without flushing its log. Every later call on a
+    /// member fails with EIO.
+    func cutOff() {
+        for disk in disks { _ = try? disk.shutDown() }
+    }
+
+    /// The power comes back: every member is mounted again, once `appender` (whose descriptors keep it busy) closed.
+    func restore(closing appender: (any StreamAppender)? = nil) throws {
         appender?.close()
         for disk in disks {
             try disk.unmount()
             try disk.mount()
         }
     }
+
+    private static func probePath(_ disk: LoopFilesystem) -> String { "\(disk.mountPoint)/power-cut-probe" }
 
     /// Unmounts and detaches every loop device, then removes the scratch directory.
     func remove() {
@@ -159,6 +281,12 @@ final class CrashRig {
     private let keyDirectory: String
     /// The longest durable length any writer printed, and the head it printed with it.
     private var promise = (length: UInt64(0), head: StreamHashChain.emptyHead)
+    /// When the kills land and which members are lost: seeded, and the seed is in every failure's message, so that
+    /// `SAATKOND_CRASH_SEED=<seed>` replays a failing run's choices (the writer's own timing still varies).
+    var random: SplitMix64
+    let randomSeed: UInt64
+    /// Rounds whose writer had printed at least one promise of its own before it was killed.
+    private(set) var killsAfterAPromise = 0
 
     /// The writer next to this test bundle, where `swift build --build-tests` puts it.
     static let writerPath: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -172,6 +300,11 @@ final class CrashRig {
         fixture = try ArrayFixture(dataShards: 4, parityShards: 2, memberCount: 7, shardBytes: 256 << 10)
         self.seed = seed
         self.total = total
+        randomSeed =
+            ProcessInfo.processInfo.environment["SAATKOND_CRASH_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 0...UInt64.max)
+        random = SplitMix64(seed: randomSeed)
+        print("CrashRig: kill instants and lost members from SAATKOND_CRASH_SEED=\(randomSeed)")
         expected = StreamPattern.bytes(seed: seed, offset: 0, count: Int(total))
         keyDirectory = "\(fixture.scratch.path)/keys"
         try FileManager.default.createDirectory(atPath: keyDirectory, withIntermediateDirectories: false)
@@ -189,14 +322,16 @@ final class CrashRig {
         let log = "\(fixture.scratch.path)/writer-\(round).out"
         let writer = try startWriter(log: log)
         defer { writer.terminate(grace: 0) }
-        usleep(UInt32.random(in: 20_000...300_000))
+        usleep(UInt32.random(in: 20_000...300_000, using: &random))
         writer.send(SIGKILL)
         let status = writer.waitForExit(timeout: 30).map(exitCode(fromWaitStatus:))
         let errors = (try? String(contentsOfFile: log + ".err", encoding: .utf8)) ?? ""
         #expect(
-            status == 128 + SIGKILL || status == 0, "round \(round): the writer failed (\(status as Any)): \(errors)")
+            status == 128 + SIGKILL || status == 0,
+            "round \(round), SAATKOND_CRASH_SEED=\(randomSeed): the writer failed (\(status as Any)): \(errors)")
 
         let before = promise
+        var promisedThisRound = false
         for line in ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count == 3, let length = UInt64(fields[1]), length <= total else {
@@ -210,15 +345,17 @@ final class CrashRig {
             } else {
                 #expect(length >= promise.length, "round \(round): a promise shrank to \(length)")
                 promise = (length, Self.bytes(hex: head))
+                promisedThisRound = true
             }
         }
+        if promisedThisRound && status == 128 + SIGKILL { killsAfterAPromise += 1 }
     }
 
     /// Opens the array with `lost` members wiped and checks the promise on what is left; then replaces and rebuilds
     /// the lost members, as a technician would, so that the next writer can append to a whole array again.
     func verify(losing lost: [Int]) throws {
         for member in lost { try fixture.wipe(member) }
-        let context = "promised \(promise.length) bytes, members lost: \(lost)"
+        let context = "promised \(promise.length) bytes, members lost: \(lost), SAATKOND_CRASH_SEED=\(randomSeed)"
         let store = try fixture.open()
         guard let reader = try openReader(store) else {
             return try rebuild(lost, in: store)  // The writer died before it created anything; nothing was promised.

@@ -4,12 +4,21 @@ import TestSupport
 import Testing
 
 struct JournalTests {
+    /// Where a journald runs, the entry must be readable back from it, with its own fields.
     @Test(.enabled(if: TestEnvironment.hasJournalSocket, "no journald socket at /run/systemd/journal/socket"))
     func sendsToTheRunningJournald() throws {
+        let id = UUID().uuidString
         try Journal.send(
-            message: "saatkond journal test \(UUID().uuidString)", priority: .debug,
-            fields: ["SAATKOND_TEST": "JournalTests"]
+            message: "saatkond journal test \(id)", priority: .notice,
+            fields: ["SAATKOND_TEST": "JournalTests", "SAATKOND_TEST_ID": id]
         )
+        var found = ""
+        for _ in 0..<50 {
+            found = (try? Command.run("journalctl", ["--no-pager", "-o", "cat", "SAATKOND_TEST_ID=\(id)"])) ?? ""
+            if found.contains(id) { break }
+            usleep(100_000)
+        }
+        #expect(found.contains("saatkond journal test \(id)"), "journalctl did not show the entry: \(found)")
     }
 
     /// A service started outside systemd must be able to log without failing; libsystemd drops the entry.
