@@ -4,13 +4,12 @@ import CLinuxCalls
 ///
 /// glibc's defaults suit short-lived programs: up to eight malloc arenas per core, each keeping what its threads
 /// freed, and a threshold for mapping large blocks on their own that rises to 32 MiB after the first such block is
-/// freed, so 8 MiB segment buffers and 11 MiB stripes end up in arenas that never shrink. Measured with sixteen
-/// concurrent senders (`Benchmarks/ingest`): 344 MiB resident with the defaults, 230-240 MiB with these.
+/// freed, so 8 MiB segment buffers and 11 MiB stripes end up in arenas that never shrink (what that cost, measured,
+/// is in `docs/storage-engine.md`, Memory).
 enum ProcessHeap {
     /// Two arenas, and blocks of 4 MiB or more mapped on their own (segment buffers, stripes, large journal
     /// records), so that freeing them returns them to the system. Shard-sized blocks (1 MiB) stay in the arenas and
-    /// are reused: mapped on their own, each cost fresh page faults (`Benchmarks/roundtrip`, restore: 155 MiB/s with
-    /// a 1 MiB threshold, 165 with 4 MiB), and 1 MiB saved no memory with sixteen senders.
+    /// are reused: mapped on their own, each would cost fresh page faults.
     static func bound() {
         _ = saatkond_bound_heap(2, 4 << 20)
     }

@@ -4,7 +4,8 @@ import StreamStore
 /// The journal of a stream's next segment, created in the background while the current segment fills.
 ///
 /// Creating a journal names m + 1 files and flushes them and their directories: a commit of each member's
-/// filesystem journal, 2–3 ms here, which the appends that cross a segment boundary would otherwise wait for. An
+/// filesystem journal, which the appends that cross a segment boundary would otherwise wait for (item 7 of the
+/// write path in `docs/storage-engine.md`). An
 /// unused prepared journal holds no records; recovery passes such journals by (see ``StreamRecovery``).
 final class PreparedJournal: @unchecked Sendable {
     // @unchecked: `condition` guards `result`.

@@ -88,11 +88,8 @@ final class SegmentWriters: @unchecked Sendable {
     }
 
     /// Between the pieces of a covered segment's write, which nobody waits for: a pause while no other segment is
-    /// queued, so that the journal flushes of the appends that do wait are not queued behind megabytes of it. Four
-    /// journal copies flushed beside a writer of whole 1 MiB shards had a p99 of 4.1 ms here, against 0.83 ms alone
-    /// and 0.90 ms beside one paced at 256 KiB a millisecond. So paced, a segment's eleven shards take about 50 ms,
-    /// well inside the time small appends take to fill the next segment; A/B runs of the 16-writer benchmark gave
-    /// p99s of 2.0–2.9 ms paced and 2.2–6.1 ms not.
+    /// queued, so that the journal flushes of the appends that do wait are not queued behind megabytes of it (the
+    /// measurements are in `docs/storage-engine.md`, write path, item 5).
     private func pauseUnlessNeeded() {
         guard condition.withLock({ queue.isEmpty }) else { return }
         usleep(Self.pauseMicroseconds)

@@ -7,8 +7,8 @@ import StreamStore
 /// The channel handler feeds it events (frames, storage completions, writability) and executes the
 /// ``ReceiverAction`` each event returns; it never decides anything itself. Storage runs one operation at a time
 /// per connection: while an append-and-flush is in flight, arriving data is queued, and the next operation
-/// takes the whole queue, so a busy connection flushes less often per byte (group commit) and an idle one
-/// acknowledges each frame at once.
+/// takes the whole queue, so a busy connection flushes less often per byte (group commit). A sender that goes
+/// quiet is acknowledged after the quiet period (``Limits/flushQuietPeriod``), one that asks with a sync at once.
 public struct ReceiverStateMachine {
     /// How much data a connection may queue before the appliance stops reading from it.
     public struct Limits: Sendable {

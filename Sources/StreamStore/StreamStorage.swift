@@ -1,5 +1,5 @@
-/// Where streams live. The append-only file store of the development appliance and the erasure-coded
-/// engine both implement it, so the replication service never knows which one it writes to.
+/// Where streams live: the erasure-coded engine implements it, and tests wrap it (a store that fails on demand),
+/// so the replication service never knows what it writes to.
 ///
 /// There is deliberately no delete and no overwrite: a stream only grows.
 public protocol StreamStorage: Sendable {
