@@ -4,8 +4,9 @@ import HostileClients
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Replication
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 
 /// Runs one attack against a receiver while an honest sender sends 1 MiB again and again, and prints how long the

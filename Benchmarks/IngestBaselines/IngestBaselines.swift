@@ -4,8 +4,8 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Replication
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 
 /// `IngestBaselines`: the baseline receiver of `Benchmarks/ingest/run`, a SwiftNIO mutual-TLS 1.3 server that speaks

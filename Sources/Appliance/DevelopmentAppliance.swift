@@ -2,7 +2,9 @@ import DevelopmentIdentity
 import Logging
 import NIOCore
 import NIOPosix
-import Replication
+import Receipts
+import Receiver
+import ReplicationTransport
 import ServiceLifecycle
 import StreamStore
 import Systemd

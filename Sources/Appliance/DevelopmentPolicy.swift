@@ -1,3 +1,4 @@
+import DevelopmentIdentity
 import DurableFiles
 import SystemPackage
 

@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import DevelopmentIdentity
 import DurableFiles
 import ErasureStore
 import StreamStore

@@ -5,7 +5,9 @@ import ErasureStore
 import Logging
 import NIOCore
 import NIOPosix
-import Replication
+import Receipts
+import Receiver
+import ReplicationTransport
 import ServiceLifecycle
 import SystemPackage
 import Systemd

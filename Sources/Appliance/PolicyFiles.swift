@@ -1,7 +1,8 @@
 import Authorization
 import DurableFiles
 import Logging
-import Replication
+import Receiver
+import ReplicationTransport
 import ServiceLifecycle
 import SystemPackage
 import UnixSignals

@@ -1,8 +1,8 @@
-import DevelopmentIdentity
 import Foundation
 import SystemPackage
 
-/// The development appliance's state directory and what lives in it.
+/// The development appliance's state directory and what lives in it. Here, beside the development identity, so that
+/// the clients find the development appliance's files without depending on the appliance.
 ///
 /// `--state DIR`, else `SAATKOND_STATE`, else `.saatkond` in the current directory; `send` and `restore` use
 /// the same rule, so with no options they find the appliance's development identity.

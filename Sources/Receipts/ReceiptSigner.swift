@@ -18,7 +18,7 @@ public struct ReceiptSigner: Sendable {
     /// The public key a verifier needs.
     public var publicKey: [UInt8] { key.publicKey.rawRepresentation }
 
-    func sign(stream: StreamName, durableLength: UInt64, head: ChainHead) throws -> Receipt {
+    package func sign(stream: StreamName, durableLength: UInt64, head: ChainHead) throws -> Receipt {
         var receipt = Receipt(
             stream: stream.rawValue, durableLength: durableLength, head: head,
             millisecondsSince1970: UInt64(Date().timeIntervalSince1970 * 1000), appliance: appliance, signature: [])

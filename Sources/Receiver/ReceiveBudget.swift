@@ -16,8 +16,8 @@ public final class ReceiveBudget: Sendable {
     private let state = NIOLockedValueBox(State())
 
     /// A budget of `limit` bytes. 8 MiB by default: the bytes held are slices of NIO's read buffers, which keep
-    /// about twice their size resident (measured: 128 MiB of budget cost 235 MiB with sixteen senders), and one
-    /// connection's full queue (8 MiB, where it stops reading anyway) keeps the store busy.
+    /// about twice their size resident (`docs/replication-protocol.md`, the memory bound), and one connection's full
+    /// queue (8 MiB, where it stops reading anyway) keeps the store busy.
     public init(limit: Int = 8 << 20) {
         precondition(limit > 0)
         self.limit = limit

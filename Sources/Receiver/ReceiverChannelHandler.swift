@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import Receipts
 import ReplicationProtocol
 import StreamStore
 

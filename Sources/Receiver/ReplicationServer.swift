@@ -4,7 +4,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Receipts
 import ReplicationProtocol
+import ReplicationTransport
 import ServiceLifecycle
 import StreamStore
 

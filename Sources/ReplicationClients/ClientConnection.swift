@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import ReplicationProtocol
+import ReplicationTransport
 
 /// Where a client connects and with which TLS identity.
 public struct ReplicationEndpoint: Sendable {

@@ -1,6 +1,7 @@
 import HashChain
 import NIOCore
 import ReplicationProtocol
+import ReplicationTransport
 
 /// What a sender has sent and what the appliance has acknowledged, across reconnections.
 ///
@@ -69,11 +70,10 @@ struct SendLedger: @unchecked Sendable {
     /// A later connection's ready: where the appliance's durable stream ends now. Returns the frames to send again.
     mutating func resume(at length: UInt64, head: ChainHead) throws(ReplicationError) -> [(UInt64, ByteBuffer)] {
         guard length >= acknowledged else {
-            throw .refused(
-                ErrorFrame(
-                    code: .storageFailure,
-                    message: "the appliance now reports \(length) durable bytes after acknowledging \(acknowledged): "
-                        + "it lost acknowledged data; raise an alarm"))
+            // A broken promise, not a failure to wait out: never retried.
+            throw .protocolViolation(
+                "the appliance now reports \(length) durable bytes after acknowledging \(acknowledged): it lost "
+                    + "acknowledged data; raise an alarm")
         }
         guard length <= sentEnd else {
             throw .protocolViolation("the appliance holds \(length) bytes but only \(sentEnd) were sent")

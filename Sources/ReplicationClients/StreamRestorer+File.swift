@@ -1,4 +1,5 @@
 import Foundation
+import ReplicationTransport
 import SystemPackage
 
 extension StreamRestorer {

@@ -2,6 +2,7 @@ import HashChain
 import NIOCore
 import NIOPosix
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 
 /// Reads a stream back from the appliance into a file descriptor, byte for byte.

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 
 /// Reads the input once, a frame at a time, on the thread pool: it may be a blocking pipe.
@@ -222,7 +223,10 @@ struct SendConnection: Sendable {
                         case .error(let error):
                             throw ReplicationError.refused(error)
                         case nil:
-                            try await tasks.next()  // A writer failure explains the close better.
+                            // The writer may be waiting for room in its window, which no acknowledgement will make
+                            // now: ending the signal ends that wait. A writer failure explains the close better.
+                            signal.finish()
+                            try await tasks.next()
                             throw ReplicationError.connection("the appliance closed the connection")
                         case let other?:
                             throw ReplicationError.protocolViolation("expected an acknowledgement, got \(other.kind)")

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 
 /// How far a send has come, for a progress line.

@@ -25,16 +25,20 @@ public struct ReplicationError: Error, CustomStringConvertible, Sendable {
     /// What happened and what to do.
     public let description: String
 
-    static func configuration(_ message: String) -> Self {
+    package static func configuration(_ message: String) -> Self {
         Self(kind: .configuration, code: nil, description: message)
     }
-    static func connection(_ message: String) -> Self { Self(kind: .connection, code: nil, description: message) }
-    static func certificate(_ message: String) -> Self { Self(kind: .certificate, code: nil, description: message) }
-    static func refused(_ error: ErrorFrame) -> Self {
+    package static func connection(_ message: String) -> Self {
+        Self(kind: .connection, code: nil, description: message)
+    }
+    package static func certificate(_ message: String) -> Self {
+        Self(kind: .certificate, code: nil, description: message)
+    }
+    package static func refused(_ error: ErrorFrame) -> Self {
         Self(kind: .refused, code: error.code, description: "the appliance refused: \(error.message) (\(error.code))")
     }
-    static func protocolViolation(_ message: String) -> Self {
+    package static func protocolViolation(_ message: String) -> Self {
         Self(kind: .protocolViolation, code: nil, description: "the peer broke the replication protocol: \(message)")
     }
-    static func localIO(_ message: String) -> Self { Self(kind: .localIO, code: nil, description: message) }
+    package static func localIO(_ message: String) -> Self { Self(kind: .localIO, code: nil, description: message) }
 }

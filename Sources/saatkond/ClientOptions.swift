@@ -1,6 +1,7 @@
-import Appliance
 import ArgumentParser
-import Replication
+import DevelopmentIdentity
+import ReplicationClients
+import ReplicationTransport
 
 /// The options `send` and `restore` share: where the appliance is and which TLS identity to use.
 struct ClientOptions: ParsableArguments {

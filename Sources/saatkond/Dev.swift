@@ -1,5 +1,6 @@
 import Appliance
 import ArgumentParser
+import DevelopmentIdentity
 import Foundation
 import NIOCore
 import SaatkondLogging

@@ -1,7 +1,9 @@
-import Appliance
 import ArgumentParser
+import DevelopmentIdentity
 import Foundation
-import Replication
+import Receipts
+import ReplicationClients
+import ReplicationTransport
 import SystemPackage
 
 /// `saatkond restore`: reads a stream back and writes it to a file (atomically) or to standard output.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import Replication
+import ReplicationClients
+import ReplicationTransport
 import SystemPackage
 
 /// `saatkond send`: appends a file or standard input to a stream, and exits 0 only once all of it is durable.

@@ -1,7 +1,7 @@
-import Appliance
 import ArgumentParser
+import DevelopmentIdentity
 import Foundation
-import Replication
+import Receipts
 import ReplicationProtocol
 import SystemPackage
 

@@ -1,5 +1,8 @@
 import Foundation
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
+import ReplicationTransport
 import Synchronization
 import SystemPackage
 import Testing

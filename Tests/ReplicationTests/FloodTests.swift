@@ -2,8 +2,11 @@ import Foundation
 import HostileClients
 import NIOCore
 import NIOPosix
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import SystemPackage
 import Testing
 

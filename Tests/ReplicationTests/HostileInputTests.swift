@@ -2,8 +2,11 @@ import Foundation
 import MetricsTestKit
 import NIOCore
 import NIOSSL
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import Testing
 
 /// Hostile and broken input over real TLS on loopback: each is answered with a clear error and a closed connection,
@@ -71,8 +74,17 @@ struct HostileInputTests {
             var anonymous = try harness.endpoint().tls
             anonymous.certificateChain = []
             anonymous.privateKey = nil
-            let frames = try? await RawClient.connect(port: harness.port, tls: anonymous).exchange(Self.hello)
-            #expect(frames?.isEmpty ?? true)
+            // The handshake fails (the receiver requires a certificate): not one frame, not even a refusal.
+            let frames = try await RawClient.connect(port: harness.port, tls: anonymous).exchange(Self.hello)
+            #expect(frames.isEmpty, "a client without a certificate got \(frames)")
+            await #expect {
+                _ = try await harness.send(
+                    [1], to: "ee.hostile",
+                    endpoint: ReplicationEndpoint(
+                        host: "127.0.0.1", port: harness.port, tls: anonymous))
+            } throws: { error in
+                (error as? ReplicationError)?.description.contains("certificate") == true
+            }
             // Half a ClientHello over plain TCP, then silence until the receiver hangs up or the test does.
             let truncated = try await RawClient.openSocket(port: harness.port)
             try await truncated.writeAndFlush(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
@@ -135,8 +147,11 @@ struct HostileInputTests {
             // Accepting is asynchronous: wait until the receiver has all of them before the honest sender arrives.
             try await Self.waitForConnections(metrics, atLeast: 1000)
             let impatient = RetryPolicy(giveUpAfter: .milliseconds(300))
-            await #expect(throws: (any Error).self) {
+            await #expect {
                 _ = try await harness.send([7], to: "ee.hostile", retry: impatient)
+            } throws: { error in
+                // Closed on accept, again and again, until the sender's period is over.
+                (error as? ReplicationError)?.description.contains("gave up after") == true
             }
             for client in clients.prefix(10) { try? await client.close() }
             // The honest sender retries by itself until a place is free.

@@ -1,5 +1,8 @@
 import MetricsTestKit
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
+import ReplicationTransport
 import Testing
 
 @Suite("Replication metrics")
@@ -9,7 +12,11 @@ struct MetricsTests {
         let metrics = TestMetrics()
         try await ReceiverHarness.run(metrics: ReplicationMetrics(factory: metrics)) { harness in
             _ = try await harness.send([UInt8](repeating: 1, count: 700_000), to: "ee.metrics")
-            await #expect(throws: (any Error).self) { _ = try await harness.send([1], to: "Not.Valid") }
+            await #expect {
+                _ = try await harness.send([1], to: "not..valid")
+            } throws: { error in
+                (error as? ReplicationError)?.code == .invalidStreamName
+            }
             #expect(
                 metrics.counterTotal(label: "saatkond_replication_bytes_total", dimensions: [("stream", "ee.metrics")])
                     == 700_000)

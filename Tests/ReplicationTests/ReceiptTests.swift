@@ -1,7 +1,10 @@
 import HashChain
 import NIOCore
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import Testing
 
 @Suite("Receipts")

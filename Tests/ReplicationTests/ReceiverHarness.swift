@@ -7,12 +7,16 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import ServiceLifecycle
 import StreamStore
 import SystemPackage
 import TestSupport
+import Testing
 
 /// A real receiver on a loopback port, in this process: TLS 1.3, the erasure-coded store on scratch directories,
 /// the development identity. `stop()` in a `defer`.
@@ -123,9 +127,14 @@ final class ReceiverHarness: Sendable {
         return serial
     }
 
+    /// Stops the receiver; a receiver that ended with an error fails the test that ran it.
     func stop() async {
         await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        do {
+            try await task.value
+        } catch {
+            Issue.record("the receiver ended with an error: \(error)")
+        }
         scratch.remove()
     }
 

@@ -1,8 +1,11 @@
 import Foundation
 import NIOCore
 import NIOSSL
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import Testing
 
 /// Home revokes a sender's certificate and reloads the policy: its open connection ends, its next handshake is

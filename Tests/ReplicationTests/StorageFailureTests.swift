@@ -2,8 +2,11 @@ import ErasureStore
 import Foundation
 import Logging
 import MetricsTestKit
-import Replication
+import Receipts
+import Receiver
+import ReplicationClients
 import ReplicationProtocol
+import ReplicationTransport
 import StreamStore
 import Synchronization
 import SystemPackage
