@@ -38,10 +38,12 @@ let package = Package(
         .target(name: "TPM2", dependencies: ["CTSS2"]),
 
         // MARK: Pure core: formats and state machines, no I/O.
-        .target(name: "StreamStore"),
+        .target(name: "StreamStore", dependencies: ["HashChain"]),
         .target(
             name: "ReplicationProtocol",
-            dependencies: ["StreamStore", "Authorization", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "StreamStore", "Authorization", "HashChain", .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .target(name: "LivenessGate"),
         .target(name: "Authorization"),
@@ -100,7 +102,7 @@ let package = Package(
             name: "Receiver",
             dependencies: [
                 "ReplicationTransport", "Receipts", "ReplicationProtocol", "StreamStore", "Authorization",
-                "CryptoPrimitives",
+                "CryptoPrimitives", "HashChain",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -146,7 +148,7 @@ let package = Package(
             name: "saatkond",
             dependencies: [
                 "Appliance", "ReplicationClients", "Receipts", "ReplicationTransport", "ReplicationProtocol",
-                "DevelopmentIdentity", "SaatkondLogging",
+                "DevelopmentIdentity", "HashChain", "SaatkondLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -248,7 +250,7 @@ let package = Package(
         .executableTarget(
             name: "StoreCrashWriter",
             dependencies: [
-                "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles",
+                "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles", "HashChain",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -59,7 +59,7 @@ final class DiscardingReceiverHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        report("connection closed after \(chain.length) bytes, head \(ChainHead(chain.head)!)")
+        report("connection closed after \(chain.length) bytes, head \(chain.head)")
         context.fireChannelInactive()
     }
 
@@ -69,7 +69,7 @@ final class DiscardingReceiverHandler: ChannelInboundHandler {
     }
 
     private func acknowledge(context: ChannelHandlerContext) {
-        let head = ChainHead(chain.head)!
+        let head = chain.head
         context.write(wrapOutboundOut(.acknowledgement(durableLength: chain.length, head: head)), promise: nil)
         unflushed = true
     }

@@ -47,7 +47,7 @@ final class ErasureStreamAppender: StreamAppender {
     private var failure: StreamStorageError?
     private var closed = false
     /// The chain head at the end of the last segment handed to the writers.
-    private var lastSealedHead: [UInt8] = []
+    private var lastSealedHead = ChainHead.empty
 
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
@@ -89,7 +89,7 @@ final class ErasureStreamAppender: StreamAppender {
         close()
     }
 
-    private(set) var durableHead: [UInt8]
+    private(set) var durableHead: ChainHead
 
     func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) {
         try checkUsable()
@@ -243,7 +243,7 @@ final class ErasureStreamAppender: StreamAppender {
 
     /// The header every shard of a segment shares, before sealing fills in its keys and tag.
     private static func shardTemplate(
-        store: ErasureCodedStore, stream: String, segment: UInt64, chainHead: [UInt8]
+        store: ErasureCodedStore, stream: String, segment: UInt64, chainHead: ChainHead
     ) -> ShardHeader {
         let geometry = store.geometry
         return ShardHeader(

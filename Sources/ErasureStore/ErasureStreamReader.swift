@@ -18,7 +18,7 @@ import StreamStore
 final class ErasureStreamReader: StreamReader {
     let name: StreamName
     let length: UInt64
-    let head: [UInt8]
+    let head: ChainHead
     private let store: ErasureCodedStore
     private let committed: UInt64
     /// Full segments from `committed` on, read from the journals that cover them.

@@ -1,4 +1,5 @@
 import ErasureCode
+import HashChain
 
 /// The self-describing header at the start of every shard file.
 ///
@@ -21,7 +22,7 @@ struct ShardHeader: Hashable {
     /// The stream offset of the segment's first byte.
     var streamOffset: UInt64
     /// The hash-chain head after the segment's last byte.
-    var chainHead: [UInt8]
+    var chainHead: ChainHead
     /// The HPKE encapsulated key (32 bytes) and the wrapped data key (48 bytes).
     var encapsulatedKey: [UInt8]
     var wrappedKey: [UInt8]
@@ -40,7 +41,7 @@ struct ShardHeader: Hashable {
         writer.write(UInt32(shardBytes))
         writer.write(UInt32(blockBytes))
         writer.write(streamOffset)
-        writer.write(chainHead)
+        writer.write(chainHead.bytes)
         return writer.bytes
     }
 
@@ -67,7 +68,7 @@ struct ShardHeader: Hashable {
         let shardBytes = Int(try reader.read(UInt32.self))
         let blockBytes = Int(try reader.read(UInt32.self))
         let streamOffset: UInt64 = try reader.read()
-        let chainHead = try reader.read(count: 32)
+        let chainHead = ChainHead(try reader.read(count: 32))!  // 32 bytes read.
         let shardIndex = Int(try reader.read(UInt8.self))
         let encapsulatedKey = try reader.read(count: 32)
         let wrappedKey = try reader.read(count: 48)

@@ -19,7 +19,7 @@ struct StreamRecovery {
     }
 
     var committed: UInt64 = 0
-    var chainHead: [UInt8] = StreamHashChain.emptyHead
+    var chainHead = ChainHead.empty
     /// Journal copies of segment `committed`, longest valid first.
     var journal: [JournalCopy] = []
     /// Segment indices at or beyond `committed` with shard files: torn writes to discard.

@@ -12,33 +12,29 @@ public struct StreamHashChain {
     /// The chunk size of the chain.
     public static let chunkBytes = 1 << 20
 
-    /// The head of an empty stream.
-    public static let emptyHead = [UInt8](repeating: 0, count: 32)
-
     /// Bytes covered so far.
     public private(set) var length: UInt64
     /// The head after the last complete chunk.
-    public private(set) var chunkBoundaryHead: [UInt8]
+    public private(set) var chunkBoundaryHead: ChainHead
     private var partial: SHA256Hasher?
     private var partialBytes = 0
 
     /// A chain over nothing.
     public init() {
-        self.init(boundaryLength: 0, boundaryHead: Self.emptyHead)
+        self.init(boundaryLength: 0, boundaryHead: .empty)
     }
 
     /// A chain resumed at a chunk boundary, from a head recorded there.
-    public init(boundaryLength: UInt64, boundaryHead: [UInt8]) {
+    public init(boundaryLength: UInt64, boundaryHead: ChainHead) {
         precondition(boundaryLength % UInt64(Self.chunkBytes) == 0, "a chain resumes only at a chunk boundary")
-        precondition(boundaryHead.count == 32, "a head is a SHA-256 digest")
         length = boundaryLength
         chunkBoundaryHead = boundaryHead
     }
 
     /// The head at ``length``.
-    public var head: [UInt8] {
+    public var head: ChainHead {
         guard let partial else { return chunkBoundaryHead }
-        return partial.copy().finalize()
+        return ChainHead(unchecked: partial.copy().finalize())
     }
 
     /// Extends the chain by `bytes`.
@@ -50,7 +46,7 @@ public struct StreamHashChain {
                 hasher = partial
             } else {
                 hasher = SHA256Hasher()
-                hasher.update(chunkBoundaryHead)
+                hasher.update(chunkBoundaryHead.bytes)
                 partial = hasher
             }
             let take = min(remaining.count, Self.chunkBytes - partialBytes)
@@ -59,7 +55,7 @@ public struct StreamHashChain {
             length += UInt64(take)
             remaining = UnsafeRawBufferPointer(rebasing: remaining[take...])
             if partialBytes == Self.chunkBytes {
-                chunkBoundaryHead = hasher.finalize()
+                chunkBoundaryHead = ChainHead(unchecked: hasher.finalize())
                 partial = nil
                 partialBytes = 0
             }
@@ -73,14 +69,14 @@ public struct StreamHashChain {
 
     /// The head after each of `bytes`' chunks of a whole stream, computed without any state: the reference the
     /// tests hold the incremental chain to.
-    public static func head(of bytes: [UInt8]) -> [UInt8] {
-        var head = emptyHead
+    public static func head(of bytes: [UInt8]) -> ChainHead {
+        var head = ChainHead.empty.bytes
         var start = 0
         while start < bytes.count {
             let end = min(start + chunkBytes, bytes.count)
             head = SHA256.hash(head + bytes[start..<end])
             start = end
         }
-        return head
+        return ChainHead(unchecked: head)
     }
 }

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import HashChain
 import ReplicationProtocol
 import StreamStore
 

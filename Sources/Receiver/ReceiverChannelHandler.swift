@@ -1,4 +1,5 @@
 import Authorization
+import HashChain
 import Logging
 import NIOCore
 import NIOPosix
@@ -344,11 +345,6 @@ private final class StorageSession: @unchecked Sendable {
         case released
     }
 
-    private static func head(_ bytes: [UInt8]) throws(StreamStorageError) -> ChainHead {
-        guard let head = ChainHead(bytes) else { throw .corrupt("the store reported a head of \(bytes.count) bytes") }
-        return head
-    }
-
     private var appender: (any StreamAppender)?
     private var reader: (any StreamReader)?
 
@@ -359,11 +355,11 @@ private final class StorageSession: @unchecked Sendable {
         case .open(let name, .append):
             let appender = try storage.openAppender(for: name)
             self.appender = appender
-            return .opened(appender.durableLength, try Self.head(appender.durableHead))
+            return .opened(appender.durableLength, appender.durableHead)
         case .open(let name, .read):
             let reader = try storage.openReader(for: name)
             self.reader = reader
-            return .opened(reader.length, try Self.head(reader.head))
+            return .opened(reader.length, reader.head)
         case .append(let buffers, let flush):
             guard let appender else { fatalError("append before the stream was opened for appending") }
             for buffer in buffers {
@@ -375,7 +371,7 @@ private final class StorageSession: @unchecked Sendable {
             case .toBoundary: durableLength = try appender.makeDurableToBoundary()
             case .everything: durableLength = try appender.makeDurable()
             }
-            return .appended(durableLength, try Self.head(appender.durableHead))
+            return .appended(durableLength, appender.durableHead)
         case .read(let offset, let count):
             guard let reader else { fatalError("read before the stream was opened for reading") }
             var buffer = allocator.buffer(capacity: count)

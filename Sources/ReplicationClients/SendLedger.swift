@@ -51,7 +51,7 @@ struct SendLedger: @unchecked Sendable {
         if length == 0 {
             chain = StreamHashChain()
         } else if length % UInt64(StreamHashChain.chunkBytes) == 0 {
-            chain = StreamHashChain(boundaryLength: length, boundaryHead: head.bytes)
+            chain = StreamHashChain(boundaryLength: length, boundaryHead: head)
         }
         expectedHeads[length] = head
     }
@@ -64,7 +64,7 @@ struct SendLedger: @unchecked Sendable {
         acknowledged = length
         sentEnd = length
         self.chain = chain
-        expectedHeads[length] = ChainHead(chain.head)
+        expectedHeads[length] = chain.head
     }
 
     /// A later connection's ready: where the appliance's durable stream ends now. Returns the frames to send again.
@@ -100,7 +100,7 @@ struct SendLedger: @unchecked Sendable {
         sentEnd += UInt64(bytes.readableBytes)
         if chain != nil {
             bytes.withUnsafeReadableBytes { chain!.append($0) }
-            expectedHeads[sentEnd] = ChainHead(chain!.head)
+            expectedHeads[sentEnd] = chain!.head
         }
         return offset
     }

@@ -91,9 +91,9 @@ public struct StreamRestorer: Sendable {
                             throw ReplicationError.protocolViolation(
                                 "the appliance ended the range at \(end) after sending up to \(next)")
                         }
-                        if let chain, chain.head != streamHead.bytes {
+                        if let chain, chain.head != streamHead {
                             throw ReplicationError.protocolViolation(
-                                "the restored bytes hash to \(ChainHead(chain.head)!) but the appliance's head is "
+                                "the restored bytes hash to \(chain.head) but the appliance's head is "
                                     + "\(streamHead): do not use this copy")
                         }
                         return wanted
@@ -125,9 +125,9 @@ public struct StreamRestorer: Sendable {
         }
         let split = Int(checking.length - offset)
         chain.append(UnsafeRawBufferPointer(rebasing: bytes[..<split]))
-        guard chain.head == checking.head.bytes else {
+        guard chain.head == checking.head else {
             throw ReplicationError.protocolViolation(
-                "at \(checking.length) bytes the restored stream's head is \(ChainHead(chain.head)!), but the receipt "
+                "at \(checking.length) bytes the restored stream's head is \(chain.head), but the receipt "
                     + "says \(checking.head): the appliance no longer holds what it acknowledged; do not use this copy")
         }
         chain.append(UnsafeRawBufferPointer(rebasing: bytes[split...]))

@@ -294,12 +294,12 @@ struct SendConnection: Sendable {
             bytes.readSlice(length: take)!.withUnsafeReadableBytes { chain.append($0) }
             if bytes.readableBytes > 0 { rest = bytes }
         }
-        guard ChainHead(chain.head) == head else {
+        guard chain.head == head else {
             throw ReplicationError.refused(
                 ErrorFrame(
                     code: .wrongOffset,
                     message: "the first \(length) bytes of stream \(stream) differ from this input's (heads "
-                        + "\(head) and \(ChainHead(chain.head)!)): it is not this input's stream"))
+                        + "\(head) and \(chain.head)): it is not this input's stream"))
         }
         return (chain, rest)
     }

@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 
 /// One message of the replication protocol, in either direction.
@@ -26,30 +27,6 @@ public enum Frame: Hashable, Sendable {
     case receiptRequest
     /// Appliance → client: the signed receipt.
     case receipt(Receipt)
-}
-
-/// A stream's hash-chain head (`docs/hash-chain.md`): 32 bytes.
-public struct ChainHead: Hashable, Sendable, CustomStringConvertible {
-    /// The head of an empty stream.
-    public static let empty = ChainHead(unchecked: [UInt8](repeating: 0, count: 32))
-
-    /// The digest.
-    public let bytes: [UInt8]
-
-    /// Wraps a digest; nil unless it is 32 bytes.
-    public init?(_ bytes: [UInt8]) {
-        guard bytes.count == 32 else { return nil }
-        self.bytes = bytes
-    }
-
-    private init(unchecked bytes: [UInt8]) {
-        self.bytes = bytes
-    }
-
-    /// The digest in hexadecimal.
-    public var description: String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
 }
 
 /// What a client asks for when it connects.

@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 
 /// The wire type byte of each frame.

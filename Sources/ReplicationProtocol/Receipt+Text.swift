@@ -1,3 +1,4 @@
+import HashChain
 import StreamStore
 
 /// The text form of a receipt: what `saatkond send --receipt` writes and `saatkond verify` reads.
@@ -158,44 +159,5 @@ public struct ReceiptTextError: Error, Hashable, Sendable, CustomStringConvertib
     static func quote(_ bytes: some Collection<UInt8>) -> String {
         let shown = String(decoding: bytes.prefix(80), as: UTF8.self)
         return shown.debugDescription + (bytes.count > 80 ? "…" : "")
-    }
-}
-
-/// Lower-case hexadecimal, the one spelling receipts, heads and keys use in text.
-public enum Hex {
-    /// The bytes as two lower-case hexadecimal digits each.
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    /// The bytes of an even number of lower-case hexadecimal digits; nil for anything else.
-    public static func decode(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = value(of: digits[index]), let low = value(of: digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func value(of digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
-}
-
-extension ChainHead {
-    /// A head from its 64 lower-case hexadecimal digits (its ``description``); nil for anything else.
-    public init?(hex: String) {
-        guard let bytes = Hex.decode(hex) else { return nil }
-        self.init(bytes)
     }
 }

@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 
 /// The appliance's signed statement that a stream was durable up to a length with a head, at a time.

@@ -1,3 +1,5 @@
+import HashChain
+
 /// Where streams live: the erasure-coded engine implements it, and tests wrap it (a store that fails on demand),
 /// so the replication service never knows what it writes to.
 ///
@@ -25,7 +27,7 @@ public protocol StreamAppender: AnyObject {
     var appendedLength: UInt64 { get }
 
     /// The stream's hash-chain head (`docs/hash-chain.md`) at ``durableLength``.
-    var durableHead: [UInt8] { get }
+    var durableHead: ChainHead { get }
 
     /// Appends `bytes` after everything appended so far. They are not durable until ``makeDurable()`` returns.
     func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError)
@@ -58,7 +60,7 @@ public protocol StreamReader: AnyObject {
     var length: UInt64 { get }
 
     /// The stream's hash-chain head at ``length``.
-    var head: [UInt8] { get }
+    var head: ChainHead { get }
 
     /// Reads up to `buffer.count` bytes at `offset` into `buffer`; returns how many were read (0 only at the end).
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StreamStorageError) -> Int

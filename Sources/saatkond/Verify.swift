@@ -1,6 +1,7 @@
 import ArgumentParser
 import DevelopmentIdentity
 import Foundation
+import HashChain
 import Receipts
 import ReplicationProtocol
 import SystemPackage

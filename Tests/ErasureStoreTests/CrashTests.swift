@@ -280,7 +280,7 @@ final class CrashRig {
     private let expected: [UInt8]
     private let keyDirectory: String
     /// The longest durable length any writer printed, and the head it printed with it.
-    private var promise = (length: UInt64(0), head: StreamHashChain.emptyHead)
+    private var promise = (length: UInt64(0), head: ChainHead.empty)
     /// When the kills land and which members are lost: seeded, and the seed is in every failure's message, so that
     /// `SAATKOND_CRASH_SEED=<seed>` replays a failing run's choices (the writer's own timing still varies).
     var random: SplitMix64
@@ -341,10 +341,14 @@ final class CrashRig {
             let head = String(fields[2])
             if fields[0] == "OPEN" {
                 #expect(length >= before.length, "round \(round): reopened at \(length), promised \(before.length)")
-                #expect(head == hex(referenceHead(length)), "round \(round): the recovered head at \(length) is wrong")
+                #expect(head == "\(referenceHead(length))", "round \(round): the recovered head at \(length) is wrong")
             } else {
                 #expect(length >= promise.length, "round \(round): a promise shrank to \(length)")
-                promise = (length, Self.bytes(hex: head))
+                guard let promised = ChainHead(hex: head) else {
+                    Issue.record("round \(round): the writer printed the head \"\(head)\"")
+                    continue
+                }
+                promise = (length, promised)
                 promisedThisRound = true
             }
         }
@@ -429,7 +433,7 @@ final class CrashRig {
         return equal ? nil : stored.indices.first { stored[$0] != expected[$0] }
     }
 
-    private func referenceHead(_ length: UInt64) -> [UInt8] {
+    private func referenceHead(_ length: UInt64) -> ChainHead {
         StreamHashChain.head(of: Array(expected[..<Int(length)]))
     }
 
@@ -439,16 +443,5 @@ final class CrashRig {
             FileManager.default.createFile(
                 atPath: "\(keyDirectory)/\(name)", contents: data, attributes: [.posixPermissions: 0o600])
         else { throw TestSupportError("cannot write \(keyDirectory)/\(name)") }
-    }
-
-    private func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-    }
-
-    private static func bytes(hex: String) -> [UInt8] {
-        let digits = Array(hex.utf8)
-        return stride(from: 0, to: digits.count - 1, by: 2).map {
-            UInt8(String(decoding: digits[$0...($0 + 1)], as: UTF8.self), radix: 16) ?? 0
-        }
     }
 }

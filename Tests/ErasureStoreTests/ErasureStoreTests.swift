@@ -296,7 +296,7 @@ struct ErasureStoreTests {
         let data = PatternGenerator(seed: 29).bytesOnce(2_750_000)
         let appender = try fixture.open().openAppender(for: Self.stream)
         try appender.append(data)
-        #expect(appender.durableHead == StreamHashChain.emptyHead)
+        #expect(appender.durableHead == .empty)
         _ = try appender.makeDurable()
         #expect(appender.durableHead == StreamHashChain.head(of: data))
         appender.close()

@@ -1,4 +1,5 @@
 import Foundation
+import HashChain
 import PropertyBased
 import TestSupport
 import Testing
@@ -19,7 +20,7 @@ struct FormatParserTests {
         let shardHeader = ShardHeader(
             arrayID: arrayID, stream: stream, segment: segment, shardIndex: Int(random.next() % 11), dataShards: 8,
             parityShards: 3, shardBytes: 1 << 20, blockBytes: 64 << 10, streamOffset: segment << 23,
-            chainHead: random.bytes(32), encapsulatedKey: random.bytes(32), wrappedKey: random.bytes(48),
+            chainHead: ChainHead(random.bytes(32))!, encapsulatedKey: random.bytes(32), wrappedKey: random.bytes(48),
             dataTag: random.bytes(16))
         let journalHeader = JournalHeader(
             arrayID: arrayID, stream: stream, segment: segment, segmentOffset: segment << 20, salt: random.bytes(32))

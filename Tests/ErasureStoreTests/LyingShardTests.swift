@@ -60,7 +60,9 @@ struct LyingShardTests {
     private static func lie(inHeaderOf path: FilePath) throws {
         var file = try contents(path)
         var (header, length) = try ShardHeader.decode(Array(file[..<4096]))
-        header.chainHead[0] ^= 0x01
+        var head = header.chainHead.bytes
+        head[0] ^= 0x01
+        header.chainHead = ChainHead(head)!
         let encoded = header.encoded()
         try #require(encoded.count == length)
         file.replaceSubrange(0..<length, with: encoded)

@@ -1,3 +1,4 @@
+import HashChain
 import NIOCore
 import NIOTestUtils
 import PropertyBased

@@ -1,4 +1,5 @@
 import Foundation
+import HashChain
 import PropertyBased
 import ReplicationProtocol
 import Synchronization

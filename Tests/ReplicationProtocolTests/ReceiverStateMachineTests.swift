@@ -1,4 +1,5 @@
 import Authorization
+import HashChain
 import NIOCore
 import ReplicationProtocol
 import StreamStore

@@ -218,14 +218,14 @@ private final class LyingHandler: ChannelInboundHandler {
             }
         case .hello:
             // A read: three bytes whose head is that of [1, 2, 3], served as [1, 2, 4].
-            answer(.ready(length: 3, head: ChainHead(StreamHashChain.head(of: [1, 2, 3]))!), context: context)
+            answer(.ready(length: 3, head: StreamHashChain.head(of: [1, 2, 3])), context: context)
         case .readRange:
             answer(.data(offset: 0, bytes: ByteBuffer(bytes: [1, 2, 4])), context: context)
             answer(.end(offset: 3), context: context)
         case .data(_, let bytes):
             bytes.withUnsafeReadableBytes { chain.append($0) }
             frames += 1
-            let honest = Frame.acknowledgement(durableLength: chain.length, head: ChainHead(chain.head)!)
+            let honest = Frame.acknowledgement(durableLength: chain.length, head: chain.head)
             switch lie {
             case .decreasingAcknowledgement where frames == 2:
                 answer(honest, context: context)
@@ -235,7 +235,7 @@ private final class LyingHandler: ChannelInboundHandler {
             case .wrongHead:
                 answer(
                     .acknowledgement(
-                        durableLength: chain.length, head: ChainHead(StreamHashChain.head(of: [9, 9, 9]))!),
+                        durableLength: chain.length, head: StreamHashChain.head(of: [9, 9, 9])),
                     context: context)
             case .resumeBelowAcknowledged where frames == 2:
                 answer(honest, context: context)
@@ -245,7 +245,7 @@ private final class LyingHandler: ChannelInboundHandler {
                 answer(honest, context: context)
             }
         case .sync:
-            answer(.acknowledgement(durableLength: chain.length, head: ChainHead(chain.head)!), context: context)
+            answer(.acknowledgement(durableLength: chain.length, head: chain.head), context: context)
         default:
             context.close(promise: nil)
         }

@@ -97,6 +97,6 @@ extension Frame {
 extension ChainHead {
     /// The hash-chain head of a stream that holds exactly `bytes`.
     static func of(_ bytes: [UInt8]) -> ChainHead {
-        ChainHead(StreamHashChain.head(of: bytes))!
+        StreamHashChain.head(of: bytes)
     }
 }

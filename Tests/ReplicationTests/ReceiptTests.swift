@@ -17,7 +17,7 @@ struct ReceiptTests {
             let receipt = try #require(report.receipt)
             #expect(receipt.stream == "ee.receipt")
             #expect(receipt.durableLength == UInt64(bytes.count))
-            #expect(receipt.head.bytes == StreamHashChain.head(of: bytes))
+            #expect(receipt.head == StreamHashChain.head(of: bytes))
             #expect(receipt.appliance == "test-appliance")
             #expect(ReceiptSigner.verify(receipt, publicKey: harness.signer.publicKey))
 

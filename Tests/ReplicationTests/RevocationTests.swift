@@ -1,4 +1,5 @@
 import Foundation
+import HashChain
 import NIOCore
 import NIOSSL
 import Receipts

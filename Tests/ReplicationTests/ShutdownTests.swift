@@ -1,5 +1,6 @@
 import ErasureStore
 import Foundation
+import HashChain
 import StreamStore
 import Synchronization
 import Testing
@@ -52,7 +53,7 @@ private final class SlowlyClosingAppender: StreamAppender {
     var name: StreamName { appender.name }
     var durableLength: UInt64 { appender.durableLength }
     var appendedLength: UInt64 { appender.appendedLength }
-    var durableHead: [UInt8] { appender.durableHead }
+    var durableHead: ChainHead { appender.durableHead }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) { try appender.append(bytes) }
     func makeDurable() throws(StreamStorageError) -> UInt64 { try appender.makeDurable() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CryptoPrimitives
 import DurableFiles
 import ErasureStore
+import HashChain
 import StreamStore
 import SystemPackage
 
@@ -103,9 +104,8 @@ struct CrashWriterCommand: ParsableCommand {
             storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey, journalKey: journalKey)
     }
 
-    private func report(_ word: String, length: UInt64, head: [UInt8]) throws {
-        let hex = head.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let line = Array("\(word) \(length) \(hex)\n".utf8)
+    private func report(_ word: String, length: UInt64, head: ChainHead) throws {
+        let line = Array("\(word) \(length) \(head)\n".utf8)
         _ = try line.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0) }
     }
 }
