@@ -33,13 +33,11 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private let threadPool: NIOThreadPool
     private let session = StorageSession()
     private let logger: Logger
-    private var readingPaused = false
-    private var readingPausedByBudget = false
-    private var readRequestedWhilePaused = false
+    /// Whether to read from the client, and the bytes held against the shared budget.
+    private var readGate = ReceiverReadGate()
     private let budget: ReceiveBudget
-    /// Bytes of this connection held against the budget: read, not yet flushed.
-    private var heldBytes = 0
-    private var lastProgress = NIODeadline.now()
+    /// When the client last made progress; created when the handler is added.
+    private var deadline = ClientDeadline(connectedAt: .zero)
     private var deadlineCheck: RepeatedTask?
     /// The pending flush timer the state machine armed, cancelled when the handler goes.
     private var flushTimer: Scheduled<Void>?
@@ -52,6 +50,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     /// The decoder's limit on a frame's length, raised once the stream is open for append.
     private let frameLimit: NIOLoopBoundBox<Int>
     private let onHandshakeCompleted: () -> Void
+    /// Who is at the other end once the TLS handshake completed: from the TLS handler's peer certificate (tests of
+    /// the handler alone, on an EmbeddedChannel, name a peer instead).
+    private let peerOf: (ChannelHandlerContext) -> CertifiedPeer?
     private var identity: String?
     /// The identity whose place among the open streams this connection holds.
     private var streamSlotHolder: String?
@@ -60,8 +61,10 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
         policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
         storageWork: StorageWork, streamSlots: SharedStreamSlots, frameLimit: NIOLoopBoundBox<Int>,
-        onHandshakeCompleted: @escaping () -> Void, logger: Logger
+        onHandshakeCompleted: @escaping () -> Void, logger: Logger,
+        peerOf: @escaping (ChannelHandlerContext) -> CertifiedPeer? = ReceiverChannelHandler.tlsPeer
     ) {
+        self.peerOf = peerOf
         self.streamSlots = streamSlots
         self.frameLimit = frameLimit
         self.onHandshakeCompleted = onHandshakeCompleted
@@ -78,7 +81,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         metrics.connections.increment()
-        lastProgress = .now()
+        deadline = ClientDeadline(connectedAt: Self.now(context))
         // A quarter of the shortest deadline: a client is cut off at most 25 % after its deadline.
         let interval = TimeAmount(min(limits.helloTimeout, limits.idleTimeout) / 4)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -91,8 +94,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         metrics.connections.decrement()
         budget.cancel(ObjectIdentifier(self))
-        budget.give(heldBytes)
-        heldBytes = 0
+        budget.give(readGate.closed())
         deadlineCheck?.cancel()
         deadlineCheck = nil
         flushTimer?.cancel()
@@ -100,17 +102,20 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastProgress = .now()
+        let now = Self.now(context)
+        deadline.progressed(at: now)
         let frame = unwrapInboundIn(data)
         switch frame {
         case .hello(let hello): streamCounters = metrics.counters(stream: hello.stream)
         case .data(_, let bytes):
             streamCounters?.bytes.increment(by: bytes.readableBytes)
-            heldBytes += bytes.readableBytes
-            if !budget.take(bytes.readableBytes) { pauseForBudget(context: context) }
+            let granted = budget.take(bytes.readableBytes)
+            if readGate.received(bytes.readableBytes, granted: granted) == .waitForRoom {
+                waitForBudget(context: context)
+            }
         default: break
         }
-        run(state.frameReceived(frame, at: Self.now()), context: context)
+        run(state.frameReceived(frame, at: now), context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -118,8 +123,16 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    private static func now() -> Duration {
-        .nanoseconds(Int64(NIODeadline.now().uptimeNanoseconds))
+    /// The peer certificate's identity, as the TLS handler in front of this one verified it.
+    static func tlsPeer(_ context: ChannelHandlerContext) -> CertifiedPeer? {
+        // No TLS handler is no peer: the connection is refused at its hello.
+        let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+        return certificate.flatMap(PeerIdentity.peer(of:))
+    }
+
+    /// The event loop's clock, which an EmbeddedEventLoop lets tests move.
+    private static func now(_ context: ChannelHandlerContext) -> Duration {
+        .nanoseconds(Int64(context.eventLoop.now.uptimeNanoseconds))
     }
 
     private func giveBackStreamSlot() {
@@ -130,18 +143,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     private func checkClientDeadline(context: ChannelHandlerContext) {
-        guard let deadline = state.clientDeadline else {
-            lastProgress = .now()  // The appliance itself is busy; the client's clock starts when it is done.
-            return
-        }
-        if NIODeadline.now() - lastProgress > TimeAmount(deadline) {
-            logger.notice("client timed out", metadata: ["after": "\(deadline)"])
+        let limit = state.clientDeadline
+        if deadline.hasExpired(at: Self.now(context), deadline: limit) {
+            logger.notice("client timed out", metadata: ["after": "\(limit.map { "\($0)" } ?? "")"])
             run(state.clientTimedOut(), context: context)
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        lastProgress = .now()
+        deadline.progressed(at: Self.now(context))
         run(state.writabilityChanged(isWritable: context.channel.isWritable), context: context)
         context.fireChannelWritabilityChanged()
     }
@@ -155,9 +165,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         if event is ReceiverShutdownEvent {
             run(state.shutdownRequested(), context: context)
         } else if case TLSUserEvent.handshakeCompleted = event {
-            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-                .peerCertificate
-            let peer = certificate.flatMap(PeerIdentity.peer(of:))
+            let peer = peerOf(context)
             self.identity = peer?.commonName
             onHandshakeCompleted()
             logger.info("sender connected", metadata: ["identity": "\(peer.map { "\($0)" } ?? "none")"])
@@ -179,33 +187,20 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Stops reading until the shared budget has room again; the wake-up hops back to this connection's loop.
-    private func pauseForBudget(context: ChannelHandlerContext) {
-        guard !readingPausedByBudget else { return }
-        readingPausedByBudget = true
+    /// Asks the shared budget to say when it has room again; the wake-up hops back to this connection's loop.
+    private func waitForBudget(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         budget.wait(ObjectIdentifier(self)) {
             eventLoop.execute {
                 let (handler, context) = loopBound.value
-                handler.readingPausedByBudget = false
-                handler.resumeReadingIfAllowed(context: context)
+                if handler.readGate.budgetHasRoom() { context.read() }
             }
         }
     }
 
-    private func resumeReadingIfAllowed(context: ChannelHandlerContext) {
-        guard !readingPaused && !readingPausedByBudget && readRequestedWhilePaused else { return }
-        readRequestedWhilePaused = false
-        context.read()
-    }
-
     func read(context: ChannelHandlerContext) {
-        if readingPaused || readingPausedByBudget {
-            readRequestedWhilePaused = true
-        } else {
-            context.read()
-        }
+        if readGate.readRequested() { context.read() }
     }
 
     private func run(_ action: ReceiverAction, context: ChannelHandlerContext) {
@@ -228,10 +223,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 context.writeAndFlush(wrapOutboundOut(.receipt(receipt)), promise: nil)
             } catch {
                 logger.error("cannot sign a receipt", metadata: ["error": "\(error)"])
-                context.writeAndFlush(
-                    wrapOutboundOut(.error(ErrorFrame(code: .storageFailure, message: "cannot sign a receipt"))),
-                    promise: nil)
-                context.close(promise: nil)
+                run(state.receiptSigningFailed("\(error)"), context: context)
             }
         }
         if action.acceptDataFrames {
@@ -248,14 +240,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 handler.run(handler.state.flushTimerFired(), context: context)
             }
         }
-        switch action.reading {
-        case .pause:
-            readingPaused = true
-        case .resume:
-            readingPaused = false
-            resumeReadingIfAllowed(context: context)
-        case nil:
-            break
+        if let change = action.reading, readGate.protocolChanged(change) {
+            context.read()
         }
         if action.close {
             context.close(promise: nil)
@@ -263,8 +249,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     }
 
     private func release(_ bytes: Int) {
-        heldBytes -= bytes
-        budget.give(bytes)
+        budget.give(readGate.released(bytes))
     }
 
     private func start(_ operation: StorageOperation, context: ChannelHandlerContext) {

@@ -3,8 +3,9 @@ import NIOCore
 import StreamStore
 
 /// What the shell around ``ReceiverStateMachine`` must do after an event, in this order: send the frames,
-/// start the storage operation, change reading, close.
-public struct ReceiverAction {
+/// start the storage operation, change reading, close. Equatable, so that tests read as events and the actions
+/// expected of them.
+public struct ReceiverAction: Equatable {
     /// Frames to write to the client, each flushed.
     public var frames: [Frame]
     /// A storage operation to start; its completion is the next event.
@@ -13,8 +14,8 @@ public struct ReceiverAction {
     public var reading: ReadingChange?
     /// Whether to close the connection after writing the frames.
     public var close: Bool
-    /// A receipt to sign and send: the stream, and its durable length and head.
-    public var receipt: (stream: StreamName, durableLength: UInt64, head: ChainHead)?
+    /// A receipt to sign and send; if signing fails, tell ``ReceiverStateMachine/receiptSigningFailed(_:)``.
+    public var receipt: ReceiptRequest?
     /// Call ``ReceiverStateMachine/flushTimerFired()`` after this long (at most one such timer is pending).
     public var armFlushTimer: Duration?
     /// The stream is open for append: accept frames of up to ``ProtocolLimits/maximumBodyLength`` from now on
@@ -35,8 +36,21 @@ public struct ReceiverAction {
     public static var none: ReceiverAction { ReceiverAction() }
 }
 
+/// What a receipt must state: the stream, and its durable length and head.
+public struct ReceiptRequest: Equatable, Sendable {
+    public var stream: StreamName
+    public var durableLength: UInt64
+    public var head: ChainHead
+
+    public init(stream: StreamName, durableLength: UInt64, head: ChainHead) {
+        self.stream = stream
+        self.durableLength = durableLength
+        self.head = head
+    }
+}
+
 /// A storage operation the shell runs off the event loop.
-public enum StorageOperation: Sendable {
+public enum StorageOperation: Equatable, Sendable {
     /// Open the stream for `intent`; answer with `streamOpened` or `storageFailed`.
     case open(StreamName, Hello.Intent)
     /// Append the buffers in order, then make durable what `flush` asks for; answer with `appendCompleted` (the

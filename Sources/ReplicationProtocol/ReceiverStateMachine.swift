@@ -218,7 +218,9 @@ public struct ReceiverStateMachine {
             }
             // A receipt speaks for what is acknowledged: durable, whatever is still on its way to storage.
             var action = ReceiverAction.none
-            action.receipt = (appending.stream, appending.acknowledgedLength, appending.acknowledgedHead)
+            action.receipt = ReceiptRequest(
+                stream: appending.stream, durableLength: appending.acknowledgedLength,
+                head: appending.acknowledgedHead)
             return action
         case (.awaitingRange(let streamLength), .readRange(let offset, let length)):
             guard offset <= streamLength, length <= streamLength - offset else {
@@ -536,6 +538,14 @@ public struct ReceiverStateMachine {
         reading.storageBusy = true
         let count = Int(min(UInt64(limits.readChunkBytes), reading.end - reading.next))
         return ReceiverAction(storage: .read(offset: reading.next, count: count))
+    }
+
+    /// The receipt an action asked for could not be signed (the signing key is unusable): the client is told, and
+    /// the connection ends, as for any failure of the appliance's own.
+    public mutating func receiptSigningFailed(_ reason: String) -> ReceiverAction {
+        if case .closed = state { return .none }
+        return fail(
+            .storageFailure, "the appliance cannot sign a receipt now (\(reason)); what was acknowledged is durable")
     }
 
     private mutating func fail(_ code: ProtocolErrorCode, _ message: String) -> ReceiverAction {
