@@ -56,9 +56,16 @@ let package = Package(
         .target(name: "HashChain", dependencies: ["CryptoPrimitives"]),
         .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
         .target(
+            name: "StoreFormat",
+            dependencies: [
+                "StreamStore", "HashChain", "CryptoPrimitives", "HPKE", "ErasureCode",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
             name: "ErasureStore",
             dependencies: [
-                "StreamStore", "DurableFiles", "HashChain", "CryptoPrimitives", "HPKE", "ErasureCode",
+                "StoreFormat", "StreamStore", "DurableFiles", "HashChain", "CryptoPrimitives", "HPKE", "ErasureCode",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -129,6 +136,7 @@ let package = Package(
         .target(
             name: "Appliance",
             dependencies: [
+                "StoreFormat",
                 "Receiver", "Receipts", "ReplicationTransport", "StreamStore", "ErasureStore", "CryptoPrimitives",
                 "DurableFiles", "Authorization",
                 "Watchdog", "Systemd", "CLinuxCalls",
@@ -161,6 +169,7 @@ let package = Package(
         .executableTarget(
             name: "StorageBenchmark",
             dependencies: [
+                "StoreFormat",
                 "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -216,7 +225,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StoreFormatFuzzer",
-            dependencies: ["ErasureStore"],
+            dependencies: ["StoreFormat"],
             path: "Fuzz/StoreFormatFuzzer",
             exclude: ["corpus"]
         ),
@@ -234,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "ReplicationProtocolTests",
             dependencies: [
-                "ReplicationProtocol", "Authorization",
+                "ReplicationProtocol", "Authorization", "HashChain", "StreamStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -250,6 +259,7 @@ let package = Package(
         .executableTarget(
             name: "StoreCrashWriter",
             dependencies: [
+                "StoreFormat",
                 "ErasureStore", "StreamStore", "CryptoPrimitives", "DurableFiles", "HashChain",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -259,6 +269,7 @@ let package = Package(
         .testTarget(
             name: "ErasureStoreTests",
             dependencies: [
+                "StoreFormat",
                 "ErasureStore", "StreamStore", "HashChain", "CryptoPrimitives", "DurableFiles", "TestSupport",
                 "StoreCrashWriter", .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -295,11 +306,14 @@ let package = Package(
         .testTarget(
             name: "ReplicationTests",
             dependencies: [
+                "StoreFormat",
                 "Receiver", "ReplicationClients", "Receipts", "ReplicationTransport", "ReplicationProtocol",
                 "Authorization", "ErasureStore", "StreamStore",
                 "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients", "HashChain",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -311,6 +325,7 @@ let package = Package(
         .testTarget(
             name: "ApplianceTests",
             dependencies: [
+                "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -1,4 +1,5 @@
 import ErasureStore
+import StoreFormat
 import StreamStore
 import SystemPackage
 

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import DurableFiles
 import ErasureStore
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 

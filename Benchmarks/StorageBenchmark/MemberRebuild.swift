@@ -1,6 +1,7 @@
 import DurableFiles
 import ErasureStore
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 

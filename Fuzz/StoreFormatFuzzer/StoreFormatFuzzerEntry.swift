@@ -1,4 +1,4 @@
-@_spi(Fuzzing) import ErasureStore
+@_spi(Fuzzing) import StoreFormat
 
 /// libFuzzer's entry point: one input is the bytes of a file as a member could hold them (a shard header, a
 /// journal, a member label) or a file name; ``FormatRoundTrip`` runs every parser over it.

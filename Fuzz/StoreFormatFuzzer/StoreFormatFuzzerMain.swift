@@ -13,7 +13,7 @@
     ) -> CInt
 #else
     import Foundation
-    @_spi(Fuzzing) import ErasureStore
+    @_spi(Fuzzing) import StoreFormat
 #endif
 
 /// Built by `scripts/fuzz` (with `-DFUZZING`), this hands its arguments to libFuzzer. Built as part of the package, it

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import DevelopmentIdentity
 import DurableFiles
 import ErasureStore
+import StoreFormat
 import StreamStore
 import SystemPackage
 

@@ -9,6 +9,7 @@ import Receipts
 import Receiver
 import ReplicationTransport
 import ServiceLifecycle
+import StoreFormat
 import SystemPackage
 import Systemd
 import Watchdog

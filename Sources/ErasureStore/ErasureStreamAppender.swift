@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import DurableFiles
 import HashChain
+import StoreFormat
 import StreamStore
 import SystemPackage
 

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import DurableFiles
 import HashChain
+import StoreFormat
 import StreamStore
 
 /// Reads a stream of an ``ErasureCodedStore`` as it was when the reader was opened.

@@ -1,4 +1,5 @@
 import Foundation
+import StoreFormat
 import StreamStore
 
 /// Lets many threads append to one stream, each waiting for its own bytes to be durable, while sharing flushes.

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import DurableFiles
+import StoreFormat
 import StreamStore
 import SystemPackage
 

@@ -1,4 +1,5 @@
 import DurableFiles
+import StoreFormat
 import StreamStore
 import SystemPackage
 

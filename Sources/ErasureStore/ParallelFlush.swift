@@ -1,4 +1,5 @@
 import Foundation
+import StoreFormat
 import StreamStore
 
 /// Runs blocking file operations on several members at once.

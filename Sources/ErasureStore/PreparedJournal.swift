@@ -1,4 +1,5 @@
 import Foundation
+import StoreFormat
 import StreamStore
 
 /// The journal of a stream's next segment, created in the background while the current segment fills.

@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 

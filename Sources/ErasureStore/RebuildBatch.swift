@@ -1,3 +1,5 @@
+import StoreFormat
+
 /// The bookkeeping of a rebuild's writes: which rebuilt shard files are written but not yet flushed, when to flush
 /// them, and how many bytes are durable. Pure: the shell (``RebuildWriter``) does the I/O it asks for.
 ///

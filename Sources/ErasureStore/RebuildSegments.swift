@@ -1,4 +1,5 @@
 import Foundation
+import StoreFormat
 import StreamStore
 
 #if canImport(Glibc)

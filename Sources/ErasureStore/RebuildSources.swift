@@ -1,5 +1,6 @@
 import DurableFiles
 import ErasureCode
+import StoreFormat
 import SystemPackage
 
 /// One segment's stripe for a rebuild, in memory reused from one segment to the next, laid out block by block: block

@@ -1,5 +1,6 @@
 import DurableFiles
 import HashChain
+import StoreFormat
 import StreamStore
 import SystemPackage
 

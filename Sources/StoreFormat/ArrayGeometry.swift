@@ -48,8 +48,8 @@ public struct ArrayGeometry: Sendable, Hashable {
     public var shardsPerSegment: Int { dataShards + parityShards }
 
     /// Blocks per shard.
-    var blocksPerShard: Int { shardBytes / blockBytes }
+    package var blocksPerShard: Int { shardBytes / blockBytes }
 
     /// Bytes of a whole shard file (``ShardFileLayout``).
-    var shardFileBytes: Int { ShardFileLayout(geometry: self).fileBytes }
+    package var shardFileBytes: Int { ShardFileLayout(geometry: self).fileBytes }
 }

@@ -1,23 +1,23 @@
 import StreamStore
 
 /// Appends big-endian fields to a byte array: the one way on-disk headers are laid out.
-struct ByteWriter {
-    private(set) var bytes: [UInt8] = []
+package struct ByteWriter {
+    package private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
+    package mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func write(_ raw: [UInt8]) {
+    package mutating func write(_ raw: [UInt8]) {
         bytes.append(contentsOf: raw)
     }
 
     /// A length-prefixed (u16) string.
-    mutating func write(_ string: String) {
+    package mutating func write(_ string: String) {
         let utf8 = Array(string.utf8)
         write(UInt16(utf8.count))
         bytes.append(contentsOf: utf8)
@@ -26,18 +26,20 @@ struct ByteWriter {
 
 /// Reads big-endian fields back; every read checks the remaining length, so a truncated or hostile header is an
 /// error, never an out-of-bounds access.
-struct ByteReader {
+package struct ByteReader {
     private let bytes: [UInt8]
     private(set) var position: Int
 
-    init(_ bytes: [UInt8], at position: Int = 0) {
+    package init(_ bytes: [UInt8], at position: Int = 0) {
         self.bytes = bytes
         self.position = position
     }
 
-    var remaining: Int { bytes.count - position }
+    package var remaining: Int { bytes.count - position }
 
-    mutating func read<Integer: FixedWidthInteger>(_: Integer.Type = Integer.self) throws(FormatError) -> Integer {
+    package mutating func read<Integer: FixedWidthInteger>(
+        _: Integer.Type = Integer.self
+    ) throws(FormatError) -> Integer {
         let size = MemoryLayout<Integer>.size
         guard remaining >= size else { throw FormatError("truncated at byte \(position)") }
         var value = Integer.zero
@@ -48,13 +50,13 @@ struct ByteReader {
         return value
     }
 
-    mutating func read(count: Int) throws(FormatError) -> [UInt8] {
+    package mutating func read(count: Int) throws(FormatError) -> [UInt8] {
         guard count >= 0, remaining >= count else { throw FormatError("truncated at byte \(position)") }
         defer { position += count }
         return Array(bytes[position..<(position + count)])
     }
 
-    mutating func readString() throws(FormatError) -> String {
+    package mutating func readString() throws(FormatError) -> String {
         let length: UInt16 = try read()
         guard let string = String(validating: try read(count: Int(length)), as: UTF8.self) else {
             throw FormatError("a name is not UTF-8")
@@ -64,16 +66,16 @@ struct ByteReader {
 }
 
 /// Bytes on a member that are not what the engine wrote: torn, corrupt, foreign or of an unknown version.
-struct FormatError: Error, CustomStringConvertible {
-    let description: String
+package struct FormatError: Error, CustomStringConvertible {
+    package let description: String
 
-    init(_ description: String) {
+    package init(_ description: String) {
         self.description = description
     }
 }
 
 /// `Array.withUnsafeBytes` for a body with typed throws, which the standard library's rethrowing version erases.
-func withBytes<Result>(
+package func withBytes<Result>(
     of array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(StreamStorageError) -> Result
 ) throws(StreamStorageError) -> Result {
     var outcome: Swift.Result<Result, StreamStorageError>?

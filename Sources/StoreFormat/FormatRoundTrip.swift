@@ -7,7 +7,7 @@ import SystemPackage
 /// SPI: nothing but the fuzzer and the tests has a use for it.
 @_spi(Fuzzing) public enum FormatRoundTrip {
     /// The journal header a record parse is tried under, besides the header the input may start with.
-    static let recordHeader = JournalHeader(
+    package static let recordHeader = JournalHeader(
         arrayID: [UInt8](repeating: 0x5A, count: 16), stream: "ee.fuzz", segment: 3, segmentOffset: 3 << 20,
         salt: [UInt8](repeating: 0xA5, count: 32))
 
@@ -18,26 +18,26 @@ import SystemPackage
 
     /// What is wrong with how the parsers treat `bytes`, or nil: the shard header, journal header and records
     /// (under the header `bytes` starts with, and under a fixed one), member label and file name parsers in turn.
-    static func violation(in bytes: [UInt8]) -> String? {
+    package static func violation(in bytes: [UInt8]) -> String? {
         shardHeaderViolation(bytes) ?? journalViolation(bytes)
             ?? recordsViolation(bytes, from: 0, header: recordHeader) ?? labelViolation(bytes) ?? nameViolation(bytes)
     }
 
-    static func shardHeaderViolation(_ bytes: [UInt8]) -> String? {
+    package static func shardHeaderViolation(_ bytes: [UInt8]) -> String? {
         guard let (header, length) = try? ShardHeader.decode(bytes) else { return nil }
         if header.encoded() != Array(bytes[..<length]) { return "a shard header does not encode to its bytes" }
         if (try? ShardHeader.decode(header.encoded()))?.0 != header { return "a shard header does not parse again" }
         return nil
     }
 
-    static func journalViolation(_ bytes: [UInt8]) -> String? {
+    package static func journalViolation(_ bytes: [UInt8]) -> String? {
         guard let (header, length) = try? JournalHeader.decode(bytes) else { return nil }
         if header.encoded() != Array(bytes[..<length]) { return "a journal header does not encode to its bytes" }
         return recordsViolation(bytes, from: length, header: header)
     }
 
     /// Records after `start`, with and without the bound of a segment's end (a short one, so inputs reach it).
-    static func recordsViolation(_ bytes: [UInt8], from start: Int, header: JournalHeader) -> String? {
+    package static func recordsViolation(_ bytes: [UInt8], from start: Int, header: JournalHeader) -> String? {
         for segmentBytes in [nil, 64] as [Int?] {
             let (records, end) = JournalRecord.parseAll(bytes, from: start, header: header, segmentBytes: segmentBytes)
             guard start <= end && end <= bytes.count else { return "the valid prefix ends outside the input" }
@@ -56,7 +56,7 @@ import SystemPackage
         return nil
     }
 
-    static func labelViolation(_ bytes: [UInt8]) -> String? {
+    package static func labelViolation(_ bytes: [UInt8]) -> String? {
         guard let identity = try? MemberIdentity(decoding: bytes) else { return nil }
         if identity.encoded() != bytes { return "a member label does not encode to its bytes" }
         if identity.index >= identity.geometry.memberCount { return "a member index outside its array" }
@@ -66,7 +66,7 @@ import SystemPackage
 
     /// The input as a file name in a stream directory: a segment index is only ever taken from the name the engine
     /// itself writes for it, and only when the segment's end is a u64 stream offset.
-    static func nameViolation(_ bytes: [UInt8]) -> String? {
+    package static func nameViolation(_ bytes: [UInt8]) -> String? {
         let name = String(decoding: bytes.prefix(64), as: UTF8.self)
         let segmentBytes = 1 << 20
         let found = MemberLayout.indices(in: [name], segmentBytes: segmentBytes)

@@ -15,15 +15,23 @@ import ErasureCode
 /// A record's checksum starts from the checksum of its file's salt (format 2), so it holds only in the file it was
 /// written for: journal files are reused (``JournalPool``), and what a reused file held before, behind the records
 /// written since, fails its checksum whatever stream or segment it came from.
-struct JournalHeader: Hashable {
+package struct JournalHeader: Hashable {
     private static let magic = Array("SKJRNL02".utf8)
-    static let formatOneMagic = Array("SKJRNL01".utf8)
+    package static let formatOneMagic = Array("SKJRNL01".utf8)
 
-    var arrayID: [UInt8]
-    var stream: String
-    var segment: UInt64
-    var segmentOffset: UInt64
-    var salt: [UInt8]
+    package var arrayID: [UInt8]
+    package var stream: String
+    package var segment: UInt64
+    package var segmentOffset: UInt64
+    package var salt: [UInt8]
+
+    package init(arrayID: [UInt8], stream: String, segment: UInt64, segmentOffset: UInt64, salt: [UInt8]) {
+        self.arrayID = arrayID
+        self.stream = stream
+        self.segment = segment
+        self.segmentOffset = segmentOffset
+        self.salt = salt
+    }
 
     private var fields: [UInt8] {
         var writer = ByteWriter()
@@ -36,7 +44,7 @@ struct JournalHeader: Hashable {
         return writer.bytes
     }
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes = fields
         var writer = ByteWriter()
         writer.write(CRC32C.checksum(bytes))
@@ -44,7 +52,7 @@ struct JournalHeader: Hashable {
         return bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws(FormatError) -> (JournalHeader, Int) {
+    package static func decode(_ bytes: [UInt8]) throws(FormatError) -> (JournalHeader, Int) {
         var reader = ByteReader(bytes)
         guard try reader.read(count: 8) == magic else { throw FormatError("not a Saatkond journal") }
         let header = JournalHeader(
@@ -60,27 +68,27 @@ struct JournalHeader: Hashable {
     /// The longest a journal file of a segment of `segmentBytes` can legitimately be: the longest header, and the
     /// segment's bytes in records of one byte each (a record is 36 bytes of framing around its ciphertext). A
     /// reused file holds what its earlier journal left behind the records, but never more than that.
-    static func fileLimit(segmentBytes: Int) -> Int {
+    package static func fileLimit(segmentBytes: Int) -> Int {
         maximumBytes + segmentBytes * (1 + JournalRecord.framingBytes)
     }
 
     /// The longest header: the longest stream name a u16 can give.
-    static let maximumBytes = encodedCount(nameBytes: Int(UInt16.max))
+    package static let maximumBytes = encodedCount(nameBytes: Int(UInt16.max))
 
     /// The bytes of the header of a journal whose stream name has `nameBytes` bytes: what ``JournalPool`` wipes when
     /// it retires the journal.
-    static func encodedCount(nameBytes: Int) -> Int { 8 + 16 + 2 + nameBytes + 8 + 8 + 32 + 4 }
+    package static func encodedCount(nameBytes: Int) -> Int { 8 + 16 + 2 + nameBytes + 8 + 8 + 32 + 4 }
 
     /// The record key of this journal file.
-    func recordKey(journalKey: SecretBytes) throws -> SecretBytes {
+    package func recordKey(journalKey: SecretBytes) throws -> SecretBytes {
         try HKDFSHA256.deriveKey(
             ikm: journalKey, salt: salt, info: Array("saatkond journal v1".utf8) + fields, length: 32)
     }
 
     /// Where every record checksum of this file starts.
-    var recordChecksumSeed: UInt32 { CRC32C.checksum(salt) }
+    package var recordChecksumSeed: UInt32 { CRC32C.checksum(salt) }
 
-    func recordAdditionalData(offset: UInt64, length: Int) -> [UInt8] {
+    package func recordAdditionalData(offset: UInt64, length: Int) -> [UInt8] {
         var writer = ByteWriter()
         writer.write(fields)
         writer.write(offset)
@@ -90,16 +98,22 @@ struct JournalHeader: Hashable {
 }
 
 /// One record of a journal, as stored: ciphertext and tag.
-struct JournalRecord: Hashable {
+package struct JournalRecord: Hashable {
     private static let magic: UInt32 = 0x534B_5243  // "SKRC"
     /// Magic, length, stream offset, tag and CRC32C around a record's ciphertext.
-    static let framingBytes = 4 + 4 + 8 + 16 + 4
+    package static let framingBytes = 4 + 4 + 8 + 16 + 4
 
-    var streamOffset: UInt64
-    var ciphertext: [UInt8]
-    var tag: [UInt8]
+    package var streamOffset: UInt64
+    package var ciphertext: [UInt8]
+    package var tag: [UInt8]
 
-    static func seal(
+    package init(streamOffset: UInt64, ciphertext: [UInt8], tag: [UInt8]) {
+        self.streamOffset = streamOffset
+        self.ciphertext = ciphertext
+        self.tag = tag
+    }
+
+    package static func seal(
         _ plaintext: UnsafeRawBufferPointer, at offset: UInt64, index: UInt64, header: JournalHeader,
         key: SecretBytes
     ) throws -> [UInt8] {
@@ -124,7 +138,7 @@ struct JournalRecord: Hashable {
         return record
     }
 
-    func open(index: UInt64, header: JournalHeader, key: SecretBytes) throws -> [UInt8] {
+    package func open(index: UInt64, header: JournalHeader, key: SecretBytes) throws -> [UInt8] {
         try AES256GCM.open(
             key: key, nonce: Self.nonce(index), ciphertext: ciphertext, tag: tag,
             additionalData: header.recordAdditionalData(offset: streamOffset, length: ciphertext.count))
@@ -138,10 +152,10 @@ struct JournalRecord: Hashable {
     }
 
     /// The record's bytes in its file.
-    var encodedBytes: Int { Self.framingBytes + ciphertext.count }
+    package var encodedBytes: Int { Self.framingBytes + ciphertext.count }
 
     /// The record as stored in a file of `header`: what ``seal(_:at:index:header:key:)`` returned.
-    func encoded(header: JournalHeader) -> [UInt8] {
+    package func encoded(header: JournalHeader) -> [UInt8] {
         var writer = ByteWriter(capacity: encodedBytes)
         writer.write(Self.magic)
         writer.write(UInt32(ciphertext.count))
@@ -158,7 +172,7 @@ struct JournalRecord: Hashable {
     /// Parses the records after the header, stopping at the first torn or damaged one, and at one that would end
     /// beyond the segment (`segmentBytes` from its start; nil: no such bound).
     /// Returns the records and the byte length of the valid prefix of the file.
-    static func parseAll(
+    package static func parseAll(
         _ bytes: [UInt8], from start: Int, header: JournalHeader, segmentBytes: Int? = nil
     ) -> ([JournalRecord], Int) {
         var records: [JournalRecord] = []

@@ -2,15 +2,15 @@ import ErasureCode
 
 /// The label each member carries in its `saatkond-member` file: which array it belongs to, which position it has,
 /// and the array's geometry. With it an array reassembles from its disks alone, in any order, in a spare chassis.
-struct MemberIdentity: Hashable, Sendable {
-    static let fileName = "saatkond-member"
+package struct MemberIdentity: Hashable, Sendable {
+    package static let fileName = "saatkond-member"
     private static let magic = Array("SKMEMBR1".utf8)
 
-    var arrayID: [UInt8]
-    var index: Int
-    var geometry: ArrayGeometry
+    package var arrayID: [UInt8]
+    package var index: Int
+    package var geometry: ArrayGeometry
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
         writer.write(arrayID)
@@ -24,13 +24,13 @@ struct MemberIdentity: Hashable, Sendable {
         return writer.bytes
     }
 
-    init(arrayID: [UInt8], index: Int, geometry: ArrayGeometry) {
+    package init(arrayID: [UInt8], index: Int, geometry: ArrayGeometry) {
         self.arrayID = arrayID
         self.index = index
         self.geometry = geometry
     }
 
-    init(decoding bytes: [UInt8]) throws(FormatError) {
+    package init(decoding bytes: [UInt8]) throws(FormatError) {
         var reader = ByteReader(bytes)
         guard try reader.read(count: 8) == Self.magic else { throw FormatError("not a Saatkond member label") }
         arrayID = try reader.read(count: 16)

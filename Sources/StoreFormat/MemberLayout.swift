@@ -1,49 +1,38 @@
-import DurableFiles
 import SystemPackage
 
-/// Where things live on a member.
-struct MemberLayout {
-    let root: FilePath
+/// Where things live on a member, and what the names of its files mean. Paths only: creating them is the
+/// engine's (`MemberLayout+Files.swift` in ErasureStore).
+package struct MemberLayout {
+    package let root: FilePath
 
-    var identity: FilePath { root.appending(MemberIdentity.fileName) }
-    var streams: FilePath { root.appending("streams") }
+    package init(root: FilePath) {
+        self.root = root
+    }
 
-    func streamDirectory(_ stream: String) -> FilePath { streams.appending(stream) }
+    package var identity: FilePath { root.appending(MemberIdentity.fileName) }
+    package var streams: FilePath { root.appending("streams") }
 
-    func shard(_ stream: String, segment: UInt64) -> FilePath {
+    package func streamDirectory(_ stream: String) -> FilePath { streams.appending(stream) }
+
+    package func shard(_ stream: String, segment: UInt64) -> FilePath {
         streamDirectory(stream).appending("segment-\(Self.hex(segment)).shard")
     }
 
-    func journal(_ stream: String, segment: UInt64) -> FilePath {
+    package func journal(_ stream: String, segment: UInt64) -> FilePath {
         streamDirectory(stream).appending("journal-\(Self.hex(segment)).log")
     }
 
     /// Spare journal files (``JournalPool``), outside `streams`, so recovery and scrub never see them.
-    var journalPool: FilePath { root.appending("journal-pool") }
+    package var journalPool: FilePath { root.appending("journal-pool") }
 
-    func lock(_ stream: String) -> FilePath { streamDirectory(stream).appending("appender.lock") }
-
-    /// Labels the member durably with `identity`, creating its directory if need be: a new array's members, and a
-    /// replacement disk, are labelled alike.
-    func writeLabel(_ identity: MemberIdentity) throws {
-        let label = identity.encoded()
-        try FileSystemCalls.createDirectories(root)
-        try label.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: self.identity) }
-    }
-
-    /// Creates `streams/<stream>` inside the member, never the member itself: a member directory that vanished (an
-    /// unmounted disk, a removed directory) makes this fail rather than be silently created again elsewhere.
-    func createStreamDirectory(_ stream: String) throws(Errno) {
-        try FileSystemCalls.createDirectory(streams)
-        try FileSystemCalls.createDirectory(streamDirectory(stream))
-    }
+    package func lock(_ stream: String) -> FilePath { streamDirectory(stream).appending("appender.lock") }
 
     /// Segment indices of the shard files present for `stream`, those of its journals, and the names of shard and
     /// journal files that are not exactly what the engine writes (16 lower-case hex digits) or name a segment that
     /// cannot exist: one whose end, at `segmentBytes` a segment, is beyond the largest stream offset (a u64).
     /// Those are reported and never read: `journal-ffffffffffffffff.log` would overflow every offset computed from
     /// it. Other names (the lock, temporary files) are none of these.
-    static func indices(
+    package static func indices(
         in names: [String], segmentBytes: Int
     ) -> (shards: [UInt64], journals: [UInt64], unrecognised: [String]) {
         var shards: [UInt64] = []

@@ -9,13 +9,13 @@ import StreamStore
 /// used once); the key is wrapped to the storage public key with HPKE; the ciphertext is split into k data shards
 /// and m parity shards (ISA-L Reed-Solomon); every block of every shard carries its CRC32C. Opening reverses it from
 /// any k intact shards, and only with the storage private key.
-struct SegmentCodec {
-    let geometry: ArrayGeometry
-    let code: ReedSolomon
+package struct SegmentCodec {
+    package let geometry: ArrayGeometry
+    package let code: ReedSolomon
     private static let nonce = [UInt8](repeating: 0, count: 12)
     private static let keyInfo = Array("saatkond segment key v1".utf8)
 
-    init(geometry: ArrayGeometry) throws(StreamStorageError) {
+    package init(geometry: ArrayGeometry) throws(StreamStorageError) {
         self.geometry = geometry
         do {
             code = try ReedSolomon(dataShards: geometry.dataShards, parityShards: geometry.parityShards)
@@ -25,14 +25,14 @@ struct SegmentCodec {
     }
 
     /// Bytes of a stripe: the k + m shard bodies of a segment back to back, without their CRCs.
-    var stripeBytes: Int { geometry.shardsPerSegment * geometry.shardBytes }
+    package var stripeBytes: Int { geometry.shardsPerSegment * geometry.shardBytes }
 
     /// Seals a segment into `stripe` (``stripeBytes`` long, reused from one segment to the next, so sealing
     /// allocates nothing large) and returns the segment's header, for shard 0.
     ///
     /// The ciphertext is written straight into the stripe's data shards and the parity computed after it; the
     /// plaintext is not touched and may be reused as soon as this returns.
-    func seal(
+    package func seal(
         _ plaintext: UnsafeRawBufferPointer, into stripe: UnsafeMutableRawBufferPointer, template: ShardHeader,
         publicKey: X25519PublicKey
     ) throws -> ShardHeader {
@@ -57,12 +57,12 @@ struct SegmentCodec {
     }
 
     /// Where things are in a shard file.
-    var layout: ShardFileLayout { ShardFileLayout(geometry: geometry) }
+    package var layout: ShardFileLayout { ShardFileLayout(geometry: geometry) }
 
     /// Calls `body` with the pieces of shard `index`'s file in order (its header region, the shard's bytes from the
     /// stripe, its checksum region), for a gathering write that copies nothing: with a stripe aligned to
     /// ``ShardFileLayout/alignment``, every piece suits direct I/O.
-    func withShardFileParts<Result>(
+    package func withShardFileParts<Result>(
         header: ShardHeader, stripe: UnsafeRawBufferPointer, index: Int,
         _ body: ([UnsafeRawBufferPointer]) throws -> Result
     ) rethrows -> Result {
@@ -76,7 +76,7 @@ struct SegmentCodec {
     }
 
     /// A shard file, as bytes.
-    func shardFile(header: ShardHeader, stripe: [UInt8], index: Int) -> [UInt8] {
+    package func shardFile(header: ShardHeader, stripe: [UInt8], index: Int) -> [UInt8] {
         var file: [UInt8] = []
         file.reserveCapacity(layout.fileBytes)
         stripe.withUnsafeBytes { stripe in
@@ -89,7 +89,7 @@ struct SegmentCodec {
 
     /// Parses and verifies a shard file: its length, header checksum, the segment it claims to be, every block's
     /// CRC, and that its padding is zero.
-    func parseShard(
+    package func parseShard(
         _ file: [UInt8], arrayID: [UInt8], stream: String, segment: UInt64, index: Int
     ) throws(FormatError) -> (ShardHeader, [UInt8]) {
         let verified = file.withUnsafeBytes { file in
@@ -104,7 +104,7 @@ struct SegmentCodec {
 
     /// Verifies a shard file in place, as ``parseShard(_:arrayID:stream:segment:index:)`` does; the shard's bytes
     /// are then at ``ShardFileLayout/bodyOffset``.
-    func verifyShard(
+    package func verifyShard(
         _ file: UnsafeRawBufferPointer, arrayID: [UInt8], stream: String, segment: UInt64, index: Int
     ) throws(FormatError) -> ShardHeader {
         let layout = self.layout
@@ -136,7 +136,7 @@ struct SegmentCodec {
     }
 
     /// Fills the missing shards (nil) of a stripe from any k present ones; no key is needed.
-    func reconstruct(_ shards: inout [[UInt8]?]) throws(StreamStorageError) {
+    package func reconstruct(_ shards: inout [[UInt8]?]) throws(StreamStorageError) {
         let present = shards.compactMap { $0 }.count
         guard present >= geometry.dataShards else {
             throw .unavailable(
@@ -152,16 +152,16 @@ struct SegmentCodec {
 
     /// A segment decoded from shards that authenticate: its plaintext, every shard of the stripe as the decode
     /// gives it, and the shards given that differ from it (they lie: their CRCs hold but their bytes were changed).
-    struct AuthenticatedSegment {
-        var plaintext: [UInt8]
-        var stripe: [[UInt8]]
-        var disagreeing: [Int]
+    package struct AuthenticatedSegment {
+        package var plaintext: [UInt8]
+        package var stripe: [[UInt8]]
+        package var disagreeing: [Int]
     }
 
     /// Decodes and authenticates a segment from `shards` (nil where missing): from the first k present ones, and
     /// when those do not authenticate from every other choice of k in turn, until one does. So up to m shards whose
     /// CRCs hold but whose bytes lie are outvoted by the AEAD, and named. At 8 + 3 there are at most 165 choices.
-    func openAuthenticated(
+    package func openAuthenticated(
         _ shards: [[UInt8]?], header: ShardHeader, privateKey: X25519PrivateKey
     ) throws(StreamStorageError) -> AuthenticatedSegment {
         let k = geometry.dataShards
@@ -201,7 +201,7 @@ struct SegmentCodec {
     /// Whether the intact `shards` (nil where missing) are one codeword: the stripe decoded from the first k of
     /// them, and all of it. More than k intact shards that agree vouch for each other without any key (a shard
     /// changed alone would disagree with the rest); k alone vouch for nothing.
-    func decodeConsistently(_ shards: [[UInt8]?]) -> [[UInt8]]? {
+    package func decodeConsistently(_ shards: [[UInt8]?]) -> [[UInt8]]? {
         let present = shards.indices.filter { shards[$0] != nil }
         guard present.count >= geometry.dataShards else { return nil }
         var trial = [[UInt8]?](repeating: nil, count: shards.count)
@@ -225,7 +225,7 @@ struct SegmentCodec {
     }
 
     /// Decrypts a segment's ciphertext (its data shards back to back) in place; on failure the buffer is zeroed.
-    func openInPlace(
+    package func openInPlace(
         _ segment: UnsafeMutableRawBufferPointer, header: ShardHeader, privateKey: X25519PrivateKey
     ) throws(StreamStorageError) {
         let description = header.segmentDescription

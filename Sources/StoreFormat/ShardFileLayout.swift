@@ -7,31 +7,37 @@ import ErasureCode
 /// aligned stripe: the page-cache copy of every byte written was most of the receiver's CPU time (56 % in a
 /// profile of `saatkond dev` ingesting). The padding must be zero; a reader treats anything else as damage, so no
 /// byte of a shard file escapes verification.
-struct ShardFileLayout {
+package struct ShardFileLayout {
     /// The alignment of every region, and of the memory direct I/O writes from.
-    static let alignment = 4096
+    package static let alignment = 4096
 
-    let geometry: ArrayGeometry
+    package let geometry: ArrayGeometry
+
+    package init(geometry: ArrayGeometry) {
+        self.geometry = geometry
+    }
 
     /// The header's region: the header, then zeros.
-    var headerRegionBytes: Int { Self.alignment }
+    package var headerRegionBytes: Int { Self.alignment }
     /// Where the shard's bytes start.
-    var bodyOffset: Int { headerRegionBytes }
+    package var bodyOffset: Int { headerRegionBytes }
     /// Where the block checksums start.
-    var checksumOffset: Int { bodyOffset + geometry.shardBytes }
+    package var checksumOffset: Int { bodyOffset + geometry.shardBytes }
     /// The block checksums' bytes, without their padding.
-    var checksumBytes: Int { geometry.blocksPerShard * 4 }
+    package var checksumBytes: Int { geometry.blocksPerShard * 4 }
     /// The checksums' region: the checksums, then zeros.
-    var checksumRegionBytes: Int { (checksumBytes + Self.alignment - 1) / Self.alignment * Self.alignment }
+    package var checksumRegionBytes: Int { (checksumBytes + Self.alignment - 1) / Self.alignment * Self.alignment }
     /// A whole shard file.
-    var fileBytes: Int { checksumOffset + checksumRegionBytes }
+    package var fileBytes: Int { checksumOffset + checksumRegionBytes }
     /// Whether every region's offset and length, and every block's, suit direct I/O (multiples of 4 KiB): a rebuild
     /// writes a shard block by block.
-    var allowsDirectIO: Bool { geometry.shardBytes % Self.alignment == 0 && geometry.blockBytes % Self.alignment == 0 }
+    package var allowsDirectIO: Bool {
+        geometry.shardBytes % Self.alignment == 0 && geometry.blockBytes % Self.alignment == 0
+    }
 
     /// Calls `body` with the header region and the checksum region of a shard file, in memory aligned for direct
     /// I/O: `encodedHeader` and then zeros, and `checksums` (big-endian already) and then zeros.
-    func withRegions<Result>(
+    package func withRegions<Result>(
         encodedHeader: [UInt8], checksums: [UInt32],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Result
     ) rethrows -> Result {
@@ -49,7 +55,7 @@ struct ShardFileLayout {
     }
 
     /// The big-endian CRC32C of each block of `shard` (a shard's bytes).
-    func checksums(of shard: UnsafeRawBufferPointer) -> [UInt32] {
+    package func checksums(of shard: UnsafeRawBufferPointer) -> [UInt32] {
         (0..<geometry.blocksPerShard).map { block in
             let from = block * geometry.blockBytes
             return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: shard[from..<(from + geometry.blockBytes)]))
@@ -58,12 +64,12 @@ struct ShardFileLayout {
     }
 
     /// The stored checksum of block `block`, from a checksum region (or a whole file at `checksumOffset`).
-    static func checksum(_ block: Int, in region: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ block: Int, in region: UnsafeRawBufferPointer) -> UInt32 {
         region[(block * 4)..<(block * 4 + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
 
     /// Whether every byte of `bytes` is zero.
-    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.allSatisfy { $0 == 0 }
     }
 }

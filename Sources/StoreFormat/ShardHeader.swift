@@ -7,30 +7,50 @@ import HashChain
 /// the additional data of the segment's AEAD and is bound into its wrapped key, so a reader with the key detects any
 /// change to it, a shard from another segment, stream or array. The checksum lets scrub and rebuild, which hold no
 /// key, detect torn and damaged headers.
-struct ShardHeader: Hashable {
+package struct ShardHeader: Hashable {
     /// Format 2: the aligned file layout of ``ShardFileLayout``; format 1 interleaved blocks and their CRCs.
     private static let magic = Array("SKSHARD2".utf8)
 
-    var arrayID: [UInt8]
-    var stream: String
-    var segment: UInt64
-    var shardIndex: Int
-    var dataShards: Int
-    var parityShards: Int
-    var shardBytes: Int
-    var blockBytes: Int
+    package var arrayID: [UInt8]
+    package var stream: String
+    package var segment: UInt64
+    package var shardIndex: Int
+    package var dataShards: Int
+    package var parityShards: Int
+    package var shardBytes: Int
+    package var blockBytes: Int
     /// The stream offset of the segment's first byte.
-    var streamOffset: UInt64
+    package var streamOffset: UInt64
     /// The hash-chain head after the segment's last byte.
-    var chainHead: ChainHead
+    package var chainHead: ChainHead
     /// The HPKE encapsulated key (32 bytes) and the wrapped data key (48 bytes).
-    var encapsulatedKey: [UInt8]
-    var wrappedKey: [UInt8]
+    package var encapsulatedKey: [UInt8]
+    package var wrappedKey: [UInt8]
     /// The AES-256-GCM tag of the segment's ciphertext.
-    var dataTag: [UInt8]
+    package var dataTag: [UInt8]
+
+    package init(
+        arrayID: [UInt8], stream: String, segment: UInt64, shardIndex: Int, dataShards: Int, parityShards: Int,
+        shardBytes: Int, blockBytes: Int, streamOffset: UInt64, chainHead: ChainHead, encapsulatedKey: [UInt8],
+        wrappedKey: [UInt8], dataTag: [UInt8]
+    ) {
+        self.arrayID = arrayID
+        self.stream = stream
+        self.segment = segment
+        self.shardIndex = shardIndex
+        self.dataShards = dataShards
+        self.parityShards = parityShards
+        self.shardBytes = shardBytes
+        self.blockBytes = blockBytes
+        self.streamOffset = streamOffset
+        self.chainHead = chainHead
+        self.encapsulatedKey = encapsulatedKey
+        self.wrappedKey = wrappedKey
+        self.dataTag = dataTag
+    }
 
     /// The fields shared by all shards of the segment, as authenticated data.
-    var segmentDescription: [UInt8] {
+    package var segmentDescription: [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
         writer.write(arrayID)
@@ -45,7 +65,7 @@ struct ShardHeader: Hashable {
         return writer.bytes
     }
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 512)
         writer.write(segmentDescription)
         writer.write(UInt8(shardIndex))
@@ -57,7 +77,7 @@ struct ShardHeader: Hashable {
     }
 
     /// Parses a header from the start of `bytes`; returns it and its length.
-    static func decode(_ bytes: [UInt8]) throws(FormatError) -> (ShardHeader, Int) {
+    package static func decode(_ bytes: [UInt8]) throws(FormatError) -> (ShardHeader, Int) {
         var reader = ByteReader(bytes)
         guard try reader.read(count: 8) == magic else { throw FormatError("not a Saatkond shard") }
         let arrayID = try reader.read(count: 16)

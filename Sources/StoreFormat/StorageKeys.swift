@@ -31,7 +31,7 @@ public struct StorageKeys: Sendable {
         self.journalKey = journalKey
     }
 
-    func requirePrivateKey() throws(StreamStorageError) -> X25519PrivateKey {
+    package func requirePrivateKey() throws(StreamStorageError) -> X25519PrivateKey {
         guard let storagePrivateKey else {
             throw .configuration("reading committed segments needs the storage private key, which this store lacks")
         }

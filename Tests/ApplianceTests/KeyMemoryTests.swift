@@ -2,6 +2,7 @@ import CryptoPrimitives
 import DevelopmentIdentity
 import ErasureStore
 import Foundation
+import StoreFormat
 import SystemPackage
 import TestSupport
 import Testing

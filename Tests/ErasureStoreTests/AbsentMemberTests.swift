@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import StoreCrashWriter
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import ErasureStore
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

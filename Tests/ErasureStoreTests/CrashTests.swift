@@ -3,6 +3,7 @@ import ErasureStore
 import Foundation
 import HashChain
 import StoreCrashWriter
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

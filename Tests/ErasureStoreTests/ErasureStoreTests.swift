@@ -2,6 +2,7 @@ import CryptoPrimitives
 import DurableFiles
 import Foundation
 import HashChain
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

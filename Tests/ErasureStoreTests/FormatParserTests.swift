@@ -1,6 +1,7 @@
 import Foundation
 import HashChain
 import PropertyBased
+@_spi(Fuzzing) import StoreFormat
 import TestSupport
 import Testing
 

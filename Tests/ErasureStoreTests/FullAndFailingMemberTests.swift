@@ -2,6 +2,7 @@ import CryptoPrimitives
 import ErasureStore
 import Foundation
 import StoreCrashWriter
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

@@ -1,5 +1,6 @@
 import ErasureStore
 import Foundation
+import StoreFormat
 import StreamStore
 import Testing
 

@@ -1,6 +1,7 @@
 import DurableFiles
 import Foundation
 import HashChain
+import StoreFormat
 import StreamStore
 import SystemPackage
 import Testing

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import DurableFiles
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 import Testing

@@ -3,6 +3,7 @@ import DurableFiles
 import ErasureCode
 import Foundation
 import HashChain
+@_spi(Fuzzing) import StoreFormat
 import StreamStore
 import SystemPackage
 import Testing

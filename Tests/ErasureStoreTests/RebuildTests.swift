@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import StoreFormat
 import StreamStore
 import SystemPackage
 import Testing

@@ -13,6 +13,7 @@ import ReplicationClients
 import ReplicationProtocol
 import ReplicationTransport
 import ServiceLifecycle
+import StoreFormat
 import StreamStore
 import SystemPackage
 import TestSupport

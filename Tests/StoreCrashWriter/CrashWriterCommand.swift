@@ -3,6 +3,7 @@ import CryptoPrimitives
 import DurableFiles
 import ErasureStore
 import HashChain
+import StoreFormat
 import StreamStore
 import SystemPackage
 
