@@ -133,7 +133,8 @@ struct SendConnection: Sendable {
     let progress: @Sendable (SendProgress) -> Void
     let connectionNumber: Int
 
-    /// Runs the connection until everything is durable; returns the receipt when one was asked for.
+    /// Runs the connection until everything is durable; returns the receipt when one was asked for. Every decision
+    /// is the ``SenderSession``'s; this reads frames, runs the writer and does what the session says.
     func run() async throws -> Receipt? {
         let (channel, diagnostics) = try await sender.open()
         let endpoint = sender.endpoint
@@ -141,35 +142,39 @@ struct SendConnection: Sendable {
             return try await channel.executeThenClose { inbound, outbound in
                 try await outbound.write(.hello(Hello(intent: .append, stream: stream)))
                 var frames = inbound.makeAsyncIterator()
-                var resend: [(UInt64, ByteBuffer)] = []
-                var carry: ByteBuffer?
-                switch try await frames.next() {
-                case .ready(let length, let head):
-                    if ledger.withLockedValue({ $0.startLength == nil }) {
-                        if case .resume = sender.mode {
-                            let (chain, rest) = try await skipDurablePrefix(length, head: head, channel: channel)
-                            ledger.withLockedValue { $0.startResumed(at: length, chain: chain) }
-                            carry = rest
-                        } else {
-                            ledger.withLockedValue { $0.start(at: length, head: head) }
-                        }
-                    } else {
-                        resend = try ledger.withLockedValue { ledger throws(ReplicationError) in
-                            try ledger.resume(at: length, head: head)
-                        }
+                func nextFrame() async throws -> Frame? {
+                    do {
+                        return try await frames.next()
+                    } catch {
+                        throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
                     }
-                case .error(let error): throw ReplicationError.refused(error)
-                case nil: throw ReplicationError.connection("the appliance closed the connection before it was ready")
-                case let other?: throw ReplicationError.protocolViolation("expected ready, got \(other.kind)")
+                }
+                var session = SenderSession(stream: stream, mode: sender.mode, requestsReceipt: sender.requestsReceipt)
+                let ready = try await nextFrame()
+                var action = ledger.withLockedValue { session.received(ready, ledger: &$0) }
+                var carry: ByteBuffer?
+                if case .checkDurablePrefix(let length, let head) = action {
+                    let checked: Result<StreamHashChain, ReplicationError>
+                    do {
+                        let (chain, rest) = try await skipDurablePrefix(length, head: head, channel: channel)
+                        carry = rest
+                        checked = .success(chain)
+                    } catch let error as ReplicationError {
+                        checked = .failure(error)
+                    }
+                    action = ledger.withLockedValue { session.prefixChecked(checked, ledger: &$0) }
+                }
+                guard case .startWriting(let resend) = action else {
+                    if case .fail(let error) = action { throw error }
+                    preconditionFailure("a session's first action is to check a prefix, to write, or to fail")
                 }
                 let (acknowledgements, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-                let (resendFrames, firstNewBytes) = (resend, carry)
+                let firstNewBytes = carry
                 return try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask {
                         do {
                             try await writeData(
-                                resend: resendFrames, carry: firstNewBytes, to: outbound,
-                                acknowledgements: acknowledgements,
+                                resend: resend, carry: firstNewBytes, to: outbound, acknowledgements: acknowledgements,
                                 allocator: channel.channel.allocator)
                         } catch {
                             // Closing wakes the loop below, which reports this failure rather than the close.
@@ -178,58 +183,33 @@ struct SendConnection: Sendable {
                         }
                     }
                     defer { signal.finish() }
-                    var askedForReceipt = false
                     while true {
-                        let frame: Frame?
-                        do {
-                            frame = try await frames.next()
-                        } catch {
-                            throw ReplicationError.broken(error, endpoint: endpoint, diagnostics: diagnostics)
-                        }
-                        switch frame {
-                        case .acknowledgement(let durableLength, let head):
-                            let state = try ledger.withLockedValue { ledger throws(ReplicationError) in
-                                try ledger.acknowledgement(durableLength, head: head)
-                                return ledger.snapshot
-                            }
+                        let frame = try await nextFrame()
+                        let action = ledger.withLockedValue { session.received(frame, ledger: &$0) }
+                        switch action {
+                        case .acknowledged:
                             signal.yield()
-                            let start = state.startLength
-                            progress(
-                                SendProgress(
-                                    startLength: start, bytesSent: state.sentEnd - start,
-                                    bytesAcknowledged: state.acknowledged - start, connections: connectionNumber))
-                            if state.isComplete && !askedForReceipt {
-                                guard sender.requestsReceipt else {
-                                    tasks.cancelAll()
-                                    return nil
-                                }
-                                try await tasks.next()  // The writer is done; the connection is ours.
-                                try await outbound.write(.receiptRequest)
-                                askedForReceipt = true
-                            }
-                        case .receipt(let receipt):
-                            let (state, expected) = ledger.withLockedValue {
-                                ($0.snapshot, $0.expectedHead(at: receipt.durableLength))
-                            }
-                            guard askedForReceipt, receipt.stream == stream,
-                                receipt.durableLength == state.acknowledged, expected == nil || expected == receipt.head
-                            else {
-                                throw ReplicationError.protocolViolation(
-                                    "a receipt for \(receipt.stream) at \(receipt.durableLength) where "
-                                        + "\(stream) at \(state.acknowledged) was asked for")
-                            }
+                            reportProgress()
+                        case .requestReceipt:
+                            signal.yield()
+                            reportProgress()
+                            try await tasks.next()  // The writer is done; the connection is ours.
+                            try await outbound.write(.receiptRequest)
+                        case .finished(let receipt):
+                            if receipt == nil { reportProgress() }
                             tasks.cancelAll()
                             return receipt
-                        case .error(let error):
-                            throw ReplicationError.refused(error)
-                        case nil:
-                            // The writer may be waiting for room in its window, which no acknowledgement will make
-                            // now: ending the signal ends that wait. A writer failure explains the close better.
-                            signal.finish()
-                            try await tasks.next()
-                            throw ReplicationError.connection("the appliance closed the connection")
-                        case let other?:
-                            throw ReplicationError.protocolViolation("expected an acknowledgement, got \(other.kind)")
+                        case .fail(let error):
+                            if frame == nil {
+                                // The writer may be waiting for room in its window, which no acknowledgement will
+                                // make now: ending the signal ends that wait. A writer failure explains the close
+                                // better than the close itself.
+                                signal.finish()
+                                try await tasks.next()
+                            }
+                            throw error
+                        case .checkDurablePrefix, .startWriting:
+                            preconditionFailure("a session checks its prefix and starts writing once, at its ready")
                         }
                     }
                 }
@@ -243,14 +223,22 @@ struct SendConnection: Sendable {
         }
     }
 
+    private func reportProgress() {
+        let state = ledger.withLockedValue { $0.snapshot }
+        progress(
+            SendProgress(
+                startLength: state.startLength, bytesSent: state.sentEnd - state.startLength,
+                bytesAcknowledged: state.acknowledged - state.startLength, connections: connectionNumber))
+    }
+
     /// Sends what the appliance lacks, then new input; waits for acknowledgements while the window is full; ends
     /// with a sync once the input is exhausted.
     private func writeData(
-        resend: [(UInt64, ByteBuffer)], carry: ByteBuffer?, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        resend: [OutgoingData], carry: ByteBuffer?, to outbound: NIOAsyncChannelOutboundWriter<Frame>,
         acknowledgements: AsyncStream<Void>, allocator: ByteBufferAllocator
     ) async throws {
-        for (offset, bytes) in resend {
-            try await outbound.write(.data(offset: offset, bytes: bytes))
+        for frame in resend {
+            try await outbound.write(.data(offset: frame.offset, bytes: frame.bytes))
         }
         if let carry, carry.readableBytes > 0 {
             let offset = ledger.withLockedValue { $0.sending(carry) }

@@ -110,13 +110,10 @@ public struct StreamSender: Sendable {
         let ledger = NIOLockedValueBox(SendLedger())
         let reader = InputReader(
             input: input, frameBytes: frameBytes, threadPool: threadPool, eventLoop: group.next())
-        var connections = 0
-        var delay = retry.initialDelay
-        var lastProgress = ContinuousClock.now
-        var lastAcknowledged: UInt64 = 0
+        let start = ContinuousClock.now
+        var retries = SendRetry(policy: retry, startedAt: .zero)
         while true {
-            connections += 1
-            let connectionNumber = connections
+            let connectionNumber = retries.connecting()
             do {
                 let receipt = try await SendConnection(
                     sender: self, stream: stream, ledger: ledger, reader: reader, progress: progress,
@@ -125,21 +122,13 @@ public struct StreamSender: Sendable {
                 let state = ledger.withLockedValue { $0.snapshot }
                 return SendReport(
                     startLength: state.startLength, durableLength: state.acknowledged,
-                    headsVerified: state.verifiesHeads, connections: connections, receipt: receipt)
-            } catch let error as ReplicationError where error.isWorthRetrying {
+                    headsVerified: state.verifiesHeads, connections: connectionNumber, receipt: receipt)
+            } catch let error as ReplicationError {
                 let acknowledged = ledger.withLockedValue { $0.acknowledged }
-                if acknowledged > lastAcknowledged {
-                    lastAcknowledged = acknowledged
-                    lastProgress = .now
-                    delay = retry.initialDelay
+                switch retries.failed(error, acknowledged: acknowledged, at: start.duration(to: .now)) {
+                case .retry(let wait): try await Task.sleep(for: wait)
+                case .giveUp(let final): throw final
                 }
-                guard lastProgress.duration(to: .now) < retry.giveUpAfter else {
-                    throw ReplicationError.connection(
-                        "gave up after \(connections) connections without progress for \(retry.giveUpAfter): "
-                            + "\(error.description)")
-                }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, retry.maximumDelay)
             }
         }
     }

@@ -1,7 +1,7 @@
 import ReplicationProtocol
 
 /// A failure of a replication client or server, saying what happened and what to do.
-public struct ReplicationError: Error, CustomStringConvertible, Sendable {
+public struct ReplicationError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The kind of failure, for callers that choose an exit status or a retry.
     public enum Kind: Hashable, Sendable {
         /// Files or options are wrong; retrying does not help.
