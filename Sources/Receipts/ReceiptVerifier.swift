@@ -107,7 +107,7 @@ public struct ReceiptExpectation: Sendable {
             }
             self.path = path.string
             length = chain.length
-            head = chain.head  // SHA-256 digests are 32 bytes.
+            head = chain.head
         }
     }
 

@@ -287,20 +287,22 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             }
             return
         }
-        let writes: Bool
+        // Whether the operation writes (its failure is a write failure), and whether its success shows that writes
+        // work: only bytes made durable do, not an open (which only reads) nor bytes left in the appender's buffer.
+        let (writes, provesWrites): (Bool, Bool)
         switch operation {
-        case .open(_, .append), .append: writes = true
-        case .open(_, .read), .read, .release: writes = false
+        case .open(_, .append): (writes, provesWrites) = (true, false)
+        case .append(_, let flush): (writes, provesWrites) = (true, flush != .none)
+        case .open(_, .read), .read, .release: (writes, provesWrites) = (false, false)
         }
         result.whenComplete { result in
             let (handler, context) = loopBound.value
             let action: ReceiverAction
             switch result {
             case .success(.opened(let length, let head)):
-                if writes { handler.metrics.storage.wrote(logger: handler.logger) }
                 action = handler.state.streamOpened(length: length, head: head)
             case .success(.appended(let durableLength, let head)):
-                handler.metrics.storage.wrote(logger: handler.logger)
+                if provesWrites { handler.metrics.storage.appended(logger: handler.logger) }
                 handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)

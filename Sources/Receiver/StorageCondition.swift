@@ -13,8 +13,10 @@ import StreamStore
 ///   unavailable, …).
 final class StorageCondition: Sendable {
     private struct State {
-        /// The kind and message of the failure that began the failing state; nil while storage works.
-        var failing: (kind: StreamStorageError.Kind, message: String)?
+        /// The message of the failure that began the failing state; nil while storage works.
+        var firstError: String?
+        /// The kind of the latest failure: another kind is logged again.
+        var latestKind: StreamStorageError.Kind?
         /// Operations that failed since then.
         var failures = 0
     }
@@ -44,13 +46,18 @@ final class StorageCondition: Sendable {
             logger.error("reading from storage failed", metadata: ["error": "\(error)"])
             return
         }
+        // The gauge changes inside the lock: connections on other event loops succeed and fail at once, and the
+        // gauge must end where the state does.
         let isNew = state.withLockedValue { state in
             state.failures += 1
-            guard state.failing?.kind != error.kind else { return false }
-            state.failing = (error.kind, error.description)
+            if state.firstError == nil {
+                state.firstError = error.description
+                failingGauge.record(1)
+            }
+            guard state.latestKind != error.kind else { return false }
+            state.latestKind = error.kind
             return true
         }
-        failingGauge.record(1)
         if isNew {
             logger.error(
                 "storage is failing; appends are refused, and senders retry, until it works again",
@@ -58,16 +65,18 @@ final class StorageCondition: Sendable {
         }
     }
 
-    /// A write succeeded: if writes were failing, that ends, and it is logged once.
-    func wrote(logger: Logger) {
+    /// Appended bytes were made durable: if writes were failing, that ends, and it is logged once. Nothing less ends
+    /// it: opening a stream on a full array succeeds (it only reads), and so do appends into the appender's buffer;
+    /// the flush after them is what fails.
+    func appended(logger: Logger) {
         let ended = state.withLockedValue { state -> (String, Int)? in
-            guard let failing = state.failing else { return nil }
-            let ended = (failing.message, state.failures)
+            guard let firstError = state.firstError else { return nil }
+            let ended = (firstError, state.failures)
             state = State()
+            failingGauge.record(0)
             return ended
         }
         guard let (message, failures) = ended else { return }
-        failingGauge.record(0)
         logger.notice(
             "storage works again", metadata: ["failed-operations": "\(failures)", "first-error": "\(message)"])
     }

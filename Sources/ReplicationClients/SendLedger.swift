@@ -19,14 +19,12 @@ struct SendLedger: @unchecked Sendable {
         var startLength: UInt64
         var acknowledged: UInt64
         var sentEnd: UInt64
-        var isComplete: Bool
         var verifiesHeads: Bool
     }
 
     var snapshot: Snapshot {
         Snapshot(
-            startLength: startLength ?? 0, acknowledged: acknowledged, sentEnd: sentEnd, isComplete: isComplete,
-            verifiesHeads: verifiesHeads)
+            startLength: startLength ?? 0, acknowledged: acknowledged, sentEnd: sentEnd, verifiesHeads: verifiesHeads)
     }
 
     private(set) var startLength: UInt64?

@@ -202,10 +202,15 @@ struct SendConnection: Sendable {
                         case .fail(let error):
                             if frame == nil {
                                 // The writer may be waiting for room in its window, which no acknowledgement will
-                                // make now: ending the signal ends that wait. A writer failure explains the close
-                                // better than the close itself.
+                                // make now, or for its input, which may not come for long: both waits end here. A
+                                // writer that failed first explains the close better than the close itself.
                                 signal.finish()
-                                try await tasks.next()
+                                tasks.cancelAll()
+                                do {
+                                    try await tasks.next()
+                                } catch is CancellationError {
+                                    // The writer stopped because it was told to: the close is the news.
+                                }
                             }
                             throw error
                         case .checkDurablePrefix, .startWriting:

@@ -1,7 +1,7 @@
 /// Whether the receiver reads from a client, as a pure state machine.
 ///
 /// Three things decide it: the protocol's backpressure (``ReceiverAction/reading``: the queue is full, or the client
-/// does not read what it is sent), the shared receive budget (``ReceiveBudget`` in the receiver: this connection
+/// does not read what it is sent), the shared receive budget (`ReceiveBudget` in the Receiver module: this connection
 /// read bytes that no place in the budget was left for), and whether NIO asked for a read while either held it. The
 /// channel handler feeds it those events and issues a read exactly when a call returns `true`.
 ///

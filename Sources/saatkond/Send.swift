@@ -28,10 +28,7 @@ struct Send: AsyncParsableCommand {
     @Option(help: "Ask the appliance for a signed receipt of the final durable length and head, and write it here.")
     var receipt: String?
 
-    @Option(
-        help: """
-            Seconds to go on retrying without progress (a broken connection, a busy stream, storage that fails)             before giving up.
-            """)
+    @Option(help: "Seconds to go on retrying without progress (a broken connection, a busy stream, failing storage).")
     var giveUpAfter: UInt = 120
 
     func run() async throws {
@@ -43,7 +40,7 @@ struct Send: AsyncParsableCommand {
         do {
             defer { line.finish() }
             let sender = StreamSender(
-                endpoint: endpoint, retry: RetryPolicy(giveUpAfter: .seconds(Int64(giveUpAfter))),
+                endpoint: endpoint, retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
                 mode: resume ? .resume : .append, requestsReceipt: receipt != nil)
             report = try await sender.send(stream: stream, from: descriptor) {
                 line.update(done: $0.bytesAcknowledged)

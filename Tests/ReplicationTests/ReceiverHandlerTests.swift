@@ -35,7 +35,22 @@ struct ReceiverHandlerTests {
     @Test("a read asked for while the shared budget is exhausted waits until storage gives the bytes back")
     func budgetHoldsReads() async throws {
         let storage = GatedStorage()
-        let rig = try await HandlerRig(budget: ReceiveBudget(limit: 1000), storage: storage)
+        // A pool of its own: the append waits on the test, and must not hold a thread other tests share.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        do {
+            try await Self.budgetHoldsReads(storage: storage, pool: pool)
+        } catch {
+            storage.release()
+            try await pool.shutdownGracefully()
+            throw error
+        }
+        storage.release()
+        try await pool.shutdownGracefully()
+    }
+
+    private static func budgetHoldsReads(storage: GatedStorage, pool: NIOThreadPool) async throws {
+        let rig = try await HandlerRig(budget: ReceiveBudget(limit: 1000), storage: storage, threadPool: pool)
         try await rig.identify()
         try await rig.channel.writeInbound(Frame.hello(Hello(intent: .append, stream: "ee.gate")))
         let ready = try await rig.nextOutbound()
@@ -65,7 +80,7 @@ private struct HandlerRig {
 
     init(
         limits: ReceiverStateMachine.Limits = .init(), budget: ReceiveBudget = ReceiveBudget(),
-        storage: any StreamStorage = GatedStorage(open: true)
+        storage: any StreamStorage = GatedStorage(open: true), threadPool: NIOThreadPool = .singleton
     ) async throws {
         let channel = self.channel
         let reads = self.reads
@@ -73,7 +88,7 @@ private struct HandlerRig {
         let policy = try AuthorizationPolicy(parsing: "sender append *\nsender read *", file: "test")
         try await channel.testingEventLoop.executeInContext {
             let handler = ReceiverChannelHandler(
-                storage: storage, threadPool: .singleton, limits: limits, policy: policy, signer: signer,
+                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer,
                 metrics: ReplicationMetrics(factory: TestMetrics()), budget: budget, storageWork: StorageWork(),
                 streamSlots: SharedStreamSlots(limits: .init()),
                 frameLimit: NIOLoopBoundBox(ProtocolLimits.maximumControlBodyLength, eventLoop: channel.eventLoop),

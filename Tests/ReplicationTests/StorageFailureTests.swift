@@ -1,5 +1,6 @@
 import ErasureStore
 import Foundation
+import HashChain
 import Logging
 import MetricsTestKit
 import Receipts
@@ -34,14 +35,16 @@ struct StorageFailureTests {
         await harness.stop()
     }
 
-    @Test("failing writes are logged when they begin and when they end, not for every refusal, and shown in metrics")
-    func conditionIsLoggedOnceAndMeasured() async throws {
+    @Test(
+        "failing writes are logged when they begin and when they end, not for every refusal, and shown in metrics",
+        arguments: [FailingStorage.Phase.open, .flush])
+    fileprivate func conditionIsLoggedOnceAndMeasured(phase: FailingStorage.Phase) async throws {
         let log = RecordedLog()
         let metrics = TestMetrics()
         let failures = FailureBudget(0)
         let harness = try await ReceiverHarness(
             metrics: ReplicationMetrics(factory: metrics), logger: Logger(label: "test-receiver") { _ in log },
-            wrapping: { FailingStorage(store: $0, failures: failures) })
+            wrapping: { FailingStorage(store: $0, failures: failures, phase: phase) })
         do {
             let failing = try metrics.expectGauge("saatkond_storage_failing")
             let kept = [UInt8](repeating: 5, count: 3000)
@@ -116,23 +119,64 @@ final class FailureBudget: Sendable {
     }
 }
 
-/// A store whose appenders fail to open while the budget lasts, as an array whose members are full does; the
-/// real condition is shown at the store (FullAndFailingMemberTests), this is what the receiver and sender do
-/// with it.
-private struct FailingStorage: StreamStorage {
+/// A store whose appenders fail to open, or whose flushes fail, while the budget lasts: an array with members gone,
+/// or full. The real conditions are shown at the store (AbsentMemberTests, FullAndFailingMemberTests); this is what
+/// the receiver and the sender do with them.
+fileprivate struct FailingStorage: StreamStorage {
+    /// Where the failure comes: opening the stream (members gone), or making appended bytes durable (members full:
+    /// opening an existing stream only reads, and succeeds).
+    enum Phase: Sendable, CustomStringConvertible {
+        case open, flush
+        var description: String { self == .open ? "at open" : "at flush" }
+    }
+
     let store: ErasureCodedStore
     let failures: FailureBudget
+    var phase = Phase.open
 
     func openAppender(for name: StreamName) throws(StreamStorageError) -> any StreamAppender {
-        if failures.take() {
-            throw .io("appending to \(name)", path: "/srv/saatkond/bay-03", error: Errno.noSpace)
-        }
-        return try store.openAppender(for: name)
+        if phase == .open, failures.take() { throw Self.full(name) }
+        let appender = try store.openAppender(for: name)
+        return phase == .flush ? FlushFailingAppender(appender: appender, failures: failures) : appender
+    }
+
+    static func full(_ name: StreamName) -> StreamStorageError {
+        .io("appending to \(name)", path: "/srv/saatkond/bay-03", error: Errno.noSpace)
     }
 
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
     }
+}
+
+/// An appender whose flushes fail while the budget lasts, as a full array's do.
+private final class FlushFailingAppender: StreamAppender {
+    private let appender: any StreamAppender
+    private let failures: FailureBudget
+
+    init(appender: any StreamAppender, failures: FailureBudget) {
+        self.appender = appender
+        self.failures = failures
+    }
+
+    var name: StreamName { appender.name }
+    var durableLength: UInt64 { appender.durableLength }
+    var appendedLength: UInt64 { appender.appendedLength }
+    var durableHead: ChainHead { appender.durableHead }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) { try appender.append(bytes) }
+
+    func makeDurable() throws(StreamStorageError) -> UInt64 {
+        if failures.take() { throw FailingStorage.full(name) }
+        return try appender.makeDurable()
+    }
+
+    func makeDurableToBoundary() throws(StreamStorageError) -> UInt64 {
+        if failures.take() { throw FailingStorage.full(name) }
+        return try appender.makeDurableToBoundary()
+    }
+
+    func close() { appender.close() }
 }
 
 /// The messages a logger was given, for tests that count what was logged.
