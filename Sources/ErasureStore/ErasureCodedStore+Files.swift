@@ -141,6 +141,8 @@ extension ErasureCodedStore {
         guard absentMembers().isEmpty else { return }
         let headerBytes = JournalHeader.encodedCount(nameBytes: stream.utf8.count)
         let layouts = placement.journalMembers(segment: segment, stream: stream).compactMap(layout(of:))
+        // The jobs never throw (retire reports nothing: a copy it cannot wipe is removed, see there); `try?` only
+        // because ParallelFlush's jobs may.
         try? ParallelFlush.run(
             layouts.map { layout in
                 { () in
