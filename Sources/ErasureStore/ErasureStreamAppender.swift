@@ -182,8 +182,9 @@ final class ErasureStreamAppender: StreamAppender {
             for file in sealed.files { try? file.descriptor.close() }
         }
         unflushed = []
-        // Only after a clean run and with every member present: nothing is cut while a member is absent.
-        if failure == nil && store.absentMembers().isEmpty { journal?.trimToRecords() }
+        // Only after a clean run and with every member present: nothing is cut while a member is absent. The labels
+        // are read only when there is a journal to cut.
+        if let journal, failure == nil, store.absentMembers().isEmpty { journal.trimToRecords() }
         journal?.close()
         journal = nil
         try? lock.close()

@@ -63,9 +63,12 @@ final class JournalPool: Sendable {
     }
 
     /// Overwrites the first `bytes` of a journal file with zeros and flushes them; false when that failed or there is
-    /// no such file.
+    /// no such file. Never through a symbolic link: a name on a disk someone held could point at any file the
+    /// service may write, and the wipe would zero that file's first bytes.
     static func wipeHeader(_ path: FilePath, bytes: Int) -> Bool {
-        guard let file = try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec]) else { return false }
+        guard let file = try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec, .noFollow]) else {
+            return false
+        }
         defer { try? file.close() }
         do {
             let zeros = [UInt8](repeating: 0, count: min(bytes, Int(try FileSystemCalls.size(of: file))))

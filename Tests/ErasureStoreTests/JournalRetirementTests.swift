@@ -96,6 +96,32 @@ struct JournalRetirementTests {
         }
     }
 
+    /// Someone with a member in hand leaves, where a stale journal would be, a symbolic link to a file the service may
+    /// write: recovery removes the name and leaves the file it points at alone.
+    @Test("a stale journal that is a symbolic link is removed, and what it points at is not wiped")
+    func staleJournalLinkIsNotFollowed() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let store = try fixture.open()
+        let data = PatternGenerator(seed: 89).bytesOnce(fixture.geometry.segmentBytes)
+        let appender = try store.openAppender(for: Self.stream)
+        try appender.append(data)
+        _ = try appender.makeDurable()
+        appender.close()
+        let victim = "\(fixture.scratch.path)/victim"
+        let original = [UInt8](repeating: 0xAB, count: 4096)
+        try Data(original).write(to: URL(fileURLWithPath: victim))
+        let member = store.placement.journalMembers(segment: 0, stream: Self.stream.rawValue)[0]
+        let link = MemberLayout(root: fixture.members[member]).journal(Self.stream.rawValue, segment: 0)
+        try FileManager.default.createSymbolicLink(atPath: link.string, withDestinationPath: victim)
+
+        let reopened = try fixture.open().openAppender(for: Self.stream)
+        #expect(reopened.durableLength == UInt64(data.count))
+        reopened.close()
+        #expect(fixture.journalFiles(Self.stream, segment: 0).isEmpty, "recovery kept the stale name")
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: victim))) == original, "the linked file was wiped")
+    }
+
     @Test("a stream closed a few bytes into a segment keeps its records on the journal members, not spares")
     func tinyStreamKeepsOnlyItsRecords() throws {
         let fixture = try ArrayFixture()

@@ -1,6 +1,5 @@
 import ErasureStore
 import Foundation
-import HashChain
 import StreamStore
 import Synchronization
 import Testing
@@ -33,35 +32,16 @@ private struct SlowlyClosingStorage: StreamStorage {
     let closes: CloseLog
 
     func openAppender(for name: StreamName) throws(StreamStorageError) -> any StreamAppender {
-        SlowlyClosingAppender(try store.openAppender(for: name), closes: closes)
+        WrappedAppender(
+            try store.openAppender(for: name),
+            closing: { appender in
+                usleep(500_000)
+                appender.close()
+                closes.record()
+            })
     }
 
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
-    }
-}
-
-private final class SlowlyClosingAppender: StreamAppender {
-    private let appender: any StreamAppender
-    private let closes: CloseLog
-
-    init(_ appender: any StreamAppender, closes: CloseLog) {
-        self.appender = appender
-        self.closes = closes
-    }
-
-    var name: StreamName { appender.name }
-    var durableLength: UInt64 { appender.durableLength }
-    var appendedLength: UInt64 { appender.appendedLength }
-    var durableHead: ChainHead { appender.durableHead }
-
-    func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) { try appender.append(bytes) }
-    func makeDurable() throws(StreamStorageError) -> UInt64 { try appender.makeDurable() }
-    func makeDurableToBoundary() throws(StreamStorageError) -> UInt64 { try appender.makeDurableToBoundary() }
-
-    func close() {
-        usleep(500_000)
-        appender.close()
-        closes.record()
     }
 }

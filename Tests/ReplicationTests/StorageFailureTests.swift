@@ -1,6 +1,5 @@
 import ErasureStore
 import Foundation
-import HashChain
 import Logging
 import MetricsTestKit
 import Receipts
@@ -137,7 +136,11 @@ fileprivate struct FailingStorage: StreamStorage {
     func openAppender(for name: StreamName) throws(StreamStorageError) -> any StreamAppender {
         if phase == .open, failures.take() { throw Self.full(name) }
         let appender = try store.openAppender(for: name)
-        return phase == .flush ? FlushFailingAppender(appender: appender, failures: failures) : appender
+        guard phase == .flush else { return appender }
+        let failures = self.failures
+        return WrappedAppender(appender) { () throws(StreamStorageError) in
+            if failures.take() { throw Self.full(name) }
+        }
     }
 
     static func full(_ name: StreamName) -> StreamStorageError {
@@ -147,36 +150,6 @@ fileprivate struct FailingStorage: StreamStorage {
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
     }
-}
-
-/// An appender whose flushes fail while the budget lasts, as a full array's do.
-private final class FlushFailingAppender: StreamAppender {
-    private let appender: any StreamAppender
-    private let failures: FailureBudget
-
-    init(appender: any StreamAppender, failures: FailureBudget) {
-        self.appender = appender
-        self.failures = failures
-    }
-
-    var name: StreamName { appender.name }
-    var durableLength: UInt64 { appender.durableLength }
-    var appendedLength: UInt64 { appender.appendedLength }
-    var durableHead: ChainHead { appender.durableHead }
-
-    func append(_ bytes: UnsafeRawBufferPointer) throws(StreamStorageError) { try appender.append(bytes) }
-
-    func makeDurable() throws(StreamStorageError) -> UInt64 {
-        if failures.take() { throw FailingStorage.full(name) }
-        return try appender.makeDurable()
-    }
-
-    func makeDurableToBoundary() throws(StreamStorageError) -> UInt64 {
-        if failures.take() { throw FailingStorage.full(name) }
-        return try appender.makeDurableToBoundary()
-    }
-
-    func close() { appender.close() }
 }
 
 /// The messages a logger was given, for tests that count what was logged.
