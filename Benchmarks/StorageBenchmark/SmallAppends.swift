@@ -100,8 +100,8 @@ struct SmallAppends {
 
     /// Runs `writers` threads that share `samples` appends; returns every append's latency and the wall time.
     private func manyWriters(store: ErasureCodedStore, pool: RandomPool) throws -> ([Duration], Duration) {
-        let committer = GroupCommitter(appender: try store.openAppender(for: try StreamName("ee.bench.small-group")))
-        defer { committer.close() }
+        let stream = try StreamName("ee.bench.small-group")
+        let committer = GroupCommitter(appender: try store.openAppender(for: stream))
         let collected = Collected()
         let finished = DispatchGroup()
         let wall = Stopwatch.time {
@@ -125,6 +125,13 @@ struct SmallAppends {
                 thread.start()
             }
             finished.wait()
+        }
+        committer.close()
+        // A figure for appends that were lost would mean nothing: the stream must hold every byte appended.
+        let expected = samples * appendBytes
+        let stored = try store.openReader(for: stream).length
+        guard stored == UInt64(expected) else {
+            throw BenchmarkFailure("the group-committed stream holds \(stored) bytes, \(expected) were acknowledged")
         }
         return (try collected.latencies(), wall)
     }

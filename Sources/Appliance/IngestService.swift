@@ -50,6 +50,8 @@ public struct IngestService: Sendable {
         ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingSeed)], logger: logger)
         let keys = try StorageKeys(storagePublicKey: publicKey, storagePrivateKey: nil, journalKey: journalKey)
         let store = try ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
+        // Once the server has stopped: the writes and flushes still queued finish before the service exits.
+        defer { store.shutdown() }
         if !store.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(store.assembly)"])
         }

@@ -60,3 +60,7 @@ int saatkond_link_unnamed(int fd, const char *path) {
 int saatkond_forbid_core_dumps(void) {
     return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
+
+int saatkond_name_current_thread(const char *name) {
+    return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}

@@ -106,7 +106,7 @@ extension ErasureCodedStore {
         }
     }
 
-    /// Flushes the shard files of written segments, one thread per member (its files, then its directory), and closes
+    /// Flushes the shard files of written segments, one io job per member (its files, then its directory), and closes
     /// them. The segments' journals are stale then (see ``retireJournals(stream:segment:)``).
     func makeDurable(written segments: [SealTracker.SealedSegment], stream: String) throws(StreamStorageError) {
         defer {
@@ -119,7 +119,7 @@ extension ErasureCodedStore {
         for sealed in segments {
             for file in sealed.files { byMember[file.member, default: []].append((file.descriptor, sealed.segment)) }
         }
-        try ParallelFlush.run(
+        try executor.io.runAll(
             byMember.map { member, files in
                 { () throws in
                     for (descriptor, segment) in files {
@@ -131,7 +131,7 @@ extension ErasureCodedStore {
     }
 
     /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse, their
-    /// headers wiped (see ``JournalPool/retire(_:in:headerBytes:)``), each member on its own thread. Recovery ignores
+    /// headers wiped (see ``JournalPool/retire(_:in:headerBytes:)``), each member in its own io job. Recovery ignores
     /// stale journals and spares alike, so a failure loses nothing. Only the stream's appender may call this, once
     /// it has closed its descriptors of these journals.
     ///
@@ -142,8 +142,8 @@ extension ErasureCodedStore {
         let headerBytes = JournalHeader.encodedCount(nameBytes: stream.utf8.count)
         let layouts = placement.journalMembers(segment: segment, stream: stream).compactMap(layout(of:))
         // The jobs never throw (retire reports nothing: a copy it cannot wipe is removed, see there); `try?` only
-        // because ParallelFlush's jobs may.
-        try? ParallelFlush.run(
+        // because runAll's jobs may.
+        try? executor.io.runAll(
             layouts.map { layout in
                 { () in
                     self.journalPool.retire(

@@ -23,7 +23,9 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     let placement: Placement
     /// How many sealed segments may wait for their flush: recovery verifies at most this many at the end of a stream.
     let unflushedSegmentLimit: Int
-    /// The threads that seal and write full segments for every appender of this store.
+    /// Every thread the store starts, in three lanes.
+    let executor: StoreExecutor
+    /// Seals and writes full segments for every appender of this store, on the executor's sealing lane.
     let writers: SegmentWriters
     /// Spare journal files on the members.
     let journalPool: JournalPool
@@ -82,8 +84,17 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
         codec = try SegmentCodec(geometry: geometry)
         placement = Placement(geometry: geometry)
         self.unflushedSegmentLimit = max(1, unflushedSegmentLimit)
-        writers = SegmentWriters(geometry: assembled.geometry)
-        journalPool = JournalPool(geometry: assembled.geometry)
+        let executor = StoreExecutor()
+        self.executor = executor
+        writers = SegmentWriters(geometry: assembled.geometry, lane: executor.sealing)
+        journalPool = JournalPool(geometry: assembled.geometry, background: executor.background)
+    }
+
+    /// Lets the store's workers finish what is queued, and returns once none is left. Appenders and readers still
+    /// open go on working, their background jobs on their callers' threads; a store that is only dropped ends its
+    /// workers within a second of its last job.
+    public func shutdown() {
+        executor.shutdown()
     }
 
     func layout(of member: Int) -> MemberLayout? {

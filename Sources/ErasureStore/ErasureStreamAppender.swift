@@ -86,8 +86,21 @@ final class ErasureStreamAppender: StreamAppender {
         }
     }
 
+    /// Dropped without ``close()``: nothing waits here. The writers close the files of this stream's segments as
+    /// their writes end, and the stream's lock after the last of them (``SealTracker/abandon(releasing:)``), so no
+    /// new appender recovers the stream while one still runs; a prepared journal is closed when its preparation
+    /// ends. Nothing past the last durable point was promised, and the next appender's recovery finds what a crash
+    /// would leave.
     deinit {
-        close()
+        guard !closed else { return }
+        cover?.journal.close()
+        journal?.close()
+        prepared?.abandon()
+        store.writers.recycle(&buffer)
+        for sealed in unflushed {
+            for file in sealed.files { try? file.descriptor.close() }
+        }
+        sealing.abandon(releasing: lock)
     }
 
     private(set) var durableHead: ChainHead
@@ -135,7 +148,7 @@ final class ErasureStreamAppender: StreamAppender {
                 }
                 flushes += journal!.flushJobs()
             }
-            try ParallelFlush.run(flushes)
+            try store.executor.io.runAll(flushes)
             journaledBytes = buffer.count
             closeCover()
             if prepared == nil && journal != nil && journaledBytes >= store.geometry.segmentBytes / 2 {
@@ -155,7 +168,7 @@ final class ErasureStreamAppender: StreamAppender {
         let boundary = segment * UInt64(store.geometry.segmentBytes)
         guard boundary > durableLength else { return try makeDurable() }
         try failing { () throws(StreamStorageError) in
-            try ParallelFlush.run(try writeCover())
+            try store.executor.io.runAll(try writeCover())
             closeCover()
             try flushSealedSegments()
         }

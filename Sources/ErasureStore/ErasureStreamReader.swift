@@ -8,15 +8,20 @@ import StreamStore
 ///
 /// Each committed segment is read from any k intact shards (damaged blocks fail their CRC and count as missing),
 /// reconstructed when shards are missing, authenticated and decrypted; more than m lost shards is a clear error,
-/// never wrong bytes. The open tail comes from the journal. One decrypted segment is kept, so sequential reads
-/// cost one segment decode per segment; when its k data shards are intact (the usual case) they are read straight
-/// into that segment's buffer, reused from one segment to the next, and decrypted there: no parity is read and
-/// nothing is allocated per segment.
+/// never wrong bytes. The open tail comes from the journal. Sequential reads cost one segment decode per segment,
+/// and the decodes of the next ``readAhead`` segments run on the store's reading lane while the caller takes the
+/// current one's bytes, so reading, checking and decrypting overlap with whatever the caller does with them (a
+/// restore: sending them). When a segment's k data shards are intact (the usual case) they are read straight into
+/// its buffer and decrypted there: no parity is read, and the buffers go round from one segment to the next.
 ///
 /// A full segment whose shards are not yet durable is read from the journal that covers it (see
 /// ``ErasureStreamAppender``), and the next segment's journal after it: the writer may be writing those shards
 /// now, or may have died before it could.
 final class ErasureStreamReader: StreamReader {
+    /// Segments decoded ahead of the one being read. Two keep both cores busy while one segment's bytes are sent;
+    /// each costs a segment's memory (8 MiB at 8 + 3).
+    static let readAhead = 2
+
     let name: StreamName
     let length: UInt64
     let head: ChainHead
@@ -26,8 +31,13 @@ final class ErasureStreamReader: StreamReader {
     private let covered: [[UInt8]]
     private let tail: [UInt8]
     private var cached: (segment: UInt64, plaintext: [UInt8])?
-    /// One shard file at a time, and a byte more, which shows a file that is too long.
-    private var shardFile: [UInt8] = []
+    /// Decodes under way for the segments after `cached`, in order.
+    private var ahead: [(segment: UInt64, decode: PendingDecode)] = []
+    /// A segment buffer no decode holds, for the next one.
+    private var spareBuffer: [UInt8]?
+    private let decoder: SegmentDecoder
+    /// The caller's own shard file buffer, for decodes on its thread.
+    private let scratch = ReadScratch()
 
     /// A shard of a segment of this stream.
     struct ShardLocation: Hashable {
@@ -42,6 +52,7 @@ final class ErasureStreamReader: StreamReader {
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
         name = stream
+        decoder = SegmentDecoder(store: store, stream: stream.rawValue)
         let state = try StreamRecovery.scan(store, stream: stream.rawValue)
         if state.committed == 0 && state.journal.isEmpty && state.tornSegments.isEmpty {
             let exists = store.members.values.contains {
@@ -98,43 +109,120 @@ final class ErasureStreamReader: StreamReader {
     }
 
     func close() {
+        // Decodes still under way finish on their own, and their results are dropped with the last reference.
+        ahead = []
         cached = nil
+        spareBuffer = nil
     }
 
     private func plaintext(of segment: UInt64) throws(StreamStorageError) -> [UInt8] {
         if let cached, cached.segment == segment { return cached.plaintext }
-        let privateKey = try store.keys.requirePrivateKey()
-        var buffer: [UInt8] = []
-        if let reused = cached {
-            buffer = reused.plaintext
-            cached = nil  // The buffer is now held once, so it is overwritten in place.
+        if let previous = cached {
+            cached = nil  // Held once now, so the next decode overwrites it in place.
+            spareBuffer = previous.plaintext
         }
-        if let header = readDataShards(of: segment, into: &buffer) {
+        let decoded: DecodedSegment
+        if let next = ahead.first, next.segment == segment {
+            ahead.removeFirst()
+            decoded = try next.decode.wait().get()
+        } else {
+            // Not the next segment (a read elsewhere in the stream): what was decoded ahead is of no use.
+            ahead = []
+            var buffer = spareBuffer ?? []
+            spareBuffer = nil
+            decoded = try decoder.decode(segment, into: &buffer, scratch: scratch)
+        }
+        disagreeingShards += decoded.disagreeing.map { ShardLocation(segment: segment, shard: $0) }
+        cached = (segment, decoded.plaintext)
+        decodeAhead(after: segment)
+        return decoded.plaintext
+    }
+
+    /// Starts the decodes of the segments after `segment` that are committed and not yet under way.
+    private func decodeAhead(after segment: UInt64) {
+        var next = (ahead.last?.segment ?? segment) + 1
+        while ahead.count < Self.readAhead && next < committed {
+            let pending = PendingDecode()
+            let decoder = self.decoder
+            let target = next
+            // Handed over through a lock so that the decode holds the buffer's only reference and fills it in place.
+            let handover = Guarded(spareBuffer ?? [])
+            spareBuffer = nil
+            store.executor.reading.submit { scratch in
+                var buffer = handover.withLock { held in
+                    var taken: [UInt8] = []
+                    swap(&taken, &held)
+                    return taken
+                }
+                pending.finish(
+                    Result { () throws(StreamStorageError) in
+                        try decoder.decode(target, into: &buffer, scratch: scratch)
+                    })
+            }
+            ahead.append((next, pending))
+            next += 1
+        }
+    }
+}
+
+/// One segment, decoded: its plaintext and the shards found lying on the way.
+struct DecodedSegment: Sendable {
+    var plaintext: [UInt8]
+    var disagreeing: [Int]
+}
+
+/// A decode running ahead of its reader, and its result once there.
+final class PendingDecode: Sendable {
+    private let outcome = Guarded<Result<DecodedSegment, StreamStorageError>?>(nil)
+
+    func finish(_ result: Result<DecodedSegment, StreamStorageError>) {
+        outcome.withLock { $0 = result }
+    }
+
+    /// Waits for the decode to end.
+    func wait() -> Result<DecodedSegment, StreamStorageError> {
+        outcome.wait(until: { $0 != nil }) { outcome, _ in outcome! }
+    }
+}
+
+/// One shard file at a time, and a byte more, which shows a file that is too long: a reading worker's, or a reader's
+/// own.
+final class ReadScratch {
+    var shardFile: [UInt8] = []
+}
+
+/// Decodes the committed segments of one stream; holds nothing of a reader's, so decodes run on any thread.
+struct SegmentDecoder: Sendable {
+    let store: ErasureCodedStore
+    let stream: String
+
+    /// Decodes `segment` into `buffer` (reused when it is a segment long) when its data shards suffice, or from any
+    /// k shards that authenticate.
+    func decode(
+        _ segment: UInt64, into buffer: inout [UInt8], scratch: ReadScratch
+    ) throws(StreamStorageError) -> DecodedSegment {
+        let privateKey = try store.keys.requirePrivateKey()
+        if let header = readDataShards(of: segment, into: &buffer, scratch: scratch) {
             let opened = buffer.withUnsafeMutableBytes {
                 (try? store.codec.openInPlace($0, header: header, privateKey: privateKey)) != nil
             }
-            if opened {
-                cached = (segment, buffer)
-                return buffer
-            }
+            if opened { return DecodedSegment(plaintext: buffer, disagreeing: []) }
             // A data shard lies (its CRCs hold, its bytes do not): the whole segment is read, and decoded from
             // other choices of k shards.
         }
-        let plaintext = try authenticatedPlaintext(of: segment, privateKey: privateKey)
-        cached = (segment, plaintext)
-        return plaintext
+        return try authenticatedPlaintext(of: segment, privateKey: privateKey)
     }
 
     /// Reads every shard of `segment` and decodes it from k of those that carry the voted header and
-    /// authenticate; shards that were outvoted or found to lie are recorded in ``disagreeingShards``.
+    /// authenticate; shards that were outvoted or found to lie are returned as disagreeing.
     private func authenticatedPlaintext(
         of segment: UInt64, privateKey: X25519PrivateKey
-    ) throws(StreamStorageError) -> [UInt8] {
-        let read = store.readSegmentShards(stream: name.rawValue, segment: segment)
+    ) throws(StreamStorageError) -> DecodedSegment {
+        let read = store.readSegmentShards(stream: stream, segment: segment)
         let candidates = read.candidates
         guard !candidates.isEmpty else {
             throw .unavailable(
-                "no intact shard of segment \(segment) of \(name) is left: more than m members lost it ("
+                "no intact shard of segment \(segment) of \(stream) is left: more than m members lost it ("
                     + read.problemSummary + ")")
         }
         var failure: StreamStorageError?
@@ -143,10 +231,9 @@ final class ErasureStreamReader: StreamReader {
             do {
                 let decoded = try store.codec.openAuthenticated(
                     read.shards(carrying: header), header: header, privateKey: privateKey)
-                for index in (read.disagreeing(with: header) + decoded.disagreeing).sorted() {
-                    disagreeingShards.append(ShardLocation(segment: segment, shard: index))
-                }
-                return decoded.plaintext
+                return DecodedSegment(
+                    plaintext: decoded.plaintext,
+                    disagreeing: (read.disagreeing(with: header) + decoded.disagreeing).sorted())
             } catch {
                 failure = failure ?? error
             }
@@ -157,20 +244,22 @@ final class ErasureStreamReader: StreamReader {
 
     /// Reads the k data shards of `segment` into `buffer` (made a segment long), verified and agreeing on their
     /// header; nil when one is missing, damaged or disagrees, and parity is needed.
-    private func readDataShards(of segment: UInt64, into buffer: inout [UInt8]) -> ShardHeader? {
+    private func readDataShards(of segment: UInt64, into buffer: inout [UInt8], scratch: ReadScratch) -> ShardHeader? {
         let geometry = store.geometry
         let layout = store.codec.layout
         if buffer.count != geometry.segmentBytes { buffer = [UInt8](repeating: 0, count: geometry.segmentBytes) }
-        if shardFile.count != layout.fileBytes + 1 { shardFile = [UInt8](repeating: 0, count: layout.fileBytes + 1) }
+        if scratch.shardFile.count != layout.fileBytes + 1 {
+            scratch.shardFile = [UInt8](repeating: 0, count: layout.fileBytes + 1)
+        }
         var agreed: ShardHeader?
         for index in 0..<geometry.dataShards {
-            let member = store.placement.member(ofShard: index, segment: segment, stream: name.rawValue)
-            guard let path = store.layout(of: member)?.shard(name.rawValue, segment: segment) else { return nil }
-            let header: ShardHeader? = shardFile.withUnsafeMutableBytes { file in
+            let member = store.placement.member(ofShard: index, segment: segment, stream: stream)
+            guard let path = store.layout(of: member)?.shard(stream, segment: segment) else { return nil }
+            let header: ShardHeader? = scratch.shardFile.withUnsafeMutableBytes { file in
                 guard let count = try? FileSystemCalls.read(path, into: file),
                     var header = try? store.codec.verifyShard(
                         UnsafeRawBufferPointer(rebasing: file[..<count]), arrayID: store.arrayID,
-                        stream: name.rawValue, segment: segment, index: index)
+                        stream: stream, segment: segment, index: index)
                 else { return nil }
                 buffer.withUnsafeMutableBytes { segmentBytes in
                     UnsafeMutableRawBufferPointer(rebasing: segmentBytes[(index * geometry.shardBytes)...])

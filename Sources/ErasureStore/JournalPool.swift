@@ -1,7 +1,6 @@
 import DurableFiles
 import Foundation
 import StoreFormat
-import Synchronization
 import SystemPackage
 
 /// Spare journal files on every member, reused for new journals, as PostgreSQL reuses its write-ahead log files.
@@ -27,11 +26,14 @@ final class JournalPool: Sendable {
     /// Bytes of a spare: a segment's bytes, the 36 bytes of framing of each record for records down to 576 bytes, and
     /// the header. Smaller records overflow it, and the file grows as a new one would.
     let capacity: Int
-    /// The pools being refilled in the background, one thread each.
-    private let filling = Mutex<Set<FilePath>>([])
+    /// The pools being refilled in the background, one job each.
+    private let filling = Guarded<Set<FilePath>>([])
+    /// Where refills run; nil for an array being created, whose pools are filled by the caller.
+    private let background: WorkerLane<Void>?
 
-    init(geometry: ArrayGeometry) {
+    init(geometry: ArrayGeometry, background: WorkerLane<Void>? = nil) {
         capacity = geometry.segmentBytes + geometry.segmentBytes / 16 + 4096
+        self.background = background
     }
 
     /// Renames a spare of the member's pool to `path` and opens it for writing, untruncated; nil when the pool has
@@ -109,15 +111,14 @@ final class JournalPool: Sendable {
     }
 
     private func refillInBackground(_ layout: MemberLayout) {
+        guard let background else { return }
         let pool = layout.journalPool
         guard filling.withLock({ $0.insert(pool).inserted }) else { return }
-        let thread = Thread { [self] in
+        background.submit { [self] _ in
             // A member that fails here fails its journal writes too, and those report it.
             try? fill(layout, upTo: Self.refillSparesPerMember)
             filling.withLock { _ = $0.remove(pool) }
         }
-        thread.name = "journal-pool"
-        thread.start()
     }
 
     private func spares(_ layout: MemberLayout) -> [String] {

@@ -46,7 +46,7 @@ struct JournalWriter {
             }
             // Each copy and its directory flushed on its own member at once: a segment boundary waits for one flush
             // time, not 2 (m + 1).
-            try ParallelFlush.run(
+            try store.executor.io.runAll(
                 copies.map { copy in
                     { () throws in
                         try store.flush(copy.descriptor, member: copy.member, what: "a journal header")
@@ -130,7 +130,7 @@ struct JournalWriter {
     /// Appends one record holding `plaintext` (the stream's bytes at `offset`) to every copy and flushes them.
     mutating func append(_ plaintext: UnsafeRawBufferPointer, at offset: UInt64) throws(StreamStorageError) {
         try write(plaintext, at: offset)
-        try ParallelFlush.run(flushJobs())
+        try store.executor.io.runAll(flushJobs())
     }
 
     /// Writes one record holding `plaintext` (the stream's bytes at `offset`) to every copy, without a flush: the
@@ -153,7 +153,7 @@ struct JournalWriter {
         nextRecord += 1
     }
 
-    /// One flush per copy, for ``ParallelFlush``.
+    /// One flush per copy, for the store's io lane (``WorkerLane/runAll(_:)``).
     func flushJobs() -> [() throws -> Void] {
         let store = self.store
         return copies.map { copy in

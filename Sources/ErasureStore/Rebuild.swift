@@ -80,7 +80,7 @@ extension ErasureCodedStore {
         let throttle = RebuildThrottle(bytesPerSecond: bytesPerSecond, start: start)
         let readers = Self.rebuildReaders
         let writer = RebuildWriter(store: self, member: index)
-        func report(examined: Int) {
+        func report(examined: Int, to progress: (RebuildProgress) -> Void) {
             let seconds = RebuildThrottle.seconds(since: start)
             let flushed = writer.flushedBytes
             progress(
@@ -88,23 +88,28 @@ extension ErasureCodedStore {
                     segmentsDone: examined, segmentsTotal: work.segments.count, bytesWritten: flushed,
                     bytesPerSecond: seconds > 0 ? Double(flushed) / seconds : 0))
         }
-        let helpers = DispatchGroup()
-        for _ in 1..<readers {
-            helpers.enter()
-            Thread.detachNewThread {
-                defer { helpers.leave() }
-                self.rebuildSegments(member: index, work: work, writer: writer, throttle: throttle)
-            }
+        // The first reader is the caller's thread, which alone reports progress (runAll returns only after every
+        // reader has ended); the others run on the background lane. Failures are in `work`.
+        try withoutActuallyEscaping(progress) { progress throws(StreamStorageError) in
+            try executor.background.runAll(
+                [
+                    {
+                        self.rebuildSegments(member: index, work: work, writer: writer, throttle: throttle) {
+                            report(examined: $0, to: progress)
+                        }
+                    }
+                ]
+                    + (1..<readers).map { _ in
+                        { self.rebuildSegments(member: index, work: work, writer: writer, throttle: throttle) }
+                    })
         }
-        rebuildSegments(member: index, work: work, writer: writer, throttle: throttle, examined: report(examined:))
-        helpers.wait()
         var (result, failure) = work.result
         if let failure {
             writer.abandon()
             throw failure
         }
         try writer.finish()
-        report(examined: work.segments.count)
+        report(examined: work.segments.count, to: progress)
         // Journal copies are rewritten on any member, so only while every member is present (repairJournals
         // checks): the rebuild of the last replacement writes them.
         for stream in streamNames() {

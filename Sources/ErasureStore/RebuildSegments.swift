@@ -8,9 +8,7 @@ import StreamStore
 
 /// The segments of a rebuild, shared by its reader threads: each takes the next segment to examine and adds what it
 /// did to the tallies; the first failure stops them all.
-final class RebuildWork: @unchecked Sendable {
-    // @unchecked: `lock` guards every var.
-
+final class RebuildWork: Sendable {
     /// What examining one segment did.
     enum Outcome {
         /// No shard of the segment belongs on the member.
@@ -23,13 +21,16 @@ final class RebuildWork: @unchecked Sendable {
         case unrepairable
     }
 
+    private struct Progress {
+        var next = 0
+        var examined = 0
+        var tally = RebuildReport(
+            shardsWritten: 0, shardsAlreadyIntact: 0, shardsRead: 0, journalsWritten: 0, unrepairable: [])
+        var failure: StreamStorageError?
+    }
+
     let segments: [(stream: String, segment: UInt64)]
-    private let lock = NSLock()
-    private var next = 0
-    private var examined = 0
-    private var tally = RebuildReport(
-        shardsWritten: 0, shardsAlreadyIntact: 0, shardsRead: 0, journalsWritten: 0, unrepairable: [])
-    private var failure: StreamStorageError?
+    private let progress = Guarded(Progress())
 
     init(segments: [(stream: String, segment: UInt64)]) {
         self.segments = segments
@@ -37,43 +38,42 @@ final class RebuildWork: @unchecked Sendable {
 
     /// The next segment to examine, or nil when none is left or a reader has failed.
     func take() -> (stream: String, segment: UInt64)? {
-        lock.withLock {
-            guard failure == nil, next < segments.count else { return nil }
-            next += 1
-            return segments[next - 1]
+        progress.withLock { progress in
+            guard progress.failure == nil, progress.next < segments.count else { return nil }
+            progress.next += 1
+            return segments[progress.next - 1]
         }
     }
 
     /// Records what examining `segment` did, having read `shardsRead` shard files; returns the segments examined.
     func record(_ outcome: Outcome, stream: String, segment: UInt64, shardsRead: Int) -> Int {
-        lock.withLock {
-            examined += 1
-            tally.shardsRead += shardsRead
+        progress.withLock { progress in
+            progress.examined += 1
+            progress.tally.shardsRead += shardsRead
             switch outcome {
             case .elsewhere: break
-            case .intact: tally.shardsAlreadyIntact += 1
-            case .written: tally.shardsWritten += 1
-            case .unrepairable: tally.unrepairable.append("\(stream) segment \(segment)")
+            case .intact: progress.tally.shardsAlreadyIntact += 1
+            case .written: progress.tally.shardsWritten += 1
+            case .unrepairable: progress.tally.unrepairable.append("\(stream) segment \(segment)")
             }
-            return examined
+            return progress.examined
         }
     }
 
     func fail(_ error: StreamStorageError) {
-        lock.withLock { if failure == nil { failure = error } }
+        progress.withLock { if $0.failure == nil { $0.failure = error } }
     }
 
     /// The tallies, in segment order, and the first failure.
     var result: (report: RebuildReport, failure: StreamStorageError?) {
-        lock.withLock {
-            var report = tally
-            // Readers finish out of order; a report lists segments in order.
-            let order = Dictionary(
-                segments.enumerated().map { ("\($0.element.stream) segment \($0.element.segment)", $0.offset) },
-                uniquingKeysWith: { first, _ in first })
-            report.unrepairable.sort { order[$0, default: 0] < order[$1, default: 0] }
-            return (report, failure)
-        }
+        let (tally, failure) = progress.withLock { ($0.tally, $0.failure) }
+        var report = tally
+        // Readers finish out of order; a report lists segments in order.
+        let order = Dictionary(
+            segments.enumerated().map { ("\($0.element.stream) segment \($0.element.segment)", $0.offset) },
+            uniquingKeysWith: { first, _ in first })
+        report.unrepairable.sort { order[$0, default: 0] < order[$1, default: 0] }
+        return (report, failure)
     }
 }
 
@@ -125,12 +125,10 @@ extension ErasureCodedStore {
 }
 
 /// Holds a rebuild to a rate: after each shard a reader waits until the bytes written so far are due.
-final class RebuildThrottle: @unchecked Sendable {
-    // @unchecked: `lock` guards `written`.
+final class RebuildThrottle: Sendable {
     private let bytesPerSecond: Int
     private let start: ContinuousClock.Instant
-    private let lock = NSLock()
-    private var written = 0
+    private let written = Guarded(0)
 
     init?(bytesPerSecond: Int?, start: ContinuousClock.Instant) {
         guard let bytesPerSecond, bytesPerSecond > 0 else { return nil }
@@ -139,7 +137,7 @@ final class RebuildThrottle: @unchecked Sendable {
     }
 
     func wrote(bytes: Int) {
-        let total = lock.withLock {
+        let total = written.withLock { written in
             written += bytes
             return written
         }

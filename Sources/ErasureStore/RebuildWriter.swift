@@ -10,14 +10,12 @@ import SystemPackage
 /// `writev` straight from the stripe, and its writeback started at once, so the disk is busy while the readers go
 /// on with the next segments; whoever fills a batch flushes it (the other reader goes on meanwhile), and finds
 /// little left to wait for.
-final class RebuildWriter: @unchecked Sendable {
-    // @unchecked: `lock` guards `batch`; the rest is immutable.
+final class RebuildWriter: Sendable {
     typealias File = (descriptor: FileDescriptor, stream: String)
 
     private let store: ErasureCodedStore
     private let member: Int
-    private let lock = NSLock()
-    private var batch = RebuildBatch<File>()
+    private let batch = Guarded(RebuildBatch<File>())
 
     init(store: ErasureCodedStore, member: Int) {
         self.store = store
@@ -25,7 +23,7 @@ final class RebuildWriter: @unchecked Sendable {
     }
 
     /// Shard bytes written and flushed so far: only these count as rebuilt.
-    var flushedBytes: Int { lock.withLock { batch.flushedBytes } }
+    var flushedBytes: Int { batch.withLock { $0.flushedBytes } }
 
     /// Writes shard `index` of a segment, reconstructed in `stripe`, to its file on the member, replacing whatever
     /// is there; flushes a batch when this write fills one.
@@ -57,18 +55,18 @@ final class RebuildWriter: @unchecked Sendable {
                 path: store.layout(of: member)?.root.string ?? "?", error: error)
         }
         FileSystemCalls.startWriteback(descriptor)
-        let action = lock.withLock { batch.written((descriptor, stream), bytes: store.geometry.shardFileBytes) }
+        let action = batch.withLock { $0.written((descriptor, stream), bytes: store.geometry.shardFileBytes) }
         try run(action)
     }
 
     /// Flushes whatever is written and not yet flushed; the rebuild ends with this, after its readers.
     func finish() throws(StreamStorageError) {
-        try run(lock.withLock { batch.finishing() })
+        try run(batch.withLock { $0.finishing() })
     }
 
     /// Closes what is written and not flushed, without flushing it: the rebuild has failed.
     func abandon() {
-        if case .flush(let files, _) = lock.withLock({ batch.finishing() }) {
+        if case .flush(let files, _) = batch.withLock({ $0.finishing() }) {
             for file in files { try? file.descriptor.close() }
         }
     }
@@ -84,6 +82,6 @@ final class RebuildWriter: @unchecked Sendable {
         for stream in Set(files.map(\.stream)) {
             try store.flushDirectory(member: member, stream: stream)
         }
-        lock.withLock { batch.flushed(bytes: bytes) }
+        batch.withLock { $0.flushed(bytes: bytes) }
     }
 }

@@ -4,18 +4,14 @@ import StoreFormat
 import StreamStore
 import SystemPackage
 
-/// Seals full segments and writes their shard files on background threads that all appenders of a store share, so
-/// an appender's thread goes on copying and hashing the next segment meanwhile: on two cores the two halves of
-/// the work overlap instead of adding up.
+/// Seals full segments and writes their shard files on the store's sealing workers (``StoreExecutor``), which all
+/// appenders of a store share, so an appender's thread goes on copying and hashing the next segment meanwhile: on
+/// two cores the two halves of the work overlap instead of adding up.
 ///
-/// Memory stays bounded whatever the number of streams: at most ``queueCapacity`` segments wait (a submitter
-/// blocks beyond that, which is the backpressure), each worker holds one stripe and, while sealing, one segment,
-/// and one spare segment buffer is kept for reuse. Threads rather than the concurrency pool, because a worker
-/// blocks in the kernel on its writes; a worker with nothing to do for a second ends, so a quiet store holds no
-/// threads and no stripes.
-final class SegmentWriters: @unchecked Sendable {
-    // @unchecked: `condition` guards every var.
-
+/// Memory stays bounded whatever the number of streams: at most one segment waits (a submitter waits beyond that,
+/// which is the backpressure), each worker holds one stripe and, while sealing, one segment, and one spare segment
+/// buffer is kept for reuse. A quiet store holds no workers and so no stripes.
+final class SegmentWriters: Sendable {
     /// A full segment on its way to the members.
     struct Job: Sendable {
         var store: ErasureCodedStore
@@ -29,39 +25,27 @@ final class SegmentWriters: @unchecked Sendable {
         var coveredByJournal = false
     }
 
-    let workerLimit: Int
-    /// One waiting segment lets the appender fill the next while the writers work; more would only hold memory.
-    let queueCapacity = 1
+    private let lane: WorkerLane<AlignedStripe>
     private let segmentBytes: Int
-    private let condition = NSCondition()
-    private var queue: [Job] = []
-    private var workers = 0
-    private var idleWorkers = 0
-    private var spareBuffers: [[UInt8]] = []
+    private let spareBuffers = Guarded<[[UInt8]]>([])
 
-    init(geometry: ArrayGeometry, workerLimit: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
-        self.workerLimit = max(1, workerLimit)
+    init(geometry: ArrayGeometry, lane: WorkerLane<AlignedStripe>) {
+        self.lane = lane
         segmentBytes = geometry.segmentBytes
     }
 
-    /// Queues a segment, blocking while the queue is full.
+    /// Queues a segment, waiting while the queue is full.
     func submit(_ job: Job) {
-        condition.lock()
-        while queue.count >= queueCapacity { condition.wait() }
         job.tracker.started(background: job.coveredByJournal)
-        queue.append(job)
-        let startsWorker = queue.count > idleWorkers && workers < workerLimit
-        if startsWorker { workers += 1 }
-        condition.broadcast()
-        condition.unlock()
-        if startsWorker {
-            Thread.detachNewThread { self.work() }
+        lane.submit { stripe in
+            var job = job
+            self.write(&job, stripe: stripe)
         }
     }
 
     /// An empty buffer with room for a whole segment, reused when one is spare.
     func takeBuffer() -> [UInt8] {
-        if let spare = condition.withLock({ spareBuffers.popLast() }) { return spare }
+        if let spare = spareBuffers.withLock({ $0.popLast() }) { return spare }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(segmentBytes)
         return buffer
@@ -75,16 +59,8 @@ final class SegmentWriters: @unchecked Sendable {
         guard taken.capacity >= segmentBytes else { return }
         // Uniquely held now, so emptied in place, keeping its memory.
         taken.removeAll(keepingCapacity: true)
-        condition.withLock {
-            if spareBuffers.isEmpty { spareBuffers.append(taken) }
-        }
-    }
-
-    private func work() {
-        Thread.current.name = "segment-writer"
-        let stripe = AlignedStripe()
-        while var job = nextJob() {
-            write(&job, stripe: stripe)
+        spareBuffers.withLock { spares in
+            if spares.isEmpty { spares.append(taken) }
         }
     }
 
@@ -92,28 +68,11 @@ final class SegmentWriters: @unchecked Sendable {
     /// queued, so that the journal flushes of the appends that do wait are not queued behind megabytes of it (the
     /// measurements are in `docs/storage-engine.md`, write path, item 5).
     private func pauseUnlessNeeded() {
-        guard condition.withLock({ queue.isEmpty }) else { return }
+        guard lane.isQueueEmpty else { return }
         usleep(Self.pauseMicroseconds)
     }
 
     static let pauseMicroseconds: UInt32 = 1000
-
-    private func nextJob() -> Job? {
-        condition.lock()
-        defer { condition.unlock() }
-        while queue.isEmpty {
-            idleWorkers += 1
-            let woken = condition.wait(until: Date(timeIntervalSinceNow: 1))
-            idleWorkers -= 1
-            if !woken && queue.isEmpty {
-                workers -= 1
-                return nil
-            }
-        }
-        let job = queue.removeFirst()
-        condition.broadcast()  // a submitter may wait for room
-        return job
-    }
 
     private func write(_ job: inout Job, stripe: AlignedStripe) {
         let store = job.store
@@ -171,9 +130,7 @@ final class SegmentWriters: @unchecked Sendable {
 /// The segments one appender has handed to the ``SegmentWriters``: how many are still being written, those written
 /// (their files open, not yet flushed), and the first failure. Segments covered by their journal are written and
 /// flushed in the background: the appender waits for them only when it closes or has too many in flight.
-final class SealTracker: @unchecked Sendable {
-    // @unchecked: `condition` guards every var.
-
+final class SealTracker: Sendable {
     struct SealedSegment: Sendable {
         var segment: UInt64
         var files: [(member: Int, descriptor: FileDescriptor)]
@@ -181,43 +138,66 @@ final class SealTracker: @unchecked Sendable {
         var withoutFiles: SealedSegment { SealedSegment(segment: segment, files: []) }
     }
 
-    private let condition = NSCondition()
-    private var pending = 0
-    private var background = 0
-    private var written: [SealedSegment] = []
-    private var covered: [UInt64] = []
-    private var failure: StreamStorageError?
+    private struct State {
+        var pending = 0
+        var background = 0
+        var written: [SealedSegment] = []
+        var covered: [UInt64] = []
+        var failure: StreamStorageError?
+        /// Set when the appender was dropped without closing: what comes back is closed at once, and the stream's
+        /// lock is released by the last write to finish.
+        var abandonedLock: FileDescriptor?
+        var abandoned = false
+
+        var inFlight: Int { pending + background }
+
+        /// The stream's lock, once an abandoned appender's last write has ended.
+        mutating func releasedLock() -> [FileDescriptor] {
+            guard abandoned, inFlight == 0, let lock = abandonedLock else { return [] }
+            abandonedLock = nil
+            return [lock]
+        }
+    }
+
+    private let state = Guarded(State())
 
     /// Segments submitted and not yet written, or not yet flushed if covered by their journal.
-    var inFlightCount: Int { condition.withLock { pending + background } }
+    var inFlightCount: Int { state.withLock { $0.inFlight } }
 
     /// The first failure of a write, if any.
-    var firstFailure: StreamStorageError? { condition.withLock { failure } }
+    var firstFailure: StreamStorageError? { state.withLock { $0.failure } }
 
     func started(background inBackground: Bool) {
-        condition.withLock {
-            if inBackground { background += 1 } else { pending += 1 }
+        state.withLock { state in
+            if inBackground { state.background += 1 } else { state.pending += 1 }
         }
     }
 
     /// A segment written in the background comes back durable, its files closed.
     func finished(_ result: Result<SealedSegment, StreamStorageError>, background inBackground: Bool) {
-        condition.withLock {
-            if inBackground { background -= 1 } else { pending -= 1 }
+        let toClose = state.withLock { state -> [FileDescriptor] in
+            if inBackground { state.background -= 1 } else { state.pending -= 1 }
             switch result {
             case .success(let segment):
-                if inBackground { covered.append(segment.segment) } else { written.append(segment) }
-            case .failure(let error): if failure == nil { failure = error }
+                if inBackground {
+                    state.covered.append(segment.segment)
+                } else if state.abandoned {
+                    return segment.files.map(\.descriptor) + state.releasedLock()
+                } else {
+                    state.written.append(segment)
+                }
+            case .failure(let error): if state.failure == nil { state.failure = error }
             }
-            condition.broadcast()
+            return state.releasedLock()
         }
+        for descriptor in toClose { try? descriptor.close() }  // Unflushed, as a crash would leave them.
     }
 
     /// Takes the segments covered by their journal that are durable in their shards since the last call.
     func takeCovered() -> [UInt64] {
-        condition.withLock {
-            let taken = covered
-            covered = []
+        state.withLock { state in
+            let taken = state.covered
+            state.covered = []
             return taken
         }
     }
@@ -225,17 +205,31 @@ final class SealTracker: @unchecked Sendable {
     /// Waits until every submitted segment the appender must flush is written (or failed) and takes the written
     /// ones; with `includingBackground`, until the segments covered by their journal are durable too.
     func waitForAll(includingBackground: Bool = false) -> (written: [SealedSegment], failure: StreamStorageError?) {
-        condition.lock()
-        defer { condition.unlock() }
-        while pending > 0 || (includingBackground && background > 0) { condition.wait() }
-        let taken = written
-        written = []
-        return (taken, failure)
+        state.wait(until: { $0.pending == 0 && (!includingBackground || $0.background == 0) }) { state, _ in
+            let taken = state.written
+            state.written = []
+            return (taken, state.failure)
+        }
+    }
+
+    /// The appender is gone without closing, and nobody waits for its writes: each is closed as it ends, unflushed,
+    /// and `lock` (the stream's lock) is closed after the last, so no new appender recovers the stream while a
+    /// write of the old one still runs. Returns at once.
+    func abandon(releasing lock: FileDescriptor) {
+        let toClose = state.withLock { state -> [FileDescriptor] in
+            state.abandoned = true
+            state.abandonedLock = lock
+            let written = state.written.flatMap { $0.files.map(\.descriptor) }
+            state.written = []
+            return written + state.releasedLock()
+        }
+        for descriptor in toClose { try? descriptor.close() }  // Unflushed: nothing past makeDurable was promised.
     }
 }
 
-/// A writer's stripe: memory aligned for direct I/O, allocated at the first segment and kept until the writer ends.
-private final class AlignedStripe {
+/// A sealing worker's stripe: memory aligned for direct I/O, allocated at its first segment and kept until the
+/// worker ends.
+final class AlignedStripe {
     private var memory: UnsafeMutableRawBufferPointer?
 
     /// The stripe, `count` bytes long.

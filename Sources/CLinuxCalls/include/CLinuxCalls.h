@@ -29,4 +29,8 @@ int saatkond_link_unnamed(int fd, const char *path);
 /// /proc/PID/mem for its own user. Returns 0, or -1 with errno set.
 int saatkond_forbid_core_dumps(void);
 
+/// Names the calling thread for the kernel (prctl(PR_SET_NAME), variadic in C), which keeps the first 15 bytes: what
+/// `top -H` and /proc/PID/task/TID/comm show. Returns 0, or -1 with errno set.
+int saatkond_name_current_thread(const char *name);
+
 #endif

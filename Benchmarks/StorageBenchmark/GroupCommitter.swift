@@ -1,13 +1,13 @@
 import Foundation
-import StoreFormat
 import StreamStore
 
-/// Lets many threads append to one stream, each waiting for its own bytes to be durable, while sharing flushes.
+/// Lets many threads append to one stream (the small-appends benchmark's many writers; the appliance gives each
+/// stream one writer, so this lives here), each waiting for its own bytes to be durable, while sharing flushes.
 ///
 /// Appends are queued; one committer thread takes everything queued, appends it in order, makes it durable once,
 /// and wakes every waiter whose bytes that flush covered. While a flush runs, new appends queue up and go out
 /// together with the next one, so the number of flushes adapts to the load (group commit).
-public final class GroupCommitter: @unchecked Sendable {
+final class GroupCommitter: @unchecked Sendable {
     // @unchecked: every mutable field is touched only with `condition` locked, except `appender`, which only the
     // committer thread uses after `init`, and each waiter's outcome, written by the committer before it signals that
     // waiter's semaphore and read by the waiter only after.
@@ -31,7 +31,7 @@ public final class GroupCommitter: @unchecked Sendable {
     private var thread: Thread?
 
     /// Takes over `appender`; no one else may use it until ``close()``.
-    public init(appender: any StreamAppender) {
+    init(appender: any StreamAppender) {
         self.appender = appender
         let thread = Thread { [unowned self] in self.commitLoop() }
         thread.name = "saatkond.group-commit.\(appender.name)"
@@ -40,7 +40,7 @@ public final class GroupCommitter: @unchecked Sendable {
     }
 
     /// Appends `bytes` and returns once they are durable, with the durable length then.
-    public func appendDurably(_ bytes: [UInt8]) throws(StreamStorageError) -> UInt64 {
+    func appendDurably(_ bytes: [UInt8]) throws(StreamStorageError) -> UInt64 {
         let pending = Pending(bytes: bytes)
         condition.lock()
         guard !stopping else {
@@ -55,7 +55,7 @@ public final class GroupCommitter: @unchecked Sendable {
     }
 
     /// Finishes what is queued, stops the committer and closes the appender.
-    public func close() {
+    func close() {
         condition.lock()
         stopping = true
         condition.broadcast()
