@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "ReplicationClients",
             dependencies: [
-                "ReplicationTransport", "ReplicationProtocol", "HashChain",
+                "ReplicationTransport", "ReplicationProtocol", "HashChain", "DurableFiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -156,7 +156,7 @@ let package = Package(
             name: "saatkond",
             dependencies: [
                 "Appliance", "ReplicationClients", "Receipts", "ReplicationTransport", "ReplicationProtocol",
-                "DevelopmentIdentity", "HashChain", "SaatkondLogging",
+                "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -22,7 +22,36 @@ public enum FileSystemCalls {
 
     /// Flushes the file's data and the metadata needed to read it back (its size), not its times.
     public static func synchroniseData(_ descriptor: FileDescriptor) throws(Errno) {
+        try injectedFlushFault(descriptor)
         try retryingInterrupts { fdatasync(descriptor.rawValue) }
+    }
+
+    private static func injectedFlushFault(_ descriptor: FileDescriptor) throws(Errno) {
+        if case .error(let error)? = InjectedFaults.fault(.flush, on: descriptor) { throw error }
+    }
+
+    /// Writes all of `bytes` at `offset` (`pwrite`, again after a short write or an interrupt).
+    public static func writeAll(
+        _ descriptor: FileDescriptor, _ bytes: UnsafeRawBufferPointer, at offset: Int64
+    ) throws(Errno) {
+        var done = 0
+        while done < bytes.count {
+            var count = bytes.count - done
+            switch InjectedFaults.fault(.write, on: descriptor) {
+            case .error(let error)?: throw error
+            case .shortWrite(let limit)?: count = min(count, max(1, limit))
+            case nil: break
+            }
+            let written = pwrite(descriptor.rawValue, bytes.baseAddress! + done, count, off_t(offset) + done)
+            if written < 0 {
+                let error = Errno(rawValue: errno)
+                if error == .interrupted { continue }
+                throw error
+            }
+            // A regular file accepts something or fails; zero bytes would loop forever.
+            if written == 0 { throw Errno.ioError }
+            done += written
+        }
     }
 
     /// Starts writing the file's dirty pages to its disk without waiting for them, so the disk works while the
@@ -49,9 +78,22 @@ public enum FileSystemCalls {
         let maximumVectors = 1024
         var first = 0
         while first < vectors.count {
-            let count = Int32(min(vectors.count - first, maximumVectors))
-            let written = vectors.withUnsafeBufferPointer {
-                writev(descriptor.rawValue, $0.baseAddress! + first, count)
+            var count = Int32(min(vectors.count - first, maximumVectors))
+            var limited: Int?
+            switch InjectedFaults.fault(.write, on: descriptor) {
+            case .error(let error)?: throw error
+            case .shortWrite(let limit)?: limited = max(1, limit)
+            case nil: break
+            }
+            let written: Int
+            if let limited {
+                // What a short writev does: part of the first vector, the rest left for the next call.
+                count = 1
+                written = write(descriptor.rawValue, vectors[first].iov_base, min(vectors[first].iov_len, limited))
+            } else {
+                written = vectors.withUnsafeBufferPointer {
+                    writev(descriptor.rawValue, $0.baseAddress! + first, count)
+                }
             }
             if written < 0 {
                 let error = Errno(rawValue: errno)
@@ -84,8 +126,17 @@ public enum FileSystemCalls {
         } catch {
             throw Errno.ioError
         }
-        defer { try? descriptor.close() }
+        defer { release(descriptor) }
+        try injectedFlushFault(descriptor)
         try retryingInterrupts { fsync(descriptor.rawValue) }
+    }
+
+    /// Closes a descriptor whose outcome is decided already: it only read, its writes were flushed (a flush reports
+    /// what a close could), or they are being abandoned after a failure that is reported instead. Linux frees the
+    /// descriptor even when `close` fails, and a retry could close another thread's new descriptor; so there is
+    /// nothing to do with its error, and it is dropped here, in one place, rather than by `try?` at every caller.
+    public static func release(_ descriptor: FileDescriptor) {
+        _ = try? descriptor.close()
     }
 
     /// Takes an exclusive advisory lock without waiting; returns false when someone else holds it.
@@ -143,6 +194,7 @@ public enum FileSystemCalls {
 
     /// Flushes a file's data and all its metadata.
     public static func synchronise(_ descriptor: FileDescriptor) throws(Errno) {
+        try injectedFlushFault(descriptor)
         try retryingInterrupts { fsync(descriptor.rawValue) }
     }
 
@@ -212,7 +264,7 @@ public enum FileSystemCalls {
             try synchroniseData(descriptor)
             try descriptor.close()
         } catch {
-            try? descriptor.close()
+            FileSystemCalls.release(descriptor)
             try? remove(temporary)
             throw error as? Errno ?? .ioError
         }
@@ -226,14 +278,14 @@ public enum FileSystemCalls {
     /// bytes read. A caller expecting n bytes passes n + 1 of room, so that a longer file shows.
     public static func read(_ path: FilePath, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         let descriptor = try openForReading(path)
-        defer { try? descriptor.close() }
+        defer { FileSystemCalls.release(descriptor) }
         return try read(descriptor, into: buffer)
     }
 
     /// Reads a whole file.
     public static func readAll(_ path: FilePath) throws(Errno) -> [UInt8] {
         let descriptor = try openForReading(path)
-        defer { try? descriptor.close() }
+        defer { FileSystemCalls.release(descriptor) }
         let size = Int(try size(of: descriptor))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
         defer { buffer.deallocate() }

@@ -48,15 +48,10 @@ extension ErasureCodedStore {
     }
 
     func write(
-        _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, at offset: Int64? = nil, member: Int,
-        what: String
+        _ bytes: UnsafeRawBufferPointer, to descriptor: FileDescriptor, at offset: Int64, member: Int, what: String
     ) throws(StreamStorageError) {
         do {
-            if let offset {
-                _ = try descriptor.writeAll(toAbsoluteOffset: offset, bytes)
-            } else {
-                _ = try descriptor.writeAll(bytes)
-            }
+            try FileSystemCalls.writeAll(descriptor, bytes, at: offset)
         } catch {
             throw .io("writing \(what) to member \(member) at", path: members[member]?.string ?? "?", error: error)
         }
@@ -111,7 +106,7 @@ extension ErasureCodedStore {
     func makeDurable(written segments: [SealTracker.SealedSegment], stream: String) throws(StreamStorageError) {
         defer {
             for sealed in segments {
-                for file in sealed.files { try? file.descriptor.close() }
+                for file in sealed.files { FileSystemCalls.release(file.descriptor) }
             }
         }
         guard !segments.isEmpty else { return }
@@ -243,7 +238,7 @@ extension ErasureCodedStore {
             for path in paths(layout) where FileSystemCalls.exists(path) {
                 do {
                     let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-                    defer { try? descriptor.close() }
+                    defer { FileSystemCalls.release(descriptor) }
                     try FileSystemCalls.synchronise(descriptor)
                 } catch {
                     throw .io("flushing what recovery found on member \(member):", path: path.string, error: error)

@@ -81,7 +81,7 @@ final class ErasureStreamAppender: StreamAppender {
             durableHead = chain.head
             try repair(after: state)
         } catch {
-            try? lock.close()
+            FileSystemCalls.release(lock)
             throw error
         }
     }
@@ -98,7 +98,7 @@ final class ErasureStreamAppender: StreamAppender {
         prepared?.abandon()
         store.writers.recycle(&buffer)
         for sealed in unflushed {
-            for file in sealed.files { try? file.descriptor.close() }
+            for file in sealed.files { FileSystemCalls.release(file.descriptor) }
         }
         sealing.abandon(releasing: lock)
     }
@@ -192,7 +192,7 @@ final class ErasureStreamAppender: StreamAppender {
         }
         store.writers.recycle(&buffer)
         for sealed in unflushed {
-            for file in sealed.files { try? file.descriptor.close() }
+            for file in sealed.files { FileSystemCalls.release(file.descriptor) }
         }
         unflushed = []
         // Only after a clean run and with every member present: nothing is cut while a member is absent. The labels
@@ -200,7 +200,7 @@ final class ErasureStreamAppender: StreamAppender {
         if let journal, failure == nil, store.absentMembers().isEmpty { journal.trimToRecords() }
         journal?.close()
         journal = nil
-        try? lock.close()
+        FileSystemCalls.release(lock)
     }
 
     private func checkUsable() throws(StreamStorageError) {
@@ -386,7 +386,7 @@ final class ErasureStreamAppender: StreamAppender {
             let descriptor = try FileDescriptor.open(
                 path, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
             guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
-                try? descriptor.close()
+                FileSystemCalls.release(descriptor)
                 throw StreamStorageError.streamBusy(try! StreamName(stream))
             }
             return descriptor

@@ -71,10 +71,10 @@ final class JournalPool: Sendable {
         guard let file = try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec, .noFollow]) else {
             return false
         }
-        defer { try? file.close() }
+        defer { FileSystemCalls.release(file) }
         do {
             let zeros = [UInt8](repeating: 0, count: min(bytes, Int(try FileSystemCalls.size(of: file))))
-            _ = try zeros.withUnsafeBytes { try file.writeAll(toAbsoluteOffset: 0, $0) }
+            try zeros.withUnsafeBytes { try FileSystemCalls.writeAll(file, $0, at: 0) }
             try FileSystemCalls.synchroniseData(file)
             return true
         } catch {
@@ -92,12 +92,12 @@ final class JournalPool: Sendable {
         let zeros = [UInt8](repeating: 0, count: min(capacity, 1 << 20))
         while present < count {
             let file = try FileSystemCalls.createUnnamed(in: layout.journalPool)
-            defer { try? file.close() }
+            defer { FileSystemCalls.release(file) }
             var written = 0
             while written < capacity {
                 let piece = min(zeros.count, capacity - written)
                 do {
-                    _ = try zeros[..<piece].withUnsafeBytes { try file.writeAll(toAbsoluteOffset: Int64(written), $0) }
+                    try zeros[..<piece].withUnsafeBytes { try FileSystemCalls.writeAll(file, $0, at: Int64(written)) }
                 } catch {
                     throw error as? Errno ?? .ioError
                 }

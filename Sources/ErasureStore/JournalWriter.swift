@@ -54,7 +54,7 @@ struct JournalWriter {
                     }
                 })
         } catch {
-            for copy in copies { try? copy.descriptor.close() }
+            for copy in copies { FileSystemCalls.release(copy.descriptor) }
             throw error
         }
         return try JournalWriter(store: store, header: header, copies: copies, nextRecord: 0)
@@ -105,7 +105,7 @@ struct JournalWriter {
                 copies.append(Copy(member: member, descriptor: descriptor, end: Int64(valid.count)))
             }
         } catch {
-            for copy in copies { try? copy.descriptor.close() }
+            for copy in copies { FileSystemCalls.release(copy.descriptor) }
             throw error as? StreamStorageError ?? .io("resuming the journal of", path: stream, error: error)
         }
         return try JournalWriter(
@@ -122,7 +122,7 @@ struct JournalWriter {
         do {
             key = try header.recordKey(journalKey: store.keys.journalKey)
         } catch {
-            for copy in copies { try? copy.descriptor.close() }
+            for copy in copies { FileSystemCalls.release(copy.descriptor) }
             throw .configuration("cannot derive the journal's record key: \(error)")
         }
     }
@@ -172,6 +172,6 @@ struct JournalWriter {
     }
 
     func close() {
-        for copy in copies { try? copy.descriptor.close() }
+        for copy in copies { FileSystemCalls.release(copy.descriptor) }
     }
 }

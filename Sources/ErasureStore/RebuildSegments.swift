@@ -2,10 +2,6 @@ import Foundation
 import StoreFormat
 import StreamStore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The segments of a rebuild, shared by its reader threads: each takes the next segment to examine and adds what it
 /// did to the tallies; the first failure stops them all.
 final class RebuildWork: Sendable {
@@ -152,8 +148,6 @@ final class RebuildThrottle: Sendable {
     }
 
     private static func sleep(seconds: Double) {
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        Thread.sleep(forTimeInterval: seconds)
     }
 }

@@ -64,7 +64,7 @@ struct RebuildShardFile {
     init?(_ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry) {
         guard let descriptor = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
         guard let size = try? FileSystemCalls.size(of: descriptor), size <= UInt64(Int.max) else {
-            try? descriptor.close()
+            FileSystemCalls.release(descriptor)
             return nil
         }
         let layout = ShardFileLayout(geometry: geometry)
@@ -82,7 +82,7 @@ struct RebuildShardFile {
             decoded.parityShards == geometry.parityShards, decoded.shardBytes == geometry.shardBytes,
             decoded.blockBytes == geometry.blockBytes
         else {
-            try? descriptor.close()
+            FileSystemCalls.release(descriptor)
             return nil
         }
         var segmentHeader = decoded
@@ -94,7 +94,7 @@ struct RebuildShardFile {
         self.checksums = checksums
     }
 
-    func close() { try? descriptor.close() }
+    func close() { FileSystemCalls.release(descriptor) }
 
     /// Reads block `block` into its place in `stripe` and checks its CRC32C; false when it is short or damaged.
     func read(block: Int, into stripe: RebuildStripe) -> Bool {

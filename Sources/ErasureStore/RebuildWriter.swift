@@ -49,7 +49,7 @@ final class RebuildWriter: Sendable {
                 try FileSystemCalls.writeAll(descriptor, gathering: parts)
             }
         } catch {
-            try? descriptor.close()
+            FileSystemCalls.release(descriptor)
             throw .io(
                 "writing rebuilt shard \(index) of segment \(segment) to member \(member) at",
                 path: store.layout(of: member)?.root.string ?? "?", error: error)
@@ -67,7 +67,7 @@ final class RebuildWriter: Sendable {
     /// Closes what is written and not flushed, without flushing it: the rebuild has failed.
     func abandon() {
         if case .flush(let files, _) = batch.withLock({ $0.finishing() }) {
-            for file in files { try? file.descriptor.close() }
+            for file in files { FileSystemCalls.release(file.descriptor) }
         }
     }
 
@@ -75,7 +75,7 @@ final class RebuildWriter: Sendable {
     /// their bytes count as flushed.
     private func run(_ action: RebuildBatch<File>.Action) throws(StreamStorageError) {
         guard case .flush(let files, let bytes) = action else { return }
-        defer { for file in files { try? file.descriptor.close() } }
+        defer { for file in files { FileSystemCalls.release(file.descriptor) } }
         for file in files {
             try store.flush(file.descriptor, member: member, what: "a rebuilt shard")
         }

@@ -65,7 +65,7 @@ extension ErasureCodedStore {
                 report.busyStreams.append(stream.rawValue)
                 continue
             }
-            defer { try? lock.close() }
+            defer { FileSystemCalls.release(lock) }
             let (segments, unrecognised) = segmentIndicesAndUnrecognisedFiles(of: stream.rawValue)
             report.unrecognisedFiles += unrecognised
             for segment in segments {
@@ -200,7 +200,7 @@ extension ErasureCodedStore {
         let descriptor = try FileDescriptor.open(
             layout.lock(stream), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
         guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
-            try? descriptor.close()
+            FileSystemCalls.release(descriptor)
             throw StreamStorageError.streamBusy(try StreamName(stream))
         }
         return descriptor

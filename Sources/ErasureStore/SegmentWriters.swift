@@ -69,10 +69,10 @@ final class SegmentWriters: Sendable {
     /// measurements are in `docs/storage-engine.md`, write path, item 5).
     private func pauseUnlessNeeded() {
         guard lane.isQueueEmpty else { return }
-        usleep(Self.pauseMicroseconds)
+        Thread.sleep(forTimeInterval: Self.pauseSeconds)
     }
 
-    static let pauseMicroseconds: UInt32 = 1000
+    static let pauseSeconds = 0.001
 
     private func write(_ job: inout Job, stripe: AlignedStripe) {
         let store = job.store
@@ -118,7 +118,7 @@ final class SegmentWriters: Sendable {
                 job.tracker.finished(.success(sealed), background: false)
             }
         } catch {
-            for file in files { try? file.descriptor.close() }
+            for file in files { FileSystemCalls.release(file.descriptor) }
             let failure =
                 error as? StreamStorageError
                 ?? StreamStorageError(kind: .io, message: "writing segment \(job.segment) failed: \(error)")
@@ -190,7 +190,8 @@ final class SealTracker: Sendable {
             }
             return state.releasedLock()
         }
-        for descriptor in toClose { try? descriptor.close() }  // Unflushed, as a crash would leave them.
+        // Unflushed, as a crash would leave them.
+        for descriptor in toClose { FileSystemCalls.release(descriptor) }
     }
 
     /// Takes the segments covered by their journal that are durable in their shards since the last call.
@@ -223,7 +224,8 @@ final class SealTracker: Sendable {
             state.written = []
             return written + state.releasedLock()
         }
-        for descriptor in toClose { try? descriptor.close() }  // Unflushed: nothing past makeDurable was promised.
+        // Unflushed: nothing past the last durable point was promised.
+        for descriptor in toClose { FileSystemCalls.release(descriptor) }
     }
 }
 

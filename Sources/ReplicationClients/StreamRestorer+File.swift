@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 import ReplicationTransport
 import SystemPackage
@@ -25,9 +26,9 @@ extension StreamRestorer {
         do {
             written = try await restore(
                 stream: stream, to: descriptor, expectedHead: expectedHead, progress: progress)
-            if fsync(descriptor.rawValue) != 0 {
-                failure = ReplicationError.localIO("cannot flush \(partial): \(Errno(rawValue: errno))")
-            }
+            try FileSystemCalls.synchronise(descriptor)
+        } catch let error as Errno {
+            failure = ReplicationError.localIO("cannot flush \(partial): \(error)")
         } catch {
             failure = error
         }
@@ -36,21 +37,27 @@ extension StreamRestorer {
         } catch {
             failure = failure ?? ReplicationError.localIO("cannot close \(partial): \(error)")
         }
-        if failure == nil, rename(partial.string, path.string) != 0 {
-            failure = ReplicationError.localIO("cannot rename \(partial) to \(path): \(Errno(rawValue: errno))")
+        if failure == nil {
+            do {
+                try FileSystemCalls.rename(partial, to: path)
+            } catch {
+                failure = ReplicationError.localIO("cannot rename \(partial) to \(path): \(error)")
+            }
         }
         if let failure {
-            unlink(partial.string)
+            // What is left of the partial file is no copy of anything; if it cannot be removed either, the restore's
+            // own failure is what the caller needs to hear.
+            try? FileSystemCalls.remove(partial)
             throw failure
         }
-        // The rename is only durable once the directory is flushed; a failure here loses nothing restored.
+        // The rename is durable only once the directory is flushed: until then a power cut may undo it.
         var directory = path
         directory.removeLastComponent()
-        if let parent = try? FileDescriptor.open(
-            directory.isEmpty ? "." : directory, .readOnly, options: [.directory, .closeOnExec])
-        {
-            _ = fsync(parent.rawValue)
-            try? parent.close()
+        do {
+            try FileSystemCalls.synchroniseDirectory(directory.isEmpty ? "." : directory)
+        } catch {
+            throw ReplicationError.localIO(
+                "restored \(path), but its directory could not be flushed (\(error)): a power cut may still lose it")
         }
         return written
     }

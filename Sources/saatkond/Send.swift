@@ -1,4 +1,5 @@
 import ArgumentParser
+import DurableFiles
 import Foundation
 import ReplicationClients
 import ReplicationTransport
@@ -34,7 +35,7 @@ struct Send: AsyncParsableCommand {
     func run() async throws {
         let endpoint = try client.endpoint()
         let (descriptor, size) = try open()
-        defer { if input != "-" { try? descriptor.close() } }
+        defer { if input != "-" { FileSystemCalls.release(descriptor) } }
         let line = ProgressLine(enabled: isatty(STDERR_FILENO) == 1, total: size)
         let report: SendReport
         do {
