@@ -21,7 +21,7 @@ import Foundation
 /// The queues are bounded: sealing's by its capacity of one segment (a submitter waits beyond it); io's by the
 /// threads that wait in ``WorkerLane/runAll(_:)`` for their jobs, each with at most one job per member; background's
 /// by one prepared journal per appender, one refill per member and a rebuild's readers; reading's by
-/// ``ErasureStreamReader/readAhead`` segments per reader.
+/// ``ErasureStreamReader/readAhead`` segments per reader, and ``readAheadSegments`` over all readers.
 final class StoreExecutor: Sendable {
     /// Seals full segments and writes their shards (``SegmentWriters``), each worker with its own aligned stripe.
     let sealing: WorkerLane<AlignedStripe>
@@ -34,9 +34,29 @@ final class StoreExecutor: Sendable {
     /// Such a job reads and decrypts; it waits for no lane.
     let reading: WorkerLane<ReadScratch>
 
+    /// Segments decoded ahead of their readers, over every reader of the store: each holds a segment's memory, so
+    /// their number is bounded here, not per reader (sixteen restores would otherwise hold three segments each).
+    /// Two keep one restore's decodes ahead of it; several restores at once keep both cores busy without them.
+    static let readAheadSegments = 2
+    private let readAheadPermits = Guarded(StoreExecutor.readAheadSegments)
+
     init(sealingWorkers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
         sealing = WorkerLane(name: "sealing", workerLimit: sealingWorkers, queueCapacity: 1) { AlignedStripe() }
         reading = WorkerLane(name: "reading", workerLimit: sealingWorkers) { ReadScratch() }
+    }
+
+    /// Takes a permit to decode one segment ahead of a reader; false when all are taken.
+    func takeReadAheadPermit() -> Bool {
+        readAheadPermits.withLock { permits in
+            guard permits > 0 else { return false }
+            permits -= 1
+            return true
+        }
+    }
+
+    /// Gives back a permit once the decode it allowed has ended and its reader no longer waits for it.
+    func returnReadAheadPermit() {
+        readAheadPermits.withLock { $0 += 1 }
     }
 
     /// The workers of every lane running now.

@@ -40,7 +40,10 @@ final class WorkerLane<Context>: Sendable {
     /// nothing submitted is ever lost.
     func submit(_ job: @escaping Job) {
         let capacity = queueCapacity
-        let queued = state.wait(until: { $0.shutDown || $0.hasRoom(capacity) }) { state, _ -> Bool? in
+        // Without a capacity only idle workers wait on this lane (and shutdown, which submit never concerns): one of
+        // them takes the job. With one, submitters wait too, and every waiter is woken.
+        let waking: Guarded<State>.Waking = capacity == nil ? .one : .all
+        let queued = state.wait(until: { $0.shutDown || $0.hasRoom(capacity) }, waking: waking) { state, _ -> Bool? in
             guard !state.shutDown else { return nil }
             state.queue.append(job)
             guard state.queue.count > state.idleWorkers, state.workers < workerLimit else { return false }
@@ -55,10 +58,10 @@ final class WorkerLane<Context>: Sendable {
     }
 
     /// The workers running now, busy or idle.
-    var workerCount: Int { state.withLock { $0.workers } }
+    var workerCount: Int { state.withLock(waking: .none) { $0.workers } }
 
-    /// Whether no job waits for a worker.
-    var isQueueEmpty: Bool { state.withLock { $0.queue.isEmpty } }
+    /// Whether no job waits for a worker (asked between the pieces of every covered segment's write: it wakes no one).
+    var isQueueEmpty: Bool { state.withLock(waking: .none) { $0.queue.isEmpty } }
 
     /// Lets the workers finish every queued job, and returns once they have all ended. Jobs submitted afterwards run
     /// on their submitter's thread.
@@ -77,8 +80,10 @@ final class WorkerLane<Context>: Sendable {
     }
 
     private func nextJob() -> Job? {
+        // Taking a job makes room, which only a submitter to a lane with a capacity waits for.
+        let waking: Guarded<State>.Waking = queueCapacity == nil ? .none : .all
         while true {
-            let taken = state.withLock { state -> Job?? in
+            let taken = state.withLock(waking: waking) { state -> Job?? in
                 if !state.queue.isEmpty { return .some(state.queue.removeFirst()) }
                 if state.shutDown {
                     state.workers -= 1
@@ -87,14 +92,19 @@ final class WorkerLane<Context>: Sendable {
                 state.idleWorkers += 1
                 return nil
             }
+            if case .some(nil) = taken { state.wakeAll() }  // one worker fewer: shutdown waits for none
             if let taken { return taken }
-            let woken = state.wait(until: { !$0.queue.isEmpty || $0.shutDown }, timeout: Self.idleTimeout) {
-                state, ready in
+            let woken = state.wait(
+                until: { !$0.queue.isEmpty || $0.shutDown }, timeout: Self.idleTimeout, waking: .none
+            ) { state, ready in
                 state.idleWorkers -= 1
                 if !ready { state.workers -= 1 }
                 return ready
             }
-            if !woken { return nil }
+            if !woken {
+                state.wakeAll()  // one worker fewer, as above
+                return nil
+            }
         }
     }
 }
@@ -109,7 +119,7 @@ extension WorkerLane where Context == Void {
     func runAll(_ jobs: [() throws -> Void]) throws(StreamStorageError) {
         let outcome = Guarded((remaining: jobs.count - 1, failure: StreamStorageError?.none))
         @Sendable func record(_ error: (any Error)?) {
-            outcome.withLock { outcome in
+            outcome.withLock(waking: .none) { outcome in
                 if let error, outcome.failure == nil {
                     outcome.failure =
                         error as? StreamStorageError
@@ -121,13 +131,20 @@ extension WorkerLane where Context == Void {
             let carried = UncheckedJob(job)
             submit { _ in
                 do { try carried.job() } catch { record(error) }
-                outcome.withLock { $0.remaining -= 1 }
+                // Only the last job's end is what the caller waits for: waking it at each would cost a switch each.
+                let last = outcome.withLock(waking: .none) { outcome in
+                    outcome.remaining -= 1
+                    return outcome.remaining == 0
+                }
+                if last { outcome.wakeAll() }
             }
         }
         if let first = jobs.first {
             do { try first() } catch { record(error) }
         }
-        if let failure = outcome.wait(until: { $0.remaining <= 0 }, then: { outcome, _ in outcome.failure }) {
+        if let failure = outcome.wait(
+            until: { $0.remaining <= 0 }, waking: .none, then: { outcome, _ in outcome.failure })
+        {
             throw failure
         }
     }
