@@ -32,8 +32,10 @@ let package = Package(
 
         // MARK: One thin wrapper per C library; no C type leaves these modules.
         .target(name: "Udev", dependencies: ["CLibudev"]),
-        .target(name: "Systemd", dependencies: ["CLibsystemd"]),
-        .target(name: "CryptoPrimitives", dependencies: ["CLibcrypto"]),
+        .target(
+            name: "Systemd",
+            dependencies: ["CLibsystemd", "DurableFiles", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "CryptoPrimitives", dependencies: ["CLibcrypto", "DurableFiles"]),
         .target(name: "ErasureCode", dependencies: ["CISAL"]),
         .target(name: "TPM2", dependencies: ["CTSS2"]),
 

@@ -1,4 +1,4 @@
-import CLinuxCalls
+import DurableFiles
 
 /// How the appliance's processes keep their heap near what they use.
 ///
@@ -11,6 +11,7 @@ enum ProcessHeap {
     /// records), so that freeing them returns them to the system. Shard-sized blocks (1 MiB) stay in the arenas and
     /// are reused: mapped on their own, each would cost fresh page faults.
     static func bound() {
-        _ = saatkond_bound_heap(2, 4 << 20)
+        // A heap left at glibc's defaults costs memory, not correctness: nothing to report to anyone.
+        _ = ProcessCalls.boundHeap(arenas: 2, mappedFrom: 4 << 20)
     }
 }

@@ -1,5 +1,5 @@
-import CLinuxCalls
 import CryptoPrimitives
+import DurableFiles
 import Logging
 
 /// What a process that holds keys does before it makes the first one: it stops being dumpable (no core file, no
@@ -8,8 +8,12 @@ import Logging
 /// but better than an appliance that does not start.
 enum ProcessSecrets {
     static func protect(logger: Logger) {
-        if saatkond_forbid_core_dumps() != 0 {
-            logger.error("cannot make the process non-dumpable: a core dump could hold key material")
+        do {
+            try ProcessCalls.forbidCoreDumps()
+        } catch {
+            logger.error(
+                "cannot make the process non-dumpable: a core dump could hold key material",
+                metadata: ["error": "\(error)"])
         }
         switch SecureHeap.initialise() {
         case .locked: break

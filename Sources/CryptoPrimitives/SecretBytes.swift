@@ -1,12 +1,5 @@
 internal import CLibcrypto
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+internal import DurableFiles
 
 /// Key material: bytes kept in memory that is locked against swapping where the system allows it, left out of
 /// core dumps on Linux, and wiped with `OPENSSL_cleanse` when the last reference goes away.
@@ -38,14 +31,11 @@ public final class SecretBytes: @unchecked Sendable {
         initializingWith initializer: (UnsafeMutableRawBufferPointer) throws -> Void
     ) rethrows {
         precondition(count >= 0, "SecretBytes count must not be negative")
-        let pageSize = SecretBytes.pageSize
+        let pageSize = ProcessCalls.pageSize
         let byteCount = max(1, (count + pageSize - 1) / pageSize) * pageSize
         let region = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: pageSize)
         region.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
-        let locked = mlock(region, byteCount) == 0
-        #if os(Linux)
-            _ = madvise(region, byteCount, MADV_DONTDUMP)
-        #endif
+        let locked = ProcessCalls.lockSecretPages(region, byteCount: byteCount)
         do {
             try initializer(UnsafeMutableRawBufferPointer(start: region, count: count))
         } catch {
@@ -78,20 +68,10 @@ public final class SecretBytes: @unchecked Sendable {
 
     private static func release(region: UnsafeMutableRawPointer, byteCount: Int, locked: Bool) {
         OPENSSL_cleanse(region, byteCount)
-        #if os(Linux)
-            // The pages go back to the allocator; give them back their ordinary core-dump behaviour.
-            _ = madvise(region, byteCount, MADV_DODUMP)
-        #endif
-        if locked {
-            _ = munlock(region, byteCount)
-        }
+        // The pages go back to the allocator: their ordinary core-dump behaviour and lock state first.
+        ProcessCalls.unlockSecretPages(region, byteCount: byteCount, locked: locked)
         region.deallocate()
     }
-
-    private static let pageSize: Int = {
-        let size = sysconf(Int32(_SC_PAGESIZE))
-        return size > 0 ? size : 4096
-    }()
 }
 
 extension SecretBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {

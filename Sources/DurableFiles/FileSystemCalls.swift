@@ -308,6 +308,7 @@ public enum FileSystemCalls {
     ) throws(Errno)
         -> Int
     {
+        if case .error(let error)? = InjectedFaults.fault(.read, on: descriptor) { throw error }
         var done = 0
         while done < buffer.count {
             let count: Int

@@ -5,8 +5,8 @@ import SystemPackage
     import Glibc
 #endif
 
-/// Faults that tests inject into ``FileSystemCalls``: an error from a write or a flush, or writes that the kernel
-/// accepts only in part. A loop device can be made full or failing as a whole (the root-only tests do that);
+/// Faults that tests inject into ``FileSystemCalls``: an error from a write, a flush or a read, or writes that the
+/// kernel accepts only in part. A loop device can be made full or failing as a whole (the root-only tests do that);
 /// these reach one member, one kind of call, from the first call on or after a number of them, and run without
 /// privileges.
 ///
@@ -20,6 +20,8 @@ public enum InjectedFaults {
         case write
         /// `fdatasync`/`fsync` of a file or a directory.
         case flush
+        /// `read` of a whole small file (``FileSystemCalls/read(_:into:)``: labels, journals, shards).
+        case read
     }
 
     /// What an affected call does instead of its work.

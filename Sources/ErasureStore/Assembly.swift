@@ -15,11 +15,20 @@ enum Assembly {
     static func assemble(_ directories: [FilePath]) throws(StreamStorageError) -> Result {
         var labelled: [(FilePath, MemberIdentity)] = []
         var unlabelled: [FilePath] = []
+        var unreadable: [FilePath] = []
         for directory in directories {
             let layout = MemberLayout(root: directory)
-            guard let bytes = try? MemberFile.read(layout.identity, limit: MemberFile.labelLimit, what: "member label"),
-                let identity = try? MemberIdentity(decoding: bytes)
-            else {
+            let bytes: [UInt8]?
+            do {
+                bytes = try MemberFile.readIfPresent(
+                    layout.identity, limit: MemberFile.labelLimit, what: "member label")
+            } catch {
+                // A label that is there and cannot be read: the disk fails, and is told apart from a blank one.
+                unreadable.append(directory)
+                continue
+            }
+            guard let bytes, let identity = try? MemberIdentity(decoding: bytes) else {
+                // No label, or one that does not decode (its checksum fails): not a member this store can use.
                 unlabelled.append(directory)
                 continue
             }
@@ -61,6 +70,8 @@ enum Assembly {
         }
         return Result(
             arrayID: arrayID, geometry: shape, members: members,
-            report: AssemblyReport(missing: missing, duplicates: duplicates, foreign: foreign, unlabelled: unlabelled))
+            report: AssemblyReport(
+                missing: missing, duplicates: duplicates, foreign: foreign, unlabelled: unlabelled,
+                unreadable: unreadable))
     }
 }

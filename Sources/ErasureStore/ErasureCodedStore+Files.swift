@@ -165,6 +165,7 @@ extension ErasureCodedStore {
     func removeShards(stream: String, segment: UInt64) throws(StreamStorageError) {
         try requireEveryMemberPresent(before: "to remove the torn segment \(segment) of \(stream)")
         for layout in members.values.map(MemberLayout.init(root:)) {
+            // A torn shard that cannot be removed stays torn: the next recovery finds it again and tries again.
             try? FileSystemCalls.remove(layout.shard(stream, segment: segment))
         }
     }
@@ -177,6 +178,8 @@ extension ErasureCodedStore {
         for member in placement.journalMembers(segment: segment, stream: stream) {
             guard let layout = layout(of: member) else { continue }
             let path = layout.journal(stream, segment: segment)
+            // Both best effort: a stale journal left behind is passed by (its segment is committed) and removed by
+            // the next recovery.
             _ = JournalPool.wipeHeader(path, bytes: headerBytes)
             try? FileSystemCalls.remove(path)
         }

@@ -111,7 +111,9 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
         try ErasureStreamReader(store: self, stream: name)
     }
 
-    /// The names of every stream with anything on any member.
+    /// The names of every stream with anything on any member. A member whose streams directory cannot be listed
+    /// adds none: a stream's files are on k + m members (its journal on m + 1), so the others name it, and what the
+    /// caller does with each stream reads that member and meets its error there.
     public func streamNames() -> [StreamName] {
         var names: Set<StreamName> = []
         for root in members.values {
@@ -131,11 +133,15 @@ public struct AssemblyReport: Sendable, Hashable, CustomStringConvertible {
     public var duplicates: [FilePath]
     /// Directories labelled as members of another array; not used, never touched.
     public var foreign: [FilePath]
-    /// Directories without a readable label; not used.
+    /// Directories without a label, or with one that does not decode; not used.
     public var unlabelled: [FilePath]
+    /// Directories whose label exists but cannot be read (an I/O error): a failing disk, not a blank one; not used.
+    public var unreadable: [FilePath] = []
 
     /// Whether every position is present and nothing else was given.
-    public var isComplete: Bool { missing.isEmpty && duplicates.isEmpty && foreign.isEmpty && unlabelled.isEmpty }
+    public var isComplete: Bool {
+        missing.isEmpty && duplicates.isEmpty && foreign.isEmpty && unlabelled.isEmpty && unreadable.isEmpty
+    }
 
     /// One line per finding.
     public var description: String {
@@ -144,6 +150,7 @@ public struct AssemblyReport: Sendable, Hashable, CustomStringConvertible {
         for path in duplicates { lines.append("duplicate member (not used): \(path)") }
         for path in foreign { lines.append("member of another array (not used): \(path)") }
         for path in unlabelled { lines.append("not a member (no label): \(path)") }
+        for path in unreadable { lines.append("label unreadable (a failing disk, not used): \(path)") }
         return lines.isEmpty ? "all members present" : lines.joined(separator: "\n")
     }
 }

@@ -42,6 +42,7 @@ final class JournalPool: Sendable {
         for name in spares(layout) {
             // Another appender of this store may have taken it first: then the rename fails and the next one is tried.
             guard (try? FileSystemCalls.rename(layout.journalPool.appending(name), to: path)) != nil else { continue }
+            // A spare that cannot be opened: the caller creates the journal anew over it, and reports that failing.
             return try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec])
         }
         refillInBackground(layout)
@@ -53,6 +54,9 @@ final class JournalPool: Sendable {
     /// the salt without which the journal key opens none of its records, so a spare on a pulled disk tells nothing.
     /// The rename needs no flush: a spare lost in a power cut costs only its reuse, and recovery wipes the stale
     /// journal it leaves behind before removing it.
+    ///
+    /// Nothing is reported: a journal here is stale (its segment is durable elsewhere), so each failure only costs a
+    /// spare, and the next recovery removes what is left.
     func retire(_ path: FilePath, in layout: MemberLayout, headerBytes: Int) {
         let keeps =
             Self.wipeHeader(path, bytes: headerBytes) && spares(layout).count < Self.sparesPerMember
@@ -121,6 +125,8 @@ final class JournalPool: Sendable {
         }
     }
 
+    /// The pool's spares; none when its directory cannot be listed, and then journals grow as they would without a
+    /// pool (the pool only saves flush time; a failing member fails its journal writes, and those report it).
     private func spares(_ layout: MemberLayout) -> [String] {
         ((try? FileSystemCalls.entries(of: layout.journalPool)) ?? []).filter { $0.hasPrefix(Self.sparePrefix) }
     }

@@ -68,12 +68,16 @@ struct JournalWriter {
     ) throws(StreamStorageError) -> JournalWriter {
         // A copy on an absent member may hold more than the longest one seen.
         try store.requireEveryMemberPresent(before: "to rewrite the journal of segment \(segment) of \(stream)")
-        guard let source = store.layout(of: longest.member),
-            let bytes = try? MemberFile.read(
-                source.journal(stream, segment: segment),
-                limit: JournalHeader.fileLimit(segmentBytes: store.geometry.segmentBytes), what: "journal file"),
-            bytes.count >= longest.validLength
-        else { throw .unavailable("the journal of \(stream) on member \(longest.member) vanished during recovery") }
+        guard let source = store.layout(of: longest.member) else {
+            throw .unavailable("member \(longest.member) left the array during recovery")
+        }
+        // A copy that cannot be read again fails the resume with its own error: it is never taken for an empty one.
+        let bytes = try MemberFile.read(
+            source.journal(stream, segment: segment),
+            limit: JournalHeader.fileLimit(segmentBytes: store.geometry.segmentBytes), what: "journal file")
+        guard bytes.count >= longest.validLength else {
+            throw .unavailable("the journal of \(stream) on member \(longest.member) shrank during recovery")
+        }
         let valid = Array(bytes[..<longest.validLength])
         var copies: [Copy] = []
         do {
@@ -168,6 +172,7 @@ struct JournalWriter {
     /// members for as long as it exists. No flush: a cut lost in a power cut leaves only the longer file, whose tail
     /// fails its checksums.
     func trimToRecords() {
+        // A cut that fails leaves the longer file, as a cut lost in a power cut does: space, not data.
         for copy in copies { try? copy.descriptor.resize(to: copy.end) }
     }
 

@@ -32,6 +32,19 @@ enum MemberFile {
         return bytes
     }
 
+    /// Like ``read(_:limit:what:)``, but nil when there is no such file: only absence is absence. A file that exists
+    /// and cannot be read (EIO, EACCES) throws, so that no caller mistakes a failing disk for a blank one.
+    static func readIfPresent(_ path: FilePath, limit: Int, what: String) throws(StreamStorageError) -> [UInt8]? {
+        do {
+            _ = try FileSystemCalls.size(at: path)
+        } catch .noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw .io("reading the \(what)", path: path.string, error: error)
+        }
+        return try read(path, limit: limit, what: what)
+    }
+
     private static func tooLong(_ path: FilePath, size: UInt64, limit: Int, what: String) -> StreamStorageError {
         .corrupt(
             "the \(what) \(path) is \(size) bytes long, more than the \(limit) it can be: it is damaged, or was "

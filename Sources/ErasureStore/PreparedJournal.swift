@@ -59,6 +59,7 @@ final class PreparedJournal: Sendable {
     func abandon() {
         let ready = state.withLock { state -> JournalWriter? in
             defer { state = .abandoned }
+            // A preparation that failed left nothing open, and nobody is left to tell.
             if case .ready(let outcome) = state { return try? outcome.get() }
             return nil
         }

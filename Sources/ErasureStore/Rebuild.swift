@@ -38,7 +38,9 @@ extension ErasureCodedStore {
             throw .configuration("member index \(index) is outside 0..<\(geometry.memberCount)")
         }
         let layout = MemberLayout(root: root)
-        if let bytes = try? MemberFile.read(layout.identity, limit: MemberFile.labelLimit, what: "member label") {
+        // A label that cannot be read refuses the adoption (it throws): an unreadable disk is never taken for a blank one.
+        if let bytes = try MemberFile.readIfPresent(layout.identity, limit: MemberFile.labelLimit, what: "member label")
+        {
             let identity = try? MemberIdentity(decoding: bytes)
             guard identity?.arrayID == arrayID && identity?.index == index else {
                 throw .configuration("\(root) carries another label; it is not blank, refusing to adopt it")
@@ -124,6 +126,8 @@ extension ErasureCodedStore {
     /// keep two cores busy, and two reads in flight keep the disk busier than one.
     static var rebuildReaders: Int { min(2, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
+    /// Only a count for the report: a directory that cannot be listed counts none, and the rebuild's own writes to it
+    /// have reported their errors already.
     private func journalCopiesPresent(stream: String, on layout: MemberLayout) -> Int {
         MemberLayout.indices(
             in: (try? FileSystemCalls.entries(of: layout.streamDirectory(stream))) ?? [],

@@ -60,7 +60,9 @@ struct RebuildShardFile {
     /// The checksum region.
     private let checksums: [UInt8]
 
-    /// Opens shard `index` of a segment; nil when it is missing, torn, or not that shard of this array.
+    /// Opens shard `index` of a segment; nil when it is missing, torn, not that shard of this array, or cannot be
+    /// read: to a rebuild, which holds no key, a shard it cannot read is a shard lost, and the next one is read in
+    /// its place (a rebuild never writes to the members it reads).
     init?(_ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry) {
         guard let descriptor = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
         guard let size = try? FileSystemCalls.size(of: descriptor), size <= UInt64(Int.max) else {
@@ -116,6 +118,7 @@ struct RebuildShardFile {
     ) -> Bool {
         var done = 0
         while done < buffer.count {
+            // A failing read makes the block missing, and the caller brings in the next shard (see `init?`).
             guard
                 let count = try? descriptor.read(
                     fromAbsoluteOffset: offset + Int64(done),

@@ -131,12 +131,19 @@ extension ErasureCodedStore {
     }
 
     /// Segment indices with any shard file on any member, and the files whose names are not ones the engine writes
-    /// ("member m: name"; see ``MemberLayout/indices(in:segmentBytes:)``).
+    /// ("member m: name"; see ``MemberLayout/indices(in:segmentBytes:)``), with any directory that could not be
+    /// listed among them: a scrub reports it rather than taking it for an empty one.
     func segmentIndicesAndUnrecognisedFiles(of stream: String) -> (segments: [UInt64], unrecognised: [String]) {
         var indices: Set<UInt64> = []
         var unrecognised: [String] = []
         for (member, root) in members.sorted(by: { $0.key < $1.key }) {
-            let names = (try? FileSystemCalls.entries(of: MemberLayout(root: root).streamDirectory(stream))) ?? []
+            let names: [String]
+            do {
+                names = try FileSystemCalls.entries(of: MemberLayout(root: root).streamDirectory(stream))
+            } catch {
+                unrecognised.append("member \(member): \(stream)/ cannot be listed (\(error))")
+                continue
+            }
             let found = MemberLayout.indices(in: names, segmentBytes: geometry.segmentBytes)
             indices.formUnion(found.shards)
             unrecognised += found.unrecognised.map { "member \(member): \(stream)/\($0)" }
@@ -155,6 +162,8 @@ extension ErasureCodedStore {
     func repairJournals(stream: String) -> Int {
         guard absentMembers().isEmpty else { return 0 }
         var repaired = 0
+        // A directory that cannot be listed names no journal here; the scrub reports it (see
+        // segmentIndicesAndUnrecognisedFiles).
         let names = Set(
             members.values.flatMap {
                 MemberLayout.indices(
@@ -164,9 +173,12 @@ extension ErasureCodedStore {
                 .journals
             })
         for segment in names {
-            let copies = readJournalCopies(stream: stream, segment: segment)
-            // Only what authenticated is copied (see readJournalCopies), and only from the bytes it was read from.
-            guard let longest = copies.first, let source = layout(of: longest.member),
+            var unreadable: [AbsentMember] = []
+            let copies = readJournalCopies(stream: stream, segment: segment, unreadable: &unreadable)
+            // Only what authenticated is copied (see readJournalCopies), and only from the bytes it was read from; and
+            // nothing while a copy cannot be read, since it may hold more than the longest that can. A source that
+            // cannot be read a second time is not copied from.
+            guard unreadable.isEmpty, let longest = copies.first, let source = layout(of: longest.member),
                 let bytes = try? MemberFile.read(
                     source.journal(stream, segment: segment),
                     limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file"),

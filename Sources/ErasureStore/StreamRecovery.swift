@@ -91,7 +91,10 @@ struct StreamRecovery {
             state.tornSegments = shardIndices.filter { $0 >= state.committed }.sorted()
         }
         state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
-        state.journal = store.readJournalCopies(stream: stream, segment: state.committed)
+        var unreadable: [AbsentMember] = []
+        state.journal = store.readJournalCopies(stream: stream, segment: state.committed, unreadable: &unreadable)
+        // A copy that cannot be read may hold records the others lack, as one on an absent member may.
+        state.absent += unreadable.filter { copy in !state.absent.contains { $0.index == copy.index } }
         if state.journal.isEmpty, store.hasFormatOneJournal(stream: stream, segment: state.committed) {
             // Skipping it as damaged would drop acknowledged bytes without a word.
             throw .corrupt(
@@ -277,6 +280,7 @@ extension ErasureCodedStore {
         placement.journalMembers(segment: segment, stream: stream).contains { member in
             guard let path = layout(of: member)?.journal(stream, segment: segment) else { return false }
             var magic = [UInt8](repeating: 0, count: 8)
+            // Only asked when no copy parsed: an unreadable copy is counted as such by readJournalCopies.
             let count = magic.withUnsafeMutableBytes { (try? FileSystemCalls.read(path, into: $0)) ?? 0 }
             return count == 8 && magic == JournalHeader.formatOneMagic
         }
@@ -287,15 +291,36 @@ extension ErasureCodedStore {
     /// appended behind the real ones, end the copy there, so a lying copy is never taken for the longest and never
     /// written over the others.
     func readJournalCopies(stream: String, segment: UInt64) -> [StreamRecovery.JournalCopy] {
+        var unreadable: [AbsentMember] = []
+        return readJournalCopies(stream: stream, segment: segment, unreadable: &unreadable)
+    }
+
+    /// Like ``readJournalCopies(stream:segment:)``, and adds to `unreadable` the members whose copy exists but cannot
+    /// be read (an I/O error): unlike a missing or damaged copy, such a copy is not known to lack anything.
+    func readJournalCopies(
+        stream: String, segment: UInt64, unreadable: inout [AbsentMember]
+    ) -> [StreamRecovery.JournalCopy] {
         var copies: [StreamRecovery.JournalCopy] = []
         let (offset, overflow) = segment.multipliedReportingOverflow(by: UInt64(geometry.segmentBytes))
         guard !overflow else { return [] }
         for member in placement.journalMembers(segment: segment, stream: stream) {
-            guard let layout = layout(of: member),
-                let bytes = try? MemberFile.read(
-                    layout.journal(stream, segment: segment),
-                    limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file"),
-                let (header, headerLength) = try? JournalHeader.decode(bytes),
+            guard let layout = layout(of: member) else { continue }
+            let path = layout.journal(stream, segment: segment)
+            let read: [UInt8]?
+            do {
+                read = try MemberFile.readIfPresent(
+                    path, limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file")
+            } catch {
+                // Too long to be a journal is damage anyone can see; only a failing read leaves the copy unseen.
+                if error.kind == .io {
+                    unreadable.append(
+                        AbsentMember(
+                            index: member, root: layout.root, reason: "cannot read \(path) (\(error))", failed: true))
+                }
+                continue
+            }
+            // No copy (never created, or removed) holds nothing; one whose header fails holds nothing this array wrote.
+            guard let bytes = read, let (header, headerLength) = try? JournalHeader.decode(bytes),
                 header.arrayID == arrayID, header.stream == stream, header.segment == segment,
                 header.segmentOffset == offset
             else { continue }

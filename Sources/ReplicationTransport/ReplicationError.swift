@@ -24,21 +24,44 @@ public struct ReplicationError: Error, CustomStringConvertible, Equatable, Senda
     public let code: ProtocolErrorCode?
     /// What happened and what to do.
     public let description: String
+    /// The source file that raised the error, for logs.
+    public let file: String
+    /// The source line that raised the error, for logs.
+    public let line: Int
 
-    package static func configuration(_ message: String) -> Self {
-        Self(kind: .configuration, code: nil, description: message)
+    init(kind: Kind, code: ProtocolErrorCode?, description: String, file: String, line: Int) {
+        self.kind = kind
+        self.code = code
+        self.description = description
+        self.file = file
+        self.line = line
     }
-    package static func connection(_ message: String) -> Self {
-        Self(kind: .connection, code: nil, description: message)
+
+    /// Equality on what went wrong, not on where it was noticed.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.kind == rhs.kind && lhs.code == rhs.code && lhs.description == rhs.description
     }
-    package static func certificate(_ message: String) -> Self {
-        Self(kind: .certificate, code: nil, description: message)
+
+    package static func configuration(_ message: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(kind: .configuration, code: nil, description: message, file: file, line: line)
     }
-    package static func refused(_ error: ErrorFrame) -> Self {
-        Self(kind: .refused, code: error.code, description: "the appliance refused: \(error.message) (\(error.code))")
+    package static func connection(_ message: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(kind: .connection, code: nil, description: message, file: file, line: line)
     }
-    package static func protocolViolation(_ message: String) -> Self {
-        Self(kind: .protocolViolation, code: nil, description: "the peer broke the replication protocol: \(message)")
+    package static func certificate(_ message: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(kind: .certificate, code: nil, description: message, file: file, line: line)
     }
-    package static func localIO(_ message: String) -> Self { Self(kind: .localIO, code: nil, description: message) }
+    package static func refused(_ error: ErrorFrame, file: String = #fileID, line: Int = #line) -> Self {
+        Self(
+            kind: .refused, code: error.code, description: "the appliance refused: \(error.message) (\(error.code))",
+            file: file, line: line)
+    }
+    package static func protocolViolation(_ message: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(
+            kind: .protocolViolation, code: nil, description: "the peer broke the replication protocol: \(message)",
+            file: file, line: line)
+    }
+    package static func localIO(_ message: String, file: String = #fileID, line: Int = #line) -> Self {
+        Self(kind: .localIO, code: nil, description: message, file: file, line: line)
+    }
 }

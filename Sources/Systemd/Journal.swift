@@ -1,5 +1,8 @@
 internal import CLibsystemd
+internal import DurableFiles
+import SystemPackage
 
+// For getenv, and the errno sd_journal_* report; the calls into the kernel go through DurableFiles.
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -80,9 +83,8 @@ extension Journal {
         guard let value = getenv("JOURNAL_STREAM") else { return false }
         let parts = String(cString: value).split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
-        var status = stat()
-        guard fstat(STDERR_FILENO, &status) == 0 else { return false }
-        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+        guard let standardError = ProcessCalls.identity(of: .standardError) else { return false }
+        return standardError.device == device && standardError.inode == inode
     }
 }
 

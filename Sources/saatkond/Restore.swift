@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevelopmentIdentity
+import DurableFiles
 import Foundation
 import Receipts
 import ReplicationClients
@@ -37,7 +38,7 @@ struct Restore: AsyncParsableCommand {
         let expectedHead = try expectReceipt.map(expectedHead(from:))
         let endpoint = try client.endpoint()
         let restorer = StreamRestorer(endpoint: endpoint)
-        let line = ProgressLine(enabled: isatty(STDERR_FILENO) == 1, total: nil)
+        let line = ProgressLine(enabled: ProcessCalls.isTerminal(.standardError), total: nil)
         defer { line.finish() }
         do {
             if output == "-" {

@@ -36,7 +36,7 @@ struct Send: AsyncParsableCommand {
         let endpoint = try client.endpoint()
         let (descriptor, size) = try open()
         defer { if input != "-" { FileSystemCalls.release(descriptor) } }
-        let line = ProgressLine(enabled: isatty(STDERR_FILENO) == 1, total: size)
+        let line = ProgressLine(enabled: ProcessCalls.isTerminal(.standardError), total: size)
         let report: SendReport
         do {
             defer { line.finish() }
@@ -57,7 +57,7 @@ struct Send: AsyncParsableCommand {
                     "saatkond send: everything is durable, but the receipt cannot be written: \(error)")
             }
         }
-        if isatty(STDERR_FILENO) == 1 {
+        if ProcessCalls.isTerminal(.standardError) {
             FileHandle.standardError.write(
                 Data("saatkond send: \(stream) is durable up to \(report.durableLength) bytes\n".utf8))
         }
@@ -67,6 +67,7 @@ struct Send: AsyncParsableCommand {
         if input == "-" { return (.standardInput, nil) }
         do {
             let descriptor = try FileDescriptor.open(FilePath(input), .readOnly, options: [.closeOnExec])
+            // The size only shows progress: an input whose size cannot be read is sent all the same, without a total.
             let attributes = try? FileManager.default.attributesOfItem(atPath: input)
             let isFile = attributes?[.type] as? FileAttributeType == .typeRegular
             return (descriptor, isFile ? (attributes?[.size] as? NSNumber)?.uint64Value : nil)

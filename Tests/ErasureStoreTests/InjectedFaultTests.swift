@@ -83,6 +83,70 @@ struct InjectedFaultTests {
         #expect(try reopened.openReader(for: Self.stream).readAll() == bytes)
     }
 
+    @Test("a label that exists but cannot be read (EIO): reported as unreadable, never adopted over as blank")
+    func unreadableLabel() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        let label = MemberLayout(root: fixture.members[2]).identity
+        let before = try FileSystemCalls.readAll(label)
+        let fault = InjectedFaults.inject(.error(.ioError), into: .read, under: label.string)
+        defer { InjectedFaults.remove(fault) }
+        let store = try fixture.open()
+        #expect(store.assembly.unreadable == [fixture.members[2]])
+        #expect(store.assembly.unlabelled.isEmpty)
+        #expect(store.assembly.description.contains("label unreadable"))
+        #expect(throws: StreamStorageError.self) { try store.adoptReplacement(fixture.members[2], as: 2) }
+        #expect(InjectedFaults.hits(fault) > 0)
+        InjectedFaults.remove(fault)
+        #expect(try FileSystemCalls.readAll(label) == before, "the label was written over")
+        #expect(try fixture.open().assembly.isComplete)
+        // A truly blank directory is still adopted.
+        try fixture.wipe(2)
+        try store.adoptReplacement(fixture.members[2], as: 2)
+        #expect(try fixture.open().assembly.isComplete)
+    }
+
+    @Test("an unreadable journal copy refuses appending, keeps every acknowledged byte readable, is never rewritten")
+    func unreadableJournalCopy() throws {
+        let fixture = try ArrayFixture()
+        defer { fixture.remove() }
+        var generator = PatternGenerator(seed: 47)
+        let bytes = generator.bytes(5_000)
+        do {
+            let store = try fixture.open()
+            defer { store.shutdown() }
+            let appender = try store.openAppender(for: Self.stream)
+            try appender.append(Array(bytes[..<3_000]))
+            _ = try appender.makeDurable()
+            try appender.append(Array(bytes[3_000...]))
+            #expect(try appender.makeDurable() == 5_000)
+            // Killed, not closed: the journal keeps its full length, as after a crash.
+        }
+        let store = try fixture.open()
+        defer { store.shutdown() }
+        let copies = store.placement.journalMembers(segment: 0, stream: Self.stream.rawValue)
+        let victim = copies[1]
+        let path = MemberLayout(root: fixture.members[victim]).journal(Self.stream.rawValue, segment: 0).string
+        let others = copies.filter { $0 != victim }.map {
+            MemberLayout(root: fixture.members[$0]).journal(Self.stream.rawValue, segment: 0).string
+        }
+        let before = try others.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        // Unreadable without privileges: a directory where the copy was (EISDIR), the copy kept aside.
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".aside")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+
+        let error = try #require(throws: StreamStorageError.self) { try store.openAppender(for: Self.stream) }
+        #expect("\(error)".contains("member \(victim)") && "\(error)".contains("cannot read"), "\(error)")
+        #expect(try store.openReader(for: Self.stream).readAll() == bytes)
+        #expect(try others.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before, "a copy was rewritten")
+
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + ".aside", toPath: path)
+        let appender = try store.openAppender(for: Self.stream)
+        defer { appender.close() }
+        #expect(appender.durableLength == 5_000)
+    }
+
     @Test("writes that the kernel accepts 4 KiB at a time, on every member: every byte lands, and reads back")
     func shortWrites() throws {
         let fixture = try ArrayFixture()
