@@ -260,11 +260,12 @@ public enum FileSystemCalls {
             throw error as? Errno ?? .ioError
         }
         do {
-            _ = try descriptor.writeAll(bytes)
+            try writeAll(descriptor, bytes, at: 0)
             try synchroniseData(descriptor)
             try descriptor.close()
         } catch {
             FileSystemCalls.release(descriptor)
+            // The write's own error is the one to report; a temporary file left behind is replaced by the next try.
             try? remove(temporary)
             throw error as? Errno ?? .ioError
         }

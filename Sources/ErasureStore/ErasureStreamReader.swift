@@ -146,7 +146,7 @@ final class ErasureStreamReader: StreamReader {
             let decoder = self.decoder
             let target = next
             // Handed over through a lock so that the decode holds the buffer's only reference and fills it in place.
-            let handover = Guarded(spareBuffer ?? [])
+            let handover = Guarded(spareBuffer ?? store.executor.takeDecodeBuffer())
             spareBuffer = nil
             store.executor.reading.submit { scratch in
                 var buffer = handover.withLock { held in
@@ -162,7 +162,9 @@ final class ErasureStreamReader: StreamReader {
             ahead.append((next, pending))
             next += 1
         }
-        // Kept only to be handed to a decode ahead: a reader at rest holds its current segment alone.
+        // Kept only to be handed to a decode ahead: a reader at rest holds its current segment alone, and the
+        // buffer goes to the store's few spares, for the next decode of any reader.
+        if spareBuffer != nil { store.executor.recycleDecodeBuffer(&spareBuffer!) }
         spareBuffer = nil
     }
 }

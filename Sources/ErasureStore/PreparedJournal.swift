@@ -31,6 +31,7 @@ final class PreparedJournal: Sendable {
                     state = .ready(outcome)
                     return nil
                 }
+                // Nobody takes it: a journal created is closed here, and a creation that failed left nothing open.
                 return try? outcome.get()
             }
             unwanted?.close()

@@ -45,6 +45,25 @@ final class StoreExecutor: Sendable {
         reading = WorkerLane(name: "reading", workerLimit: sealingWorkers) { ReadScratch() }
     }
 
+    /// Segment buffers of finished reads, kept for the next decode ahead (at most ``readAheadSegments``): a fresh
+    /// 8 MiB buffer costs its zeroing and two thousand page faults, about a tenth of a core at a restore's rate.
+    private let decodeBuffers = Guarded<[[UInt8]]>([])
+
+    /// A spare segment buffer for a decode, or an empty one.
+    func takeDecodeBuffer() -> [UInt8] {
+        decodeBuffers.withLock(waking: .none) { $0.popLast() } ?? []
+    }
+
+    /// Keeps `buffer` (leaving it empty) for a later ``takeDecodeBuffer()``, or frees it when enough are kept.
+    func recycleDecodeBuffer(_ buffer: inout [UInt8]) {
+        var taken: [UInt8] = []
+        swap(&taken, &buffer)
+        guard !taken.isEmpty else { return }
+        decodeBuffers.withLock(waking: .none) { spares in
+            if spares.count < Self.readAheadSegments { spares.append(taken) }
+        }
+    }
+
     /// Takes a permit to decode one segment ahead of a reader; false when all are taken.
     func takeReadAheadPermit() -> Bool {
         readAheadPermits.withLock { permits in

@@ -63,8 +63,8 @@ final class WorkerLane<Context>: Sendable {
     /// Whether no job waits for a worker (asked between the pieces of every covered segment's write: it wakes no one).
     var isQueueEmpty: Bool { state.withLock(waking: .none) { $0.queue.isEmpty } }
 
-    /// Lets the workers finish every queued job, and returns once they have all ended. Jobs submitted afterwards run
-    /// on their submitter's thread.
+    /// Lets the workers finish every queued job, and returns once every one has left its loop (its thread ends
+    /// moments later, touching nothing of the store's). Jobs submitted afterwards run on their submitter's thread.
     func shutdown() {
         state.withLock { $0.shutDown = true }
         state.wait(until: { $0.workers == 0 }) { _, _ in }

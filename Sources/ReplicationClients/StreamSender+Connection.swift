@@ -79,7 +79,8 @@ final class InputReader: Sendable {
             "the connection broke while checking what the appliance holds, and the input (a pipe) cannot be read "
                 + "again from its start: run the send again")
         guard (try? input.seek(offset: 0, from: .current)) != nil else { throw cannotRewind }
-        // A file: a pending read ends at once, and must end before the seek, which it would undo.
+        // A file: a pending read ends at once, and must end before the seek, which it would undo. Only its end
+        // matters: its bytes are read again after the seek, and an error would come again there.
         if let read = pending.withLockedValue({ $0 }) { _ = try? await read.get() }
         pending.withLockedValue { $0 = nil }
         do {

@@ -79,6 +79,11 @@ struct StoreExecutorTests {
         gate.withLock { $0 = true }
         lane.shutdown()
         #expect(ran.withLock { $0 }.sorted() == Array(0..<6))
+        // Every worker has left its loop when shutdown returns; its thread then ends within moments.
+        let exitDeadline = ContinuousClock.now + .seconds(30)
+        while Self.threadNames().contains(threadName) && ContinuousClock.now < exitDeadline {
+            Guarded(false).wait(until: { $0 }, timeout: .milliseconds(10)) { _, _ in }
+        }
         #expect(!Self.threadNames().contains(threadName), "a worker outlived shutdown")
         let caller = pthread_self()
         let ranOn = Guarded<Bool?>(nil)
