@@ -20,6 +20,72 @@ public enum FileSystemCalls {
         }
     }
 
+    /// Opens `path` (open(2), again after an interrupt): the one way the engine and the clients open a file, so that
+    /// a test can fail it (``InjectedFaults``).
+    public static func open(
+        _ path: FilePath, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions = [],
+        permissions: FilePermissions? = nil
+    ) throws(Errno) -> FileDescriptor {
+        if case .error(let error)? = InjectedFaults.fault(.open, atPath: path.string) { throw error }
+        do {
+            return try FileDescriptor.open(path, mode, options: options, permissions: permissions)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    /// Reads at most `buffer.count` bytes at `offset` (one pread(2), again after an interrupt); 0 at the end.
+    public static func read(
+        _ descriptor: FileDescriptor, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Errno) -> Int {
+        if case .error(let error)? = InjectedFaults.fault(.read, on: descriptor) { throw error }
+        do {
+            return try descriptor.read(fromAbsoluteOffset: offset, into: buffer)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    /// Reads at most `buffer.count` bytes from the current position (one read(2), again after an interrupt): a pipe
+    /// as well as a file; 0 at the end.
+    public static func readSome(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Errno)
+        -> Int
+    {
+        if case .error(let error)? = InjectedFaults.fault(.read, on: descriptor) { throw error }
+        do {
+            return try descriptor.read(into: buffer)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    /// Writes all of `bytes` at the current position (a pipe as well as a file).
+    public static func writeAll(_ descriptor: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        try writeAll(descriptor, gathering: [bytes])
+    }
+
+    /// Sets the file's length (ftruncate(2)).
+    public static func resize(_ descriptor: FileDescriptor, to length: Int64) throws(Errno) {
+        do {
+            try descriptor.resize(to: length)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    /// Moves the position (lseek(2)) and returns the new one; fails on a pipe.
+    public static func seek(
+        _ descriptor: FileDescriptor, to offset: Int64, from origin: FileDescriptor.SeekOrigin = .start
+    ) throws(Errno) -> Int64 {
+        do {
+            return try descriptor.seek(offset: offset, from: origin)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
     /// Flushes the file's data and the metadata needed to read it back (its size), not its times.
     public static func synchroniseData(_ descriptor: FileDescriptor) throws(Errno) {
         try injectedFlushFault(descriptor)
@@ -118,14 +184,7 @@ public enum FileSystemCalls {
 
     /// Flushes a directory, which makes a file created in it survive a power cut.
     public static func synchroniseDirectory(_ path: FilePath) throws(Errno) {
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec])
-        } catch let error as Errno {
-            throw error
-        } catch {
-            throw Errno.ioError
-        }
+        let descriptor = try open(path, .readOnly, options: [.directory, .closeOnExec])
         defer { release(descriptor) }
         try injectedFlushFault(descriptor)
         try retryingInterrupts { fsync(descriptor.rawValue) }
@@ -252,13 +311,8 @@ public enum FileSystemCalls {
         _ bytes: UnsafeRawBufferPointer, to path: FilePath, permissions: FilePermissions = [.ownerReadWrite]
     ) throws(Errno) {
         let temporary = FilePath(path.string + ".new")
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileDescriptor.open(
-                temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
-        } catch {
-            throw error as? Errno ?? .ioError
-        }
+        let descriptor = try open(
+            temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: permissions)
         do {
             try writeAll(descriptor, bytes, at: 0)
             try synchroniseData(descriptor)
@@ -295,11 +349,7 @@ public enum FileSystemCalls {
     }
 
     private static func openForReading(_ path: FilePath) throws(Errno) -> FileDescriptor {
-        do {
-            return try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
-        } catch {
-            throw error as? Errno ?? .ioError
-        }
+        try open(path, .readOnly, options: [.closeOnExec])
     }
 
     /// Reads from a freshly opened descriptor until the file ends or `buffer` is full; sequential reads, so a pipe

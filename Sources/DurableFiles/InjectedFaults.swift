@@ -20,8 +20,10 @@ public enum InjectedFaults {
         case write
         /// `fdatasync`/`fsync` of a file or a directory.
         case flush
-        /// `read` of a whole small file (``FileSystemCalls/read(_:into:)``: labels, journals, shards).
+        /// `read`/`pread` of a file (labels, journals, shards, a rebuild's blocks, a sender's input).
         case read
+        /// `open` of a file.
+        case open
     }
 
     /// What an affected call does instead of its work.
@@ -78,6 +80,12 @@ public enum InjectedFaults {
         static func fault(_ call: Call, on descriptor: FileDescriptor) -> Fault? {
             guard active.load(ordering: .relaxed) > 0 else { return nil }
             guard let path = path(of: descriptor) else { return nil }
+            return fault(call, atPath: path)
+        }
+
+        /// The fault that `call` on the file at `path` meets, if any.
+        static func fault(_ call: Call, atPath path: String) -> Fault? {
+            guard active.load(ordering: .relaxed) > 0 else { return nil }
             return rules.withLock { state in
                 guard let index = state.rules.firstIndex(where: { $0.call == call && path.hasPrefix($0.pathPrefix) })
                 else { return nil }
@@ -103,5 +111,8 @@ public enum InjectedFaults {
     #else
         @inline(__always)
         static func fault(_ call: Call, on descriptor: FileDescriptor) -> Fault? { nil }
+
+        @inline(__always)
+        static func fault(_ call: Call, atPath path: String) -> Fault? { nil }
     #endif
 }

@@ -34,14 +34,14 @@ extension ErasureCodedStore {
             try layout.createStreamDirectory(stream)
             if directIO {
                 do {
-                    return try FileDescriptor.open(
+                    return try FileSystemCalls.open(
                         file, .writeOnly, options: options.union(FileSystemCalls.directIO),
                         permissions: [.ownerReadWrite])
                 } catch Errno.invalidArgument {
                     // The filesystem has no direct I/O: buffered writes and an early writeback do.
                 }
             }
-            return try FileDescriptor.open(file, .writeOnly, options: options, permissions: [.ownerReadWrite])
+            return try FileSystemCalls.open(file, .writeOnly, options: options, permissions: [.ownerReadWrite])
         } catch {
             throw .io("creating a file on member \(member):", path: file.string, error: error)
         }
@@ -240,7 +240,7 @@ extension ErasureCodedStore {
             let layout = MemberLayout(root: root)
             for path in paths(layout) where FileSystemCalls.exists(path) {
                 do {
-                    let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+                    let descriptor = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
                     defer { FileSystemCalls.release(descriptor) }
                     try FileSystemCalls.synchronise(descriptor)
                 } catch {

@@ -383,7 +383,7 @@ final class ErasureStreamAppender: StreamAppender {
         let path = layout.lock(stream)
         do {
             try layout.createStreamDirectory(stream)
-            let descriptor = try FileDescriptor.open(
+            let descriptor = try FileSystemCalls.open(
                 path, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
             guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
                 FileSystemCalls.release(descriptor)

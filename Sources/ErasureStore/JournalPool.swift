@@ -43,7 +43,7 @@ final class JournalPool: Sendable {
             // Another appender of this store may have taken it first: then the rename fails and the next one is tried.
             guard (try? FileSystemCalls.rename(layout.journalPool.appending(name), to: path)) != nil else { continue }
             // A spare that cannot be opened: the caller creates the journal anew over it, and reports that failing.
-            return try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec])
+            return try? FileSystemCalls.open(path, .writeOnly, options: [.closeOnExec])
         }
         refillInBackground(layout)
         return nil
@@ -72,7 +72,7 @@ final class JournalPool: Sendable {
     /// no such file. Never through a symbolic link: a name on a disk someone held could point at any file the
     /// service may write, and the wipe would zero that file's first bytes.
     static func wipeHeader(_ path: FilePath, bytes: Int) -> Bool {
-        guard let file = try? FileDescriptor.open(path, .writeOnly, options: [.closeOnExec, .noFollow]) else {
+        guard let file = try? FileSystemCalls.open(path, .writeOnly, options: [.closeOnExec, .noFollow]) else {
             return false
         }
         defer { FileSystemCalls.release(file) }

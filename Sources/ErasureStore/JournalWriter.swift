@@ -100,7 +100,7 @@ struct JournalWriter {
                 }
                 let descriptor: FileDescriptor
                 do {
-                    descriptor = try FileDescriptor.open(path, .writeOnly, options: [.closeOnExec])
+                    descriptor = try FileSystemCalls.open(path, .writeOnly, options: [.closeOnExec])
                 } catch {
                     throw StreamStorageError.io(
                         "opening the journal on member \(member):", path: path.string,
@@ -173,7 +173,7 @@ struct JournalWriter {
     /// fails its checksums.
     func trimToRecords() {
         // A cut that fails leaves the longer file, as a cut lost in a power cut does: space, not data.
-        for copy in copies { try? copy.descriptor.resize(to: copy.end) }
+        for copy in copies { try? FileSystemCalls.resize(copy.descriptor, to: copy.end) }
     }
 
     func close() {

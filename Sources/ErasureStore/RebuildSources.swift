@@ -64,7 +64,7 @@ struct RebuildShardFile {
     /// read: to a rebuild, which holds no key, a shard it cannot read is a shard lost, and the next one is read in
     /// its place (a rebuild never writes to the members it reads).
     init?(_ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry) {
-        guard let descriptor = try? FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
+        guard let descriptor = try? FileSystemCalls.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
         guard let size = try? FileSystemCalls.size(of: descriptor), size <= UInt64(Int.max) else {
             FileSystemCalls.release(descriptor)
             return nil
@@ -120,8 +120,8 @@ struct RebuildShardFile {
         while done < buffer.count {
             // A failing read makes the block missing, and the caller brings in the next shard (see `init?`).
             guard
-                let count = try? descriptor.read(
-                    fromAbsoluteOffset: offset + Int64(done),
+                let count = try? FileSystemCalls.read(
+                    descriptor, at: offset + Int64(done),
                     into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...])),
                 count > 0
             else { return false }

@@ -209,7 +209,7 @@ extension ErasureCodedStore {
         guard let member = members.keys.min() else { throw StreamStorageError.unavailable("the array has no members") }
         let layout = try requireLayout(member)
         try layout.createStreamDirectory(stream)
-        let descriptor = try FileDescriptor.open(
+        let descriptor = try FileSystemCalls.open(
             layout.lock(stream), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
         guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
             FileSystemCalls.release(descriptor)

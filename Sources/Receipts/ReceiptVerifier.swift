@@ -93,11 +93,13 @@ public struct ReceiptExpectation: Sendable {
         public init(hashing path: FilePath) throws(ReceiptVerificationError) {
             var chain = StreamHashChain()
             do {
-                let descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+                let descriptor = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
                 try descriptor.closeAfter {
                     var chunk = [UInt8](repeating: 0, count: StreamHashChain.chunkBytes)
                     while true {
-                        let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
+                        let count = try chunk.withUnsafeMutableBytes {
+                            try FileSystemCalls.readSome(descriptor, into: $0)
+                        }
                         if count == 0 { break }
                         chunk.withUnsafeBytes { chain.append(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
                     }

@@ -16,7 +16,7 @@ extension StreamRestorer {
         let partial = FilePath(path.string + ".partial")
         let descriptor: FileDescriptor
         do {
-            descriptor = try FileDescriptor.open(
+            descriptor = try FileSystemCalls.open(
                 partial, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
         } catch {
             throw ReplicationError.localIO("cannot create \(partial): \(error)")

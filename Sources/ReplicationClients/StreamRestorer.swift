@@ -1,3 +1,4 @@
+import DurableFiles
 import HashChain
 import NIOCore
 import NIOPosix
@@ -74,7 +75,7 @@ public struct StreamRestorer: Sendable {
                         }
                         try await threadPool.runIfActive {
                             do {
-                                _ = try bytes.withUnsafeReadableBytes { try output.writeAll($0) }
+                                try bytes.withUnsafeReadableBytes { try FileSystemCalls.writeAll(output, $0) }
                             } catch {
                                 throw ReplicationError.localIO("cannot write the output: \(error)")
                             }

@@ -1,3 +1,4 @@
+import DurableFiles
 import HashChain
 import NIOConcurrencyHelpers
 import NIOCore
@@ -59,7 +60,8 @@ final class InputReader: Sendable {
             var buffer = allocator.buffer(capacity: frameBytes)
             do {
                 _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
-                    try input.read(into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
+                    try FileSystemCalls.readSome(
+                        input, into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
                 }
             } catch {
                 throw ReplicationError.localIO("cannot read the input: \(error)")
@@ -78,13 +80,13 @@ final class InputReader: Sendable {
         let cannotRewind = ReplicationError.localIO(
             "the connection broke while checking what the appliance holds, and the input (a pipe) cannot be read "
                 + "again from its start: run the send again")
-        guard (try? input.seek(offset: 0, from: .current)) != nil else { throw cannotRewind }
+        guard (try? FileSystemCalls.seek(input, to: 0, from: .current)) != nil else { throw cannotRewind }
         // A file: a pending read ends at once, and must end before the seek, which it would undo. Only its end
         // matters: its bytes are read again after the seek, and an error would come again there.
         if let read = pending.withLockedValue({ $0 }) { _ = try? await read.get() }
         pending.withLockedValue { $0 = nil }
         do {
-            _ = try input.seek(offset: 0, from: .start)
+            _ = try FileSystemCalls.seek(input, to: 0)
         } catch {
             throw cannotRewind
         }

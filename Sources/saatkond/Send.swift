@@ -66,7 +66,7 @@ struct Send: AsyncParsableCommand {
     private func open() throws -> (FileDescriptor, UInt64?) {
         if input == "-" { return (.standardInput, nil) }
         do {
-            let descriptor = try FileDescriptor.open(FilePath(input), .readOnly, options: [.closeOnExec])
+            let descriptor = try FileSystemCalls.open(FilePath(input), .readOnly, options: [.closeOnExec])
             // The size only shows progress: an input whose size cannot be read is sent all the same, without a total.
             let attributes = try? FileManager.default.attributesOfItem(atPath: input)
             let isFile = attributes?[.type] as? FileAttributeType == .typeRegular

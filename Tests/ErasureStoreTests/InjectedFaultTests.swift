@@ -22,7 +22,7 @@ struct InjectedFaultTests {
         var bulk: Bool
 
         var testDescription: String {
-            "\(fault) on \(call == .flush ? "a flush" : "a write") of \(bulk ? "a shard" : "a journal copy")"
+            "\(fault) on the \(call) of \(bulk ? "a shard" : "a journal copy")"
         }
     }
 
@@ -34,6 +34,7 @@ struct InjectedFaultTests {
             Case(fault: .error(.noSpace), call: .write, bulk: false),
             Case(fault: .error(.noSpace), call: .write, bulk: true),
             Case(fault: .error(.ioError), call: .write, bulk: true),
+            Case(fault: .error(.noSpace), call: .open, bulk: true),
         ])
     private func failingCall(_ testCase: Case) throws {
         let fixture = try ArrayFixture()
