@@ -190,6 +190,16 @@ public enum FileSystemCalls {
         try retryingInterrupts { fsync(descriptor.rawValue) }
     }
 
+    /// Closes a descriptor whose writes are not yet known to have landed, and reports what `close` says (some
+    /// filesystems report a write's failure only there).
+    public static func close(_ descriptor: FileDescriptor) throws(Errno) {
+        do {
+            try descriptor.close()
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
     /// Closes a descriptor whose outcome is decided already: it only read, its writes were flushed (a flush reports
     /// what a close could), or they are being abandoned after a failure that is reported instead. Linux frees the
     /// descriptor even when `close` fails, and a retry could close another thread's new descriptor; so there is

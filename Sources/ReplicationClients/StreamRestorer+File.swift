@@ -33,7 +33,7 @@ extension StreamRestorer {
             failure = error
         }
         do {
-            try descriptor.close()
+            try FileSystemCalls.close(descriptor)
         } catch {
             failure = failure ?? ReplicationError.localIO("cannot close \(partial): \(error)")
         }
