@@ -26,11 +26,15 @@ extension StreamRestorer {
         do {
             written = try await restore(
                 stream: stream, to: descriptor, expectedHead: expectedHead, progress: progress)
-            try FileSystemCalls.synchronise(descriptor)
-        } catch let error as Errno {
-            failure = ReplicationError.localIO("cannot flush \(partial): \(error)")
         } catch {
             failure = error
+        }
+        if failure == nil {
+            do {
+                try FileSystemCalls.synchronise(descriptor)
+            } catch {
+                failure = ReplicationError.localIO("cannot flush \(partial): \(error)")
+            }
         }
         do {
             try FileSystemCalls.close(descriptor)
