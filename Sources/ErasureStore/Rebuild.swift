@@ -38,7 +38,8 @@ extension ErasureCodedStore {
             throw .configuration("member index \(index) is outside 0..<\(geometry.memberCount)")
         }
         let layout = MemberLayout(root: root)
-        // A label that cannot be read refuses the adoption (it throws): an unreadable disk is never taken for a blank one.
+        // A label that cannot be read refuses the adoption (it throws): an unreadable disk is never taken for a
+        // blank one.
         if let bytes = try MemberFile.readIfPresent(layout.identity, limit: MemberFile.labelLimit, what: "member label")
         {
             let identity = try? MemberIdentity(decoding: bytes)

@@ -15,8 +15,9 @@ import Foundation
 /// ```
 ///
 /// Who waits for whom: callers wait for sealing (room in its queue; their segments' writes), background (a
-/// prepared journal) and reading (the segment they read next); sealing and background jobs wait for io jobs; io jobs wait for nothing but the kernel. The
-/// waits go one way, so no lane can wait for itself, however full: that is why an io job never submits a job.
+/// prepared journal) and reading (the segment they read next); sealing and background jobs wait for io jobs; io
+/// jobs wait for nothing but the kernel. The waits go one way, so no lane can wait for itself, however full: that
+/// is why an io job never submits a job.
 ///
 /// The queues are bounded: sealing's by its capacity of one segment (a submitter waits beyond it); io's by the
 /// threads that wait in ``WorkerLane/runAll(_:)`` for their jobs, each with at most one job per member; background's
