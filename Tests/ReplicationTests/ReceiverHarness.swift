@@ -29,6 +29,7 @@ final class ReceiverHarness: Sendable {
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
     private let server: ReplicationServer
+    private let store: ErasureCodedStore
 
     init(
         limits: ReceiverStateMachine.Limits = .init(), maximumConnections: Int = 1024,
@@ -58,6 +59,7 @@ final class ReceiverHarness: Sendable {
                     trustedAuthorities: identity.authorityCertificate.string))
             let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test-appliance")
             self.signer = signer
+            self.store = store
             let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
             let server = ReplicationServer(
                 configuration: .init(
@@ -136,6 +138,8 @@ final class ReceiverHarness: Sendable {
         } catch {
             Issue.record("the receiver ended with an error: \(error)")
         }
+        // The store's workers finish what they hold (a pool refill, a write) before its directories go.
+        store.shutdown()
         scratch.remove()
     }
 

@@ -23,7 +23,23 @@ public struct ScratchDirectory: Sendable {
         return file
     }
 
+    /// Removes the directory and everything in it. A removal that meets a file created meanwhile (a store's
+    /// background work that was still ending) fails part way; it is tried again for up to ten seconds, and what is
+    /// still left then is reported on standard error rather than left behind without a word.
     public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                return
+            } catch {
+                guard FileManager.default.fileExists(atPath: path) else { return }
+                guard ContinuousClock.now < deadline else {
+                    FileHandle.standardError.write(Data("ScratchDirectory: cannot remove \(path): \(error)\n".utf8))
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 }
