@@ -144,7 +144,6 @@ public enum FileSystemCalls {
         let maximumVectors = 1024
         var first = 0
         while first < vectors.count {
-            var count = Int32(min(vectors.count - first, maximumVectors))
             var limited: Int?
             switch InjectedFaults.fault(.write, on: descriptor) {
             case .error(let error)?: throw error
@@ -154,9 +153,9 @@ public enum FileSystemCalls {
             let written: Int
             if let limited {
                 // What a short writev does: part of the first vector, the rest left for the next call.
-                count = 1
                 written = write(descriptor.rawValue, vectors[first].iov_base, min(vectors[first].iov_len, limited))
             } else {
+                let count = Int32(min(vectors.count - first, maximumVectors))
                 written = vectors.withUnsafeBufferPointer {
                     writev(descriptor.rawValue, $0.baseAddress! + first, count)
                 }

@@ -19,6 +19,27 @@ enum MemberFile {
         } catch {
             throw .io("reading the \(what)", path: path.string, error: error)
         }
+        return try read(path, size: size, limit: limit, what: what)
+    }
+
+    /// Like ``read(_:limit:what:)``, but nil when there is no such file: only absence is absence. A file that exists
+    /// and cannot be read (EIO, EACCES) throws, so that no caller mistakes a failing disk for a blank one.
+    static func readIfPresent(_ path: FilePath, limit: Int, what: String) throws(StreamStorageError) -> [UInt8]? {
+        let size: UInt64
+        do {
+            size = try FileSystemCalls.size(at: path)
+        } catch .noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw .io("reading the \(what)", path: path.string, error: error)
+        }
+        return try read(path, size: size, limit: limit, what: what)
+    }
+
+    /// Reads the file whose size a stat just gave, checking that size before allocating anything.
+    private static func read(
+        _ path: FilePath, size: UInt64, limit: Int, what: String
+    ) throws(StreamStorageError) -> [UInt8] {
         guard size <= UInt64(limit) else { throw tooLong(path, size: size, limit: limit, what: what) }
         var bytes = [UInt8](repeating: 0, count: Int(size) + 1)
         let count: Int
@@ -30,19 +51,6 @@ enum MemberFile {
         guard count <= limit else { throw tooLong(path, size: UInt64(count), limit: limit, what: what) }
         bytes.removeLast(bytes.count - count)
         return bytes
-    }
-
-    /// Like ``read(_:limit:what:)``, but nil when there is no such file: only absence is absence. A file that exists
-    /// and cannot be read (EIO, EACCES) throws, so that no caller mistakes a failing disk for a blank one.
-    static func readIfPresent(_ path: FilePath, limit: Int, what: String) throws(StreamStorageError) -> [UInt8]? {
-        do {
-            _ = try FileSystemCalls.size(at: path)
-        } catch .noSuchFileOrDirectory {
-            return nil
-        } catch {
-            throw .io("reading the \(what)", path: path.string, error: error)
-        }
-        return try read(path, limit: limit, what: what)
     }
 
     private static func tooLong(_ path: FilePath, size: UInt64, limit: Int, what: String) -> StreamStorageError {
