@@ -48,7 +48,7 @@ let package = Package(
             ]
         ),
         .target(name: "LivenessGate"),
-        .target(name: "Authorization"),
+        .target(name: "Authorization", dependencies: ["StreamStore"]),
 
         // MARK: Adapters and services.
         .target(name: "CLinuxCalls"),

@@ -1,3 +1,5 @@
+import StreamStore
+
 /// Who may do what to which streams: the identities in senders' certificates, mapped to stream-name prefixes.
 ///
 /// Appending and reading are separate permissions, so a sender at home that is compromised can neither read the
@@ -115,7 +117,7 @@ public struct AuthorizationPolicy: Sendable, Hashable {
             }
             for prefix in words[2...] where prefix != "*" && !Self.isValidPrefix(prefix) {
                 throw PolicyError(
-                    "\(location): the prefix '\(prefix)' has characters stream names cannot have (a-z 0-9 . - _)")
+                    "\(location): the prefix '\(prefix)' has characters stream names cannot have (A-Z a-z 0-9 . - _)")
             }
             let names = words[0].split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
             guard !names[0].isEmpty, names.count == 1 || (!names[1].isEmpty && !names[1].contains("@")) else {
@@ -157,11 +159,7 @@ public struct AuthorizationPolicy: Sendable, Hashable {
 
     private static func isValidPrefix(_ prefix: String) -> Bool {
         !prefix.isEmpty && prefix.utf8.count <= 200
-            && prefix.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-            }
+            && prefix.utf8.allSatisfy(StreamName.isAllowed)
     }
 }
 

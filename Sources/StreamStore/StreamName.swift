@@ -1,9 +1,11 @@
 /// The name a sender gives a stream, such as `ee.population.wal`.
 ///
-/// Names become file names on the members, so the character set is deliberately small: lower-case ASCII
-/// letters, digits, `.`, `-` and `_`, 1 to 200 bytes, starting and ending with a letter or digit, with no
-/// two dots in a row. That rules out path separators, `..`, hidden files, case-folding clashes and
-/// Unicode look-alikes by construction rather than by escaping.
+/// Names become file names on the members, so the character set is deliberately small: ASCII letters, digits, `.`,
+/// `-` and `_`, 1 to 200 bytes, starting and ending with a letter or digit, with no two dots in a row. That rules
+/// out path separators, `..`, hidden files and Unicode look-alikes by construction rather than by escaping.
+/// Upper case is allowed because PostgreSQL's WAL file names (`00000001000000000000000A`) keep their own names as
+/// streams; names are case-sensitive (`ee.A` and `ee.a` are two streams), as the members' filesystems are: the disks
+/// service formats them as XFS without its ASCII case-insensitive option.
 public struct StreamName: Hashable, Sendable, CustomStringConvertible {
     /// The longest name accepted, in bytes.
     public static let maximumLength = 200
@@ -31,11 +33,14 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
     /// The name as given.
     public var description: String { rawValue }
 
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    /// An ASCII letter (either case) or digit.
+    package static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    private static func isAllowed(_ byte: UInt8) -> Bool {
+    /// A byte a stream name may contain anywhere.
+    public static func isAllowed(_ byte: UInt8) -> Bool {
         isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
     }
 }
@@ -61,7 +66,7 @@ public struct StreamNameError: Error, Hashable, Sendable, CustomStringConvertibl
     static func consecutiveDots(_ name: String) -> Self { Self(code: .consecutiveDots(name)) }
 
     private static let rule =
-        "a stream name uses only a-z, 0-9, '.', '-' and '_', starts and ends with a letter or digit, "
+        "a stream name uses only A-Z, a-z, 0-9, '.', '-' and '_', starts and ends with a letter or digit, "
         + "has no '..', and is at most \(StreamName.maximumLength) bytes"
 
     /// What is wrong with the name and which rule it breaks.

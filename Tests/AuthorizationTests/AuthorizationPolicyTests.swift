@@ -31,7 +31,7 @@ struct AuthorizationPolicyTests {
             ("a append", "policy:1: expected"),
             ("\n\na apend ee.", "policy:3: unknown operation 'apend'"),
             ("a read ee/x", "policy:1: the prefix 'ee/x'"),
-            ("a read EE.", "policy:1: the prefix 'EE.'"),
+            ("a read ee:x", "policy:1: the prefix 'ee:x'"),
         ])
     func mistakes(text: String, expected: String) {
         do {
