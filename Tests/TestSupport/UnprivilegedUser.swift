@@ -5,13 +5,24 @@ import Foundation
 /// empty bounding and inheritable capability sets. CI runs as root, and root would hide every permission failure;
 /// these users have no entry in /etc/passwd, so they own nothing but what a test gives them.
 public struct UnprivilegedUser: Sendable, Hashable {
-    /// The user and group id.
+    /// The user id.
     public let id: UInt32
+    /// The group id: `id` itself, unless the user is an account of the system's (Debian's `postgres`).
+    public let group: UInt32
 
     /// A user whose uid and gid are both `id`.
     public init(id: UInt32) {
         precondition(id != 0)
         self.id = id
+        group = id
+    }
+
+    /// A user with an entry in /etc/passwd, such as `postgres` (PostgreSQL refuses to run as a uid without one),
+    /// with the uid and primary gid `id(1)` gives; nil when there is no such user.
+    public init?(account name: String) {
+        guard let entry = getpwnam(name), entry.pointee.pw_uid != 0 else { return nil }
+        id = entry.pointee.pw_uid
+        group = entry.pointee.pw_gid
     }
 
     /// Whether this process can switch to another user: it is root and util-linux's setpriv is installed.
@@ -35,7 +46,7 @@ public struct UnprivilegedUser: Sendable, Hashable {
         return (
             "/bin/sh",
             [
-                "-c", "umask 0077 && ulimit -c 0 && exec \"$0\" \"$@\"", setpriv, "--reuid=\(id)", "--regid=\(id)",
+                "-c", "umask 0077 && ulimit -c 0 && exec \"$0\" \"$@\"", setpriv, "--reuid=\(id)", "--regid=\(group)",
                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", executable,
             ] + arguments
         )
@@ -43,13 +54,13 @@ public struct UnprivilegedUser: Sendable, Hashable {
 
     /// Gives `path` (recursively) to this user.
     public func own(_ path: String) throws {
-        _ = try Command.run("chown", ["-R", "\(id):\(id)", path])
+        _ = try Command.run("chown", ["-R", "\(id):\(group)", path])
     }
 
     /// Copies `file` to `directory` as this user's own, readable by it alone; returns the copy's path.
     public func copy(_ file: String, into directory: String) throws -> String {
         let target = "\(directory)/\(URL(fileURLWithPath: file).lastPathComponent)"
-        _ = try Command.run("install", ["-o", "\(id)", "-g", "\(id)", "-m", "0600", file, target])
+        _ = try Command.run("install", ["-o", "\(id)", "-g", "\(group)", "-m", "0600", file, target])
         return target
     }
 
