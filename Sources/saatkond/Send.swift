@@ -21,7 +21,7 @@ struct Send: AsyncParsableCommand {
 
     @Flag(
         help: """
-            The input is the whole stream from its first byte: what the appliance holds is skipped (after checking \
+            The input is the whole stream from its first byte (always so with --config): what the appliance holds is skipped (after checking \
             that it is the same bytes) and the rest appended. Run it again after any failure to finish the stream.
             """)
     var resume = false
@@ -33,6 +33,11 @@ struct Send: AsyncParsableCommand {
     var giveUpAfter: UInt = 120
 
     func run() async throws {
+        if let configuration = try client.configuration() {
+            try await ConfiguredSend(client: client, configuration: configuration).send(
+                stream: stream, input: input, receipt: receipt, giveUpAfter: giveUpAfter)
+            return
+        }
         let endpoint = try client.endpoint()
         let (descriptor, size) = try open()
         defer { if input != "-" { FileSystemCalls.release(descriptor) } }

@@ -1,0 +1,283 @@
+import DurableFiles
+import Foundation
+import NIOConcurrencyHelpers
+import ReplicationProtocol
+import ReplicationTransport
+import SystemPackage
+
+/// An appliance and its name in home's configuration and records.
+public struct NamedEndpoint: Sendable {
+    /// The configured name.
+    public var name: String
+    /// Where it listens, and the TLS identity to use.
+    public var endpoint: ReplicationEndpoint
+
+    /// Creates a named endpoint.
+    public init(name: String, endpoint: ReplicationEndpoint) {
+        self.name = name
+        self.endpoint = endpoint
+    }
+}
+
+/// When a send to several appliances succeeds, and what it does about the ones that do not answer.
+public struct FanOutPolicy: Sendable {
+    /// Appliances that must hold the whole stream before the send succeeds.
+    public var required: Int
+    /// Retries of each appliance while fewer than ``required`` hold the stream.
+    public var retry: RetryPolicy
+    /// Once ``required`` appliances hold the stream, how much longer the others may take before they are left to
+    /// catch up from home's records: one unreachable embassy never holds up the others for longer than this.
+    public var grace: Duration
+    /// How long later sends skip an appliance that was left behind, so that each one does not wait for it again.
+    public var unreachableBackoff: Duration
+    /// Whether the source goes away after the send (a WAL file PostgreSQL recycles): an appliance left behind then
+    /// needs a copy of it in home's spool.
+    public var spoolsSource: Bool
+
+    /// Creates a policy.
+    public init(
+        required: Int = 1, retry: RetryPolicy = RetryPolicy(), grace: Duration = .seconds(5),
+        unreachableBackoff: Duration = .seconds(30), spoolsSource: Bool = false
+    ) {
+        precondition(required >= 1)
+        self.required = required
+        self.retry = retry
+        self.grace = grace
+        self.unreachableBackoff = unreachableBackoff
+        self.spoolsSource = spoolsSource
+    }
+}
+
+/// What a send to several appliances achieved.
+public struct FanOutReport: Sendable {
+    /// The stream's length: the source's size.
+    public var length: UInt64
+    /// The appliances that hold the whole stream durably, with their receipts when asked for.
+    public var durable: [String: Receipt?]
+    /// The appliances that do not, and why; each has a backlog record in home's records to catch up from.
+    public var behind: [String: String]
+}
+
+/// A send to several appliances that fails: fewer than the required number hold the stream.
+public struct FanOutError: Error, Sendable, CustomStringConvertible {
+    /// The report of what did succeed.
+    public var report: FanOutReport
+    /// How many were required.
+    public var required: Int
+
+    public var description: String {
+        let reasons = report.behind.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        return "\(report.durable.count) of the \(required) appliances required hold the stream; "
+            + reasons.joined(separator: "; ")
+    }
+}
+
+/// Sends one file, as a whole stream, to several appliances at once; each is sent from its own descriptor, so a
+/// slow or unreachable one holds up no other.
+///
+/// With home's records, every appliance has a ``Backlog`` while its send runs (what `saatkond lag` shows); the
+/// records of those left behind are flushed before the send returns, and `saatkond catch-up` finishes them. Every
+/// stream is sent whole (``SendMode/resume``): an appliance that already holds part of it is checked against its
+/// hash chain and given the rest, so any appliance can be brought to the same bytes from home's copy alone.
+public struct FanOutSender: Sendable {
+    /// The appliances.
+    public var appliances: [NamedEndpoint]
+    /// Home's records, if any.
+    public var records: HomeRecords?
+    /// When the send succeeds.
+    public var policy: FanOutPolicy
+    /// Whether to ask each appliance for a signed receipt.
+    public var requestsReceipt: Bool
+
+    /// Creates a sender.
+    public init(
+        appliances: [NamedEndpoint], records: HomeRecords?, policy: FanOutPolicy, requestsReceipt: Bool = false
+    ) {
+        precondition(!appliances.isEmpty && policy.required <= appliances.count)
+        self.appliances = appliances
+        self.records = records
+        self.policy = policy
+        self.requestsReceipt = requestsReceipt
+    }
+
+    private enum Outcome: Sendable {
+        case finished(String, Result<SendReport, any Error>)
+        case graceOver
+    }
+
+    /// Sends the file at `path` as the whole of `stream` to every appliance; returns once ``FanOutPolicy/required``
+    /// hold it and the others either hold it too or have a flushed backlog record. `progress` hears each appliance's.
+    public func send(
+        stream: String, fileAt path: FilePath,
+        progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
+    ) async throws -> FanOutReport {
+        let length: UInt64
+        do {
+            length = try FileSystemCalls.size(at: path)
+        } catch {
+            throw ReplicationError.localIO("cannot read \(path): \(error)")
+        }
+        let source = Self.absolute(path)
+        let now = millisecondsSince1970()
+        var report = FanOutReport(length: length, durable: [:], behind: [:])
+        var active: [NamedEndpoint] = []
+        for appliance in appliances {
+            if let until = records?.unreachableUntil(appliance.name), until > now {
+                report.behind[appliance.name] = "skipped: unreachable at the last try, tried again after \(until)"
+                continue
+            }
+            active.append(appliance)
+        }
+        // Only the appliances tried now are given records now; a skipped one's is written with the others left
+        // behind, below, once it is known whether the source needs a spooled copy.
+        let since = try startRecords(for: active.map(\.name), stream: stream, length: length, source: source, at: now)
+        let policy = self.policy
+        let records = self.records
+        let requestsReceipt = self.requestsReceipt
+        try await withThrowingTaskGroup(of: Outcome.self) { group in
+            for appliance in active {
+                let lastWrite = NIOLockedValueBox(UInt64(0))
+                group.addTask {
+                    let result: Result<SendReport, any Error>
+                    do {
+                        let input = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
+                        defer { FileSystemCalls.release(input) }
+                        let sender = StreamSender(
+                            endpoint: appliance.endpoint, retry: policy.retry, mode: .resume,
+                            requestsReceipt: requestsReceipt)
+                        result = .success(
+                            try await sender.send(stream: stream, from: input) { state in
+                                progress(appliance.name, state)
+                                Self.note(
+                                    state, of: appliance.name, stream: stream, length: length, source: source,
+                                    since: since[appliance.name] ?? now, records: records, lastWrite: lastWrite)
+                            })
+                    } catch {
+                        result = .failure(error)
+                    }
+                    return .finished(appliance.name, result)
+                }
+            }
+            var pending = active.count
+            var graceStarted = false
+            while pending > 0, let outcome = try await group.next() {
+                switch outcome {
+                case .graceOver:
+                    group.cancelAll()
+                case .finished(let name, .success(let sent)):
+                    pending -= 1
+                    report.durable[name] = .some(sent.receipt)
+                    // At once, not when the last appliance ends: `lag` must not show this one behind meanwhile. A
+                    // failure here leaves a record that the end of the send removes again.
+                    try? records?.remove(appliance: name, stream: stream)
+                case .finished(let name, .failure(let error)):
+                    pending -= 1
+                    report.behind[name] =
+                        error is CancellationError
+                        ? "still sending when \(policy.required) appliances held the stream and the grace of "
+                            + "\(policy.grace) ran out"
+                        : "\(error)"
+                }
+                if !graceStarted, pending > 0, report.durable.count >= policy.required {
+                    graceStarted = true
+                    group.addTask {
+                        // Cancelled with the group when every send finished first; either way the loop ends.
+                        try? await Task.sleep(for: policy.grace)
+                        return .graceOver
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+        try finishRecords(report, stream: stream, length: length, source: source, since: since, now: now)
+        guard report.durable.count >= policy.required else {
+            throw FanOutError(report: report, required: policy.required)
+        }
+        return report
+    }
+
+    /// Writes a record for each appliance about to be sent to; returns when each has lacked bytes since (an older
+    /// record's time, when a send of this stream to it failed before).
+    private func startRecords(
+        for names: [String], stream: String, length: UInt64, source: String, at now: UInt64
+    ) throws -> [String: UInt64] {
+        guard let records else { return [:] }
+        var since: [String: UInt64] = [:]
+        for name in names {
+            let earlier = (try? records.backlogs(of: name))?.first { $0.stream == stream }
+            since[name] = min(earlier?.behindSince ?? now, now)
+            do {
+                try records.record(
+                    Backlog(
+                        appliance: name, stream: stream, homeLength: length, acknowledged: earlier?.acknowledged ?? 0,
+                        behindSince: since[name]!, source: earlier?.source ?? source),
+                    durable: false)
+            } catch {
+                throw ReplicationError.localIO("cannot write home's record in \(records.directory): \(error)")
+            }
+        }
+        return since
+    }
+
+    /// Removes the records of the appliances that hold the stream, and flushes those of the others, with a spooled
+    /// copy of the source when it goes away.
+    private func finishRecords(
+        _ report: FanOutReport, stream: String, length: UInt64, source: String, since: [String: UInt64], now: UInt64
+    ) throws {
+        guard let records else { return }
+        do {
+            for name in report.durable.keys {
+                try records.remove(appliance: name, stream: stream)
+                try records.markReachable(name)
+            }
+            guard !report.behind.isEmpty else {
+                try records.releaseSpool(of: stream)
+                return
+            }
+            let kept = policy.spoolsSource ? try records.spool(FilePath(source), as: stream).string : source
+            let earlier = try records.backlogs().filter { $0.stream == stream }
+            for name in report.behind.keys.sorted() {
+                let previous = earlier.first { $0.appliance == name }
+                try records.record(
+                    Backlog(
+                        appliance: name, stream: stream, homeLength: length,
+                        acknowledged: min(previous?.acknowledged ?? 0, length),
+                        behindSince: since[name] ?? previous?.behindSince ?? now, source: kept),
+                    durable: true)
+                if records.unreachableUntil(name) == nil || !report.behind[name]!.hasPrefix("skipped") {
+                    try records.markUnreachable(
+                        name, until: now + UInt64(policy.unreachableBackoff.components.seconds) * 1000)
+                }
+            }
+        } catch {
+            throw ReplicationError.localIO("cannot update home's records in \(records.directory): \(error)")
+        }
+    }
+
+    /// Records an appliance's progress at most once a second: `saatkond lag` reads it while the send runs.
+    private static func note(
+        _ state: SendProgress, of appliance: String, stream: String, length: UInt64, source: String, since: UInt64,
+        records: HomeRecords?, lastWrite: NIOLockedValueBox<UInt64>
+    ) {
+        guard let records else { return }
+        let now = millisecondsSince1970()
+        let due = lastWrite.withLockedValue { last in
+            guard now >= last + 1000 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        let acknowledged = state.startLength + state.bytesAcknowledged
+        // A lost progress note only makes `lag` show less progress than there is, until the send ends.
+        try? records.record(
+            Backlog(
+                appliance: appliance, stream: stream, homeLength: length, acknowledged: min(acknowledged, length),
+                behindSince: since, source: source),
+            durable: false)
+    }
+
+    private static func absolute(_ path: FilePath) -> String {
+        if path.isAbsolute { return path.string }
+        return FilePath(FileManager.default.currentDirectoryPath).pushing(path).string
+    }
+}

@@ -1,0 +1,126 @@
+import DurableFiles
+import Foundation
+import ReplicationClients
+import ReplicationProtocol
+import ReplicationTransport
+import SystemPackage
+
+/// A send through home's sender configuration: to every configured appliance at once, with home's records of what
+/// each still lacks; used by `send --config` and `wal-push`.
+struct ConfiguredSend {
+    let client: ClientOptions
+    let configuration: SenderConfiguration?
+
+    /// Sends `input` (a file, or `-` for standard input, which is spooled first) as the whole of `stream`.
+    func send(stream: String, input: String, receipt: String?, giveUpAfter: UInt) async throws {
+        let appliances = try client.appliances(configuration)
+        let records = client.records(configuration)
+        var source = FilePath(input)
+        if input == "-" {
+            guard let records else {
+                throw CommandFailure(
+                    "saatkond send: a send from standard input with --config needs `state =` in the configuration: "
+                        + "the input is kept in home's spool until every appliance holds it")
+            }
+            source = try spool(standardInputAs: stream, in: records)
+        }
+        let policy = FanOutPolicy(
+            required: configuration?.required ?? 1,
+            retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
+            grace: .seconds(Int64(clamping: giveUpAfter)))
+        let report = try await fanOut(
+            stream: stream, source: source, appliances: appliances, records: records, policy: policy,
+            requestsReceipt: receipt != nil, command: "send")
+        if let receipt {
+            for (name, signed) in report.durable {
+                guard let signed else { continue }
+                let path = appliances.count == 1 ? receipt : "\(receipt).\(name)"
+                do {
+                    try signed.text.write(toFile: path, atomically: true, encoding: .utf8)
+                } catch {
+                    throw CommandFailure(
+                        "saatkond send: everything is durable, but the receipt cannot be written to \(path): \(error)")
+                }
+            }
+        }
+        if input == "-", report.behind.isEmpty, let records {
+            try records.releaseSpool(of: stream)
+        }
+    }
+
+    /// Sends `source` to every appliance under `policy`, tells the operator about any left behind, and starts a
+    /// catch-up when an appliance that answered has older streams to catch up on.
+    func fanOut(
+        stream: String, source: FilePath, appliances: [NamedEndpoint], records: HomeRecords?, policy: FanOutPolicy,
+        requestsReceipt: Bool, command: String
+    ) async throws -> FanOutReport {
+        let sender = FanOutSender(
+            appliances: appliances, records: records, policy: policy, requestsReceipt: requestsReceipt)
+        let report: FanOutReport
+        do {
+            report = try await sender.send(stream: stream, fileAt: source)
+        } catch let error as FanOutError {
+            throw CommandFailure("saatkond \(command): \(stream): \(error)")
+        } catch let error as ReplicationError {
+            throw CommandFailure("saatkond \(command): \(stream): \(error)")
+        }
+        let durable = report.durable.keys.sorted().joined(separator: ", ")
+        for (name, reason) in report.behind.sorted(by: { $0.key < $1.key }) {
+            let line =
+                "saatkond \(command): \(stream) is durable on \(durable) but not yet on \(name) (\(reason)); home's "
+                + "records keep it for catch-up\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        if let records, let path = client.configurationPath {
+            CatchUpLauncher.startIfNeeded(configuration: path, records: records, answered: Array(report.durable.keys))
+        }
+        return report
+    }
+
+    private func spool(standardInputAs stream: String, in records: HomeRecords) throws -> FilePath {
+        do {
+            let path = try records.spoolPath(of: stream)
+            let output = try FileSystemCalls.open(
+                path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+            defer { FileSystemCalls.release(output) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try FileSystemCalls.readSome(.standardInput, into: buffer)
+                if count == 0 { break }
+                try FileSystemCalls.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
+            try FileSystemCalls.synchroniseData(output)
+            return path
+        } catch {
+            throw CommandFailure("saatkond send: cannot keep standard input in home's spool: \(error)")
+        }
+    }
+}
+
+/// Starts `saatkond catch-up` in the background when an appliance that just answered has a backlog and no catch-up
+/// runs; as pgBackRest's asynchronous archiving does, so that `archive_command` returns without waiting for it.
+enum CatchUpLauncher {
+    static func startIfNeeded(configuration: String, records: HomeRecords, answered: [String]) {
+        // A backlog that cannot be read is left to `saatkond lag` and `catch-up` to report; the send succeeded.
+        guard let backlogs = try? records.backlogs(),
+            backlogs.contains(where: { answered.contains($0.appliance) })
+        else { return }
+        guard !CatchUpLock.isHeld(records.catchUpLock) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["catch-up", "--config", URL(fileURLWithPath: configuration).path, "--quiet"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        let log = records.directory.appending("catch-up.log").string
+        if FileManager.default.createFile(atPath: log, contents: nil) || FileManager.default.fileExists(atPath: log),
+            let handle = FileHandle(forWritingAtPath: log)
+        {
+            process.standardError = handle
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        // The send succeeded either way; a catch-up that cannot start now starts with a later send, or by hand.
+        try? process.run()
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import DurableFiles
+import Foundation
+import ReplicationClients
+import ReplicationProtocol
+import ReplicationTransport
+import SystemPackage
+
+/// `saatkond wal-fetch %f %p`: PostgreSQL's `restore_command`.
+struct WalFetch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wal-fetch",
+        abstract: "Fetch one archived WAL file (PostgreSQL's restore_command: saatkond wal-fetch %f %p).",
+        discussion: """
+            Tries the configured appliances in order. Exits 0 once the file is written whole (checked against its \
+            hash chain, and a WAL segment against the size its first page states); exits 1 with nothing written \
+            when no appliance holds it, which is how PostgreSQL learns the archive ends there.
+            """)
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "The cluster's prefix (default: the configuration's `cluster`).")
+    var cluster: String?
+
+    @Argument(help: "The archived file's name (%f).")
+    var name: String
+
+    @Argument(help: "Where PostgreSQL wants it (%p).")
+    var destination: String
+
+    func run() async throws {
+        let configuration = try client.configuration()
+        guard let cluster = cluster ?? configuration?.cluster else {
+            throw CommandFailure("saatkond wal-fetch: give --cluster, or `cluster =` in the configuration")
+        }
+        guard let stream = WALArchive(cluster: cluster).stream(forFileNamed: name) else {
+            throw CommandFailure("saatkond wal-fetch: \(name) is not a name PostgreSQL archives")
+        }
+        var reasons: [String] = []
+        for appliance in try client.appliances(configuration) {
+            do {
+                try await fetch(stream, from: appliance.endpoint)
+                return
+            } catch let error as ReplicationError {
+                reasons.append("\(appliance.name): \(error)")
+            } catch let error as CommandFailure {
+                reasons.append("\(appliance.name): \(error)")
+            }
+        }
+        throw CommandFailure("saatkond wal-fetch: \(name) is not in the archive: \(reasons.joined(separator: "; "))")
+    }
+
+    /// Restores `stream` next to the destination, checks a segment is whole, and only then gives it its name.
+    private func fetch(_ stream: String, from endpoint: ReplicationEndpoint) async throws {
+        let target = FilePath(destination)
+        let fetched = FilePath(destination + ".saatkond-fetch")
+        let length = try await StreamRestorer(endpoint: endpoint).restore(stream: stream, toFileAt: fetched)
+        do {
+            if WALArchive.isSegment(name) {
+                var first = [UInt8](repeating: 0, count: WALSegmentHeader.length)
+                let read = try first.withUnsafeMutableBytes { try FileSystemCalls.read(fetched, into: $0) }
+                guard let header = WALSegmentHeader(first[..<read]) else {
+                    throw CommandFailure("the archived \(name) does not begin with a WAL segment's long page header")
+                }
+                guard UInt64(header.segmentSize) == length else {
+                    throw CommandFailure(
+                        "the archive holds \(length) bytes of segment \(name), whose header states \(header.segmentSize) "
+                            + "(a push that was cut off): treated as absent")
+                }
+            }
+            try FileSystemCalls.rename(fetched, to: target)
+        } catch {
+            // The fetched copy is either not whole or could not be named; either way nothing may look fetched.
+            try? FileSystemCalls.remove(fetched)
+            throw error
+        }
+        var directory = target
+        directory.removeLastComponent()
+        try FileSystemCalls.synchroniseDirectory(directory.isEmpty ? "." : directory)
+    }
+}

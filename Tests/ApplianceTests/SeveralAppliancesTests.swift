@@ -1,0 +1,256 @@
+import DevelopmentIdentity
+import Foundation
+import TestSupport
+import Testing
+
+/// Home sends every stream to two embassies at once: one that stops never holds up the other, and it catches up
+/// from home's records when it returns. The sender runs as an ordinary user, as PostgreSQL's `archive_command` does.
+@Suite(
+    "Several appliances", .serialized,
+    .enabled(if: UnprivilegedUser.canSwitch && SaatkondExecutable.exists, "\(UnprivilegedUser.whyNot ?? "no saatkond")")
+)
+struct SeveralAppliancesTests {
+    static let sender = UnprivilegedUser(id: 61_011)
+
+    /// Two `saatkond dev` appliances, a home directory for the sender with a copy of `saatkond`, each appliance's
+    /// identity and a configuration naming both.
+    final class Rig {
+        let scratch: ScratchDirectory
+        let executable: String
+        let home: String
+        let configuration: String
+        let states: [String]
+        let ports: [Int]
+        var appliances: [DevAppliance?]
+
+        init(required: Int = 1) throws {
+            scratch = try ScratchDirectory(prefix: "saatkond-several")
+            home = "\(scratch.path)/home"
+            executable = "\(scratch.path)/saatkond"
+            configuration = "\(home)/sender.conf"
+            states = ["\(scratch.path)/lu1", "\(scratch.path)/lu2"]
+            ports = [try LoopbackPort.unused(), try LoopbackPort.unused()]
+            appliances = []
+            do {
+                _ = try Command.run("chmod", ["0755", scratch.path])
+                _ = try Command.run("install", ["-m", "0755", SaatkondExecutable.path, executable])
+                try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
+                for index in 0..<2 { appliances.append(try start(index)) }
+                var text = "state = \(home)/records\nrequired = \(required)\n"
+                for (index, state) in states.enumerated() {
+                    let identity = StateDirectory(option: state).identity
+                    let folder = "\(home)/lu\(index + 1)"
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+                    text += """
+                        [appliance lu\(index + 1)]
+                        connect = 127.0.0.1:\(ports[index])
+                        ca = \(try Self.copy(identity.authorityCertificate.string, into: folder))
+                        certificate = \(try Self.copy(identity.senderCertificate.string, into: folder))
+                        private-key = \(try Self.copy(identity.senderKey.string, into: folder))
+
+                        """
+                }
+                try text.write(toFile: configuration, atomically: true, encoding: .utf8)
+                try sender.own(home)
+                _ = try Command.run("chmod", ["0700", home])
+            } catch {
+                appliances.removeAll()
+                scratch.remove()
+                throw error
+            }
+        }
+
+        deinit {
+            appliances.removeAll()
+            scratch.remove()
+        }
+
+        private static func copy(_ file: String, into folder: String) throws -> String {
+            let target = "\(folder)/\(URL(fileURLWithPath: file).lastPathComponent)"
+            try FileManager.default.copyItem(atPath: file, toPath: target)
+            return target
+        }
+
+        /// Starts appliance `index` on its port, with its state (kept across restarts).
+        func start(_ index: Int) throws -> DevAppliance {
+            try DevAppliance(state: states[index], logs: scratch.path, port: ports[index])
+        }
+
+        /// Runs `saatkond` as the sender with the configuration.
+        func run(_ arguments: [String], timeout: Double = 300) throws -> CommandResult {
+            try runSaatkond(
+                [arguments[0], "--config", configuration] + arguments.dropFirst(), scratch: scratch.path,
+                timeout: timeout, user: sender, executable: executable)
+        }
+
+        /// Starts `saatkond` as the sender without waiting for it.
+        func spawn(_ arguments: [String]) throws -> ChildProcess {
+            let command = sender.command(executable, [arguments[0], "--config", configuration] + arguments.dropFirst())
+            let output = "\(scratch.path)/spawn-\(UUID().uuidString)"
+            return try ChildProcess(
+                executable: command.executable, arguments: command.arguments, output: output + ".out",
+                errors: output + ".err")
+        }
+
+        /// `saatkond lag --json`, as appliance name → (bytes behind, streams behind).
+        func lag() throws -> [String: (bytes: Int, streams: Int)] {
+            let result = try run(["lag", "--json"])
+            #expect(result.status == 0, "\(result.errors)")
+            let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]] ?? []
+            var lag: [String: (bytes: Int, streams: Int)] = [:]
+            for entry in parsed {
+                lag[entry["appliance"] as? String ?? "?"] = (
+                    entry["bytesBehind"] as? Int ?? -1, (entry["streams"] as? [Any])?.count ?? -1
+                )
+            }
+            return lag
+        }
+
+        /// Restores `stream` from appliance `index` (as root, with the appliance's own development identity).
+        func restore(_ stream: String, from index: Int) throws -> String {
+            let output = "\(scratch.path)/restored-\(index)-\(UUID().uuidString)"
+            let result = try runSaatkond(
+                [
+                    "restore", "--state", states[index], "--connect", "127.0.0.1:\(ports[index])", "--stream", stream,
+                    "--output", output,
+                ], scratch: scratch.path)
+            #expect(result.status == 0, "\(result.errors)")
+            return output
+        }
+
+        /// Makes a file the sender may read.
+        func input(_ name: String, bytes: Int) throws -> String {
+            let path = "\(home)/\(name)"
+            try writeRandomFile(path, count: bytes)
+            try sender.own(path)
+            return path
+        }
+    }
+
+    @Test("one appliance stopped mid-stream: the other goes on, the stopped one catches up, both restore the same")
+    func stoppedMidStream() throws {
+        let rig = try Rig()
+        let file = try rig.input("registry.dump", bytes: 160 << 20)
+        let send = try rig.spawn(["send", "--stream", "ee.two.registry", "--give-up-after", "120", file])
+        defer { send.terminate() }
+        // Mid-stream: once home's records show lu2 has acknowledged some of it, and not all.
+        var sawProgress = false
+        for _ in 0..<600 where !sawProgress {
+            if let lu2 = try rig.lag()["lu2"], lu2.streams == 1, lu2.bytes < 160 << 20 { sawProgress = true }
+            if !sawProgress { usleep(20_000) }
+        }
+        #expect(sawProgress, "lu2 never showed progress while the send ran")
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        let gap = try rig.lag()
+        #expect((gap["lu2"]?.bytes ?? 0) > 0, "lag did not show the stopped appliance behind: \(gap)")
+        // The other appliance finishes while lu2 is down: its record goes as soon as it holds the stream.
+        var firstDone = false
+        for _ in 0..<1500 where !firstDone {
+            firstDone = try rig.lag()["lu1"]?.streams == 0
+            if !firstDone { usleep(20_000) }
+        }
+        #expect(firstDone, "lu1 did not finish while lu2 was stopped")
+        #expect(send.exited() == nil, "the send ended before the stopped appliance held the stream")
+        rig.appliances[1] = try rig.start(1)
+        let status = send.waitForExit(timeout: 200).map(exitCode(fromWaitStatus:))
+        #expect(status == 0)
+        let after = try rig.lag()
+        #expect(after["lu1"]?.bytes == 0 && after["lu2"]?.bytes == 0, "\(after)")
+        for index in 0..<2 {
+            #expect(sameBytes(try rig.restore("ee.two.registry", from: index), file))
+        }
+    }
+
+    @Test("wal-push with one appliance down succeeds on the other; catch-up brings the returned one up to date")
+    func walPushWithOneDown() throws {
+        let rig = try Rig()
+        let cluster = "ee.population.pg"
+        let walDirectory = "\(rig.home)/pg_wal"
+        try FileManager.default.createDirectory(atPath: walDirectory, withIntermediateDirectories: false)
+        var segments: [String] = []
+        for index in 1...3 {
+            let path = "\(walDirectory)/00000001000000000000000\(index)"
+            try writeRandomFile(path, count: 1 << 20)
+            segments.append(path)
+        }
+        try Self.sender.own(walDirectory)
+        #expect(try rig.run(["wal-push", "--cluster", cluster, segments[0]]).status == 0)
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        let started = Date()
+        let pushed = try rig.run(["wal-push", "--cluster", cluster, "--grace", "2", segments[1]])
+        #expect(pushed.status == 0, "\(pushed.errors)")
+        #expect(pushed.errors.contains("not yet on lu2"), "\(pushed.errors)")
+        #expect(Date().timeIntervalSince(started) < 30, "an unreachable appliance held up wal-push")
+        // The next push skips the appliance known to be down, without waiting for it.
+        let skipped = try rig.run(["wal-push", "--cluster", cluster, segments[2]])
+        #expect(skipped.status == 0 && skipped.errors.contains("skipped"), "\(skipped.errors)")
+        // PostgreSQL recycles the files it archived: home's spool keeps what lu2 lacks.
+        for segment in segments { try FileManager.default.removeItem(atPath: segment) }
+        let gap = try rig.lag()
+        #expect(gap["lu2"]?.streams == 2 && gap["lu2"]?.bytes == 2 << 20, "\(gap)")
+        #expect(gap["lu1"]?.bytes == 0, "\(gap)")
+        rig.appliances[1] = try rig.start(1)
+        let caughtUp = try rig.run(["catch-up"])
+        #expect(caughtUp.status == 0, "\(caughtUp.errors)")
+        let after = try rig.lag()
+        #expect(after["lu2"]?.bytes == 0 && after["lu2"]?.streams == 0, "\(after)")
+        let spool = (try? FileManager.default.contentsOfDirectory(atPath: "\(rig.home)/records/spool")) ?? []
+        #expect(spool.isEmpty, "the spool still holds \(spool)")
+        for index in 1...3 {
+            let stream = "\(cluster).wal.00000001000000000000000\(index)"
+            #expect(sameBytes(try rig.restore(stream, from: 0), try rig.restore(stream, from: 1)))
+        }
+    }
+
+    @Test("pushing a WAL file again succeeds when the bytes are the same and fails when they differ")
+    func pushAgain() throws {
+        let rig = try Rig(required: 2)
+        let path = try rig.input("000000010000000000000007", bytes: 1 << 20)
+        let arguments = ["wal-push", "--cluster", "ee.pg", path]
+        #expect(try rig.run(arguments).status == 0)
+        let again = try rig.run(arguments)
+        #expect(again.status == 0, "\(again.errors)")
+        try writeRandomFile(path, count: 1 << 20)
+        let different = try rig.run(arguments)
+        #expect(different.status != 0)
+        #expect(different.errors.contains("differ") || different.errors.contains("not the same"), "\(different.errors)")
+    }
+
+    @Test("wal-fetch writes nothing for a file the archive lacks or holds only part of, and whole segments exactly")
+    func walFetch() throws {
+        let rig = try Rig()
+        let segmentSize = 1 << 20
+        var segment = [UInt8](repeating: 0, count: segmentSize)
+        var generator = SplitMix64(seed: 11)
+        for index in segment.indices { segment[index] = UInt8(truncatingIfNeeded: generator.next()) }
+        // The long page header: XLP_LONG_HEADER in xlp_info, the segment size and the block size.
+        segment[2] = 0x02
+        segment[3] = 0
+        withUnsafeBytes(of: UInt32(segmentSize).littleEndian) { segment.replaceSubrange(32..<36, with: $0) }
+        withUnsafeBytes(of: UInt32(8192).littleEndian) { segment.replaceSubrange(36..<40, with: $0) }
+        let whole = "\(rig.home)/000000010000000000000009"
+        try Data(segment).write(to: URL(fileURLWithPath: whole))
+        let half = "\(rig.home)/half"
+        try Data(segment[..<(segmentSize / 2)]).write(to: URL(fileURLWithPath: half))
+        try Self.sender.own(rig.home)
+        #expect(try rig.run(["wal-push", "--cluster", "ee.pg", whole]).status == 0)
+        // A push cut off half way, as a crash at home would leave it.
+        let cut = try rig.run(["send", "--stream", "ee.pg.wal.00000001000000000000000A", half])
+        #expect(cut.status == 0, "\(cut.errors)")
+
+        let fetched = "\(rig.home)/RECOVERYXLOG"
+        let good = try rig.run(["wal-fetch", "--cluster", "ee.pg", "000000010000000000000009", fetched])
+        #expect(good.status == 0, "\(good.errors)")
+        #expect(sameBytes(fetched, whole))
+        for (name, reason) in [("00000001000000000000000A", "cut off"), ("00000002.history", "unknown-stream")] {
+            let target = "\(rig.home)/\(name)-fetched"
+            let missing = try rig.run(["wal-fetch", "--cluster", "ee.pg", name, target])
+            #expect(missing.status != 0)
+            #expect(missing.errors.contains(reason), "\(missing.errors)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: rig.home).filter { $0.hasPrefix(name) }
+            #expect(left.isEmpty, "wal-fetch left \(left)")
+        }
+    }
+}
