@@ -17,7 +17,6 @@ struct PostgresArchivingTests {
     static let applianceUser = UnprivilegedUser(id: 61_011)
     static let cluster = "ee.population.pg"
     static let restorePoint = "before-the-mistake"
-    static let throughCopies = true
 
     /// What the tables hold: the accounts' balance and count, the history's count and sum, the branches' balance.
     static let rows = """
@@ -118,15 +117,9 @@ struct PostgresArchivingTests {
         defer { _ = appliance.stop() }
         let configuration = try rig.senderConfiguration(for: appliance)
         let saatkond = "\(rig.executable)"
-        // TEMPORARY until main has wal-push: cp archive, --state/--connect clients.
-        let archive = try rig.directory("archive")
-        let clientArguments =
-            Self.throughCopies
-            ? ["--state", "\(rig.home)/appliance-view", "--connect", "127.0.0.1:\(appliance.port)"]
-            : ["--config", configuration]
-        let config = clientArguments.joined(separator: " ")
-        let archiveCommand = Self.throughCopies ? "cp %p \(archive)/%f" : "\(saatkond) wal-push \(config) %p"
-        let restoreCommand = Self.throughCopies ? "cp \(archive)/%f %p" : "\(saatkond) wal-fetch \(config) %f %p"
+        let config = "--config \(configuration)"
+        let archiveCommand = "\(saatkond) wal-push \(config) %p"
+        let restoreCommand = "\(saatkond) wal-fetch \(config) %f %p"
 
         // Cluster A: archiving every WAL file through wal-push, and forcing a switch at least every 5 s.
         let primary = try rig.cluster("primary")
@@ -165,16 +158,15 @@ struct PostgresArchivingTests {
 
         // A WAL file the archive lacks is not fetched, and nothing is written in its place.
         let absent = "\(rig.home)/absent"
-        if !Self.throughCopies {
-            let missing = try primary.runStatus(
-                saatkond, ["wal-fetch", "--config", configuration, "00000099.history", absent])
-            #expect(missing.status != 0, "wal-fetch of a history file the archive lacks succeeded: \(missing.output)")
-            #expect(!FileManager.default.fileExists(atPath: absent))
-        }
+        let missing = try primary.runStatus(
+            saatkond, ["wal-fetch", "--config", configuration, "00000099.history", absent])
+        #expect(missing.status != 0, "wal-fetch of a history file the archive lacks succeeded: \(missing.output)")
+        #expect(!FileManager.default.fileExists(atPath: absent))
+        #expect(!FileManager.default.fileExists(atPath: absent + ".saatkond-fetch"))
 
         // The base backup, back from the appliance, for both recoveries.
         let backup = "\(rig.home)/base.tar"
-        try primary.run(saatkond, ["restore"] + clientArguments + ["--stream", base, "--output", backup])
+        try primary.run(saatkond, ["restore", "--config", configuration, "--stream", base, "--output", backup])
 
         // Recovery 1: to the end of the archive, where A stopped.
         let full = try rig.cluster("full")
