@@ -14,7 +14,7 @@ import Testing
         "\(PostgresCluster.whyNot ?? "no saatkond executable")")
 )
 struct PostgresArchivingTests {
-    static let applianceUser = UnprivilegedUser(id: 61_011)
+    static let applianceUser = UnprivilegedUser(id: 61_021)
     static let cluster = "ee.population.pg"
     static let restorePoint = "before-the-mistake"
 
@@ -163,6 +163,19 @@ struct PostgresArchivingTests {
         #expect(missing.status != 0, "wal-fetch of a history file the archive lacks succeeded: \(missing.output)")
         #expect(!FileManager.default.fileExists(atPath: absent))
         #expect(!FileManager.default.fileExists(atPath: absent + ".saatkond-fetch"))
+
+        // The last segment, fetched back, is archived again as PostgreSQL may after a crash: the same bytes succeed,
+        // other bytes under its name fail.
+        let again = "\(try rig.directory("again"))/\(switched)"
+        try primary.run(saatkond, ["wal-fetch", "--config", configuration, switched, again])
+        #expect(try primary.runStatus(saatkond, ["wal-push", "--config", configuration, again]).status == 0)
+        let altered = "\(try rig.directory("altered"))/\(switched)"
+        try primary.run("/bin/cp", [again, altered])
+        try primary.run("/usr/bin/truncate", ["-s", "-1", altered])
+        try primary.run("/bin/sh", ["-c", "printf x >> \"$0\"", altered])
+        #expect(sameBytes(again, altered) == false)
+        let refused = try primary.runStatus(saatkond, ["wal-push", "--config", configuration, altered])
+        #expect(refused.status != 0, "wal-push of other bytes under an archived segment's name succeeded")
 
         // The base backup, back from the appliance, for both recoveries.
         let backup = "\(rig.home)/base.tar"
