@@ -313,6 +313,7 @@ let package = Package(
                 "Authorization", "ErasureStore", "StreamStore",
                 "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients", "HashChain",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
