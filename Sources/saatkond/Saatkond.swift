@@ -6,5 +6,5 @@ struct Saatkond: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "saatkond",
         abstract: "The data-embassy appliance: replicated, erasure-coded, attested storage of a state's registries.",
-        subcommands: [Dev.self, Ingest.self, Send.self, Restore.self, Verify.self])
+        subcommands: [Dev.self, Ingest.self, Send.self, Restore.self, List.self, Verify.self])
 }
