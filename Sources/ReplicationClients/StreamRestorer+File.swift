@@ -1,6 +1,6 @@
 import DurableFiles
-import HashChain
 import Foundation
+import HashChain
 import ReplicationTransport
 import SystemPackage
 
@@ -23,7 +23,8 @@ extension StreamRestorer {
         do {
             let keep = resume && FileSystemCalls.exists(partial)
             descriptor = try FileSystemCalls.open(
-                partial, keep ? .readWrite : .writeOnly, options: keep ? [.closeOnExec] : [.create, .truncate, .closeOnExec],
+                partial, keep ? .readWrite : .writeOnly,
+                options: keep ? [.closeOnExec] : [.create, .truncate, .closeOnExec],
                 permissions: [.ownerReadWrite])
             if keep { chain = try Self.hash(descriptor) }
         } catch {

@@ -41,7 +41,8 @@ public struct StreamRestorer: Sendable {
         }
         if let expectedHead, continuing != nil, expectedHead.length < offset {
             throw ReplicationError.configuration(
-                "the receipt's length \(expectedHead.length) lies in the part already restored; restore afresh to check it")
+                "the receipt's length \(expectedHead.length) lies in the part already restored; restore afresh to check it"
+            )
         }
         if expectedHead != nil, (offset != 0 && continuing == nil) || length != nil {
             throw ReplicationError.configuration("an expected head is checked on a whole stream, not on a range")

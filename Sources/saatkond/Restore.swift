@@ -38,7 +38,9 @@ struct Restore: AsyncParsableCommand {
 
     func validate() throws {
         guard (stream == nil) != (prefix == nil) else { throw ValidationError("give --stream or --prefix, not both") }
-        if prefix != nil, output == "-" { throw ValidationError("--prefix restores into a directory: give --output DIR") }
+        if prefix != nil, output == "-" {
+            throw ValidationError("--prefix restores into a directory: give --output DIR")
+        }
         if prefix != nil, expectReceipt != nil { throw ValidationError("--expect-receipt checks one --stream") }
         if resume, output == "-" { throw ValidationError("--resume continues a file: give --output FILE") }
         guard parallel >= 1, parallel <= 64 else { throw ValidationError("--parallel must be from 1 to 64") }
@@ -66,7 +68,8 @@ struct Restore: AsyncParsableCommand {
             return
         }
         let stream = self.stream!
-        let expectedHead = try expectReceipt.map { try expectedHead(from: $0, stream: stream) }
+        var expectedHead: ExpectedHead?
+        if let expectReceipt { expectedHead = try self.expectedHead(from: expectReceipt, stream: stream) }
         let restorer = StreamRestorer(endpoint: endpoint)
         let line = ProgressLine(enabled: ProcessCalls.isTerminal(.standardError), total: nil)
         defer { line.finish() }
@@ -91,7 +94,8 @@ struct Restore: AsyncParsableCommand {
     private func restoreAll(under prefix: String, from endpoint: ReplicationEndpoint) async throws {
         let streams: [String]
         do {
-            streams = try await StreamLister(endpoint: endpoint).list(prefix: prefix).map { "\($0.name)" }
+            streams = try await StreamLister(endpoint: endpoint).list(prefix: prefix).filter(\.isReadable).map(
+                \.name.rawValue)
         } catch let error as ReplicationError {
             throw CommandFailure("saatkond restore: cannot list \(prefix): \(error)")
         }

@@ -253,4 +253,42 @@ struct SeveralAppliancesTests {
             #expect(left.isEmpty, "wal-fetch left \(left)")
         }
     }
+
+    @Test("restore --prefix restores every stream under it; restore --resume continues a partial file, checked whole")
+    func restoreManyAndResume() throws {
+        let rig = try Rig()
+        var files: [String: String] = [:]
+        for name in ["ee.many.a", "ee.many.b", "ee.many.c.d", "ee.manyother"] {
+            files[name] = try rig.input(name, bytes: 300_000 + files.count * 70_000)
+            #expect(try rig.run(["send", "--stream", name, files[name]!]).status == 0)
+        }
+        let directory = "\(rig.home)/restored"
+        let all = try rig.run(["restore", "--appliance", "lu2", "--prefix", "ee.many", "--output", directory])
+        #expect(all.status == 0, "\(all.errors)")
+        let restored = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(restored == ["ee.many.a", "ee.many.b", "ee.many.c.d"])
+        for name in restored { #expect(sameBytes("\(directory)/\(name)", files[name]!)) }
+
+        // A partial file as a broken restore leaves it: its bytes are kept and only the rest is fetched.
+        let original = files["ee.many.b"]!
+        let output = "\(rig.home)/resumed"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: original))
+        try bytes.prefix(123_457).write(to: URL(fileURLWithPath: output + ".partial"))
+        try Self.sender.own(output + ".partial")
+        let resumed = try rig.run(["restore", "--stream", "ee.many.b", "--output", output, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        #expect(sameBytes(output, original))
+        // A partial file whose bytes are not the stream's: the whole does not hash to the appliance's head.
+        var wrong = bytes.prefix(200_000)
+        wrong[wrong.startIndex + 5] ^= 0xFF
+        let second = "\(rig.home)/resumed-wrong"
+        try wrong.write(to: URL(fileURLWithPath: second + ".partial"))
+        try Self.sender.own(second + ".partial")
+        let refused = try rig.run(["restore", "--stream", "ee.many.b", "--output", second, "--resume"])
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("do not use this copy"), "\(refused.errors)")
+        #expect(
+            !FileManager.default.fileExists(atPath: second)
+                && !FileManager.default.fileExists(atPath: second + ".partial"))
+    }
 }

@@ -37,7 +37,7 @@ struct SenderConfigurationTests {
     @Test(
         "mistakes are reported with file and line",
         arguments: [
-            ("cluster = x\n", "c:1: no appliance is configured"),
+            ("cluster = x\n", "c: no appliance is configured"),
             ("[appliance a]\nconnect = h:1\n", "c:1: the appliance 'a' needs ca, certificate and private-key"),
             ("[appliance a]\nconnect = nowhere\ndevelopment-state = d\n", "c:2: connect must be HOST:PORT"),
             ("[appliance a/b]\n", "c:1: the appliance name 'a/b'"),
@@ -70,7 +70,7 @@ struct SenderConfigurationTests {
                 #expect(!configuration.appliances.isEmpty)
                 #expect((1...configuration.appliances.count).contains(configuration.required))
             } catch {
-                #expect(error.description.hasPrefix("p"), "\(error.description)")
+                #expect("\(error)".hasPrefix("p"), "\(error)")
             }
         }
     }
