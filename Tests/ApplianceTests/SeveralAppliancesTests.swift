@@ -23,7 +23,7 @@ struct SeveralAppliancesTests {
         let ports: [Int]
         var appliances: [DevAppliance?]
 
-        init(required: Int = 1) throws {
+        init(required: Int = 1, settings: String = "") throws {
             scratch = try ScratchDirectory(prefix: "saatkond-several")
             home = "\(scratch.path)/home"
             executable = "\(scratch.path)/saatkond"
@@ -36,7 +36,7 @@ struct SeveralAppliancesTests {
                 _ = try Command.run("install", ["-m", "0755", SaatkondExecutable.path, executable])
                 try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
                 for index in 0..<2 { appliances.append(try start(index)) }
-                var text = "state = \(home)/records\nrequired = \(required)\n"
+                var text = "state = \(home)/records\nrequired = \(required)\n\(settings)"
                 for (index, state) in states.enumerated() {
                     let identity = StateDirectory(option: state).identity
                     let folder = "\(home)/lu\(index + 1)"
@@ -290,5 +290,54 @@ struct SeveralAppliancesTests {
         #expect(
             !FileManager.default.fileExists(atPath: second)
                 && !FileManager.default.fileExists(atPath: second + ".partial"))
+    }
+
+    @Test("an appliance that answers again is caught up in the background, by a catch-up that wal-push starts")
+    func automaticCatchUp() throws {
+        let rig = try Rig(settings: "skip-unreachable-for = 0\n")
+        let cluster = "ee.auto.pg"
+        var segments: [String] = []
+        for index in 1...3 {
+            segments.append(try rig.input("00000001000000000000000\(index)", bytes: 1 << 20))
+        }
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        for segment in segments.prefix(2) {
+            let pushed = try rig.run(["wal-push", "--cluster", cluster, "--grace", "1", segment])
+            #expect(pushed.status == 0, "\(pushed.errors)")
+        }
+        #expect(try rig.lag()["lu2"]?.streams == 2)
+        rig.appliances[1] = try rig.start(1)
+        #expect(try rig.run(["wal-push", "--cluster", cluster, segments[2]]).status == 0)
+        // The catch-up runs on its own; its process id is in its lock file, by which the test waits for it.
+        let lock = "\(rig.home)/records/catch-up.lock"
+        var caughtUp = false
+        for _ in 0..<3000 where !caughtUp {
+            caughtUp = try rig.lag()["lu2"]?.streams == 0
+            if !caughtUp { usleep(20_000) }
+        }
+        #expect(caughtUp, "lu2 was not caught up")
+        if let text = try? String(contentsOfFile: lock, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            var ended = false
+            for _ in 0..<1500 where !ended {
+                ended = !FileManager.default.fileExists(atPath: "/proc/\(pid)") || Self.isZombie(pid)
+                if !ended { usleep(20_000) }
+            }
+            if !ended { kill(pid, SIGKILL) }
+            #expect(ended, "the background catch-up \(pid) did not end")
+        } else {
+            Issue.record("no catch-up lock with a process id at \(lock)")
+        }
+        for index in 1...3 {
+            let stream = "\(cluster).wal.00000001000000000000000\(index)"
+            #expect(sameBytes(try rig.restore(stream, from: 1), segments[index - 1]))
+        }
+    }
+
+    private static func isZombie(_ pid: Int32) -> Bool {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return status.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
     }
 }
