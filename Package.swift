@@ -126,7 +126,8 @@ let package = Package(
         .target(
             name: "ReplicationClients",
             dependencies: [
-                "ReplicationTransport", "ReplicationProtocol", "HashChain", "DurableFiles",
+                "ReplicationTransport", "ReplicationProtocol", "HashChain", "DurableFiles", "StreamStore",
+                "Authorization",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -158,7 +159,7 @@ let package = Package(
             name: "saatkond",
             dependencies: [
                 "Appliance", "ReplicationClients", "Receipts", "ReplicationTransport", "ReplicationProtocol",
-                "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles",
+                "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -313,6 +314,7 @@ let package = Package(
                 "Authorization", "ErasureStore", "StreamStore",
                 "CryptoPrimitives", "DevelopmentIdentity", "TestSupport", "HostileClients", "HashChain",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -68,6 +68,14 @@ public struct AuthorizationPolicy: Sendable, Hashable {
         return allows(commonName, issuer: peer.issuer, operation, stream: stream)
     }
 
+    /// The prefixes of every grant of `operation` to `peer` (none when its certificate is revoked or has no common
+    /// name): the streams the peer may perform it on are exactly those one of them covers.
+    public func prefixes(_ peer: CertifiedPeer, _ operation: Operation) -> [String] {
+        guard let commonName = peer.commonName, !revoked.denies(peer) else { return [] }
+        return grants.filter { $0.operation == operation && $0.admits(commonName: commonName, issuer: peer.issuer) }
+            .flatMap(\.prefixes)
+    }
+
     /// Whether `prefix` covers `stream`, by whole name components: `ee.pop` covers `ee.pop` and `ee.pop.wal`, never
     /// `ee.population`; a prefix that ends with a dot (`ee.`) covers the names below it; `*` covers every name.
     /// A grant for one registry must not open another whose name happens to begin with the same letters.

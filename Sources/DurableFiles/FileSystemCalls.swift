@@ -299,19 +299,34 @@ public enum FileSystemCalls {
 
     /// The names in a directory, without `.` and `..`; an absent directory has none.
     public static func entries(of directory: FilePath) throws(Errno) -> [String] {
+        var names: [String] = []
+        try forEachEntry(of: directory) { names.append($0) }
+        return names
+    }
+
+    /// Calls `body` with each name in a directory, without `.` and `..`, in the directory's own order, holding none
+    /// of them: a directory of millions of entries is walked in constant memory. An absent directory has none.
+    public static func forEachEntry(of directory: FilePath, _ body: (String) -> Void) throws(Errno) {
         guard let stream = opendir(directory.string) else {
-            if errno == ENOENT { return [] }
+            if errno == ENOENT { return }
             throw Errno(rawValue: errno)
         }
         defer { closedir(stream) }
-        var names: [String] = []
         while let entry = readdir(stream) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name != "." && name != ".." { names.append(name) }
+            if name != "." && name != ".." { body(name) }
         }
-        return names
+    }
+
+    /// When the file or directory at `path` was last modified, in milliseconds since 1970 (UTC).
+    public static func modificationMilliseconds(at path: FilePath) throws(Errno) -> UInt64 {
+        var status = stat()
+        try retryingInterrupts { stat(path.string, &status) }
+        let time = status.st_mtim
+        guard time.tv_sec >= 0 else { return 0 }
+        return UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec / 1_000_000)
     }
 
     /// Writes `bytes` to `path` so that, after a crash, `path` holds either its old content or all of `bytes`:

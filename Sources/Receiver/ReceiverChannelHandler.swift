@@ -106,7 +106,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         deadline.progressed(at: now)
         let frame = unwrapInboundIn(data)
         switch frame {
-        case .hello(let hello): streamCounters = metrics.counters(stream: hello.stream)
+        // A listing's hello carries a prefix, not a stream, and moves no stream's bytes.
+        case .hello(let hello) where hello.intent != .list: streamCounters = metrics.counters(stream: hello.stream)
         case .data(_, let bytes):
             streamCounters?.bytes.increment(by: bytes.readableBytes)
             let granted = budget.take(bytes.readableBytes)
@@ -293,7 +294,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         switch operation {
         case .open(_, .append): (writes, provesWrites) = (true, false)
         case .append(_, let flush): (writes, provesWrites) = (true, flush != .none)
-        case .open(_, .read), .read, .release: (writes, provesWrites) = (false, false)
+        case .open(_, .read), .open(_, .list), .read, .list, .release: (writes, provesWrites) = (false, false)
         }
         result.whenComplete { result in
             let (handler, context) = loopBound.value
@@ -306,6 +307,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
                 handler.release(batchBytes)
                 action = handler.state.appendCompleted(durableLength: durableLength, head: head)
             case .success(.read(let bytes)): action = handler.state.readCompleted(bytes)
+            case .success(.listed(let page)): action = handler.state.listPageCompleted(page)
             case .success(.released): return
             case .failure(let error):
                 let storageError =
@@ -329,6 +331,7 @@ private final class StorageSession: @unchecked Sendable {
         case opened(UInt64, ChainHead)
         case appended(UInt64, ChainHead)
         case read(ByteBuffer)
+        case listed([StreamSummary])
         case released
     }
 
@@ -347,6 +350,13 @@ private final class StorageSession: @unchecked Sendable {
             let reader = try storage.openReader(for: name)
             self.reader = reader
             return .opened(reader.length, reader.head)
+        case .open(_, .list):
+            fatalError("open for a listing: a listing opens no stream")
+        case .list(let prefix, let readable, let after, let limit):
+            return .listed(
+                try storage.summaries(after: after, limit: limit) { name in
+                    ReceiverStateMachine.listingIncludes(name, prefix: prefix, readable: readable)
+                })
         case .append(let buffers, let flush):
             guard let appender else { fatalError("append before the stream was opened for appending") }
             for buffer in buffers {

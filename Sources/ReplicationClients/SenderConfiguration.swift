@@ -6,6 +6,7 @@
 ///     cluster = ee.population.pg        (wal-push and wal-fetch use the streams <cluster>.wal.<WAL file name>)
 ///     state = /var/lib/postgresql/saatkond   (home's records: what each appliance still lacks, and its spool)
 ///     required = 1                      (appliances that must hold a file before wal-push or send succeeds)
+///     skip-unreachable-for = 30         (seconds later sends skip an appliance that was left behind)
 ///     ca = /etc/saatkond/embassy-ca.pem
 ///     certificate = /etc/saatkond/sender.pem
 ///     private-key = /etc/saatkond/sender-key.pem
@@ -42,19 +43,25 @@ public struct SenderConfiguration: Sendable, Hashable {
     public var state: String?
     /// How many appliances must hold a file durably before a send succeeds; the others catch up from home's records.
     public var required: Int
+    /// Seconds later sends skip an appliance that was left behind (``FanOutPolicy/unreachableBackoff``).
+    public var skipUnreachableFor: Int
     /// The appliances, in file order.
     public var appliances: [Appliance]
 
     /// Creates a configuration.
-    public init(cluster: String? = nil, state: String? = nil, required: Int = 1, appliances: [Appliance]) {
+    public init(
+        cluster: String? = nil, state: String? = nil, required: Int = 1, skipUnreachableFor: Int = 30,
+        appliances: [Appliance]
+    ) {
         self.cluster = cluster
         self.state = state
         self.required = required
+        self.skipUnreachableFor = skipUnreachableFor
         self.appliances = appliances
     }
 
     private static let global: Set<String> = [
-        "cluster", "state", "required", "ca", "certificate", "private-key", "development-state",
+        "cluster", "state", "required", "skip-unreachable-for", "ca", "certificate", "private-key", "development-state",
     ]
     private static let perAppliance: Set<String> = [
         "connect", "ca", "certificate", "private-key", "development-state",
@@ -146,7 +153,18 @@ public struct SenderConfiguration: Sendable, Hashable {
             }
             required = number
         }
-        self.init(cluster: defaults["cluster"], state: defaults["state"], required: required, appliances: appliances)
+        var skip = 30
+        if let text = defaults["skip-unreachable-for"] {
+            guard let seconds = Int(text), (0...86_400).contains(seconds) else {
+                throw SenderConfigurationError(
+                    "\(file):\(lines["/skip-unreachable-for"]!): skip-unreachable-for must be seconds from 0 to 86400, "
+                        + "found '\(text)'")
+            }
+            skip = seconds
+        }
+        self.init(
+            cluster: defaults["cluster"], state: defaults["state"], required: required, skipUnreachableFor: skip,
+            appliances: appliances)
     }
 
     /// Whether `name` is usable as an appliance's name: it names a directory of home's records.

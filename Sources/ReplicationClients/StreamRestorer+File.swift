@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import HashChain
 import ReplicationTransport
 import SystemPackage
 
@@ -8,24 +9,33 @@ extension StreamRestorer {
     ///
     /// The bytes go to `<path>.partial` first; after the whole stream arrived, that file is flushed and renamed
     /// over `path`, and the directory is flushed. A restore that fails leaves no file that could pass for a
-    /// complete copy: the partial file is removed.
+    /// complete copy: the partial file is removed — except, with `resume`, after a broken connection, when it is
+    /// kept so that the next restore with `resume` continues it. That one hashes what the partial file holds and
+    /// fetches only the rest; the whole stream's head must then be the appliance's, or the partial file is removed
+    /// as no copy of anything.
     public func restore(
-        stream: String, toFileAt path: FilePath, expectedHead: ExpectedHead? = nil,
+        stream: String, toFileAt path: FilePath, expectedHead: ExpectedHead? = nil, resume: Bool = false,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
     ) async throws -> UInt64 {
         let partial = FilePath(path.string + ".partial")
         let descriptor: FileDescriptor
+        var chain: StreamHashChain?
         do {
+            let keep = resume && FileSystemCalls.exists(partial)
             descriptor = try FileSystemCalls.open(
-                partial, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
+                partial, keep ? .readWrite : .writeOnly,
+                options: keep ? [.closeOnExec] : [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite])
+            if keep { chain = try Self.hash(descriptor) }
         } catch {
-            throw ReplicationError.localIO("cannot create \(partial): \(error)")
+            throw ReplicationError.localIO("cannot open \(partial): \(error)")
         }
         var written: UInt64 = 0
         var failure: (any Error)?
         do {
             written = try await restore(
-                stream: stream, to: descriptor, expectedHead: expectedHead, progress: progress)
+                stream: stream, from: chain?.length ?? 0, to: descriptor, expectedHead: expectedHead, continuing: chain,
+                progress: progress)
         } catch {
             failure = error
         }
@@ -49,6 +59,9 @@ extension StreamRestorer {
             }
         }
         if let failure {
+            if resume, let broken = failure as? ReplicationError, broken.kind == .connection {
+                throw broken
+            }
             // What is left of the partial file is no copy of anything; if it cannot be removed either, the restore's
             // own failure is what the caller needs to hear.
             try? FileSystemCalls.remove(partial)
@@ -64,5 +77,17 @@ extension StreamRestorer {
                 "restored \(path), but its directory could not be flushed (\(error)): a power cut may still lose it")
         }
         return written
+    }
+
+    /// The chain over everything `descriptor` holds, which is left positioned at its end for the bytes that follow.
+    private static func hash(_ descriptor: FileDescriptor) throws -> StreamHashChain {
+        var chain = StreamHashChain()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try FileSystemCalls.readSome(descriptor, into: buffer)
+            if count == 0 { return chain }
+            chain.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
     }
 }

@@ -28,12 +28,23 @@ public struct StreamRestorer: Sendable {
     /// With `expectedHead` (from a receipt home kept), a whole stream must have that hash-chain head at that
     /// length: storage replaced or truncated on the appliance, which the appliance's own head would vouch for, fails
     /// the restore there.
+    ///
+    /// With `continuing` (the chain over the stream's first `offset` bytes, which the caller already holds), the
+    /// rest from `offset` is checked too: the whole stream's head must be the appliance's.
     public func restore(
         stream: String, from offset: UInt64 = 0, length: UInt64? = nil, to output: SystemPackage.FileDescriptor,
-        expectedHead: ExpectedHead? = nil,
+        expectedHead: ExpectedHead? = nil, continuing: StreamHashChain? = nil,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
     ) async throws -> UInt64 {
-        if expectedHead != nil, offset != 0 || length != nil {
+        if let continuing, continuing.length != offset || length != nil {
+            throw ReplicationError.configuration("a restore continues a chain at its end, to the stream's end")
+        }
+        if let expectedHead, continuing != nil, expectedHead.length < offset {
+            throw ReplicationError.configuration(
+                "the receipt's length \(expectedHead.length) lies in the part already restored; restore afresh to check it"
+            )
+        }
+        if expectedHead != nil, (offset != 0 && continuing == nil) || length != nil {
             throw ReplicationError.configuration("an expected head is checked on a whole stream, not on a range")
         }
         let (channel, diagnostics) = try await ClientConnection.open(endpoint, group: group)
@@ -65,7 +76,7 @@ public struct StreamRestorer: Sendable {
                 var next = offset
                 // A whole stream is checked against the appliance's head as it arrives; a range from elsewhere
                 // cannot be, since the chain's state at its start is not known here.
-                var chain = offset == 0 && wanted == streamLength ? StreamHashChain() : nil
+                var chain = offset == 0 && wanted == streamLength ? StreamHashChain() : continuing
                 while true {
                     switch try await frames.next() {
                     case .data(let at, let bytes):

@@ -1,5 +1,6 @@
 import HashChain
 import NIOCore
+import StreamStore
 
 /// One message of the replication protocol, in either direction.
 ///
@@ -27,23 +28,28 @@ public enum Frame: Hashable, Sendable {
     case receiptRequest
     /// Appliance → client: the signed receipt.
     case receipt(Receipt)
+    /// Appliance → client when listing: the next 1 to ``ProtocolLimits/maximumListingEntries`` streams, in name
+    /// order; an `end` carrying the number of streams listed follows the last.
+    case listing([StreamSummary])
 }
 
 /// What a client asks for when it connects.
 public struct Hello: Hashable, Sendable {
-    /// Whether the client appends or reads.
+    /// Whether the client appends, reads or lists.
     public enum Intent: UInt8, Hashable, Sendable {
         /// Push bytes to the end of the stream.
         case append = 1
         /// Read a range of the stream back.
         case read = 2
+        /// List the streams the client may read whose names the prefix in ``Hello/stream`` covers (all when empty).
+        case list = 3
     }
 
     /// The protocol version the client speaks.
     public var version: UInt16
-    /// Append or read.
+    /// Append, read or list.
     public var intent: Intent
-    /// The stream's name as sent; the appliance validates it.
+    /// The stream's name as sent, or the prefix to list; the appliance validates it.
     public var stream: String
 
     /// Creates a hello for the current protocol version.
@@ -135,4 +141,7 @@ public enum ProtocolLimits {
     public static let maximumControlBodyLength = 2048
     /// The longest error message sent or accepted, in bytes.
     public static let maximumMessageBytes = 1024
+    /// The most streams one listing frame carries: at most 251 bytes each, so a frame stays near 64 KiB, far below
+    /// ``maximumBodyLength``, and a page of them is what the appliance holds for a listing at a time.
+    public static let maximumListingEntries = 256
 }

@@ -1,5 +1,6 @@
 import HashChain
 import NIOCore
+import StreamStore
 
 /// The wire type byte of each frame.
 enum FrameType: UInt8 {
@@ -13,6 +14,7 @@ enum FrameType: UInt8 {
     case end = 0x08
     case receiptRequest = 0x09
     case receipt = 0x0A
+    case listing = 0x0B
 }
 
 extension ByteBuffer {
@@ -64,9 +66,25 @@ extension ByteBuffer {
             writeInteger(receipt.millisecondsSince1970)
             writeLengthPrefixed(receipt.appliance)
             writeBytes(receipt.signature.prefix(64))
+        case .listing(let entries):
+            writeInteger(FrameType.listing.rawValue)
+            writeInteger(UInt16(entries.count))
+            for entry in entries {
+                writeLengthPrefixed(entry.name.rawValue)
+                writeInteger(entry.isReadable ? UInt8(0) : ListingFlags.unreadable)
+                writeInteger(entry.length)
+                writeBytes(entry.head.bytes)
+                writeInteger(entry.lastAppendMilliseconds)
+            }
         }
         setInteger(UInt32(writerIndex - bodyStart), at: lengthIndex)
     }
+}
+
+/// The bits of a listing entry's flags byte; the others are zero.
+enum ListingFlags {
+    /// The appliance could not open the stream: its length and head are zero and mean nothing.
+    static let unreadable: UInt8 = 0x01
 }
 
 /// Parses frames from a byte stream. A frame is only buffered once its declared length is known to be within
@@ -151,7 +169,42 @@ public struct FrameParser: Sendable {
                 Receipt(
                     stream: stream, durableLength: length, head: head, millisecondsSince1970: time,
                     appliance: appliance, signature: signature))
+        case .listing:
+            return .listing(try parseListing(&body))
         }
+    }
+
+    /// A listing's entries, each name a valid stream name and each flag known, so that what a client shows or
+    /// names in a later request is never something the appliance could not have stored.
+    private static func parseListing(_ body: inout ByteBuffer) throws(FrameError) -> [StreamSummary] {
+        let count: UInt16 = try read(&body, .listing)
+        guard (1...ProtocolLimits.maximumListingEntries).contains(Int(count)) else {
+            throw .malformed(
+                "a listing frame has \(count) entries, not 1 to \(ProtocolLimits.maximumListingEntries)")
+        }
+        var entries: [StreamSummary] = []
+        entries.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let nameText = body.readLengthPrefixedString() else { throw .truncated(.listing) }
+            let name: StreamName
+            do {
+                name = try StreamName(nameText)
+            } catch {
+                throw .malformed("a listing frame names an invalid stream: \(error)")
+            }
+            let flags: UInt8 = try read(&body, .listing)
+            guard flags & ~ListingFlags.unreadable == 0 else {
+                throw .malformed("a listing frame's entry has the unknown flags 0x\(String(flags, radix: 16))")
+            }
+            let length: UInt64 = try read(&body, .listing)
+            let head = try readHead(&body, .listing)
+            let lastAppend: UInt64 = try read(&body, .listing)
+            entries.append(
+                StreamSummary(
+                    name: name, length: length, head: head, lastAppendMilliseconds: lastAppend,
+                    isReadable: flags & ListingFlags.unreadable == 0))
+        }
+        return entries
     }
 
     private static func readHead(_ body: inout ByteBuffer, _ type: FrameType) throws(FrameError) -> ChainHead {

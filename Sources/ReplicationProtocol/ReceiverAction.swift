@@ -58,6 +58,10 @@ public enum StorageOperation: Equatable, Sendable {
     case append([ByteBuffer], flush: FlushDemand)
     /// Read `count` bytes at `offset`; answer with `readCompleted` or `storageFailed`.
     case read(offset: UInt64, count: Int)
+    /// Summarise the next page of a listing: the first `limit` streams after `after` (from the first when nil) that
+    /// ``ReceiverStateMachine/listingIncludes(_:prefix:readable:)`` admits for `prefix` and the peer's `readable`
+    /// prefixes; answer with `listPageCompleted` or `storageFailed`.
+    case list(prefix: String, readable: [String], after: StreamName?, limit: Int)
     /// Close the stream's appender or reader; no answer.
     case release
 }
@@ -96,6 +100,7 @@ extension Frame {
         case .end: return "end"
         case .receiptRequest: return "receipt-request"
         case .receipt: return "receipt"
+        case .listing: return "listing"
         }
     }
 }

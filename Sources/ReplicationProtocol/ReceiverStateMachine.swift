@@ -60,17 +60,20 @@ public struct ReceiverStateMachine {
         }
     }
 
-    private enum State {
+    // Internal rather than private where the listing session (ReceiverStateMachine+List.swift) needs it.
+    enum State {
         case awaitingHello
         case opening(Hello.Intent, StreamName)
         case appending(Appending)
         case awaitingRange(streamLength: UInt64)
         case reading(Reading)
+        /// A read's range, or a listing, was sent; the client closes.
         case readComplete
+        case listing(Listing)
         case closed
     }
 
-    private struct Appending {
+    struct Appending {
         var stream: StreamName
         var acceptedLength: UInt64
         var acknowledgedLength: UInt64
@@ -96,18 +99,18 @@ public struct ReceiverStateMachine {
         var flushDelay: Duration = .zero
     }
 
-    private struct Reading {
+    struct Reading {
         var next: UInt64
         var end: UInt64
         var storageBusy = false
         var writable: Bool
     }
 
-    private var state: State = .awaitingHello
-    private let limits: Limits
-    private var policy: AuthorizationPolicy
-    private var peer: CertifiedPeer?
-    private var writable = true
+    var state: State = .awaitingHello
+    let limits: Limits
+    private(set) var policy: AuthorizationPolicy
+    private(set) var peer: CertifiedPeer?
+    private(set) var writable = true
     private var receipts: TokenBucket
 
     /// Creates the state machine of a new connection, which grants what `policy` grants its peer's identity.
@@ -157,6 +160,7 @@ public struct ReceiverStateMachine {
                     "this appliance speaks protocol version \(ProtocolLimits.version), "
                         + "the client \(hello.version); update the client")
             }
+            if hello.intent == .list { return listRequested(prefix: hello.stream) }
             let name: StreamName
             do {
                 name = try StreamName(hello.stream)
@@ -254,6 +258,7 @@ public struct ReceiverStateMachine {
             return appending.storageBusy || appending.readingPaused ? nil : limits.idleTimeout
         case .awaitingRange: return limits.idleTimeout
         case .reading(let reading): return reading.storageBusy || reading.writable ? nil : limits.idleTimeout
+        case .listing(let listing): return listing.storageBusy || writable ? nil : limits.idleTimeout
         }
     }
 
@@ -289,6 +294,8 @@ public struct ReceiverStateMachine {
             action.acceptDataFrames = true
         case .read:
             state = .awaitingRange(streamLength: length)
+        case .list:
+            fatalError("streamOpened for a listing: a listing opens no stream")
         }
         return action
     }
@@ -307,6 +314,9 @@ public struct ReceiverStateMachine {
         case .reading(var reading):
             reading.storageBusy = false
             state = .reading(reading)
+        case .listing(var listing):
+            listing.storageBusy = false
+            state = .listing(listing)
         default:
             break
         }
@@ -416,6 +426,10 @@ public struct ReceiverStateMachine {
             reading.writable = isWritable
             action = nextRead(&reading)
             state = .reading(reading)
+        case .listing(var listing):
+            // Like a restore, a listing asks for its next page only while the client keeps up.
+            action = nextPage(&listing)
+            state = .listing(listing)
         case .appending(var appending):
             if isWritable && appending.acknowledgementOwed {
                 acknowledge(&appending, into: &action)
@@ -486,6 +500,7 @@ public struct ReceiverStateMachine {
         switch state {
         case .appending(let appending): busy = appending.storageBusy
         case .reading(let reading): busy = reading.storageBusy
+        case .listing(let listing): busy = listing.storageBusy
         case .opening: busy = true
         default: busy = false
         }
@@ -548,11 +563,12 @@ public struct ReceiverStateMachine {
             .storageFailure, "the appliance cannot sign a receipt now (\(reason)); what was acknowledged is durable")
     }
 
-    private mutating func fail(_ code: ProtocolErrorCode, _ message: String) -> ReceiverAction {
+    mutating func fail(_ code: ProtocolErrorCode, _ message: String) -> ReceiverAction {
         let busy: Bool
         switch state {
         case .appending(let appending): busy = appending.storageBusy
         case .reading(let reading): busy = reading.storageBusy
+        case .listing(let listing): busy = listing.storageBusy
         case .opening: busy = true
         default: busy = false
         }
@@ -568,7 +584,8 @@ public struct ReceiverStateMachine {
         case .appending: return "while appending"
         case .awaitingRange: return "before a read range"
         case .reading: return "while reading"
-        case .readComplete: return "after the read completed"
+        case .readComplete: return "after the read or listing completed"
+        case .listing: return "while listing"
         case .closed: return "after the connection closed"
         }
     }

@@ -13,6 +13,16 @@ public protocol StreamStorage: Sendable {
 
     /// Opens an existing stream for reading; throws ``StreamStorageError/unknownStream(_:)`` if there is none.
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader
+
+    /// One page of a listing: the summaries of the first `limit` streams, in name order, whose names come after
+    /// `after` (from the first when nil) and that `include` admits.
+    ///
+    /// However many streams the store holds, an implementation keeps about `limit` names in memory: a caller lists
+    /// everything by asking again after the last name of each page, until a page is shorter than `limit`. A stream
+    /// that cannot be opened is summarised with ``StreamSummary/isReadable`` false rather than failing the page.
+    func summaries(
+        after: StreamName?, limit: Int, where include: (StreamName) -> Bool
+    ) throws(StreamStorageError) -> [StreamSummary]
 }
 
 /// The one writer of a stream. Not thread-safe: its owner serialises calls.

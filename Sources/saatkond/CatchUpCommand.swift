@@ -31,7 +31,8 @@ struct CatchUpCommand: AsyncParsableCommand {
         defer { lock.release() }
         let catchUp = CatchUp(
             appliances: try client.appliances(configuration), records: records,
-            retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))))
+            retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
+            unreachableBackoff: .seconds(configuration.skipUnreachableFor))
         let outcomes = try await catchUp.run()
         var failed = false
         for (name, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {

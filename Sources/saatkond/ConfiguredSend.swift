@@ -27,7 +27,8 @@ struct ConfiguredSend {
         let policy = FanOutPolicy(
             required: configuration?.required ?? 1,
             retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
-            grace: .seconds(Int64(clamping: giveUpAfter)))
+            grace: .seconds(Int64(clamping: giveUpAfter)),
+            unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30))
         let report = try await fanOut(
             stream: stream, source: source, appliances: appliances, records: records, policy: policy,
             requestsReceipt: receipt != nil, command: "send")

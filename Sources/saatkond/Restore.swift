@@ -14,10 +14,37 @@ struct Restore: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     @Option(help: "The stream to read.")
-    var stream: String
+    var stream: String?
 
-    @Option(help: "Where to write it: a new file, or - for standard output.")
+    @Option(
+        help: """
+            Restore every stream under this prefix (whole name components, as grants match them) that this reader \
+            may read, each into a file named after its stream in the --output directory.
+            """)
+    var prefix: String?
+
+    @Option(help: "With --prefix: how many streams to restore at once.")
+    var parallel: Int = 4
+
+    @Option(help: "Where to write it: a new file, or - for standard output; with --prefix, a directory.")
     var output: String = "-"
+
+    @Flag(
+        help: """
+            Continue the partial file a broken restore left (<output>.partial): what it holds is hashed, only the \
+            rest is fetched, and the whole must match the appliance's hash-chain head, or the partial file is removed.
+            """)
+    var resume = false
+
+    func validate() throws {
+        guard (stream == nil) != (prefix == nil) else { throw ValidationError("give --stream or --prefix, not both") }
+        if prefix != nil, output == "-" {
+            throw ValidationError("--prefix restores into a directory: give --output DIR")
+        }
+        if prefix != nil, expectReceipt != nil { throw ValidationError("--expect-receipt checks one --stream") }
+        if resume, output == "-" { throw ValidationError("--resume continues a file: give --output FILE") }
+        guard parallel >= 1, parallel <= 64 else { throw ValidationError("--parallel must be from 1 to 64") }
+    }
 
     @Option(
         help: """
@@ -35,8 +62,14 @@ struct Restore: AsyncParsableCommand {
     var publicKey: String?
 
     func run() async throws {
-        let expectedHead = try expectReceipt.map(expectedHead(from:))
         let endpoint = try client.endpoint()
+        if let prefix {
+            try await restoreAll(under: prefix, from: endpoint)
+            return
+        }
+        let stream = self.stream!
+        var expectedHead: ExpectedHead?
+        if let expectReceipt { expectedHead = try self.expectedHead(from: expectReceipt, stream: stream) }
         let restorer = StreamRestorer(endpoint: endpoint)
         let line = ProgressLine(enabled: ProcessCalls.isTerminal(.standardError), total: nil)
         defer { line.finish() }
@@ -46,9 +79,9 @@ struct Restore: AsyncParsableCommand {
                     done, _ in line.update(done: done)
                 }
             } else {
-                _ = try await restorer.restore(stream: stream, toFileAt: FilePath(output), expectedHead: expectedHead) {
-                    done, _ in line.update(done: done)
-                }
+                _ = try await restorer.restore(
+                    stream: stream, toFileAt: FilePath(output), expectedHead: expectedHead, resume: resume
+                ) { done, _ in line.update(done: done) }
             }
         } catch let error as ReplicationError {
             throw CommandFailure("saatkond restore: \(error)")
@@ -56,7 +89,49 @@ struct Restore: AsyncParsableCommand {
     }
 
     /// The length and head a receipt states, once its signature holds and it names this stream.
-    private func expectedHead(from path: String) throws -> ExpectedHead {
+    /// Restores every stream the listing shows under `prefix` into the output directory, `parallel` at a time; each
+    /// is checked against its hash chain, and a failure of one does not stop the others.
+    private func restoreAll(under prefix: String, from endpoint: ReplicationEndpoint) async throws {
+        let streams: [String]
+        do {
+            streams = try await StreamLister(endpoint: endpoint).list(prefix: prefix).filter(\.isReadable).map(
+                \.name.rawValue)
+        } catch let error as ReplicationError {
+            throw CommandFailure("saatkond restore: cannot list \(prefix): \(error)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw CommandFailure("saatkond restore: cannot create \(output): \(error.localizedDescription)")
+        }
+        let restorer = StreamRestorer(endpoint: endpoint)
+        let directory = FilePath(output)
+        let resume = self.resume
+        let failures = await withTaskGroup(of: String?.self) { group in
+            var failures: [String] = []
+            for (index, stream) in streams.enumerated() {
+                if index >= parallel, let failure = await group.next() { failures += failure.map { [$0] } ?? [] }
+                group.addTask {
+                    do {
+                        _ = try await restorer.restore(
+                            stream: stream, toFileAt: directory.appending(stream), resume: resume)
+                        return nil
+                    } catch {
+                        return "\(stream): \(error)"
+                    }
+                }
+            }
+            for await failure in group { failures += failure.map { [$0] } ?? [] }
+            return failures
+        }
+        FileHandle.standardError.write(
+            Data("saatkond restore: \(streams.count - failures.count) of \(streams.count) streams restored\n".utf8))
+        if !failures.isEmpty {
+            throw CommandFailure("saatkond restore: " + failures.sorted().joined(separator: "\nsaatkond restore: "))
+        }
+    }
+
+    private func expectedHead(from path: String, stream: String) throws -> ExpectedHead {
         let keyPath = FilePath(publicKey ?? StateDirectory(option: client.state).receiptSigningPublicKey.string)
         do {
             let key = try ReceiptVerifier.publicKey(at: keyPath)

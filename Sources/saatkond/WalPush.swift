@@ -47,7 +47,8 @@ struct WalPush: AsyncParsableCommand {
         let policy = FanOutPolicy(
             required: configuration?.required ?? 1,
             retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
-            grace: .seconds(Int64(clamping: grace)), spoolsSource: true)
+            grace: .seconds(Int64(clamping: grace)),
+            unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30), spoolsSource: true)
         _ = try await send.fanOut(
             stream: stream, source: file, appliances: try client.appliances(configuration),
             records: client.records(configuration), policy: policy, requestsReceipt: false, command: "wal-push")

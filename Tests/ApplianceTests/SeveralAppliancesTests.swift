@@ -23,7 +23,7 @@ struct SeveralAppliancesTests {
         let ports: [Int]
         var appliances: [DevAppliance?]
 
-        init(required: Int = 1) throws {
+        init(required: Int = 1, settings: String = "") throws {
             scratch = try ScratchDirectory(prefix: "saatkond-several")
             home = "\(scratch.path)/home"
             executable = "\(scratch.path)/saatkond"
@@ -36,7 +36,7 @@ struct SeveralAppliancesTests {
                 _ = try Command.run("install", ["-m", "0755", SaatkondExecutable.path, executable])
                 try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
                 for index in 0..<2 { appliances.append(try start(index)) }
-                var text = "state = \(home)/records\nrequired = \(required)\n"
+                var text = "state = \(home)/records\nrequired = \(required)\n\(settings)"
                 for (index, state) in states.enumerated() {
                     let identity = StateDirectory(option: state).identity
                     let folder = "\(home)/lu\(index + 1)"
@@ -252,5 +252,92 @@ struct SeveralAppliancesTests {
             let left = try FileManager.default.contentsOfDirectory(atPath: rig.home).filter { $0.hasPrefix(name) }
             #expect(left.isEmpty, "wal-fetch left \(left)")
         }
+    }
+
+    @Test("restore --prefix restores every stream under it; restore --resume continues a partial file, checked whole")
+    func restoreManyAndResume() throws {
+        let rig = try Rig()
+        var files: [String: String] = [:]
+        for name in ["ee.many.a", "ee.many.b", "ee.many.c.d", "ee.manyother"] {
+            files[name] = try rig.input(name, bytes: 300_000 + files.count * 70_000)
+            #expect(try rig.run(["send", "--stream", name, files[name]!]).status == 0)
+        }
+        let directory = "\(rig.home)/restored"
+        let all = try rig.run(["restore", "--appliance", "lu2", "--prefix", "ee.many", "--output", directory])
+        #expect(all.status == 0, "\(all.errors)")
+        let restored = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(restored == ["ee.many.a", "ee.many.b", "ee.many.c.d"])
+        for name in restored { #expect(sameBytes("\(directory)/\(name)", files[name]!)) }
+
+        // A partial file as a broken restore leaves it: its bytes are kept and only the rest is fetched.
+        let original = files["ee.many.b"]!
+        let output = "\(rig.home)/resumed"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: original))
+        try bytes.prefix(123_457).write(to: URL(fileURLWithPath: output + ".partial"))
+        try Self.sender.own(output + ".partial")
+        let resumed = try rig.run(["restore", "--stream", "ee.many.b", "--output", output, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        #expect(sameBytes(output, original))
+        // A partial file whose bytes are not the stream's: the whole does not hash to the appliance's head.
+        var wrong = bytes.prefix(200_000)
+        wrong[wrong.startIndex + 5] ^= 0xFF
+        let second = "\(rig.home)/resumed-wrong"
+        try wrong.write(to: URL(fileURLWithPath: second + ".partial"))
+        try Self.sender.own(second + ".partial")
+        let refused = try rig.run(["restore", "--stream", "ee.many.b", "--output", second, "--resume"])
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("do not use this copy"), "\(refused.errors)")
+        #expect(
+            !FileManager.default.fileExists(atPath: second)
+                && !FileManager.default.fileExists(atPath: second + ".partial"))
+    }
+
+    @Test("an appliance that answers again is caught up in the background, by a catch-up that wal-push starts")
+    func automaticCatchUp() throws {
+        let rig = try Rig(settings: "skip-unreachable-for = 0\n")
+        let cluster = "ee.auto.pg"
+        var segments: [String] = []
+        for index in 1...3 {
+            segments.append(try rig.input("00000001000000000000000\(index)", bytes: 1 << 20))
+        }
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        for segment in segments.prefix(2) {
+            let pushed = try rig.run(["wal-push", "--cluster", cluster, "--grace", "1", segment])
+            #expect(pushed.status == 0, "\(pushed.errors)")
+        }
+        #expect(try rig.lag()["lu2"]?.streams == 2)
+        rig.appliances[1] = try rig.start(1)
+        #expect(try rig.run(["wal-push", "--cluster", cluster, segments[2]]).status == 0)
+        // The catch-up runs on its own; its process id is in its lock file, by which the test waits for it.
+        let lock = "\(rig.home)/records/catch-up.lock"
+        var caughtUp = false
+        for _ in 0..<3000 where !caughtUp {
+            caughtUp = try rig.lag()["lu2"]?.streams == 0
+            if !caughtUp { usleep(20_000) }
+        }
+        #expect(caughtUp, "lu2 was not caught up")
+        if let text = try? String(contentsOfFile: lock, encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            var ended = false
+            for _ in 0..<1500 where !ended {
+                ended = !FileManager.default.fileExists(atPath: "/proc/\(pid)") || Self.isZombie(pid)
+                if !ended { usleep(20_000) }
+            }
+            if !ended { kill(pid, SIGKILL) }
+            #expect(ended, "the background catch-up \(pid) did not end")
+        } else {
+            Issue.record("no catch-up lock with a process id at \(lock)")
+        }
+        for index in 1...3 {
+            let stream = "\(cluster).wal.00000001000000000000000\(index)"
+            #expect(sameBytes(try rig.restore(stream, from: 1), segments[index - 1]))
+        }
+    }
+
+    private static func isZombie(_ pid: Int32) -> Bool {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return status.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOTestUtils
 import PropertyBased
 import ReplicationProtocol
+import StreamStore
 import Testing
 
 @Suite("Frame coding")
@@ -24,6 +25,21 @@ struct FrameCodingTests {
             Receipt(
                 stream: "ee.a", durableLength: 3, head: .empty, millisecondsSince1970: 17, appliance: "dev",
                 signature: [UInt8](repeating: 9, count: 64))),
+        .hello(Hello(intent: .list, stream: "ee.pop")),
+        .listing([
+            StreamSummary(
+                name: try! StreamName("ee.pop.base"), length: 3, head: .empty, lastAppendMilliseconds: 1_700_000_000_000
+            ),
+            StreamSummary(
+                name: try! StreamName("ee.pop.wal"), length: 0, head: .empty, lastAppendMilliseconds: 0,
+                isReadable: false),
+        ]),
+        .listing(
+            (0..<ProtocolLimits.maximumListingEntries).map {
+                StreamSummary(
+                    name: try! StreamName(String(repeating: "w", count: 190) + "\($0)"), length: UInt64.max,
+                    head: ChainHead([UInt8](repeating: 0xCD, count: 32))!, lastAppendMilliseconds: UInt64($0))
+            }),
     ]
 
     @Test("every frame survives encoding and parsing", arguments: examples)
@@ -63,6 +79,14 @@ struct FrameCodingTests {
                 [0, 0, 0, 17, 0x07, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3]
             ),
             (.end(offset: 3), [0, 0, 0, 9, 0x08, 0, 0, 0, 0, 0, 0, 0, 3]),
+            (.hello(Hello(intent: .list, stream: "ee")), [0, 0, 0, 8, 0x01, 0, 1, 3, 0, 2, 0x65, 0x65]),
+            (
+                .listing([
+                    StreamSummary(
+                        name: try StreamName("ee.a"), length: 3, head: Self.vectorHead, lastAppendMilliseconds: 5)
+                ]),
+                Self.listingFrame(count: 1, Self.listingEntry("ee.a"))
+            ),
         ]
         for (frame, bytes) in vectors {
             var encoded = ByteBuffer()
@@ -111,7 +135,7 @@ struct FrameCodingTests {
             [0, 0, 0, 9, 0x02, 0, 0, 0, 0, 0, 0, 0, 1],  // ready without its head
             [0, 0, 0, 42, 0x02, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 33),  // a trailing byte
             [0, 0, 0, 9, 0x03, 0, 0, 0, 0, 0, 0, 0, 0],  // data with no bytes
-            [0, 0, 0, 7, 0x01, 0, 1, 3, 0, 1, 0x61],  // hello with an unknown intent
+            [0, 0, 0, 7, 0x01, 0, 1, 4, 0, 1, 0x61],  // hello with an unknown intent
             [0, 0, 0, 7, 0x01, 0, 1, 1, 0, 2, 0x61],  // hello whose name is longer than the frame
             [0, 0, 0, 7, 0x01, 0, 1, 1, 0, 1, 0xFF],  // hello whose name is not UTF-8
         ]
@@ -119,6 +143,55 @@ struct FrameCodingTests {
     func malformed(bytes: [UInt8]) {
         var buffer = ByteBuffer(bytes: bytes)
         #expect(throws: FrameError.self) { try FrameParser().parse(&buffer) }
+    }
+
+    /// A listing entry for `name` in wire form, with `flags`: length 3, head 00…1f, last append 5.
+    static func listingEntry(_ name: String, flags: UInt8 = 0) -> [UInt8] {
+        [0, UInt8(name.utf8.count)] + Array(name.utf8) + [flags] + [0, 0, 0, 0, 0, 0, 0, 3] + vectorHeadBytes
+            + [0, 0, 0, 0, 0, 0, 0, 5]
+    }
+
+    /// A listing frame of `count` declared entries and the given entry bytes.
+    static func listingFrame(count: UInt16, _ entries: [UInt8]) -> [UInt8] {
+        let body: [UInt8] = [0x0B, UInt8(count >> 8), UInt8(count & 0xFF)] + entries
+        let length = UInt32(body.count)
+        return [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
+            + body
+    }
+
+    @Test("a listing parses only in its exact layout, with valid names, known flags and 1 to 256 entries")
+    func listingLayout() throws {
+        var valid = ByteBuffer(bytes: Self.listingFrame(count: 1, Self.listingEntry("ee.a")))
+        #expect(
+            try FrameParser().parse(&valid)
+                == .listing([
+                    StreamSummary(
+                        name: try StreamName("ee.a"), length: 3, head: Self.vectorHead, lastAppendMilliseconds: 5)
+                ]))
+        var unreadable = ByteBuffer(bytes: Self.listingFrame(count: 1, Self.listingEntry("ee.a", flags: 1)))
+        guard case .listing(let entries)? = try FrameParser().parse(&unreadable) else {
+            Issue.record("an unreadable entry did not parse")
+            return
+        }
+        #expect(entries.map(\.isReadable) == [false])
+
+        let entry = Self.listingEntry("ee.a")
+        let refused: [(String, [UInt8])] = [
+            ("no entries", Self.listingFrame(count: 0, [])),
+            ("more entries declared than sent", Self.listingFrame(count: 2, entry)),
+            ("fewer entries declared than sent", Self.listingFrame(count: 1, entry + entry)),
+            ("an entry cut short", Self.listingFrame(count: 1, Array(entry.dropLast()))),
+            ("more than 256 entries", Self.listingFrame(count: 257, (0..<257).flatMap { _ in entry })),
+            ("a path for a name", Self.listingFrame(count: 1, Self.listingEntry("../etc"))),
+            ("an empty name", Self.listingFrame(count: 1, Self.listingEntry(""))),
+            ("a name that is not UTF-8", Self.listingFrame(count: 1, [0, 1, 0xFF] + entry.dropFirst(2 + 4))),
+            ("an unknown flag", Self.listingFrame(count: 1, Self.listingEntry("ee.a", flags: 2))),
+            ("no count", [0, 0, 0, 1, 0x0B]),
+        ]
+        for (reason, bytes) in refused {
+            var buffer = ByteBuffer(bytes: bytes)
+            #expect(throws: FrameError.self, "\(reason)") { try FrameParser().parse(&buffer) }
+        }
     }
 
     /// A property test standing in for the fuzzer in CI: arbitrary bytes never crash the parser, and it either

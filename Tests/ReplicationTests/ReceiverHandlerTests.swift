@@ -170,6 +170,13 @@ private final class GatedStorage: StreamStorage {
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         throw .unknownStream(name)
     }
+
+    /// No stream can be read back from this store, so none is listed.
+    func summaries(
+        after: StreamName?, limit: Int, where include: (StreamName) -> Bool
+    ) throws(StreamStorageError) -> [StreamSummary] {
+        []
+    }
 }
 
 private final class MemoryAppender: StreamAppender {

@@ -44,4 +44,10 @@ private struct SlowlyClosingStorage: StreamStorage {
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
     }
+
+    func summaries(
+        after: StreamName?, limit: Int, where include: (StreamName) -> Bool
+    ) throws(StreamStorageError) -> [StreamSummary] {
+        try store.summaries(after: after, limit: limit, where: include)
+    }
 }

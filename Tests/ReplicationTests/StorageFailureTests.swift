@@ -150,6 +150,12 @@ fileprivate struct FailingStorage: StreamStorage {
     func openReader(for name: StreamName) throws(StreamStorageError) -> any StreamReader {
         try store.openReader(for: name)
     }
+
+    func summaries(
+        after: StreamName?, limit: Int, where include: (StreamName) -> Bool
+    ) throws(StreamStorageError) -> [StreamSummary] {
+        try store.summaries(after: after, limit: limit, where: include)
+    }
 }
 
 /// The messages a logger was given, for tests that count what was logged.
