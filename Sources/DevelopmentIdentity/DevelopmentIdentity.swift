@@ -38,6 +38,15 @@ public struct DevelopmentIdentity: Sendable, Hashable {
             .allSatisfy { FileManager.default.fileExists(atPath: $0.string) }
     }
 
+    /// Whether the three files a sender uses exist: the CA certificate, the sender's certificate and its key. A copy
+    /// of the identity for a sender's user (PostgreSQL's `postgres`) needs only these, never the CA's or the
+    /// appliance's private key.
+    public var senderFilesExist: Bool {
+        [authorityCertificate, senderCertificate, senderKey].allSatisfy {
+            FileManager.default.fileExists(atPath: $0.string)
+        }
+    }
+
     /// Loads the identity in `directory`, creating it when it does not exist yet.
     public static func loadOrCreate(in directory: FilePath, now: Date = Date()) throws -> DevelopmentIdentity {
         let identity = DevelopmentIdentity(directory: directory)

@@ -7,6 +7,7 @@
 ///     state = /var/lib/postgresql/saatkond   (home's records: what each appliance still lacks, and its spool)
 ///     required = 1                      (appliances that must hold a file before wal-push or send succeeds)
 ///     skip-unreachable-for = 30         (seconds later sends skip an appliance that was left behind)
+///     push-ahead = 8                    (wal-push: files pushed per call, the asked-for one and others ready)
 ///     ca = /etc/saatkond/embassy-ca.pem
 ///     certificate = /etc/saatkond/sender.pem
 ///     private-key = /etc/saatkond/sender-key.pem
@@ -45,14 +46,17 @@ public struct SenderConfiguration: Sendable, Hashable {
     public var required: Int
     /// Seconds later sends skip an appliance that was left behind (``FanOutPolicy/unreachableBackoff``).
     public var skipUnreachableFor: Int
+    /// Files `wal-push` pushes per call: the one asked for, then others PostgreSQL marked ready; nil when not set.
+    public var pushAhead: Int?
     /// The appliances, in file order.
     public var appliances: [Appliance]
 
     /// Creates a configuration.
     public init(
         cluster: String? = nil, state: String? = nil, required: Int = 1, skipUnreachableFor: Int = 30,
-        appliances: [Appliance]
+        pushAhead: Int? = nil, appliances: [Appliance]
     ) {
+        self.pushAhead = pushAhead
         self.cluster = cluster
         self.state = state
         self.required = required
@@ -61,7 +65,8 @@ public struct SenderConfiguration: Sendable, Hashable {
     }
 
     private static let global: Set<String> = [
-        "cluster", "state", "required", "skip-unreachable-for", "ca", "certificate", "private-key", "development-state",
+        "cluster", "state", "required", "skip-unreachable-for", "push-ahead", "ca", "certificate", "private-key",
+        "development-state",
     ]
     private static let perAppliance: Set<String> = [
         "connect", "ca", "certificate", "private-key", "development-state",
@@ -162,9 +167,17 @@ public struct SenderConfiguration: Sendable, Hashable {
             }
             skip = seconds
         }
+        var pushAhead: Int?
+        if let text = defaults["push-ahead"] {
+            guard let count = Int(text), (1...64).contains(count) else {
+                throw SenderConfigurationError(
+                    "\(file):\(lines["/push-ahead"]!): push-ahead must be a number from 1 to 64, found '\(text)'")
+            }
+            pushAhead = count
+        }
         self.init(
             cluster: defaults["cluster"], state: defaults["state"], required: required, skipUnreachableFor: skip,
-            appliances: appliances)
+            pushAhead: pushAhead, appliances: appliances)
     }
 
     /// Whether `name` is usable as an appliance's name: it names a directory of home's records.

@@ -119,7 +119,7 @@ struct ClientOptions: ParsableArguments {
 
     private static func developmentFiles(_ state: String?) throws -> TLSIdentityFiles {
         let identity = StateDirectory(option: state).identity
-        guard identity.exists else {
+        guard identity.senderFilesExist else {
             throw CommandFailure(
                 "no development identity in \(identity.directory); start `saatkond dev` first, or give "
                     + "--ca, --cert and --key")

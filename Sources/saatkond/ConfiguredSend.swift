@@ -53,7 +53,7 @@ struct ConfiguredSend {
     /// catch-up when an appliance that answered has older streams to catch up on.
     func fanOut(
         stream: String, source: FilePath, appliances: [NamedEndpoint], records: HomeRecords?, policy: FanOutPolicy,
-        requestsReceipt: Bool, command: String
+        requestsReceipt: Bool, command: String, launchesCatchUp: Bool = true
     ) async throws -> FanOutReport {
         let sender = FanOutSender(
             appliances: appliances, records: records, policy: policy, requestsReceipt: requestsReceipt)
@@ -72,7 +72,7 @@ struct ConfiguredSend {
                 + "records keep it for catch-up\n"
             FileHandle.standardError.write(Data(line.utf8))
         }
-        if let records, let path = client.configurationPath {
+        if launchesCatchUp, let records, let path = client.configurationPath {
             CatchUpLauncher.startIfNeeded(configuration: path, records: records, answered: Array(report.durable.keys))
         }
         return report

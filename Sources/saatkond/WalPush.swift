@@ -1,4 +1,5 @@
 import ArgumentParser
+import DurableFiles
 import Foundation
 import ReplicationClients
 import ReplicationTransport
@@ -13,7 +14,8 @@ struct WalPush: AsyncParsableCommand {
             The file goes to the stream <cluster>.wal.<file name> on every configured appliance. Exits 0 only when \
             it is durable on the required number of appliances (the configuration's `required`, 1 by default) and \
             home's records hold it for any other; pushing a file the archive already holds succeeds when the bytes \
-            are identical and fails when they differ.
+            are identical and fails when they differ. Other files PostgreSQL has marked ready are pushed after it, as \
+            WAL-G does, and marked done once durable, so a busy cluster is not held to one process per file.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -27,21 +29,31 @@ struct WalPush: AsyncParsableCommand {
     @Option(help: "Seconds the other appliances may still take once the required ones hold the file.")
     var grace: UInt = 5
 
+    @Option(
+        help: """
+            Files to push in one call: this one and then up to N - 1 others that PostgreSQL marked ready in the \
+            file's archive_status directory (1 pushes only this one; default: the configuration's `push-ahead`, or 8).
+            """)
+    var pushAhead: Int?
+
     @Argument(help: "The WAL file to archive (%p).")
     var path: String
+
+    func validate() throws {
+        if let pushAhead, !(1...64).contains(pushAhead) { throw ValidationError("--push-ahead must be from 1 to 64") }
+    }
 
     func run() async throws {
         let configuration = try client.configuration()
         guard let cluster = cluster ?? configuration?.cluster else {
             throw CommandFailure("saatkond wal-push: give --cluster, or `cluster =` in the configuration")
         }
+        let archive = WALArchive(cluster: cluster)
         let file = FilePath(path)
-        guard let name = file.lastComponent?.string,
-            let stream = WALArchive(cluster: cluster).stream(forFileNamed: name)
-        else {
+        guard let name = file.lastComponent?.string, let stream = archive.stream(forFileNamed: name) else {
             throw CommandFailure(
-                "saatkond wal-push: \(path) is not a file PostgreSQL archives (a WAL segment, history, "
-                    + "backup label or partial file)")
+                "saatkond wal-push: \(path) is not a file PostgreSQL archives (a WAL segment, history, backup label or "
+                    + "partial file)")
         }
         let send = ConfiguredSend(client: client, configuration: configuration)
         let policy = FanOutPolicy(
@@ -49,8 +61,67 @@ struct WalPush: AsyncParsableCommand {
             retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
             grace: .seconds(Int64(clamping: grace)),
             unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30), spoolsSource: true)
+        let appliances = try client.appliances(configuration)
+        let records = client.records(configuration)
+        var directory = file
+        directory.removeLastComponent()
+        let ahead = ReadyFiles(walDirectory: directory).oldest(
+            (pushAhead ?? configuration?.pushAhead ?? 8) - 1, besides: name)
+        // The file PostgreSQL asked for first, then the others one after another: one process and one
+        // configuration for several files is what saves time; streams side by side only share the same CPU (measured
+        // in Benchmarks/wal: two at a time was slower than one).
         _ = try await send.fanOut(
-            stream: stream, source: file, appliances: try client.appliances(configuration),
-            records: client.records(configuration), policy: policy, requestsReceipt: false, command: "wal-push")
+            stream: stream, source: file, appliances: appliances, records: records, policy: policy,
+            requestsReceipt: false, command: "wal-push")
+        for other in ahead {
+            // One pushed ahead that fails is simply still ready, and PostgreSQL asks for it in its turn.
+            guard let otherStream = archive.stream(forFileNamed: other.name),
+                (try? await send.fanOut(
+                    stream: otherStream, source: other.path, appliances: appliances, records: records,
+                    policy: policy, requestsReceipt: false, command: "wal-push", launchesCatchUp: false)) != nil
+            else { continue }
+            other.markDone()
+        }
+    }
+}
+
+/// The files PostgreSQL has marked ready for archiving: `archive_status/<name>.ready` beside the WAL files. Once a
+/// file is durable, renaming its status to `.done` is what PostgreSQL's archiver itself does after a successful
+/// `archive_command`; the archiver checks that a status file is still `.ready` before it asks for it (PostgreSQL's
+/// pgarch.c allows for an earlier archive_command having marked it done), so it does not ask again.
+struct ReadyFiles {
+    let walDirectory: FilePath
+
+    struct Ready {
+        let name: String
+        let path: FilePath
+        let status: FilePath
+
+        /// Marks the file archived; a rename that fails leaves it ready, and PostgreSQL asks for it again.
+        func markDone() {
+            var done = status
+            done.extension = "done"
+            guard (try? FileSystemCalls.rename(status, to: done)) != nil else { return }
+            var directory = status
+            directory.removeLastComponent()
+            // The rename being lost in a power cut only means PostgreSQL pushes the file again, which succeeds.
+            try? FileSystemCalls.synchroniseDirectory(directory)
+        }
+    }
+
+    /// Up to `count` ready files other than `name`, oldest first (history files first, as PostgreSQL orders them).
+    func oldest(_ count: Int, besides name: String) -> [Ready] {
+        guard count > 0 else { return [] }
+        let statusDirectory = walDirectory.appending("archive_status")
+        // No status directory (a file pushed by hand) or one that cannot be read: nothing is pushed ahead.
+        guard let entries = try? FileSystemCalls.entries(of: statusDirectory) else { return [] }
+        let ready = entries.filter { $0.hasSuffix(".ready") }.map { String($0.dropLast(".ready".count)) }
+            .filter { $0 != name && WALArchive(cluster: "-").stream(forFileNamed: $0) != nil }
+            .sorted { ($0.hasSuffix(".history") ? 0 : 1, $0) < ($1.hasSuffix(".history") ? 0 : 1, $1) }
+        let present = ready.lazy.filter { FileSystemCalls.exists(walDirectory.appending($0)) }
+        return present.prefix(count).map { name in
+            Ready(
+                name: name, path: walDirectory.appending(name), status: statusDirectory.appending(name + ".ready"))
+        }
     }
 }

@@ -70,13 +70,14 @@ struct PostgresArchivingTests {
         }
 
         /// Writes the sender's configuration for `appliance` in `postgres`'s home: its own state, and a copy of the
-        /// development identity that `saatkond dev` made in its state directory (which only the appliance's user
-        /// may read), as `development-state`.
+        /// sender's three files of the development identity that `saatkond dev` made in its state directory (which
+        /// only the appliance's user may read), as `development-state`.
         func senderConfiguration(for appliance: DevAppliance) throws -> String {
             let view = try directory("appliance-view")
             try FileManager.default.createDirectory(atPath: "\(view)/identity", withIntermediateDirectories: true)
             let identity = "\(appliance.state)/identity"
-            for file in try FileManager.default.contentsOfDirectory(atPath: identity) {
+            // Only what a sender uses: never the CA's or the appliance's private key.
+            for file in ["development-ca.pem", "sender.pem", "sender-key.pem"] {
                 _ = try postgres.copy("\(identity)/\(file)", into: "\(view)/identity")
             }
             try FileManager.default.createDirectory(atPath: "\(view)/keys", withIntermediateDirectories: true)

@@ -336,6 +336,44 @@ struct SeveralAppliancesTests {
         }
     }
 
+    @Test("wal-push pushes the other ready files after its own and marks them done, as PostgreSQL's archiver would")
+    func pushAhead() throws {
+        let rig = try Rig(required: 2)
+        let walDirectory = "\(rig.home)/pg_wal"
+        try FileManager.default.createDirectory(
+            atPath: "\(walDirectory)/archive_status", withIntermediateDirectories: true)
+        let names = [
+            "000000010000000000000011", "000000010000000000000012", "000000010000000000000013", "00000002.history",
+        ]
+        for name in names {
+            try writeRandomFile("\(walDirectory)/\(name)", count: 200_000)
+            #expect(
+                FileManager.default.createFile(atPath: "\(walDirectory)/archive_status/\(name).ready", contents: nil))
+        }
+        // A ready status whose file is gone (already recycled) is passed over, not an error.
+        #expect(
+            FileManager.default.createFile(
+                atPath: "\(walDirectory)/archive_status/000000010000000000000010.ready", contents: nil))
+        try Self.sender.own(walDirectory)
+        let pushed = try rig.run([
+            "wal-push", "--cluster", "ee.ahead", "--push-ahead", "3", "\(walDirectory)/\(names[0])",
+        ])
+        #expect(pushed.status == 0, "\(pushed.errors)")
+        let statuses = Set(try FileManager.default.contentsOfDirectory(atPath: "\(walDirectory)/archive_status"))
+        // Its own status is PostgreSQL's to change; the history file goes first, as PostgreSQL orders them, then the
+        // oldest segment; the third ready file waits for its turn (3 files per call).
+        #expect(
+            statuses == [
+                "000000010000000000000011.ready", "00000002.history.done", "000000010000000000000012.done",
+                "000000010000000000000013.ready", "000000010000000000000010.ready",
+            ], "\(statuses.sorted())")
+        for name in names.prefix(2) + ["00000002.history"] {
+            for index in 0..<2 {
+                #expect(sameBytes(try rig.restore("ee.ahead.wal.\(name)", from: index), "\(walDirectory)/\(name)"))
+            }
+        }
+    }
+
     private static func isZombie(_ pid: Int32) -> Bool {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         return status.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
