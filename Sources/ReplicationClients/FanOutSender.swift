@@ -120,13 +120,16 @@ public struct FanOutSender: Sendable {
         let source = Self.absolute(path)
         let now = millisecondsSince1970()
         var report = FanOutReport(length: length, durable: [:], behind: [:])
-        var active: [NamedEndpoint] = []
-        for appliance in appliances {
-            if let until = records?.unreachableUntil(appliance.name), until > now {
-                report.behind[appliance.name] = "skipped: unreachable at the last try, tried again after \(until)"
-                continue
-            }
-            active.append(appliance)
+        let marks = self.records
+        var active = appliances.filter { appliance in
+            guard let until = marks?.unreachableUntil(appliance.name) else { return true }
+            return until <= now
+        }
+        // Skipping must never make the required number unreachable: then every appliance is tried.
+        if active.count < policy.required { active = appliances }
+        for appliance in appliances where !active.contains(where: { $0.name == appliance.name }) {
+            report.behind[appliance.name] =
+                "skipped: unreachable at the last try, tried again \(policy.unreachableBackoff) after it"
         }
         // Only the appliances tried now are given records now; a skipped one's is written with the others left
         // behind, below, once it is known whether the source needs a spooled copy.
@@ -204,7 +207,8 @@ public struct FanOutSender: Sendable {
         guard let records else { return [:] }
         var since: [String: UInt64] = [:]
         for name in names {
-            let earlier = (try? records.backlogs(of: name))?.first { $0.stream == stream }
+            // A record that cannot be read is replaced: this send starts the appliance's record of the stream afresh.
+            let earlier = try? records.backlog(of: name, stream: stream)
             since[name] = min(earlier?.behindSince ?? now, now)
             do {
                 try records.record(
@@ -235,9 +239,8 @@ public struct FanOutSender: Sendable {
                 return
             }
             let kept = policy.spoolsSource ? try records.spool(FilePath(source), as: stream).string : source
-            let earlier = try records.backlogs().filter { $0.stream == stream }
             for name in report.behind.keys.sorted() {
-                let previous = earlier.first { $0.appliance == name }
+                let previous = try? records.backlog(of: name, stream: stream)
                 try records.record(
                     Backlog(
                         appliance: name, stream: stream, homeLength: length,

@@ -142,6 +142,27 @@ public struct HomeRecords: Sendable {
         return found
     }
 
+    /// The appliance's record of `stream`, if it has one. One file is read, however long the backlog: a send reads
+    /// this for every stream, and an appliance that was away for a day has a backlog of 86 400 WAL files.
+    public func backlog(of appliance: String, stream: String) throws -> Backlog? {
+        let path = backlogDirectory.appending(appliance).appending(stream)
+        guard FileSystemCalls.exists(path) else { return nil }
+        let text = String(decoding: try FileSystemCalls.readAll(path), as: UTF8.self)
+        let parsed = Result { () throws(BacklogRecordError) -> Backlog in try Backlog(appliance: appliance, parsing: text) }
+        switch parsed {
+        case .success(let backlog): return backlog
+        case .failure(let error): throw BacklogRecordError("\(path): \(error.description)")
+        }
+    }
+
+    /// Whether `appliance` lacks anything, without reading its records.
+    public func hasBacklog(_ appliance: String) -> Bool {
+        let folder = backlogDirectory.appending(appliance)
+        // A folder that cannot be listed reads as a backlog: a catch-up started for nothing finds nothing to do.
+        guard FileSystemCalls.exists(folder) else { return false }
+        return (try? FileSystemCalls.entries(of: folder).contains { !$0.hasSuffix("~") }) ?? true
+    }
+
     /// The records of one appliance, sorted by stream (for WAL files, the order PostgreSQL wrote them).
     public func backlogs(of appliance: String) throws -> [Backlog] {
         let folder = backlogDirectory.appending(appliance)
@@ -201,12 +222,23 @@ public struct HomeRecords: Sendable {
         return spoolDirectory.appending(stream)
     }
 
-    /// Removes the spooled copy of `stream` once no appliance's record needs it.
+    /// Removes the spooled copy of `stream` once no appliance's record of that stream remains (one file per appliance
+    /// is looked at, not every record).
     public func releaseSpool(of stream: String) throws {
         let path = spoolDirectory.appending(stream)
         guard FileSystemCalls.exists(path) else { return }
-        guard try !backlogs().contains(where: { $0.source == path.string }) else { return }
+        for appliance in try Self.entries(of: backlogDirectory)
+        where FileSystemCalls.exists(backlogDirectory.appending(appliance).appending(stream)) {
+            return
+        }
         try FileSystemCalls.remove(path)
+    }
+
+    /// Whether an appliance's record still needs the spooled copy of `stream`.
+    public func spoolIsNeeded(for stream: String) throws -> Bool {
+        try Self.entries(of: backlogDirectory).contains {
+            FileSystemCalls.exists(backlogDirectory.appending($0).appending(stream))
+        }
     }
 
     /// Sends skip `appliance` until `time` (milliseconds since 1970): it failed, and every WAL file waiting for it

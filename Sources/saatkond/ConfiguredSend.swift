@@ -22,10 +22,15 @@ struct ConfiguredSend {
                     "saatkond send: a send from standard input with --config needs `state =` in the configuration: "
                         + "the input is kept in home's spool until every appliance holds it")
             }
+            if try records.spoolIsNeeded(for: stream) {
+                throw CommandFailure(
+                    "saatkond send: an earlier send of \(stream) still waits in home's spool for an appliance to catch "
+                        + "up; run `saatkond catch-up` (or send the same input again with that file) first")
+            }
             source = try spool(standardInputAs: stream, in: records)
         }
         let policy = FanOutPolicy(
-            required: configuration?.required ?? 1,
+            required: Self.required(configuration, records: records, appliances: appliances.count),
             retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
             grace: .seconds(Int64(clamping: giveUpAfter)),
             unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30))
@@ -78,6 +83,12 @@ struct ConfiguredSend {
         return report
     }
 
+    /// The configuration's `required`, or every appliance when home keeps no records: without them, an appliance
+    /// left behind could never catch up, so none may be left behind.
+    static func required(_ configuration: SenderConfiguration?, records: HomeRecords?, appliances: Int) -> Int {
+        records == nil ? appliances : min(configuration?.required ?? 1, appliances)
+    }
+
     private func spool(standardInputAs stream: String, in records: HomeRecords) throws -> FilePath {
         do {
             let path = try records.spoolPath(of: stream)
@@ -103,10 +114,7 @@ struct ConfiguredSend {
 /// runs; as pgBackRest's asynchronous archiving does, so that `archive_command` returns without waiting for it.
 enum CatchUpLauncher {
     static func startIfNeeded(configuration: String, records: HomeRecords, answered: [String]) {
-        // A backlog that cannot be read is left to `saatkond lag` and `catch-up` to report; the send succeeded.
-        guard let backlogs = try? records.backlogs(),
-            backlogs.contains(where: { answered.contains($0.appliance) })
-        else { return }
+        guard answered.contains(where: records.hasBacklog) else { return }
         guard !CatchUpLock.isHeld(records.catchUpLock) else { return }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

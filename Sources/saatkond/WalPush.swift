@@ -56,13 +56,13 @@ struct WalPush: AsyncParsableCommand {
                     + "partial file)")
         }
         let send = ConfiguredSend(client: client, configuration: configuration)
+        let appliances = try client.appliances(configuration)
+        let records = client.records(configuration)
         let policy = FanOutPolicy(
-            required: configuration?.required ?? 1,
+            required: ConfiguredSend.required(configuration, records: records, appliances: appliances.count),
             retry: RetryPolicy(giveUpAfter: .seconds(Int64(clamping: giveUpAfter))),
             grace: .seconds(Int64(clamping: grace)),
             unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30), spoolsSource: true)
-        let appliances = try client.appliances(configuration)
-        let records = client.records(configuration)
         var directory = file
         directory.removeLastComponent()
         let ahead = ReadyFiles(walDirectory: directory).oldest(
