@@ -148,7 +148,9 @@ public struct HomeRecords: Sendable {
         let path = backlogDirectory.appending(appliance).appending(stream)
         guard FileSystemCalls.exists(path) else { return nil }
         let text = String(decoding: try FileSystemCalls.readAll(path), as: UTF8.self)
-        let parsed = Result { () throws(BacklogRecordError) -> Backlog in try Backlog(appliance: appliance, parsing: text) }
+        let parsed = Result { () throws(BacklogRecordError) -> Backlog in
+            try Backlog(appliance: appliance, parsing: text)
+        }
         switch parsed {
         case .success(let backlog): return backlog
         case .failure(let error): throw BacklogRecordError("\(path): \(error.description)")
@@ -165,20 +167,9 @@ public struct HomeRecords: Sendable {
 
     /// The records of one appliance, sorted by stream (for WAL files, the order PostgreSQL wrote them).
     public func backlogs(of appliance: String) throws -> [Backlog] {
-        let folder = backlogDirectory.appending(appliance)
-        var found: [Backlog] = []
-        for name in try Self.entries(of: folder) where !name.hasSuffix("~") {
-            let path = folder.appending(name)
-            let text = String(decoding: try FileSystemCalls.readAll(path), as: UTF8.self)
-            let parsed = Result { () throws(BacklogRecordError) -> Backlog in
-                try Backlog(appliance: appliance, parsing: text)
-            }
-            switch parsed {
-            case .success(let backlog): found.append(backlog)
-            case .failure(let error): throw BacklogRecordError("\(path): \(error.description)")
-            }
+        try Self.entries(of: backlogDirectory.appending(appliance)).filter { !$0.hasSuffix("~") }.compactMap {
+            try backlog(of: appliance, stream: $0)
         }
-        return found
     }
 
     /// The sorted names in `directory`; none when it does not exist yet.
