@@ -42,15 +42,15 @@ public struct CatchUp: Sendable {
         let records = self.records
         let retry = self.retry
         let backoff = self.unreachableBackoff
-        return try await withThrowingTaskGroup(of: (String, Outcome).self) { group in
+        return await withTaskGroup(of: (String, Outcome).self) { group in
             for appliance in appliances where names.contains(appliance.name) {
                 let mine = backlogs.filter { $0.appliance == appliance.name }
                 group.addTask {
-                    (appliance.name, try await Self.catchUp(appliance, mine, records, retry, backoff))
+                    (appliance.name, await Self.catchUp(appliance, mine, records, retry, backoff))
                 }
             }
             var outcomes: [String: Outcome] = [:]
-            for try await (name, outcome) in group { outcomes[name] = outcome }
+            for await (name, outcome) in group { outcomes[name] = outcome }
             for name in names where !appliances.contains(where: { $0.name == name }) {
                 outcomes[name] = Outcome(failed: ["*": "the configuration no longer names this appliance"])
             }
@@ -61,35 +61,63 @@ public struct CatchUp: Sendable {
     private static func catchUp(
         _ appliance: NamedEndpoint, _ backlogs: [Backlog], _ records: HomeRecords, _ retry: RetryPolicy,
         _ backoff: Duration
-    ) async throws -> Outcome {
+    ) async -> Outcome {
         var outcome = Outcome()
         let sender = StreamSender(endpoint: appliance.endpoint, retry: retry, mode: .resume)
         for backlog in backlogs {
+            // Home's copy must still be the bytes the appliance was left without: a file changed or replaced at home
+            // is never sent as the stream. A record of a send that was killed has no head; its source is then sent
+            // as it is, and the appliance's prefix is still checked against it.
+            if let head = backlog.head {
+                do {
+                    guard try HomeRecords.head(of: FilePath(backlog.source), length: backlog.homeLength) == head else {
+                        outcome.failed[backlog.stream] =
+                            "home's copy \(backlog.source) no longer hashes to the head it had when it was sent"
+                        continue
+                    }
+                } catch {
+                    // Never a reason to forget the record: home's copy may be on a disk that comes back.
+                    outcome.failed[backlog.stream] = "home's copy \(backlog.source) cannot be read: \(error)"
+                    continue
+                }
+            }
             let input: FileDescriptor
             do {
                 input = try FileSystemCalls.open(FilePath(backlog.source), .readOnly, options: [.closeOnExec])
             } catch {
-                // Never a reason to forget the record: home's copy may be on a disk that comes back.
                 outcome.failed[backlog.stream] = "home's copy \(backlog.source) cannot be opened: \(error)"
                 continue
             }
             defer { FileSystemCalls.release(input) }
+            let sent: SendReport
             do {
-                _ = try await sender.send(stream: backlog.stream, from: input)
+                sent = try await sender.send(stream: backlog.stream, from: input)
             } catch let error as ReplicationError where error.kind == .connection {
                 outcome.failed[backlog.stream] = "\(error)"
-                try records.markUnreachable(
+                // Only makes later sends try it again sooner: the record stays, whatever this write does.
+                try? records.markUnreachable(
                     appliance.name, until: millisecondsSince1970() + UInt64(backoff.components.seconds) * 1000)
                 return outcome
             } catch {
                 outcome.failed[backlog.stream] = "\(error)"
                 continue
             }
-            try records.remove(appliance: appliance.name, stream: backlog.stream)
-            try records.releaseSpool(of: backlog.stream)
+            guard backlog.head == nil || sent.durableLength == backlog.homeLength else {
+                outcome.failed[backlog.stream] =
+                    "the appliance holds \(sent.durableLength) bytes, home's copy \(backlog.homeLength)"
+                continue
+            }
+            do {
+                try records.remove(appliance: appliance.name, stream: backlog.stream)
+                try records.releaseSpool(of: backlog.stream)
+            } catch {
+                outcome.failed[backlog.stream] = "caught up, but home's record cannot be updated: \(error)"
+                continue
+            }
             outcome.caughtUp.append(backlog.stream)
         }
-        try records.markReachable(appliance.name)
+        // A stale mark only delays the next send's try of this appliance.
+        try? records.markReachable(appliance.name)
         return outcome
     }
 }

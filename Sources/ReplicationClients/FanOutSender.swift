@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import ReplicationProtocol
 import ReplicationTransport
+import StreamStore
 import SystemPackage
 
 /// An appliance and its name in home's configuration and records.
@@ -56,6 +57,9 @@ public struct FanOutReport: Sendable {
     public var durable: [String: Receipt?]
     /// The appliances that do not, and why; each has a backlog record in home's records to catch up from.
     public var behind: [String: String]
+    /// The appliances that refused in a way no retry cures (they hold other bytes under this name, or refuse this
+    /// sender): the send fails, and no backlog is kept for them, since a catch-up could only fail again.
+    public var rejected: [String: String] = [:]
 }
 
 /// A send to several appliances that fails: fewer than the required number hold the stream.
@@ -66,7 +70,12 @@ public struct FanOutError: Error, Sendable, CustomStringConvertible {
     public var required: Int
 
     public var description: String {
-        let reasons = report.behind.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        let reasons = report.rejected.merging(report.behind) { rejected, _ in rejected }.sorted { $0.key < $1.key }
+            .map { "\($0.key): \($0.value)" }
+        if !report.rejected.isEmpty {
+            return "refused by \(report.rejected.keys.sorted().joined(separator: ", ")), which no retry cures; "
+                + reasons.joined(separator: "; ")
+        }
         return "\(report.durable.count) of the \(required) appliances required hold the stream; "
             + reasons.joined(separator: "; ")
     }
@@ -111,6 +120,12 @@ public struct FanOutSender: Sendable {
         stream: String, fileAt path: FilePath,
         progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
     ) async throws -> FanOutReport {
+        // The name becomes a file name in home's records before any appliance sees it.
+        do {
+            _ = try StreamName(stream)
+        } catch {
+            throw ReplicationError.configuration("\(error)")
+        }
         let length: UInt64
         do {
             length = try FileSystemCalls.size(at: path)
@@ -133,7 +148,7 @@ public struct FanOutSender: Sendable {
         }
         // Only the appliances tried now are given records now; a skipped one's is written with the others left
         // behind, below, once it is known whether the source needs a spooled copy.
-        let since = try startRecords(for: active.map(\.name), stream: stream, length: length, source: source, at: now)
+        let started = try startRecords(for: active.map(\.name), stream: stream, length: length, source: source, at: now)
         let policy = self.policy
         let records = self.records
         let requestsReceipt = self.requestsReceipt
@@ -151,9 +166,9 @@ public struct FanOutSender: Sendable {
                         result = .success(
                             try await sender.send(stream: stream, from: input) { state in
                                 progress(appliance.name, state)
-                                Self.note(
-                                    state, of: appliance.name, stream: stream, length: length, source: source,
-                                    since: since[appliance.name] ?? now, records: records, lastWrite: lastWrite)
+                                if let record = started[appliance.name] {
+                                    Self.note(state, in: record, records: records, lastWrite: lastWrite)
+                                }
                             })
                     } catch {
                         result = .failure(error)
@@ -173,6 +188,9 @@ public struct FanOutSender: Sendable {
                     // At once, not when the last appliance ends: `lag` must not show this one behind meanwhile. A
                     // failure here leaves a record that the end of the send removes again.
                     try? records?.remove(appliance: name, stream: stream)
+                case .finished(let name, .failure(let error as ReplicationError)) where !error.isWorthRetrying:
+                    pending -= 1
+                    report.rejected[name] = "\(error)"
                 case .finished(let name, .failure(let error)):
                     pending -= 1
                     report.behind[name] =
@@ -192,41 +210,43 @@ public struct FanOutSender: Sendable {
             }
             group.cancelAll()
         }
-        try finishRecords(report, stream: stream, length: length, source: source, since: since, now: now)
-        guard report.durable.count >= policy.required else {
+        try finishRecords(report, stream: stream, length: length, source: source, started: started, now: now)
+        guard report.durable.count >= policy.required, report.rejected.isEmpty else {
             throw FanOutError(report: report, required: policy.required)
         }
         return report
     }
 
-    /// Writes a record for each appliance about to be sent to; returns when each has lacked bytes since (an older
-    /// record's time, when a send of this stream to it failed before).
+    /// Writes a record for each appliance about to be sent to and returns them: one left by an earlier send of this
+    /// stream keeps its time (the appliance has lacked the bytes since then) and its source (a spooled copy).
     private func startRecords(
         for names: [String], stream: String, length: UInt64, source: String, at now: UInt64
-    ) throws -> [String: UInt64] {
+    ) throws -> [String: Backlog] {
         guard let records else { return [:] }
-        var since: [String: UInt64] = [:]
+        var started: [String: Backlog] = [:]
         for name in names {
             // A record that cannot be read is replaced: this send starts the appliance's record of the stream afresh.
             let earlier = try? records.backlog(of: name, stream: stream)
-            since[name] = min(earlier?.behindSince ?? now, now)
+            let record = Backlog(
+                appliance: name, stream: stream, homeLength: length, acknowledged: earlier?.acknowledged ?? 0,
+                behindSince: min(earlier?.behindSince ?? now, now), source: earlier?.source ?? source)
             do {
-                try records.record(
-                    Backlog(
-                        appliance: name, stream: stream, homeLength: length, acknowledged: earlier?.acknowledged ?? 0,
-                        behindSince: since[name]!, source: earlier?.source ?? source),
-                    durable: false)
+                try records.record(record, durable: false)
             } catch {
                 throw ReplicationError.localIO("cannot write home's record in \(records.directory): \(error)")
             }
+            started[name] = record
         }
-        return since
+        return started
     }
 
-    /// Removes the records of the appliances that hold the stream, and flushes those of the others, with a spooled
-    /// copy of the source when it goes away.
+    /// Removes the records of the appliances that hold the stream (and of those that rejected it), and flushes those
+    /// of the others with the head of home's copy, which a catch-up checks before it sends. When the source goes
+    /// away, the records name its spooled copy and are written before the copy: a catch-up that meets a record whose
+    /// copy is not there yet leaves it for later, where a copy written first could be released by a catch-up of
+    /// another appliance before these records exist.
     private func finishRecords(
-        _ report: FanOutReport, stream: String, length: UInt64, source: String, since: [String: UInt64], now: UInt64
+        _ report: FanOutReport, stream: String, length: UInt64, source: String, started: [String: Backlog], now: UInt64
     ) throws {
         guard let records else { return }
         do {
@@ -234,24 +254,30 @@ public struct FanOutSender: Sendable {
                 try records.remove(appliance: name, stream: stream)
                 try records.markReachable(name)
             }
+            for name in report.rejected.keys {
+                try records.remove(appliance: name, stream: stream)
+            }
             guard !report.behind.isEmpty else {
                 try records.releaseSpool(of: stream)
                 return
             }
-            let kept = policy.spoolsSource ? try records.spool(FilePath(source), as: stream).string : source
+            let head = try HomeRecords.head(of: FilePath(source), length: length)
+            let kept = policy.spoolsSource ? records.spoolDestination(of: stream).string : source
             for name in report.behind.keys.sorted() {
-                let previous = try? records.backlog(of: name, stream: stream)
+                // A record that cannot be read is replaced by this one, which says what the appliance lacks now.
+                let previous = started[name] ?? (try? records.backlog(of: name, stream: stream))
                 try records.record(
                     Backlog(
                         appliance: name, stream: stream, homeLength: length,
                         acknowledged: min(previous?.acknowledged ?? 0, length),
-                        behindSince: since[name] ?? previous?.behindSince ?? now, source: kept),
+                        behindSince: previous?.behindSince ?? now, source: kept, head: head),
                     durable: true)
                 if records.unreachableUntil(name) == nil || !report.behind[name]!.hasPrefix("skipped") {
                     try records.markUnreachable(
                         name, until: now + UInt64(policy.unreachableBackoff.components.seconds) * 1000)
                 }
             }
+            if policy.spoolsSource { _ = try records.spool(FilePath(source), as: stream) }
         } catch {
             throw ReplicationError.localIO("cannot update home's records in \(records.directory): \(error)")
         }
@@ -259,8 +285,7 @@ public struct FanOutSender: Sendable {
 
     /// Records an appliance's progress at most once a second: `saatkond lag` reads it while the send runs.
     private static func note(
-        _ state: SendProgress, of appliance: String, stream: String, length: UInt64, source: String, since: UInt64,
-        records: HomeRecords?, lastWrite: NIOLockedValueBox<UInt64>
+        _ state: SendProgress, in record: Backlog, records: HomeRecords?, lastWrite: NIOLockedValueBox<UInt64>
     ) {
         guard let records else { return }
         let now = millisecondsSince1970()
@@ -270,13 +295,10 @@ public struct FanOutSender: Sendable {
             return true
         }
         guard due else { return }
-        let acknowledged = state.startLength + state.bytesAcknowledged
+        var progressed = record
+        progressed.acknowledged = min(state.startLength + state.bytesAcknowledged, record.homeLength)
         // A lost progress note only makes `lag` show less progress than there is, until the send ends.
-        try? records.record(
-            Backlog(
-                appliance: appliance, stream: stream, homeLength: length, acknowledged: min(acknowledged, length),
-                behindSince: since, source: source),
-            durable: false)
+        try? records.record(progressed, durable: false)
     }
 
     private static func absolute(_ path: FilePath) -> String {

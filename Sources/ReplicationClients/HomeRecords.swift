@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import HashChain
 import SystemPackage
 
 /// What one appliance still lacks of one stream, as home records it: home's copy holds `homeLength` bytes in the
@@ -21,12 +22,17 @@ public struct Backlog: Sendable, Hashable {
     public var behindSince: UInt64
     /// The file holding home's copy of the whole stream: the sent file, or its copy in home's spool.
     public var source: String
+    /// The hash-chain head of home's copy, once the send that left the appliance behind has ended: a catch-up sends
+    /// the source only while it still hashes to this, so a file changed or replaced at home is never sent as the
+    /// stream. Nil in a record of a send still running (or killed while running).
+    public var head: ChainHead?
 
     /// Creates a record.
     public init(
         appliance: String, stream: String, homeLength: UInt64, acknowledged: UInt64, behindSince: UInt64,
-        source: String
+        source: String, head: ChainHead? = nil
     ) {
+        self.head = head
         self.appliance = appliance
         self.stream = stream
         self.homeLength = homeLength
@@ -44,7 +50,7 @@ public struct Backlog: Sendable, Hashable {
         behind-since \(behindSince)
         source \(source)
 
-        """
+        """ + (head.map { "head \($0)\n" } ?? "")
     }
 
     /// Parses a record's file content, written for `appliance`. Home's disk is trusted no more than any file: a
@@ -60,11 +66,16 @@ public struct Backlog: Sendable, Hashable {
         guard let stream = values["stream"], !stream.isEmpty, let source = values["source"], !source.isEmpty else {
             throw BacklogRecordError("'stream' or 'source' is missing")
         }
-        guard values.count == 5 else { throw BacklogRecordError("unknown keys") }
+        var head: ChainHead?
+        if let text = values["head"] {
+            guard let parsed = ChainHead(hex: text) else { throw BacklogRecordError("'head' is not a head") }
+            head = parsed
+        }
+        guard values.count == (head == nil ? 5 : 6) else { throw BacklogRecordError("unknown keys") }
         self.init(
             appliance: appliance, stream: stream, homeLength: try Self.number("home-length", in: values),
             acknowledged: try Self.number("acknowledged", in: values),
-            behindSince: try Self.number("behind-since", in: values), source: source)
+            behindSince: try Self.number("behind-since", in: values), source: source, head: head)
         guard acknowledged <= homeLength else {
             throw BacklogRecordError("acknowledged \(acknowledged) is beyond home's \(homeLength) bytes")
         }
@@ -146,13 +157,23 @@ public struct HomeRecords: Sendable {
     /// this for every stream, and an appliance that was away for a day has a backlog of 86 400 WAL files.
     public func backlog(of appliance: String, stream: String) throws -> Backlog? {
         let path = backlogDirectory.appending(appliance).appending(stream)
-        guard FileSystemCalls.exists(path) else { return nil }
-        let text = String(decoding: try FileSystemCalls.readAll(path), as: UTF8.self)
+        let text: String
+        switch Result(catching: { () throws(Errno) -> [UInt8] in try FileSystemCalls.readAll(path) }) {
+        case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
+        // None, or removed meanwhile by the send or catch-up that brought the appliance up to date.
+        case .failure(.noSuchFileOrDirectory): return nil
+        case .failure(let error): throw error
+        }
         let parsed = Result { () throws(BacklogRecordError) -> Backlog in
             try Backlog(appliance: appliance, parsing: text)
         }
         switch parsed {
-        case .success(let backlog): return backlog
+        case .success(let backlog):
+            // The name of the file is what sends look up; a record that names another stream is not this one's.
+            guard backlog.stream == stream else {
+                throw BacklogRecordError("\(path): the record is of stream \(backlog.stream)")
+            }
+            return backlog
         case .failure(let error): throw BacklogRecordError("\(path): \(error.description)")
         }
     }
@@ -180,12 +201,19 @@ public struct HomeRecords: Sendable {
 
     /// Copies `source` into the spool as home's copy of `stream`, durably, and returns the copy's path.
     public func spool(_ source: FilePath, as stream: String) throws -> FilePath {
-        try FileSystemCalls.createDirectories(spoolDirectory)
-        let target = spoolDirectory.appending(stream)
+        let target = spoolDestination(of: stream)
         if source == target { return target }
-        let temporary = FilePath(target.string + "~")
         let input = try FileSystemCalls.open(source, .readOnly, options: [.closeOnExec])
         defer { FileSystemCalls.release(input) }
+        return try spool(input, as: stream)
+    }
+
+    /// Copies everything `input` holds (standard input, say) into the spool as home's copy of `stream`: written
+    /// aside, flushed, renamed into place and the directory flushed, so the copy is whole or absent after a crash.
+    public func spool(_ input: FileDescriptor, as stream: String) throws -> FilePath {
+        try FileSystemCalls.createDirectories(spoolDirectory)
+        let target = spoolDestination(of: stream)
+        let temporary = FilePath(target.string + "~")
         let output = try FileSystemCalls.open(
             temporary, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
         do {
@@ -207,10 +235,27 @@ public struct HomeRecords: Sendable {
         return target
     }
 
-    /// The spool file of `stream`, for a send whose input is standard input: it is written there first.
-    public func spoolPath(of stream: String) throws -> FilePath {
-        try FileSystemCalls.createDirectories(spoolDirectory)
-        return spoolDirectory.appending(stream)
+    /// Where home's spooled copy of `stream` is, or goes.
+    public func spoolDestination(of stream: String) -> FilePath {
+        spoolDirectory.appending(stream)
+    }
+
+    /// The hash-chain head of the file at `path`, which must hold exactly `length` bytes.
+    public static func head(of path: FilePath, length: UInt64) throws -> ChainHead {
+        let input = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
+        defer { FileSystemCalls.release(input) }
+        var chain = StreamHashChain()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = try FileSystemCalls.readSome(input, into: buffer)
+            if count == 0 { break }
+            chain.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+        guard chain.length == length else {
+            throw BacklogRecordError("\(path) holds \(chain.length) bytes, not the \(length) that were sent")
+        }
+        return chain.head
     }
 
     /// Removes the spooled copy of `stream` once no appliance's record of that stream remains (one file per appliance

@@ -7,7 +7,7 @@ import SystemPackage
 extension StreamRestorer {
     /// Restores `stream` into the file at `path`, which appears only once it is complete and durable.
     ///
-    /// The bytes go to `<path>.partial` first; after the whole stream arrived, that file is flushed and renamed
+    /// The bytes go to `<path>.partial~` first; after the whole stream arrived, that file is flushed and renamed
     /// over `path`, and the directory is flushed. A restore that fails leaves no file that could pass for a
     /// complete copy: the partial file is removed — except, with `resume`, after a broken connection, when it is
     /// kept so that the next restore with `resume` continues it. That one hashes what the partial file holds and
@@ -17,7 +17,9 @@ extension StreamRestorer {
         stream: String, toFileAt path: FilePath, expectedHead: ExpectedHead? = nil, resume: Bool = false,
         progress: @escaping @Sendable (_ written: UInt64, _ total: UInt64) -> Void = { _, _ in }
     ) async throws -> UInt64 {
-        let partial = FilePath(path.string + ".partial")
+        // `~` ends no stream name: restoring `X` never meets the file of a stream named `X.partial` (PostgreSQL
+        // archives such files) in the same directory.
+        let partial = FilePath(path.string + ".partial~")
         let descriptor: FileDescriptor
         var chain: StreamHashChain?
         do {

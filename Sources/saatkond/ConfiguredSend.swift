@@ -91,19 +91,7 @@ struct ConfiguredSend {
 
     private func spool(standardInputAs stream: String, in records: HomeRecords) throws -> FilePath {
         do {
-            let path = try records.spoolPath(of: stream)
-            let output = try FileSystemCalls.open(
-                path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
-            defer { FileSystemCalls.release(output) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let count = try FileSystemCalls.readSome(.standardInput, into: buffer)
-                if count == 0 { break }
-                try FileSystemCalls.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            }
-            try FileSystemCalls.synchroniseData(output)
-            return path
+            return try records.spool(.standardInput, as: stream)
         } catch {
             throw CommandFailure("saatkond send: cannot keep standard input in home's spool: \(error)")
         }

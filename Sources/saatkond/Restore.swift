@@ -31,7 +31,7 @@ struct Restore: AsyncParsableCommand {
 
     @Flag(
         help: """
-            Continue the partial file a broken restore left (<output>.partial): what it holds is hashed, only the \
+            Continue the partial file a broken restore left (<output>.partial~): what it holds is hashed, only the \
             rest is fetched, and the whole must match the appliance's hash-chain head, or the partial file is removed.
             """)
     var resume = false
@@ -93,9 +93,11 @@ struct Restore: AsyncParsableCommand {
     /// is checked against its hash chain, and a failure of one does not stop the others.
     private func restoreAll(under prefix: String, from endpoint: ReplicationEndpoint) async throws {
         let streams: [String]
+        var unreadable: [String] = []
         do {
-            streams = try await StreamLister(endpoint: endpoint).list(prefix: prefix).filter(\.isReadable).map(
-                \.name.rawValue)
+            let listed = try await StreamLister(endpoint: endpoint).list(prefix: prefix)
+            unreadable = listed.filter { !$0.isReadable }.map { "\($0.name): the appliance cannot read it now" }
+            streams = listed.filter(\.isReadable).map(\.name.rawValue)
         } catch let error as ReplicationError {
             throw CommandFailure("saatkond restore: cannot list \(prefix): \(error)")
         }
@@ -107,8 +109,8 @@ struct Restore: AsyncParsableCommand {
         let restorer = StreamRestorer(endpoint: endpoint)
         let directory = FilePath(output)
         let resume = self.resume
-        let failures = await withTaskGroup(of: String?.self) { group in
-            var failures: [String] = []
+        let failures = await withTaskGroup(of: String?.self) { [unreadable] group in
+            var failures = unreadable
             for (index, stream) in streams.enumerated() {
                 if index >= parallel, let failure = await group.next() { failures += failure.map { [$0] } ?? [] }
                 group.addTask {
@@ -125,7 +127,9 @@ struct Restore: AsyncParsableCommand {
             return failures
         }
         FileHandle.standardError.write(
-            Data("saatkond restore: \(streams.count - failures.count) of \(streams.count) streams restored\n".utf8))
+            Data(
+                "saatkond restore: \(streams.count + unreadable.count - failures.count) of \(streams.count + unreadable.count) streams restored\n"
+                    .utf8))
         if !failures.isEmpty {
             throw CommandFailure("saatkond restore: " + failures.sorted().joined(separator: "\nsaatkond restore: "))
         }

@@ -37,17 +37,33 @@ struct WalFetch: AsyncParsableCommand {
             throw CommandFailure("saatkond wal-fetch: \(name) is not a name PostgreSQL archives")
         }
         var reasons: [String] = []
+        var everyAnswerIsAbsent = true
         for appliance in try client.appliances(configuration) {
             do {
                 try await fetch(stream, from: appliance.endpoint)
                 return
             } catch let error as ReplicationError {
                 reasons.append("\(appliance.name): \(error)")
-            } catch let error as CommandFailure {
+                if !(error.kind == .refused && error.code == .unknownStream) { everyAnswerIsAbsent = false }
+            } catch let error as SegmentNotWhole {
                 reasons.append("\(appliance.name): \(error)")
+            } catch {
+                reasons.append("\(appliance.name): \(error)")
+                everyAnswerIsAbsent = false
             }
         }
-        throw CommandFailure("saatkond wal-fetch: \(name) is not in the archive: \(reasons.joined(separator: "; "))")
+        let text = reasons.joined(separator: "; ")
+        guard everyAnswerIsAbsent else {
+            // Exit 1 tells PostgreSQL the archive ends here, and it would end the recovery (and choose a timeline)
+            // without this file. An appliance that did not answer may hold it: a status above 125 makes PostgreSQL
+            // stop the recovery instead, to be run again when the appliances answer.
+            FileHandle.standardError.write(
+                Data(
+                    "saatkond wal-fetch: \(name) cannot be fetched, and not every appliance says it lacks it: \(text)\n"
+                        .utf8))
+            throw ExitCode(255)
+        }
+        throw CommandFailure("saatkond wal-fetch: \(name) is not in the archive: \(text)")
     }
 
     /// Restores `stream` next to the destination, checks a segment is whole, and only then gives it its name.
@@ -60,10 +76,10 @@ struct WalFetch: AsyncParsableCommand {
                 var first = [UInt8](repeating: 0, count: WALSegmentHeader.length)
                 let read = try first.withUnsafeMutableBytes { try FileSystemCalls.read(fetched, into: $0) }
                 guard let header = WALSegmentHeader(first[..<read]) else {
-                    throw CommandFailure("the archived \(name) does not begin with a WAL segment's long page header")
+                    throw SegmentNotWhole("the archived \(name) does not begin with a WAL segment's long page header")
                 }
                 guard UInt64(header.segmentSize) == length else {
-                    throw CommandFailure(
+                    throw SegmentNotWhole(
                         "the archive holds \(length) bytes of segment \(name), whose header states \(header.segmentSize) "
                             + "(a push that was cut off): treated as absent")
                 }
@@ -77,5 +93,14 @@ struct WalFetch: AsyncParsableCommand {
         var directory = target
         directory.removeLastComponent()
         try FileSystemCalls.synchroniseDirectory(directory.isEmpty ? "." : directory)
+    }
+}
+
+/// An archived segment that is not a whole one: as good as absent, for PostgreSQL.
+private struct SegmentNotWhole: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

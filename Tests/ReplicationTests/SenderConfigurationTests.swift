@@ -1,4 +1,5 @@
 import Foundation
+import HashChain
 import PropertyBased
 import ReplicationClients
 import SystemPackage
@@ -79,7 +80,16 @@ struct SenderConfigurationTests {
     func backlogRecords() async throws {
         let backlog = Backlog(
             appliance: "lu1", stream: "ee.pg.wal.00000001000000000000000A", homeLength: 16 << 20,
-            acknowledged: 4 << 20, behindSince: 1_796_505_541_613, source: "/var/lib/saatkond/spool/x")
+            acknowledged: 4 << 20, behindSince: 1_796_505_541_613, source: "/var/lib/saatkond/spool/x",
+            head: StreamHashChain.head(of: [1, 2, 3]))
+        #expect(
+            try Backlog(
+                appliance: "lu1",
+                parsing: Backlog(
+                    appliance: "lu1", stream: "s", homeLength: 0,
+                    acknowledged: 0, behindSince: 0, source: "/s"
+                ).text
+            ).head == nil)
         #expect(try Backlog(appliance: "lu1", parsing: backlog.text) == backlog)
         let text = Array(backlog.text.utf8)
         await propertyCheck(count: 2000, input: Gen.uint16().array(of: 1...3)) { cuts in
