@@ -31,6 +31,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private let limits: ReceiverStateMachine.Limits
     private let storage: any StreamStorage
     private let threadPool: NIOThreadPool
+    /// Where listing pages run, apart from the streams' storage work (the server's one listing thread).
+    private let listingPool: NIOThreadPool
     private let session = StorageSession()
     private let logger: Logger
     /// Whether to read from the client, and the bytes held against the shared budget.
@@ -58,7 +60,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     private var streamSlotHolder: String?
 
     init(
-        storage: any StreamStorage, threadPool: NIOThreadPool, limits: ReceiverStateMachine.Limits,
+        storage: any StreamStorage, threadPool: NIOThreadPool, listingPool: NIOThreadPool? = nil,
+        limits: ReceiverStateMachine.Limits,
         policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
         storageWork: StorageWork, streamSlots: SharedStreamSlots, frameLimit: NIOLoopBoundBox<Int>,
         onHandshakeCompleted: @escaping () -> Void, logger: Logger,
@@ -76,6 +79,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         self.limits = limits
         self.storage = storage
         self.threadPool = threadPool
+        self.listingPool = listingPool ?? threadPool
         self.logger = logger
     }
 
@@ -275,7 +279,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let storageWork = self.storageWork
         storageWork.begin()
-        let result = threadPool.runIfActive(eventLoop: context.eventLoop) {
+        let pool: NIOThreadPool
+        if case .list = operation { pool = listingPool } else { pool = threadPool }
+        let result = pool.runIfActive(eventLoop: context.eventLoop) {
             try session.perform(operation, storage: storage, allocator: allocator)
         }
         result.whenComplete { _ in storageWork.end() }

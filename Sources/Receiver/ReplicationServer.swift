@@ -116,6 +116,11 @@ public final class ReplicationServer: Service {
         let connections = self.connections
         let storageWork = self.storageWork
         let streamSlots = self.streamSlots
+        // Listings run on a thread of their own: each page walks every member's streams directory, and a few
+        // readers listing a WAL archive of millions of streams must not hold the threads that appends wait for.
+        let listingPool = NIOThreadPool(numberOfThreads: 1)
+        listingPool.start()
+        defer { listingPool.shutdownGracefully { _ in } }
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -144,7 +149,7 @@ public final class ReplicationServer: Service {
                             ByteToMessageHandler(FrameDecoder(limit: frameLimit)),
                             MessageToByteHandler(FrameEncoder()),
                             ReceiverChannelHandler(
-                                storage: storage, threadPool: threadPool, limits: limits,
+                                storage: storage, threadPool: threadPool, listingPool: listingPool, limits: limits,
                                 policy: currentPolicy.withLockedValue { $0 },
                                 signer: signer, metrics: metrics,
                                 budget: budget, storageWork: storageWork, streamSlots: streamSlots,
