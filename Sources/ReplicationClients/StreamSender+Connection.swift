@@ -267,6 +267,8 @@ struct SendConnection: Sendable {
         }
         // The sync is answered with an acknowledgement even when everything already is, which ends the loop.
         try await outbound.write(.sync)
+        // Everything is sent: a caller with more to send may start it while this waits for its last acknowledgement.
+        reportProgress()
     }
 
     /// Reads the first `length` bytes of the input, which the appliance already holds, and checks that they are the

@@ -58,13 +58,14 @@ struct ConfiguredSend {
     /// catch-up when an appliance that answered has older streams to catch up on.
     func fanOut(
         stream: String, source: FilePath, appliances: [NamedEndpoint], records: HomeRecords?, policy: FanOutPolicy,
-        requestsReceipt: Bool, command: String, launchesCatchUp: Bool = true
+        requestsReceipt: Bool, command: String, launchesCatchUp: Bool = true,
+        progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
     ) async throws -> FanOutReport {
         let sender = FanOutSender(
             appliances: appliances, records: records, policy: policy, requestsReceipt: requestsReceipt)
         let report: FanOutReport
         do {
-            report = try await sender.send(stream: stream, fileAt: source)
+            report = try await sender.send(stream: stream, fileAt: source, progress: progress)
         } catch let error as FanOutError {
             throw CommandFailure("saatkond \(command): \(stream): \(error)")
         } catch let error as ReplicationError {

@@ -67,20 +67,54 @@ struct WalPush: AsyncParsableCommand {
         directory.removeLastComponent()
         let ahead = ReadyFiles(walDirectory: directory).oldest(
             (pushAhead ?? configuration?.pushAhead ?? 8) - 1, besides: name)
-        // The file PostgreSQL asked for first, then the others one after another: one process and one
-        // configuration for several files is what saves time; streams side by side only share the same CPU (measured
-        // in Benchmarks/wal: two at a time was slower than one).
-        _ = try await send.fanOut(
-            stream: stream, source: file, appliances: appliances, records: records, policy: policy,
-            requestsReceipt: false, command: "wal-push")
-        for other in ahead {
-            // One pushed ahead that fails is simply still ready, and PostgreSQL asks for it in its turn.
-            guard let otherStream = archive.stream(forFileNamed: other.name),
-                (try? await send.fanOut(
-                    stream: otherStream, source: other.path, appliances: appliances, records: records,
-                    policy: policy, requestsReceipt: false, command: "wal-push", launchesCatchUp: false)) != nil
-            else { continue }
-            other.markDone()
+        // The file PostgreSQL asked for first, then the others in order. One process and one configuration for
+        // several files is what saves time; each next file starts once the previous one is all sent, so its
+        // connection and new stream overlap the previous one's last flush, but two files never send side by side
+        // (measured in Benchmarks/wal: on this machine's two cores, two streams at once were slower than one).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var sent = Self.signal()
+            let first = sent.fire
+            group.addTask {
+                defer { first() }
+                _ = try await send.fanOut(
+                    stream: stream, source: file, appliances: appliances, records: records, policy: policy,
+                    requestsReceipt: false, command: "wal-push", progress: Self.firing(first, whenSent: file))
+            }
+            for other in ahead {
+                await sent.wait()
+                guard let otherStream = archive.stream(forFileNamed: other.name) else { continue }
+                sent = Self.signal()
+                let fire = sent.fire
+                group.addTask {
+                    defer { fire() }
+                    // One pushed ahead that fails is simply still ready, and PostgreSQL asks for it in its turn.
+                    guard
+                        (try? await send.fanOut(
+                            stream: otherStream, source: other.path, appliances: appliances, records: records,
+                            policy: policy, requestsReceipt: false, command: "wal-push", launchesCatchUp: false,
+                            progress: Self.firing(fire, whenSent: other.path))) != nil
+                    else { return }
+                    other.markDone()
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// A one-shot signal: `fire` may be called any number of times, from any thread; `wait` returns once it was.
+    private static func signal() -> (wait: @Sendable () async -> Void, fire: @Sendable () -> Void) {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        return ({ for await _ in stream {} }, { continuation.finish() })
+    }
+
+    /// A progress handler that fires `signal` once every byte of the file at `path` is sent to some appliance.
+    private static func firing(
+        _ signal: @escaping @Sendable () -> Void, whenSent path: FilePath
+    ) -> @Sendable (String, SendProgress) -> Void {
+        // A size that cannot be read never fires early; the file's push ends, and fires, all the same.
+        let size = (try? FileSystemCalls.size(at: path)) ?? .max
+        return { _, state in
+            if state.startLength + state.bytesSent >= size { signal() }
         }
     }
 }
