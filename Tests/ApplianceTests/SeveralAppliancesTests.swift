@@ -407,6 +407,29 @@ struct SeveralAppliancesTests {
         }
     }
 
+    @Test("a wal-push killed mid-file is pushed again, as PostgreSQL retries it: the appliances end with the file")
+    func killedPush() throws {
+        let rig = try Rig(required: 2)
+        let path = try rig.input("000000010000000000000021", bytes: 192 << 20)
+        let push = try rig.spawn(["wal-push", "--cluster", "ee.killed", path])
+        defer { push.terminate() }
+        // Mid-file: home's records show an appliance has acknowledged part of it.
+        var midFile = false
+        for _ in 0..<1500 where !midFile && push.exited() == nil {
+            midFile = try rig.lag().values.contains { $0.bytes > 0 && $0.bytes < 192 << 20 }
+            if !midFile { usleep(20_000) }
+        }
+        #expect(midFile, "the push ended before it could be killed mid-file")
+        push.send(SIGKILL)
+        _ = push.waitForExit(timeout: 10)
+        let again = try rig.run(["wal-push", "--cluster", "ee.killed", path])
+        #expect(again.status == 0, "\(again.errors)")
+        #expect(try rig.lag().values.allSatisfy { $0.streams == 0 })
+        for index in 0..<2 {
+            #expect(sameBytes(try rig.restore("ee.killed.wal.000000010000000000000021", from: index), path))
+        }
+    }
+
     private static func isZombie(_ pid: Int32) -> Bool {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         return status.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
