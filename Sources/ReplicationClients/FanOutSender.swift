@@ -1,6 +1,7 @@
 import DurableFiles
 import Foundation
 import NIOConcurrencyHelpers
+import NIOPosix
 import ReplicationProtocol
 import ReplicationTransport
 import StreamStore
@@ -116,8 +117,12 @@ public struct FanOutSender: Sendable {
 
     /// Sends the file at `path` as the whole of `stream` to every appliance; returns once ``FanOutPolicy/required``
     /// hold it and the others either hold it too or have a flushed backlog record. `progress` hears each appliance's.
+    ///
+    /// With `growing`, the file is still being written (standard input, spooled as it arrives) and every appliance
+    /// is sent its bytes as they come; it becomes home's copy at `keptAt` when an appliance is left behind, and is
+    /// removed when none is.
     public func send(
-        stream: String, fileAt path: FilePath,
+        stream: String, fileAt path: FilePath, growing: GrowingFile? = nil, keptAt: FilePath? = nil,
         progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
     ) async throws -> FanOutReport {
         // The name becomes a file name in home's records before any appliance sees it.
@@ -126,13 +131,16 @@ public struct FanOutSender: Sendable {
         } catch {
             throw ReplicationError.configuration("\(error)")
         }
-        let length: UInt64
-        do {
-            length = try FileSystemCalls.size(at: path)
-        } catch {
-            throw ReplicationError.localIO("cannot read \(path): \(error)")
+        var length: UInt64 = 0
+        if growing == nil {
+            do {
+                length = try FileSystemCalls.size(at: path)
+            } catch {
+                throw ReplicationError.localIO("cannot read \(path): \(error)")
+            }
         }
         let source = Self.absolute(path)
+        let recorded = keptAt.map(Self.absolute) ?? source
         let now = millisecondsSince1970()
         var report = FanOutReport(length: length, durable: [:], behind: [:])
         let marks = self.records
@@ -148,10 +156,16 @@ public struct FanOutSender: Sendable {
         }
         // Only the appliances tried now are given records now; a skipped one's is written with the others left
         // behind, below, once it is known whether the source needs a spooled copy.
-        let started = try startRecords(for: active.map(\.name), stream: stream, length: length, source: source, at: now)
+        let started = try startRecords(
+            for: active.map(\.name), stream: stream, length: length, source: recorded, at: now)
         let policy = self.policy
         let records = self.records
         let requestsReceipt = self.requestsReceipt
+        // A sender of a growing file waits on a pool thread for bytes, as on a pipe: one thread each, apart from the
+        // process's shared pool.
+        let pool = growing.map { _ in NIOThreadPool(numberOfThreads: max(1, active.count)) }
+        pool?.start()
+        defer { pool?.shutdownGracefully { _ in } }
         try await withThrowingTaskGroup(of: Outcome.self) { group in
             for appliance in active {
                 let lastWrite = NIOLockedValueBox(UInt64(0))
@@ -162,11 +176,12 @@ public struct FanOutSender: Sendable {
                         defer { FileSystemCalls.release(input) }
                         let sender = StreamSender(
                             endpoint: appliance.endpoint, retry: policy.retry, mode: .resume,
-                            requestsReceipt: requestsReceipt)
+                            requestsReceipt: requestsReceipt, threadPool: pool ?? .singleton)
                         result = .success(
-                            try await sender.send(stream: stream, from: input) { state in
+                            try await sender.send(stream: stream, from: input, growing: growing) { state in
                                 progress(appliance.name, state)
-                                if let record = started[appliance.name] {
+                                if var record = started[appliance.name] {
+                                    record.homeLength = max(record.homeLength, growing?.writtenSoFar ?? 0)
                                     Self.note(state, in: record, records: records, lastWrite: lastWrite)
                                 }
                             })
@@ -210,7 +225,20 @@ public struct FanOutSender: Sendable {
             }
             group.cancelAll()
         }
-        try finishRecords(report, stream: stream, length: length, source: source, started: started, now: now)
+        if let growing {
+            do {
+                length = try await NIOThreadPool.singleton.runIfActive { try growing.waitForEnd() }
+            } catch {
+                // A stream cut off by its input is no stream to catch up on; what the appliances hold of it stays.
+                for name in active.map(\.name) { try? records?.remove(appliance: name, stream: stream) }
+                try? FileSystemCalls.remove(path)
+                throw ReplicationError.localIO("cannot read the input: \(error)")
+            }
+            report.length = length
+        }
+        try finishRecords(
+            report, stream: stream, length: length, source: source, kept: recorded, moves: keptAt != nil,
+            started: started, now: now)
         guard report.durable.count >= policy.required, report.rejected.isEmpty else {
             throw FanOutError(report: report, required: policy.required)
         }
@@ -245,8 +273,11 @@ public struct FanOutSender: Sendable {
     /// away, the records name its spooled copy and are written before the copy: a catch-up that meets a record whose
     /// copy is not there yet leaves it for later, where a copy written first could be released by a catch-up of
     /// another appliance before these records exist.
+    /// With `moves`, the source is a spool file being written aside, renamed to `kept` when an appliance needs it
+    /// and removed otherwise.
     private func finishRecords(
-        _ report: FanOutReport, stream: String, length: UInt64, source: String, started: [String: Backlog], now: UInt64
+        _ report: FanOutReport, stream: String, length: UInt64, source: String, kept recorded: String, moves: Bool,
+        started: [String: Backlog], now: UInt64
     ) throws {
         guard let records else { return }
         do {
@@ -258,11 +289,12 @@ public struct FanOutSender: Sendable {
                 try records.remove(appliance: name, stream: stream)
             }
             guard !report.behind.isEmpty else {
+                if moves { try FileSystemCalls.remove(FilePath(source)) }
                 try records.releaseSpool(of: stream)
                 return
             }
             let head = try HomeRecords.head(of: FilePath(source), length: length)
-            let kept = policy.spoolsSource ? records.spoolDestination(of: stream).string : source
+            let kept = policy.spoolsSource ? records.spoolDestination(of: stream).string : recorded
             for name in report.behind.keys.sorted() {
                 // A record that cannot be read is replaced by this one, which says what the appliance lacks now.
                 let previous = started[name] ?? (try? records.backlog(of: name, stream: stream))
@@ -278,6 +310,12 @@ public struct FanOutSender: Sendable {
                 }
             }
             if policy.spoolsSource { _ = try records.spool(FilePath(source), as: stream) }
+            if moves {
+                var directory = FilePath(kept)
+                directory.removeLastComponent()
+                try FileSystemCalls.rename(FilePath(source), to: FilePath(kept))
+                try FileSystemCalls.synchroniseDirectory(directory)
+            }
         } catch {
             throw ReplicationError.localIO("cannot update home's records in \(records.directory): \(error)")
         }

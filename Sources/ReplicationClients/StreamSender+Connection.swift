@@ -22,8 +22,14 @@ final class InputReader: Sendable {
     private let consumed = NIOLockedValueBox<UInt64>(0)
     /// The read in flight, until a caller has taken its bytes.
     private let pending = NIOLockedValueBox<EventLoopFuture<ByteBuffer>?>(nil)
+    /// The input is a file still being written: a read waits for bytes beyond what was read, as on a pipe.
+    private let growing: GrowingFile?
 
-    init(input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool, eventLoop: any EventLoop) {
+    init(
+        input: SystemPackage.FileDescriptor, frameBytes: Int, threadPool: NIOThreadPool, eventLoop: any EventLoop,
+        growing: GrowingFile? = nil
+    ) {
+        self.growing = growing
         self.input = input
         self.frameBytes = frameBytes
         self.threadPool = threadPool
@@ -56,12 +62,18 @@ final class InputReader: Sendable {
         let frameBytes = self.frameBytes
         let input = self.input
         let consumed = self.consumed
+        let growing = self.growing
         return threadPool.runIfActive(eventLoop: eventLoop) {
             var buffer = allocator.buffer(capacity: frameBytes)
             do {
+                var limit = frameBytes
+                if let growing {
+                    let readable = try growing.readable(from: consumed.withLockedValue { $0 })
+                    if readable == 0 { return buffer }
+                    limit = Int(min(UInt64(frameBytes), readable))
+                }
                 _ = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: frameBytes) { target in
-                    try FileSystemCalls.readSome(
-                        input, into: UnsafeMutableRawBufferPointer(rebasing: target[..<frameBytes]))
+                    try FileSystemCalls.readSome(input, into: UnsafeMutableRawBufferPointer(rebasing: target[..<limit]))
                 }
             } catch {
                 throw ReplicationError.localIO("cannot read the input: \(error)")

@@ -102,14 +102,15 @@ public struct StreamSender: Sendable {
         self.threadPool = threadPool
     }
 
-    /// Appends everything readable from `input` (a file, a pipe or standard input) to `stream`.
+    /// Appends everything readable from `input` (a file, a pipe or standard input) to `stream`; with `growing`, the
+    /// input is a file still being written, read up to its end as the writer says it is.
     public func send(
-        stream: String, from input: SystemPackage.FileDescriptor,
+        stream: String, from input: SystemPackage.FileDescriptor, growing: GrowingFile? = nil,
         progress: @escaping @Sendable (SendProgress) -> Void = { _ in }
     ) async throws -> SendReport {
         let ledger = NIOLockedValueBox(SendLedger())
         let reader = InputReader(
-            input: input, frameBytes: frameBytes, threadPool: threadPool, eventLoop: group.next())
+            input: input, frameBytes: frameBytes, threadPool: threadPool, eventLoop: group.next(), growing: growing)
         let start = ContinuousClock.now
         var retries = SendRetry(policy: retry, startedAt: .zero)
         while true {

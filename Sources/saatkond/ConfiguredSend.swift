@@ -11,11 +11,15 @@ struct ConfiguredSend {
     let client: ClientOptions
     let configuration: SenderConfiguration?
 
-    /// Sends `input` (a file, or `-` for standard input, which is spooled first) as the whole of `stream`.
+    /// Sends `input` (a file, or `-` for standard input) as the whole of `stream`. Standard input is written to
+    /// home's spool as it arrives and sent to every appliance from there at the same time, so one that is slow or
+    /// away holds up no other; the spooled copy stays only when an appliance is left behind.
     func send(stream: String, input: String, receipt: String?, giveUpAfter: UInt) async throws {
         let appliances = try client.appliances(configuration)
         let records = client.records(configuration)
         var source = FilePath(input)
+        var growing: GrowingFile?
+        var keptAt: FilePath?
         if input == "-" {
             guard let records else {
                 throw CommandFailure(
@@ -27,7 +31,8 @@ struct ConfiguredSend {
                     "saatkond send: an earlier send of \(stream) still waits in home's spool for an appliance to catch "
                         + "up; run `saatkond catch-up` (or send the same input again with that file) first")
             }
-            source = try spool(standardInputAs: stream, in: records)
+            let spooled = try spool(standardInputAs: stream, in: records)
+            (source, growing, keptAt) = (spooled.path, spooled.growing, records.spoolDestination(of: stream))
         }
         let policy = FanOutPolicy(
             required: Self.required(configuration, records: records, appliances: appliances.count),
@@ -36,7 +41,7 @@ struct ConfiguredSend {
             unreachableBackoff: .seconds(configuration?.skipUnreachableFor ?? 30))
         let report = try await fanOut(
             stream: stream, source: source, appliances: appliances, records: records, policy: policy,
-            requestsReceipt: receipt != nil, command: "send")
+            requestsReceipt: receipt != nil, command: "send", growing: growing, keptAt: keptAt)
         if let receipt {
             for (name, signed) in report.durable {
                 guard let signed else { continue }
@@ -49,23 +54,21 @@ struct ConfiguredSend {
                 }
             }
         }
-        if input == "-", report.behind.isEmpty, let records {
-            try records.releaseSpool(of: stream)
-        }
     }
 
     /// Sends `source` to every appliance under `policy`, tells the operator about any left behind, and starts a
     /// catch-up when an appliance that answered has older streams to catch up on.
     func fanOut(
         stream: String, source: FilePath, appliances: [NamedEndpoint], records: HomeRecords?, policy: FanOutPolicy,
-        requestsReceipt: Bool, command: String, launchesCatchUp: Bool = true,
-        progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
+        requestsReceipt: Bool, command: String, launchesCatchUp: Bool = true, growing: GrowingFile? = nil,
+        keptAt: FilePath? = nil, progress: @escaping @Sendable (_ appliance: String, SendProgress) -> Void = { _, _ in }
     ) async throws -> FanOutReport {
         let sender = FanOutSender(
             appliances: appliances, records: records, policy: policy, requestsReceipt: requestsReceipt)
         let report: FanOutReport
         do {
-            report = try await sender.send(stream: stream, fileAt: source, progress: progress)
+            report = try await sender.send(
+                stream: stream, fileAt: source, growing: growing, keptAt: keptAt, progress: progress)
         } catch let error as FanOutError {
             throw CommandFailure("saatkond \(command): \(stream): \(error)")
         } catch let error as ReplicationError {
@@ -90,12 +93,46 @@ struct ConfiguredSend {
         records == nil ? appliances : min(configuration?.required ?? 1, appliances)
     }
 
-    private func spool(standardInputAs stream: String, in records: HomeRecords) throws -> FilePath {
+    /// Starts copying standard input into home's spool, aside from the copy's final name, on a thread of its own
+    /// (a blocking read of a pipe); returns the file being written and what tells its readers how far it is.
+    private func spool(
+        standardInputAs stream: String, in records: HomeRecords
+    ) throws -> (path: FilePath, growing: GrowingFile) {
+        let path = FilePath(records.spoolDestination(of: stream).string + "~")
+        let output: FileDescriptor
         do {
-            return try records.spool(.standardInput, as: stream)
+            var directory = path
+            directory.removeLastComponent()
+            try FileSystemCalls.createDirectories(directory)
+            output = try FileSystemCalls.open(
+                path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: [.ownerReadWrite])
         } catch {
             throw CommandFailure("saatkond send: cannot keep standard input in home's spool: \(error)")
         }
+        let growing = GrowingFile()
+        let copier = Thread {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            var total: UInt64 = 0
+            do {
+                while true {
+                    let count = try FileSystemCalls.readSome(.standardInput, into: buffer)
+                    if count == 0 { break }
+                    try FileSystemCalls.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    total += UInt64(count)
+                    growing.grew(by: count)
+                }
+                // Home's copy must survive a power cut once a record names it: flushed before the input ends.
+                try FileSystemCalls.synchroniseData(output)
+                try FileSystemCalls.close(output)
+                growing.ended(.success(total))
+            } catch {
+                FileSystemCalls.release(output)
+                growing.ended(.failure(error))
+            }
+        }
+        copier.start()
+        return (path, growing)
     }
 }
 

@@ -83,13 +83,22 @@ struct SeveralAppliancesTests {
                 timeout: timeout, user: sender, executable: executable)
         }
 
-        /// Starts `saatkond` as the sender without waiting for it.
-        func spawn(_ arguments: [String]) throws -> ChildProcess {
+        /// Starts `saatkond` as the sender without waiting for it; with `standardInput`, reading that descriptor.
+        func spawn(_ arguments: [String], standardInput: Int32? = nil) throws -> ChildProcess {
             let command = sender.command(executable, [arguments[0], "--config", configuration] + arguments.dropFirst())
             let output = "\(scratch.path)/spawn-\(UUID().uuidString)"
             return try ChildProcess(
                 executable: command.executable, arguments: command.arguments, output: output + ".out",
-                errors: output + ".err")
+                errors: output + ".err", standardInput: standardInput)
+        }
+
+        /// The bytes `appliance` has acknowledged of the stream it is being sent, as home's records say; nil when
+        /// it has no record.
+        func acknowledged(by appliance: String) throws -> Int? {
+            let result = try run(["lag", "--json"])
+            let parsed = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]] ?? []
+            let streams = parsed.first { $0["appliance"] as? String == appliance }?["streams"] as? [[String: Any]]
+            return streams?.first?["acknowledged"] as? Int
         }
 
         /// `saatkond lag --json`, as appliance name → (bytes behind, streams behind).
@@ -428,6 +437,52 @@ struct SeveralAppliancesTests {
         for index in 0..<2 {
             #expect(sameBytes(try rig.restore("ee.killed.wal.000000010000000000000021", from: index), path))
         }
+    }
+
+    @Test("standard input goes to both appliances as it arrives; one stopped meanwhile catches up from home's spool")
+    func standardInput() throws {
+        let rig = try Rig()
+        let input = "\(rig.scratch.path)/piped"
+        try writeRandomFile(input, count: 96 << 20)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+        var descriptors: [Int32] = [0, 0]
+        #expect(pipe(&descriptors) == 0)
+        let send = try rig.spawn(
+            ["send", "--stream", "ee.piped.base", "--give-up-after", "3", "-"], standardInput: descriptors[0])
+        close(descriptors[0])
+        defer { send.terminate() }
+        func feed(_ range: Range<Int>) {
+            bytes[range].withUnsafeBytes { chunk in
+                var done = 0
+                while done < chunk.count {
+                    let wrote = write(descriptors[1], chunk.baseAddress! + done, chunk.count - done)
+                    guard wrote > 0 else { return }
+                    done += wrote
+                }
+            }
+        }
+        feed(0..<(48 << 20))
+        // Both appliances acknowledge bytes while the input is still open: nothing waits for the whole input.
+        var streaming = false
+        for _ in 0..<1500 where !streaming {
+            streaming = try (rig.acknowledged(by: "lu1") ?? 0) > 0 && (rig.acknowledged(by: "lu2") ?? 0) > 0
+            if !streaming { usleep(20_000) }
+        }
+        #expect(streaming, "the appliances acknowledged nothing before the input ended")
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        feed((48 << 20)..<bytes.count)
+        close(descriptors[1])
+        #expect(send.waitForExit(timeout: 200).map(exitCode(fromWaitStatus:)) == 0)
+        let gap = try rig.lag()
+        #expect(gap["lu1"]?.streams == 0 && gap["lu2"]?.streams == 1, "\(gap)")
+        let spool = "\(rig.home)/records/spool"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == ["ee.piped.base"])
+        rig.appliances[1] = try rig.start(1)
+        let caughtUp = try rig.run(["catch-up"])
+        #expect(caughtUp.status == 0, "\(caughtUp.errors)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
+        for index in 0..<2 { #expect(sameBytes(try rig.restore("ee.piped.base", from: index), input)) }
     }
 
     private static func isZombie(_ pid: Int32) -> Bool {
