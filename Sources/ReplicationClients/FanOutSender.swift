@@ -273,6 +273,7 @@ public struct FanOutSender: Sendable {
     /// away, the records name its spooled copy and are written before the copy: a catch-up that meets a record whose
     /// copy is not there yet leaves it for later, where a copy written first could be released by a catch-up of
     /// another appliance before these records exist.
+    ///
     /// With `moves`, the source is a spool file being written aside, renamed to `kept` when an appliance needs it
     /// and removed otherwise.
     private func finishRecords(
