@@ -1,6 +1,7 @@
 import ArgumentParser
 import DurableFiles
 import Foundation
+import NIOConcurrencyHelpers
 import ReplicationClients
 import ReplicationTransport
 import SystemPackage
@@ -68,21 +69,32 @@ struct WalPush: AsyncParsableCommand {
         let ahead = ReadyFiles(walDirectory: directory).oldest(
             (pushAhead ?? configuration?.pushAhead ?? 8) - 1, besides: name)
         // The file PostgreSQL asked for first, then the others in order. One process and one configuration for
-        // several files is what saves time; each next file starts once the previous one is all sent, so its
+        // several files is what saves time; each next file starts once the previous one is all sent to every
+        // appliance, so its
         // connection and new stream overlap the previous one's last flush, but two files never send side by side
         // (measured in Benchmarks/wal: on this machine's two cores, two streams at once were slower than one).
+        // After any failure nothing more is pushed ahead: with a required appliance away, each file would wait out
+        // its retries, and archive_command would hang for all of them.
+        let failed = NIOLockedValueBox(false)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var sent = Self.signal()
             let first = sent.fire
             group.addTask {
                 defer { first() }
-                _ = try await send.fanOut(
-                    stream: stream, source: file, appliances: appliances, records: records, policy: policy,
-                    requestsReceipt: false, command: "wal-push", progress: Self.firing(first, whenSent: file))
+                do {
+                    _ = try await send.fanOut(
+                        stream: stream, source: file, appliances: appliances, records: records, policy: policy,
+                        requestsReceipt: false, command: "wal-push",
+                        progress: Self.firing(first, whenSentTo: appliances.count, path: file))
+                } catch {
+                    failed.withLockedValue { $0 = true }
+                    throw error
+                }
             }
             for other in ahead {
                 await sent.wait()
-                guard let otherStream = archive.stream(forFileNamed: other.name) else { continue }
+                guard !failed.withLockedValue({ $0 }), let otherStream = archive.stream(forFileNamed: other.name)
+                else { break }
                 sent = Self.signal()
                 let fire = sent.fire
                 group.addTask {
@@ -92,8 +104,11 @@ struct WalPush: AsyncParsableCommand {
                         (try? await send.fanOut(
                             stream: otherStream, source: other.path, appliances: appliances, records: records,
                             policy: policy, requestsReceipt: false, command: "wal-push", launchesCatchUp: false,
-                            progress: Self.firing(fire, whenSent: other.path))) != nil
-                    else { return }
+                            progress: Self.firing(fire, whenSentTo: appliances.count, path: other.path))) != nil
+                    else {
+                        failed.withLockedValue { $0 = true }
+                        return
+                    }
                     other.markDone()
                 }
             }
@@ -107,14 +122,17 @@ struct WalPush: AsyncParsableCommand {
         return ({ for await _ in stream {} }, { continuation.finish() })
     }
 
-    /// A progress handler that fires `signal` once every byte of the file at `path` is sent to some appliance.
+    /// A progress handler that fires `signal` once every byte of the file at `path` is sent to each of `appliances`
+    /// (while one is away, the push's end fires it instead: the next file then waits to see whether this one failed).
     private static func firing(
-        _ signal: @escaping @Sendable () -> Void, whenSent path: FilePath
+        _ signal: @escaping @Sendable () -> Void, whenSentTo appliances: Int, path: FilePath
     ) -> @Sendable (String, SendProgress) -> Void {
         // A size that cannot be read never fires early; the file's push ends, and fires, all the same.
         let size = (try? FileSystemCalls.size(at: path)) ?? .max
-        return { _, state in
-            if state.startLength + state.bytesSent >= size { signal() }
+        let done = NIOLockedValueBox(Set<String>())
+        return { appliance, state in
+            guard state.startLength + state.bytesSent >= size else { return }
+            if done.withLockedValue({ $0.insert(appliance).inserted && $0.count == appliances }) { signal() }
         }
     }
 }

@@ -485,6 +485,34 @@ struct SeveralAppliancesTests {
         for index in 0..<2 { #expect(sameBytes(try rig.restore("ee.piped.base", from: index), input)) }
     }
 
+    @Test("a wal-push that fails pushes nothing ahead, so archive_command does not wait out every ready file's retries")
+    func failedPushStopsPushingAhead() throws {
+        let rig = try Rig(required: 2)
+        let walDirectory = "\(rig.home)/pg_wal"
+        try FileManager.default.createDirectory(
+            atPath: "\(walDirectory)/archive_status", withIntermediateDirectories: true)
+        let names = (1...4).map { "00000001000000000000003\($0)" }
+        for name in names {
+            try writeRandomFile("\(walDirectory)/\(name)", count: 100_000)
+            #expect(
+                FileManager.default.createFile(atPath: "\(walDirectory)/archive_status/\(name).ready", contents: nil))
+        }
+        try Self.sender.own(walDirectory)
+        #expect(rig.appliances[1]?.stop() == 0)
+        rig.appliances[1] = nil
+        let started = Date()
+        let pushed = try rig.run([
+            "wal-push", "--cluster", "ee.stuck", "--give-up-after", "2", "\(walDirectory)/\(names[0])",
+        ])
+        #expect(pushed.status != 0)
+        #expect(Date().timeIntervalSince(started) < 20, "wal-push went on pushing ahead after its own file failed")
+        let statuses = try FileManager.default.contentsOfDirectory(atPath: "\(walDirectory)/archive_status")
+        #expect(statuses.allSatisfy { $0.hasSuffix(".ready") }, "\(statuses.sorted())")
+        // Only the asked-for file was tried: home's records hold it alone for the appliance that was away.
+        let lag = try rig.lag()
+        #expect(lag["lu2"]?.streams == 1, "\(lag) \(pushed.errors)")
+    }
+
     private static func isZombie(_ pid: Int32) -> Bool {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         return status.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? true
