@@ -88,7 +88,6 @@ struct Restore: AsyncParsableCommand {
         }
     }
 
-    /// The length and head a receipt states, once its signature holds and it names this stream.
     /// Restores every stream the listing shows under `prefix` into the output directory, `parallel` at a time; each
     /// is checked against its hash chain, and a failure of one does not stop the others.
     private func restoreAll(under prefix: String, from endpoint: ReplicationEndpoint) async throws {
@@ -126,15 +125,15 @@ struct Restore: AsyncParsableCommand {
             for await failure in group { failures += failure.map { [$0] } ?? [] }
             return failures
         }
+        let listed = streams.count + unreadable.count
         FileHandle.standardError.write(
-            Data(
-                "saatkond restore: \(streams.count + unreadable.count - failures.count) of \(streams.count + unreadable.count) streams restored\n"
-                    .utf8))
+            Data("saatkond restore: \(listed - failures.count) of \(listed) streams restored\n".utf8))
         if !failures.isEmpty {
             throw CommandFailure("saatkond restore: " + failures.sorted().joined(separator: "\nsaatkond restore: "))
         }
     }
 
+    /// The length and head a receipt states, once its signature holds and it names this stream.
     private func expectedHead(from path: String, stream: String) throws -> ExpectedHead {
         let keyPath = FilePath(publicKey ?? StateDirectory(option: client.state).receiptSigningPublicKey.string)
         do {
