@@ -244,14 +244,7 @@ public struct HomeRecords: Sendable {
     public static func head(of path: FilePath, length: UInt64) throws -> ChainHead {
         let input = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
         defer { FileSystemCalls.release(input) }
-        var chain = StreamHashChain()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let count = try FileSystemCalls.readSome(input, into: buffer)
-            if count == 0 { break }
-            chain.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-        }
+        let chain = try StreamHashChain.reading(input)
         guard chain.length == length else {
             throw BacklogRecordError("\(path) holds \(chain.length) bytes, not the \(length) that were sent")
         }

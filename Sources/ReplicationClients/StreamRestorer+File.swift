@@ -28,7 +28,7 @@ extension StreamRestorer {
                 partial, keep ? .readWrite : .writeOnly,
                 options: keep ? [.closeOnExec] : [.create, .truncate, .closeOnExec],
                 permissions: [.ownerReadWrite])
-            if keep { chain = try Self.hash(descriptor) }
+            if keep { chain = try StreamHashChain.reading(descriptor) }
         } catch {
             throw ReplicationError.localIO("cannot open \(partial): \(error)")
         }
@@ -80,9 +80,12 @@ extension StreamRestorer {
         }
         return written
     }
+}
 
-    /// The chain over everything `descriptor` holds, which is left positioned at its end for the bytes that follow.
-    private static func hash(_ descriptor: FileDescriptor) throws -> StreamHashChain {
+extension StreamHashChain {
+    /// The chain over everything `descriptor` holds from where it stands, which is left positioned at its end for
+    /// the bytes that follow: a partial restore's file, or home's copy of a stream.
+    static func reading(_ descriptor: FileDescriptor) throws -> StreamHashChain {
         var chain = StreamHashChain()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
