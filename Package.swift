@@ -49,6 +49,7 @@ let package = Package(
         ),
         .target(name: "LivenessGate"),
         .target(name: "Authorization", dependencies: ["StreamStore"]),
+        .target(name: "DiskLifecycle"),
 
         // MARK: Adapters and services.
         .target(name: "CLinuxCalls"),
@@ -253,6 +254,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
+        .testTarget(name: "DiskLifecycleTests", dependencies: ["DiskLifecycle"]),
         .testTarget(
             name: "AuthorizationTests",
             dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]
