@@ -83,7 +83,8 @@ public struct SmartctlRunner: Sendable {
                 break
             }
             var descriptor = pollfd(fd: pipe[0], events: Int16(POLLIN), revents: 0)
-            let milliseconds = Int32(min(left.components.seconds * 1000 + 1, 60_000))
+            let milliseconds = Int32(
+                min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000))
             let ready = poll(&descriptor, 1, milliseconds)
             if ready < 0 && errno == EINTR { continue }
             if ready <= 0 { continue }

@@ -24,6 +24,8 @@ enum SocketFile {
         }
     }
 
+    /// Sets the socket file's group and mode. Between `bind` (which creates the file with the process's umask) and
+    /// this, the file has the umask's mode: the services run with UMask=0077, so it is then narrower, never wider.
     static func setPermissions(of path: String, mode: mode_t, group: gid_t?) throws {
         if let group, chown(path, uid_t.max, group) != 0 {
             throw LocalControlError("cannot give \(path) to group \(group): \(String(cString: strerror(errno)))")
@@ -43,8 +45,11 @@ enum SocketFile {
 public struct LocalControlError: Error, CustomStringConvertible, Sendable {
     /// What happened and what to do.
     public let description: String
+    /// Whether the service answered, and refused the request (`"refused": true`): the caller may not ask that op.
+    public let refused: Bool
 
-    init(_ description: String) {
+    init(_ description: String, refused: Bool = false) {
         self.description = description
+        self.refused = refused
     }
 }

@@ -128,7 +128,8 @@ public enum LocalControlClient {
             throw LocalControlError("the service at \(path) answered something that is not a JSON object")
         }
         if response["refused"] == .bool(true) {
-            throw LocalControlError("refused by the service at \(path): \(response["error"]?.stringValue ?? "")")
+            throw LocalControlError(
+                "refused by the service at \(path): \(response["error"]?.stringValue ?? "")", refused: true)
         }
         return response
     }

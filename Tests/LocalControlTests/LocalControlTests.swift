@@ -23,7 +23,8 @@ struct LocalControlTests {
 
         init(
             access: LocalAccess = LocalAccess(rules: ["status": [64_201], "adopt": []]), mode: mode_t = 0o660,
-            socketGroup: gid_t? = nil, maximumConnections: Int = 16, requestTimeout: TimeAmount = .seconds(10)
+            socketGroup: gid_t? = nil, maximumConnections: Int = 16, requestTimeout: TimeAmount = .seconds(10),
+            answer: [String: JSONValue]? = nil
         ) async throws {
             scratch = try ScratchDirectory(prefix: "saatkond-control")
             path = "\(scratch.path)/disks.sock"
@@ -35,7 +36,7 @@ struct LocalControlTests {
                 maximumConnections: maximumConnections, requestTimeout: requestTimeout,
                 onRefusal: { box.record($0) }
             ) { request in
-                [
+                answer ?? [
                     "ok": true, "op": .string(request.op), "uid": .integer(Int64(request.peer.uid)),
                     "pid": .integer(Int64(request.peer.pid)), "body": .object(request.body),
                 ]
@@ -136,6 +137,8 @@ struct LocalControlTests {
         #expect(try Self.answer(path, "{\"op\":")["error"] == "malformed request: not one JSON object on one line")
         #expect(try Self.answer(path, "[1,2]\n")["error"] == "malformed request: not one JSON object on one line")
         #expect(try Self.answer(path, #"{"op":7}"#)["error"] == #"malformed request: no "op" string"#)
+        let deep = String(repeating: "[", count: 60_000)
+        #expect(try Self.answer(path, deep)["error"] == "malformed request: not one JSON object on one line")
         #expect(try Self.answer(path, #"{"op":"format-all-disks"}"#)["error"] == #"unknown op "format-all-disks""#)
         // One request per connection: a second line is never answered, and the server closes after the first.
         let twice = try Self.exchange(path, Array("{\"op\":\"status\"}\n{\"op\":\"adopt\"}\n".utf8))
@@ -234,7 +237,24 @@ struct LocalControlTests {
         let harness = try await Harness(access: LocalAccess(rules: ["status": []]))
         let response = try LocalControlClient.request(path: harness.path, op: "status", body: [:], timeout: .seconds(2))
         #expect(response["ok"] == true, "root is always allowed")
+        // An error answer is the caller's to read; only a refusal is thrown.
+        let unknown = try LocalControlClient.request(path: harness.path, op: "reboot", body: [:], timeout: .seconds(2))
+        #expect(unknown == ["error": #"unknown op "reboot""#])
         try await harness.finish()
+
+        let refusing = try await Harness(
+            access: LocalAccess(rules: ["status": []]),
+            answer: [
+                "error": "op \"status\" is not allowed for uid 0", "refused": true,
+            ])
+        do {
+            _ = try LocalControlClient.request(path: refusing.path, op: "status", body: [:], timeout: .seconds(2))
+            Issue.record("a refusal was returned as an answer")
+        } catch let error as LocalControlError {
+            #expect(error.refused)
+            #expect(error.description.hasSuffix(#": op "status" is not allowed for uid 0"#))
+        }
+        try await refusing.finish()
     }
 
     @Test("arbitrary request bytes always get one JSON object back, and the server keeps serving")
