@@ -155,6 +155,22 @@ let package = Package(
             ]
         ),
 
+        // MARK: Disks service parts (issue 12): SMART summaries, the custody log, the local control sockets.
+        .target(name: "DiskHealth"),
+        .target(
+            name: "CustodyLog",
+            dependencies: [
+                "CryptoPrimitives", "DurableFiles", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "LocalControl",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // MARK: End of the disks service parts.
+
         // MARK: The one multi-call executable: parses arguments, starts a service.
         .executableTarget(
             name: "saatkond",
@@ -328,6 +344,38 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // MARK: Tests of the disks service parts (issue 12).
+        .testTarget(
+            name: "DiskHealthTests",
+            dependencies: [
+                "DiskHealth", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            exclude: ["Fixtures"]
+        ),
+        // Test-only: appends to a custody log until killed (`swift build --build-tests` builds it).
+        .executableTarget(
+            name: "CustodyCrashWriter",
+            dependencies: ["CustodyLog", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/CustodyCrashWriter"
+        ),
+        .testTarget(
+            name: "CustodyLogTests",
+            dependencies: [
+                "CustodyLog", "CryptoPrimitives", "DurableFiles", "TestSupport", "CustodyCrashWriter",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "LocalControlTests",
+            dependencies: [
+                "LocalControl", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // MARK: End of the tests of the disks service parts.
         .testTarget(
             name: "ApplianceTests",
             dependencies: [
