@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "LivenessGate"),
         .target(name: "Authorization", dependencies: ["StreamStore"]),
         .target(name: "DiskLifecycle"),
+        // Disks (issue 12): chassis bay maps.
+        .target(name: "Chassis"),
 
         // MARK: Adapters and services.
         .target(name: "CLinuxCalls"),
@@ -57,6 +59,11 @@ let package = Package(
             name: "DurableFiles",
             dependencies: ["CLinuxCalls", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "HashChain", dependencies: ["CryptoPrimitives"]),
+        // Disks (issue 12): the test rig, a chassis whose bays are loop devices.
+        .target(
+            name: "LoopRig",
+            dependencies: ["DurableFiles", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
         .target(
             name: "StoreFormat",
@@ -252,7 +259,21 @@ let package = Package(
 
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
         .target(name: "TestSupport", dependencies: ["CryptoPrimitives"], path: "Tests/TestSupport"),
-        .testTarget(name: "UdevTests", dependencies: ["Udev", "TestSupport"]),
+        // Disks (issue 12): UdevTests also drive the loop-device rig; ChassisTests read the maps in hardware/.
+        .testTarget(
+            name: "UdevTests",
+            dependencies: [
+                "Udev", "LoopRig", "Chassis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(
+            name: "ChassisTests",
+            dependencies: ["Chassis", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "LoopRigTests",
+            dependencies: ["LoopRig", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode", "TestSupport"]),

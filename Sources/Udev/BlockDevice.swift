@@ -23,8 +23,9 @@ public struct BlockDevice: Sendable, Equatable {
     public var properties: [String: String]
 
     /// The sysfs attributes that were readable, keyed by their path relative to ``sysPath``:
-    /// `size`, `ro`, `removable`, `queue/logical_block_size`, `queue/physical_block_size`, `queue/rotational`.
-    /// A partition has no `queue/` attributes.
+    /// `size`, `ro`, `removable`, `queue/logical_block_size`, `queue/physical_block_size`, `queue/rotational`,
+    /// `diskseq`, and `loop/backing_file` for a loop device while it is attached. A partition has no `queue/` or
+    /// `diskseq` attributes.
     public var sysAttributes: [String: String]
 
     /// Creates a snapshot from already-read values.
@@ -50,6 +51,7 @@ public struct BlockDevice: Sendable, Equatable {
     /// device can be slow or wake a sleeping disk.
     static let capturedSysAttributes = [
         "size", "ro", "removable", "queue/logical_block_size", "queue/physical_block_size", "queue/rotational",
+        "diskseq", "loop/backing_file",
     ]
 }
 
@@ -65,4 +67,17 @@ extension BlockDevice {
 
     /// `ID_FS_TYPE`: the file system blkid found on the device (e.g. `xfs`); nil when none or not yet probed.
     public var idFSType: String? { properties["ID_FS_TYPE"] }
+
+    /// `DISKSEQ`: the kernel's sequence number of the medium, new each time a disk appears or a loop device is
+    /// attached, never reused until reboot; it tells a re-inserted disk from the one seen before under the same name.
+    public var diskSequence: UInt64? { properties["DISKSEQ"].flatMap { UInt64($0) } }
+
+    /// The sysfs attribute `diskseq`: the medium's sequence number when the attributes were read. In an event it can
+    /// differ from ``diskSequence`` (the event's own): the event is then about a medium the device no longer holds,
+    /// handled by udevd after the device changed again (a reused loop node, a disk swapped quickly).
+    public var currentDiskSequence: UInt64? { sysAttributes["diskseq"].flatMap { UInt64($0) } }
+
+    /// The file a loop device is attached to (sysfs `loop/backing_file`), nil for any other device or a detached
+    /// loop device. The kernel shows the file's present path, so it follows a rename of the file.
+    public var loopBackingFile: String? { sysAttributes["loop/backing_file"] }
 }

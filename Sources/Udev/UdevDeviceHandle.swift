@@ -33,6 +33,11 @@ final class UdevDeviceHandle {
         self.pointer = pointer
     }
 
+    /// Takes ownership of a device libudev returned with a reference for the caller (as a monitor's receive does).
+    init(taking pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
     deinit {
         _ = udev_device_unref(pointer)
     }
@@ -69,6 +74,17 @@ final class UdevDeviceHandle {
                 properties: properties(of: device),
                 sysAttributes: attributes
             )
+        }
+    }
+
+    /// Copies what a monitor's event holds: its action, its sequence number and the device.
+    func event() -> UdevEvent {
+        withUnsafeDevice { device in
+            let action = string(udev_device_get_action(device)).flatMap { UdevEvent.Action(rawValue: $0) } ?? .other
+            let sequenceNumber = udev_device_get_seqnum(device)
+            return UdevEvent(
+                action: action, device: blockDevice(),
+                sequenceNumber: sequenceNumber == 0 ? nil : UInt64(sequenceNumber))
         }
     }
 

@@ -13,6 +13,9 @@ public struct UdevError: Error, CustomStringConvertible, Sendable {
         case contextUnavailable
         case enumerationFailed(step: String)
         case deviceUnreadable(path: String)
+        case monitorUnavailable(step: String)
+        case eventsLost
+        case receiveFailed
     }
 
     private let code: Code
@@ -52,6 +55,26 @@ public struct UdevError: Error, CustomStringConvertible, Sendable {
         Self(.deviceUnreadable(path: path), errorNumber: errorNumber, file: file, line: line)
     }
 
+    /// A step of setting up a ``UdevMonitor`` (creating its netlink socket, filtering, binding) failed.
+    static func monitorUnavailable(
+        step: String, errorNumber: Int32, file: String = #fileID, line: Int = #line
+    ) -> Self {
+        Self(.monitorUnavailable(step: step), errorNumber: errorNumber, file: file, line: line)
+    }
+
+    /// The monitor's socket overflowed (ENOBUFS): the kernel dropped events that udevd sent. The devices are still
+    /// there; the caller must forget what it believed and list them all again (``UdevContext/blockDevices()``).
+    ///
+    /// Match it with `error == UdevError.eventsLost()`.
+    public static func eventsLost(errorNumber: Int32 = ENOBUFS, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.eventsLost, errorNumber: errorNumber, file: file, line: line)
+    }
+
+    /// Receiving from the monitor's socket failed for another reason than "nothing pending" or "events lost".
+    static func receiveFailed(errorNumber: Int32, file: String = #fileID, line: Int = #line) -> Self {
+        Self(.receiveFailed, errorNumber: errorNumber, file: file, line: line)
+    }
+
     /// Says what failed and what to check.
     public var description: String {
         let reason = errorNumber.map { " (\(Self.describe(errno: $0)))" } ?? ""
@@ -64,6 +87,14 @@ public struct UdevError: Error, CustomStringConvertible, Sendable {
                 + "and readable."
         case .deviceUnreadable(let path):
             return "UdevError: could not read device \(path)\(reason); check that /sys is mounted and readable."
+        case .monitorUnavailable(let step):
+            return "UdevError: could not listen to udev events: \(step) failed\(reason); the process needs a netlink "
+                + "socket (not forbidden by seccomp or a network namespace) and systemd-udevd running."
+        case .eventsLost:
+            return "UdevError: udev events were lost\(reason): the receive buffer overflowed; list the block devices "
+                + "again to learn the present state, and consider a larger receive buffer."
+        case .receiveFailed:
+            return "UdevError: receiving a udev event failed\(reason)."
         }
     }
 

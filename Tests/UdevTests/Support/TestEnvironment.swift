@@ -17,4 +17,10 @@ enum TestEnvironment {
     static var hasUdevTools: Bool {
         hasUdevd && hasLoopTools && Command.locate("udevadm") != nil && Command.locate("mkfs.xfs") != nil
     }
+
+    /// The rig tests also mount file systems, and run the rules' program with /bin/sh.
+    static var hasRigTools: Bool {
+        hasUdevTools && Command.locate("mount") != nil && Command.locate("umount") != nil
+            && FileManager.default.isExecutableFile(atPath: "/bin/sh")
+    }
 }
