@@ -149,7 +149,7 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Receiver", "Receipts", "ReplicationTransport", "StreamStore", "ErasureStore", "CryptoPrimitives",
-                "DurableFiles", "Authorization",
+                "DurableFiles", "Authorization", "Disks", "Chassis", "LoopRig",
                 "Watchdog", "Systemd", "CLinuxCalls",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
@@ -177,12 +177,25 @@ let package = Package(
             ]
         ),
         // MARK: End of the disks service parts.
+        .target(
+            name: "Disks",
+            dependencies: [
+                "DiskLifecycle", "Chassis", "Udev", "DiskHealth", "CustodyLog", "LocalControl", "ErasureStore",
+                "StoreFormat", "DurableFiles", "Systemd", "Watchdog", "LivenessGate", "CLinuxCalls",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
 
         // MARK: The one multi-call executable: parses arguments, starts a service.
         .executableTarget(
             name: "saatkond",
             dependencies: [
-                "Appliance", "ReplicationClients", "Receipts", "ReplicationTransport", "ReplicationProtocol",
+                "Appliance", "Disks", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
+                "ReplicationTransport", "ReplicationProtocol",
                 "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -292,6 +305,12 @@ let package = Package(
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
         .testTarget(name: "DiskLifecycleTests", dependencies: ["DiskLifecycle"]),
+        .testTarget(
+            name: "DisksTests",
+            dependencies: [
+                "Disks", "DiskLifecycle", "LocalControl", "LoopRig", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(
             name: "AuthorizationTests",
             dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]

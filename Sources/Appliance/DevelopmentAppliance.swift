@@ -1,4 +1,7 @@
 import DevelopmentIdentity
+import Disks
+import ErasureStore
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,6 +10,7 @@ import Receiver
 import ReplicationTransport
 import ServiceLifecycle
 import StreamStore
+import SystemPackage
 import Systemd
 import Watchdog
 
@@ -23,12 +27,21 @@ public struct DevelopmentAppliance: Sendable {
         public var host: String
         /// The replication listener's port; 0 picks a free one.
         public var port: Int
+        /// Bays of a loop-device chassis to run the disks service over (as root), instead of member directories.
+        public var loopBays: Int?
+        /// The repository's `hardware/` folder (the rig's udev rules).
+        public var hardware: String = "hardware"
+        /// How often the disks service scrubs the array (loop bays only); nil: its default, monthly.
+        public var scrubEvery: Duration?
+        /// Bytes per second for rebuilds and scrubs (loop bays only); nil: no limit.
+        public var rebuildBytesPerSecond: Int? = 200 << 20
 
         /// Creates a configuration.
-        public init(state: StateDirectory, host: String = "127.0.0.1", port: Int = 7443) {
+        public init(state: StateDirectory, host: String = "127.0.0.1", port: Int = 7443, loopBays: Int? = nil) {
             self.state = state
             self.host = host
             self.port = port
+            self.loopBays = loopBays
         }
     }
 
@@ -47,7 +60,44 @@ public struct DevelopmentAppliance: Sendable {
         ProcessHeap.bound()
         ProcessSecrets.protect(logger: logger)
         let identity = try DevelopmentIdentity.loadOrCreate(in: configuration.state.identity.directory)
-        let storage = try DevelopmentStorage.openOrCreate(configuration.state)
+        guard let bays = configuration.loopBays else {
+            try await run(
+                storage: try DevelopmentStorage.openOrCreate(configuration.state), identity: identity, disks: nil,
+                onListening: onListening)
+            return
+        }
+        let keys = try DevelopmentStorage.loadOrCreateKeys(configuration.state.keys)
+        let loopBays = DevelopmentLoopBays(
+            state: configuration.state, bays: bays, hardware: FilePath(configuration.hardware),
+            scrubEvery: configuration.scrubEvery, rebuildBytesPerSecond: configuration.rebuildBytesPerSecond,
+            logger: logger)
+        let (disks, rig, udev) = try loopBays.prepare(keys: try keys.publicOnly())
+        defer { loopBays.tearDown(rig: rig, udev: udev) }
+        let storage = StorageOnceFormed()
+        let logger = self.logger
+        let opener = Task {
+            // The disks service forms the array (or finds it) from the rig's disks; ingest follows its members.
+            try loopBays.insertDisks(rig)
+            while !Task.isCancelled {
+                if let array = disks.status?.array, array.id != nil, array.degradedPositions.count < array.parityShards,
+                    !(disks.status?.bays.contains { $0.disk?.state == "adopting" } ?? true)
+                {
+                    storage.open(try ErasureCodedStore(memberRoot: loopBays.membersRoot, keys: keys))
+                    logger.info("the array is open", metadata: ["array": "\(array.id ?? "")"])
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { opener.cancel() }
+        try await run(storage: storage, identity: identity, disks: disks, onListening: onListening)
+        storage.current?.shutdown()
+    }
+
+    private func run(
+        storage: any StreamStorage, identity: DevelopmentIdentity, disks: DisksService?,
+        onListening: @escaping @Sendable (SocketAddress) -> Void
+    ) async throws {
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
                 certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,
@@ -71,11 +121,14 @@ public struct DevelopmentAppliance: Sendable {
             }
             onListening(address)
         }
-        let watchdog = try WatchdogService(checks: [EventLoopLivenessCheck(group: group)], logger: logger)
+        let checks: [any LivenessCheck] =
+            [EventLoopLivenessCheck(group: group)] + (disks.map { [DisksLivenessCheck(service: $0)] } ?? [])
+        let watchdog = try WatchdogService(checks: checks, logger: logger)
         let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)],
+                services: [.init(service: watchdog)] + (disks.map { [.init(service: $0)] } ?? [])
+                    + [.init(service: reloader), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await services.run()

@@ -24,7 +24,7 @@ enum DevelopmentStorage {
         return try ErasureCodedStore(members: members, keys: keys)
     }
 
-    private static func loadOrCreateKeys(_ directory: FilePath) throws -> StorageKeys {
+    static func loadOrCreateKeys(_ directory: FilePath) throws -> StorageKeys {
         try FileSystemCalls.createDirectories(directory)
         let privatePath = directory.appending("development-storage-private-key")
         let journalPath = directory.appending("development-journal-key")

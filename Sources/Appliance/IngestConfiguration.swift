@@ -8,6 +8,8 @@
 ///     policy = /etc/saatkond/authorization.conf
 ///     deny-list = /etc/saatkond/revoked.conf    (optional: revoked sender certificates; both reloaded on SIGHUP)
 ///     member = /srv/saatkond/bay-01          (one line per member, any order)
+///     member-root = /srv/saatkond/members    (instead of `member` lines: every directory under it, as `saatkond
+///                                             disks` mounts and unmounts them; followed while ingest runs)
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
 ///     journal-key = /run/saatkond/keys/journal.key
 ///     signing-key = /run/saatkond/keys/signing.key
@@ -31,8 +33,10 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var policy: String
     /// The deny list of revoked sender certificates, if one is configured.
     public var denyList: String?
-    /// The array's member directories.
+    /// The array's member directories (none when ``memberRoot`` is set).
     public var members: [String]
+    /// The directory whose subdirectories are the members, mounted there by the disks service.
+    public var memberRoot: String?
     /// The storage public key (32 bytes, raw or as 64 hexadecimal digits).
     public var storagePublicKey: String
     /// The journal key (32 bytes).
@@ -43,10 +47,10 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var applianceName: String
 
     private static let required = [
-        "listen", "certificate", "private-key", "home-ca", "policy", "member", "storage-public-key", "journal-key",
+        "listen", "certificate", "private-key", "home-ca", "policy", "storage-public-key", "journal-key",
         "signing-key", "appliance-name",
     ]
-    private static let known = Set(required + ["deny-list"])
+    private static let known = Set(required + ["deny-list", "member", "member-root"])
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationError) {
@@ -90,6 +94,15 @@ public struct IngestConfiguration: Sendable, Hashable {
         for key in Self.required where values[key] == nil {
             throw ConfigurationError("\(file): '\(key)' is missing")
         }
+        switch (values["member"], values["member-root"]) {
+        case (nil, nil):
+            throw ConfigurationError("\(file): neither 'member' nor 'member-root' is set: where is the array?")
+        case (.some, .some):
+            throw ConfigurationError(
+                "\(file):\(lines["member-root"]!): 'member-root' and 'member' lines exclude each other")
+        default:
+            break
+        }
         var host = String(listen[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         self.host = host
@@ -98,7 +111,8 @@ public struct IngestConfiguration: Sendable, Hashable {
         privateKey = values["private-key"]![0]
         homeAuthority = values["home-ca"]![0]
         policy = values["policy"]![0]
-        members = values["member"]!
+        members = values["member"] ?? []
+        memberRoot = values["member-root"]?.first
         storagePublicKey = values["storage-public-key"]![0]
         journalKey = values["journal-key"]![0]
         signingKey = values["signing-key"]![0]

@@ -49,7 +49,9 @@ public struct IngestService: Sendable {
         let signingSeed = try KeyFile.read(FilePath(configuration.signingKey), in: file)
         ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingSeed)], logger: logger)
         let keys = try StorageKeys(storagePublicKey: publicKey, storagePrivateKey: nil, journalKey: journalKey)
-        let store = try ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
+        let store =
+            try configuration.memberRoot.map { try ErasureCodedStore(memberRoot: FilePath($0), keys: keys) }
+            ?? ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
         // Once the server has stopped: the writes and flushes still queued finish before the service exits.
         defer { store.shutdown() }
         if !store.assembly.isComplete {

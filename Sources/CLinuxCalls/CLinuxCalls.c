@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -63,4 +65,27 @@ int saatkond_forbid_core_dumps(void) {
 
 int saatkond_name_current_thread(const char *name) {
     return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+}
+
+int saatkond_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int saatkond_epoll_add_readable(int epoll, int fd) {
+    struct epoll_event event = {0};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int saatkond_epoll_wait_readable(int epoll, int *ready, int capacity, int timeout_ms) {
+    struct epoll_event events[16];
+    if (capacity > 16) capacity = 16;
+    int count = epoll_wait(epoll, events, capacity, timeout_ms);
+    for (int index = 0; index < count; index++) ready[index] = events[index].data.fd;
+    return count;
+}
+
+int saatkond_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

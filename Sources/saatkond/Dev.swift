@@ -1,6 +1,7 @@
 import Appliance
 import ArgumentParser
 import DevelopmentIdentity
+import Disks
 import Foundation
 import NIOCore
 import SaatkondLogging
@@ -21,11 +22,43 @@ struct Dev: AsyncParsableCommand {
     @Option(help: "Where to receive replication, as HOST:PORT.")
     var listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 7443)
 
+    @Option(
+        help: ArgumentHelp(
+            "Run the disks service over a chassis of N loop-device bays (as root) instead of member directories.",
+            discussion: "Pull and insert its disks with `saatkond rig`; see docs/disks.md."))
+    var loopBays: Int?
+
+    @Option(help: "The repository's hardware/ folder (the test rig's udev rules), for --loop-bays.")
+    var hardware: String = "hardware"
+
+    @Option(help: "How often the disks service scrubs the array, e.g. 30d or 10s (--loop-bays).")
+    var scrubEvery: String?
+
+    @Option(help: "Bytes per second for rebuilds and scrubs, e.g. 200M; 0 for no limit (--loop-bays).")
+    var rebuildRate: String = "200M"
+
+    func validate() throws {
+        if let loopBays, !(1...12).contains(loopBays) {
+            throw ValidationError("--loop-bays takes 1 to 12 bays")
+        }
+        if let scrubEvery, DisksConfiguration.duration(scrubEvery) == nil {
+            throw ValidationError("--scrub-every takes a number followed by s, m, h or d")
+        }
+        if DisksConfiguration.bytes(rebuildRate) == nil {
+            throw ValidationError("--rebuild-rate takes bytes per second, e.g. 200M, or 0")
+        }
+    }
+
     func run() async throws {
         SaatkondLogging.bootstrap()
         let stateDirectory = StateDirectory(option: state)
-        let appliance = DevelopmentAppliance(
-            configuration: .init(state: stateDirectory, host: listen.host, port: listen.port))
+        var configuration = DevelopmentAppliance.Configuration(
+            state: stateDirectory, host: listen.host, port: listen.port, loopBays: loopBays)
+        configuration.hardware = hardware
+        configuration.scrubEvery = scrubEvery.flatMap(DisksConfiguration.duration)
+        let rate = DisksConfiguration.bytes(rebuildRate) ?? 0
+        configuration.rebuildBytesPerSecond = rate == 0 ? nil : rate
+        let appliance = DevelopmentAppliance(configuration: configuration)
         try await appliance.run { address in
             let state = stateDirectory.path.string
             let connect = "\(listen.host):\(address.port ?? listen.port)"

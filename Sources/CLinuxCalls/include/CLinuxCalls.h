@@ -33,4 +33,18 @@ int saatkond_forbid_core_dumps(void);
 /// `top -H` and /proc/PID/task/TID/comm show. Returns 0, or -1 with errno set.
 int saatkond_name_current_thread(const char *name);
 
+/// An epoll instance (close-on-exec) for an event loop that waits on descriptors: <sys/epoll.h> is not in Swift's
+/// Glibc module, and its packed epoll_event does not import well. Returns the descriptor, or -1 with errno set.
+int saatkond_epoll_create(void);
+
+/// Adds `fd` to the epoll instance for readability. Returns 0, or -1 with errno set.
+int saatkond_epoll_add_readable(int epoll, int fd);
+
+/// Waits up to `timeout_ms` (-1: forever) and writes the readable descriptors to `ready` (at most `capacity`).
+/// Returns how many, 0 on timeout, or -1 with errno set (EINTR included).
+int saatkond_epoll_wait_readable(int epoll, int *ready, int capacity, int timeout_ms);
+
+/// A non-blocking, close-on-exec eventfd for waking an event loop from another thread. Returns it, or -1.
+int saatkond_eventfd(void);
+
 #endif

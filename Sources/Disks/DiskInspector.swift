@@ -1,0 +1,74 @@
+import DiskLifecycle
+import Foundation
+import StoreFormat
+
+/// Finds out what a disk holds before anything is decided about it: nothing (blank), this or another array's
+/// member label, or data of its own. Reads only: blkid's low-level probe, and for the appliance's own file system a
+/// read-only mount outside the members root (so the store never sees a disk before it is decided).
+struct DiskInspector: Sendable {
+    /// Where disks are mounted read-only for a look.
+    let inspectionRoot: String
+    let formatter: DiskFormatter
+
+    func content(of device: String, identity: DiskIdentity) -> DiskContent {
+        let probe: ExternalTool.Output
+        do {
+            probe = try ExternalTool("blkid", package: "util-linux").run(["-p", "-o", "export", device])
+        } catch {
+            return .unreadable("\(error)")
+        }
+        // blkid -p: 2 is "nothing found" (no file system, partition table or RAID signature).
+        if probe.status == 2 { return .blank }
+        guard probe.status == 0 else {
+            let detail = probe.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+            return probe.status == 8
+                ? .occupied("several signatures (blkid: ambivalent)")
+                : .unreadable("blkid status \(probe.status) \(detail)")
+        }
+        var found: [String: String] = [:]
+        for line in probe.standardOutput.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            found[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        if let table = found["PTTYPE"] { return .occupied("a \(table) partition table") }
+        guard found["TYPE"] == "xfs", found["LABEL"] == DiskFormatter.label else {
+            return .occupied("a file system: \(found["TYPE"] ?? "unknown")" + (found["LABEL"].map { " '\($0)'" } ?? ""))
+        }
+        return memberContent(of: device, identity: identity)
+    }
+
+    /// Reads the member label of an appliance-made XFS from a read-only mount.
+    private func memberContent(of device: String, identity: DiskIdentity) -> DiskContent {
+        let mountPoint = "\(inspectionRoot)/\(identity.directoryName)"
+        do {
+            try formatter.mount(device, at: mountPoint, readOnly: true)
+        } catch {
+            return .unreadable("its file system does not mount: \(error)")
+        }
+        defer {
+            try? formatter.unmount(mountPoint)
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let labelPath = "\(mountPoint)/\(MemberIdentity.fileName)"
+        guard FileManager.default.fileExists(atPath: labelPath) else {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountPoint)) ?? ["?"]
+            return entries.isEmpty
+                ? .blank : .occupied("an appliance file system without a member label (\(entries.count) entries)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: labelPath) else {
+            return .unreadable("its member label cannot be opened")
+        }
+        defer { try? handle.close() }
+        guard let bytes = try? handle.read(upToCount: 4097), bytes.count <= 4096 else {
+            return .unreadable("its member label cannot be read")
+        }
+        guard let member = try? MemberIdentity(decoding: Array(bytes)) else {
+            return .occupied("a damaged member label")
+        }
+        return .member(arrayID: Self.hex(member.arrayID), index: member.index)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
