@@ -421,6 +421,7 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
+                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -73,11 +73,12 @@ public struct DevelopmentAppliance: Sendable {
             logger: logger)
         let (disks, rig, udev) = try loopBays.prepare(keys: try keys.publicOnly())
         defer { loopBays.tearDown(rig: rig, udev: udev) }
+        // In their bays before the disks service looks: a restart finds its members where it left them.
+        try loopBays.insertDisks(rig)
         let storage = StorageOnceFormed()
         let logger = self.logger
         let opener = Task {
             // The disks service forms the array (or finds it) from the rig's disks; ingest follows its members.
-            try loopBays.insertDisks(rig)
             while !Task.isCancelled {
                 if let array = disks.status?.array, array.id != nil, array.degradedPositions.count < array.parityShards,
                     !(disks.status?.bays.contains { $0.disk?.state == "adopting" } ?? true)

@@ -98,6 +98,10 @@ final class DisksCore: @unchecked Sendable {
         maintenance.onFinished = { [self] outcome in loop.execute { self.maintenanceFinished(outcome) } }
         maintenance.onProgress = { [self] in loop.execute { self.publish() } }
         loop.execute { [self] in
+            // Disks attached just before the start may still be in udevd's queue, without their bay tags yet.
+            if let udevadm = try? ExternalTool("udevadm", package: "udev") {
+                _ = try? udevadm.run(["settle", "--timeout=30"])
+            }
             var reports: [DiskReport] = []
             do {
                 for device in try udev.blockDevices() where device.devType == "disk" {
@@ -157,7 +161,7 @@ final class DisksCore: @unchecked Sendable {
         let node = current?.devNode ?? event.device.devNode ?? "/dev/\(sysName)"
         let medium = current.flatMap { device -> UInt64? in
             guard device.devType == "disk", (device.sizeBytes ?? 0) > 0 else { return nil }
-            return device.diskSequence ?? 0
+            return device.currentDiskSequence ?? device.diskSequence ?? 0
         }
         if let reported = media[node], reported != medium {
             media[node] = nil
@@ -180,7 +184,7 @@ final class DisksCore: @unchecked Sendable {
                 metadata: ["bay": "\(bay.number)", "device": "\(node)"])
             return nil
         }
-        media[node] = device.diskSequence ?? 0
+        media[node] = device.currentDiskSequence ?? device.diskSequence ?? 0
         return DiskReport(
             identity: identity, bay: bay.number, device: node, sizeBytes: size,
             content: inspector.content(of: node, identity: identity))

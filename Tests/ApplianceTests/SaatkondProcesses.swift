@@ -23,20 +23,21 @@ final class DevAppliance {
     /// runs as that user, from `executable` (a copy that user can reach).
     init(
         state: String, logs: String, port: Int = 0, environment: [String: String?] = [:],
-        user: UnprivilegedUser? = nil, executable: String = SaatkondExecutable.path
+        user: UnprivilegedUser? = nil, executable: String = SaatkondExecutable.path, extraArguments: [String] = [],
+        startTimeout: Int = 30
     ) throws {
         guard SaatkondExecutable.exists else {
             throw TestSupportError("\(SaatkondExecutable.path) is missing; run the tests with `swift test`")
         }
         self.state = state
         output = "\(logs)/dev-\(UUID().uuidString).out"
-        let arguments = ["dev", "--state", state, "--listen", "127.0.0.1:\(port)"]
+        let arguments = ["dev", "--state", state, "--listen", "127.0.0.1:\(port)"] + extraArguments
         let command = user?.command(executable, arguments) ?? (executable: executable, arguments: arguments)
         process = try ChildProcess(
             executable: command.executable, arguments: command.arguments, output: output, errors: output + ".err",
             environment: environment)
         var found: Int?
-        for _ in 0..<1500 where found == nil {
+        for _ in 0..<(startTimeout * 50) where found == nil {
             if let status = process.exited() {
                 throw TestSupportError("saatkond dev exited with \(status): \(Self.read(output + ".err"))")
             }
@@ -45,7 +46,8 @@ final class DevAppliance {
         }
         guard let found else {
             process.terminate()
-            throw TestSupportError("saatkond dev did not start listening in 30 s: \(Self.read(output + ".err"))")
+            throw TestSupportError(
+                "saatkond dev did not start listening in \(startTimeout) s: \(Self.read(output + ".err"))")
         }
         self.port = found
     }
