@@ -76,6 +76,8 @@ public struct DevelopmentAppliance: Sendable {
         // In their bays before the disks service looks: a restart finds its members where it left them.
         try loopBays.insertDisks(rig)
         let storage = StorageOnceFormed()
+        let reporter = MemberErrorReporter(socket: loopBays.socket.string, logger: logger)
+        defer { reporter.stop() }
         let logger = self.logger
         let opener = Task {
             // The disks service forms the array (or finds it) from the rig's disks; ingest follows its members.
@@ -83,7 +85,9 @@ public struct DevelopmentAppliance: Sendable {
                 if let array = disks.status?.array, array.id != nil, array.degradedPositions.count < array.parityShards,
                     !(disks.status?.bays.contains { $0.disk?.state == "adopting" } ?? true)
                 {
-                    storage.open(try ErasureCodedStore(memberRoot: loopBays.membersRoot, keys: keys))
+                    let store = try ErasureCodedStore(memberRoot: loopBays.membersRoot, keys: keys)
+                    reporter.watch(store)
+                    storage.open(store)
                     logger.info("the array is open", metadata: ["array": "\(array.id ?? "")"])
                     return
                 }

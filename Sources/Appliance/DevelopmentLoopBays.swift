@@ -97,9 +97,12 @@ struct DevelopmentLoopBays: Sendable {
 /// systemd-udevd for the development rig: the one running, or a child process started and stopped by pid.
 final class DevelopmentUdev: Sendable {
     private let process: Process?
+    /// Whether /run/udev was there before the daemon started: a machine without a udev database is left without one.
+    private let createdRunDirectory: Bool
 
-    private init(process: Process?) {
+    private init(process: Process?, createdRunDirectory: Bool = false) {
         self.process = process
+        self.createdRunDirectory = createdRunDirectory
     }
 
     static var isRunning: Bool {
@@ -118,12 +121,13 @@ final class DevelopmentUdev: Sendable {
         if isRunning { return DevelopmentUdev(process: nil) }
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        let createdRunDirectory = !FileManager.default.fileExists(atPath: "/run/udev")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-udevd")
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        let daemon = DevelopmentUdev(process: process)
+        let daemon = DevelopmentUdev(process: process, createdRunDirectory: createdRunDirectory)
         let deadline = ContinuousClock.now + .seconds(10)
         while !isRunning {
             guard process.isRunning, ContinuousClock.now < deadline else {
@@ -136,8 +140,11 @@ final class DevelopmentUdev: Sendable {
     }
 
     func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        guard let process else { return }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        if createdRunDirectory { try? FileManager.default.removeItem(atPath: "/run/udev") }
     }
 }

@@ -10,6 +10,7 @@
 ///     member = /srv/saatkond/bay-01          (one line per member, any order)
 ///     member-root = /srv/saatkond/members    (instead of `member` lines: every directory under it, as `saatkond
 ///                                             disks` mounts and unmounts them; followed while ingest runs)
+///     disks-socket = /run/saatkond/disks.sock (optional: where to report I/O errors met on members)
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
 ///     journal-key = /run/saatkond/keys/journal.key
 ///     signing-key = /run/saatkond/keys/signing.key
@@ -37,6 +38,8 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var members: [String]
     /// The directory whose subdirectories are the members, mounted there by the disks service.
     public var memberRoot: String?
+    /// The disks service's state socket, told of every I/O error met on a member.
+    public var disksSocket: String?
     /// The storage public key (32 bytes, raw or as 64 hexadecimal digits).
     public var storagePublicKey: String
     /// The journal key (32 bytes).
@@ -50,7 +53,7 @@ public struct IngestConfiguration: Sendable, Hashable {
         "listen", "certificate", "private-key", "home-ca", "policy", "storage-public-key", "journal-key",
         "signing-key", "appliance-name",
     ]
-    private static let known = Set(required + ["deny-list", "member", "member-root"])
+    private static let known = Set(required + ["deny-list", "member", "member-root", "disks-socket"])
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationError) {
@@ -113,6 +116,7 @@ public struct IngestConfiguration: Sendable, Hashable {
         policy = values["policy"]![0]
         members = values["member"] ?? []
         memberRoot = values["member-root"]?.first
+        disksSocket = values["disks-socket"]?.first
         storagePublicKey = values["storage-public-key"]![0]
         journalKey = values["journal-key"]![0]
         signingKey = values["signing-key"]![0]

@@ -54,6 +54,9 @@ public struct IngestService: Sendable {
             ?? ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
         // Once the server has stopped: the writes and flushes still queued finish before the service exits.
         defer { store.shutdown() }
+        let reporter = configuration.disksSocket.map { MemberErrorReporter(socket: $0, logger: self.logger) }
+        reporter?.watch(store)
+        defer { reporter?.stop() }
         if !store.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(store.assembly)"])
         }
