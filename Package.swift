@@ -216,6 +216,18 @@ let package = Package(
             ],
             path: "Benchmarks/StorageBenchmark"
         ),
+        // The disks benchmark: the disks service over the loop-device rig, in its own process.
+        .executableTarget(
+            name: "DisksBenchmark",
+            dependencies: [
+                "Disks", "DiskLifecycle", "LoopRig", "ErasureStore", "StoreFormat", "StreamStore", "CryptoPrimitives",
+                "DurableFiles",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/DisksBenchmark"
+        ),
         // The ingest benchmark's baseline receiver: mutual TLS and framing, acknowledging at once, storing nothing.
         .executableTarget(
             name: "IngestBaselines",
