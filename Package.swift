@@ -316,7 +316,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "LivenessGateTests", dependencies: ["LivenessGate"]),
-        .testTarget(name: "DiskLifecycleTests", dependencies: ["DiskLifecycle"]),
+        .testTarget(
+            name: "DiskLifecycleTests",
+            dependencies: ["DiskLifecycle", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "DisksTests",
             dependencies: [
