@@ -10,9 +10,7 @@ extension ErasureCodedStore {
 
     func requireLayout(_ member: Int) throws(StreamStorageError) -> MemberLayout {
         guard let layout = layout(of: member) else {
-            throw .unavailable(
-                "member \(member) is missing; writing needs every member of the stripe: replace the disk and "
-                    + "rebuild it")
+            throw .unavailable("member \(member) is missing from the array: replace the disk and rebuild it")
         }
         // A member whose label is gone is an unmounted disk (or a removed directory): writing there would fill
         // the empty mount point on the system disk instead.
@@ -43,7 +41,8 @@ extension ErasureCodedStore {
             }
             return try FileSystemCalls.open(file, .writeOnly, options: options, permissions: [.ownerReadWrite])
         } catch {
-            throw .io("creating a file on member \(member):", path: file.string, error: error)
+            reportMemberError(member, path: file, error, "create")
+            throw .memberIO("creating a file on member \(member):", path: file.string, error: error)
         }
     }
 
@@ -53,7 +52,9 @@ extension ErasureCodedStore {
         do {
             try FileSystemCalls.writeAll(descriptor, bytes, at: offset)
         } catch {
-            throw .io("writing \(what) to member \(member) at", path: members[member]?.string ?? "?", error: error)
+            reportMemberError(member, path: nil, error, "write")
+            throw .memberIO(
+                "writing \(what) to member \(member) at", path: members[member]?.string ?? "?", error: error)
         }
     }
 
@@ -78,7 +79,8 @@ extension ErasureCodedStore {
                 }
             }
         } catch {
-            throw .io(
+            reportMemberError(member, path: nil, error, "write")
+            throw .memberIO(
                 "writing shard \(index) of segment \(segment) to member \(member) at",
                 path: members[member]?.string ?? "?", error: error)
         }
@@ -88,7 +90,9 @@ extension ErasureCodedStore {
         do {
             try FileSystemCalls.synchroniseData(descriptor)
         } catch {
-            throw .io("flushing \(what) on member \(member) at", path: members[member]?.string ?? "?", error: error)
+            reportMemberError(member, path: nil, error, "flush")
+            throw .memberIO(
+                "flushing \(what) on member \(member) at", path: members[member]?.string ?? "?", error: error)
         }
     }
 
@@ -97,12 +101,14 @@ extension ErasureCodedStore {
         do {
             try FileSystemCalls.synchroniseDirectory(layout.streamDirectory(stream))
         } catch {
-            throw .io("flushing the directory of member \(member):", path: layout.root.string, error: error)
+            reportMemberError(member, path: layout.streamDirectory(stream), error, "flush directory")
+            throw .memberIO("flushing the directory of member \(member):", path: layout.root.string, error: error)
         }
     }
 
     /// Flushes the shard files of written segments, one io job per member (its files, then its directory), and closes
-    /// them. The segments' journals are stale then (see ``retireJournals(stream:segment:)``).
+    /// them. The segments' journals are stale then (see ``retireJournals(stream:segment:)``). A member that vanished
+    /// meanwhile (see ``dropVanished(_:after:what:)``) is left out: its shards are not counted on.
     func makeDurable(written segments: [SealTracker.SealedSegment], stream: String) throws(StreamStorageError) {
         defer {
             for sealed in segments {
@@ -114,28 +120,55 @@ extension ErasureCodedStore {
         for sealed in segments {
             for file in sealed.files { byMember[file.member, default: []].append((file.descriptor, sealed.segment)) }
         }
-        try executor.io.runAll(
+        try runPerMember(
             byMember.map { member, files in
-                { () throws in
-                    for (descriptor, segment) in files {
-                        try self.flush(descriptor, member: member, what: "segment \(segment)")
+                (
+                    member,
+                    { () throws(StreamStorageError) in
+                        for (descriptor, segment) in files {
+                            try self.flush(descriptor, member: member, what: "segment \(segment)")
+                        }
+                        try self.flushDirectory(member: member, stream: stream)
                     }
-                    try self.flushDirectory(member: member, stream: stream)
+                )
+            }, what: "to flush segments of \(stream)")
+    }
+
+    /// Runs one job per member side by side on the io lane; a member whose job failed because it vanished is left
+    /// out (``dropVanished(_:after:what:)``), any other failure is thrown. Returns the members left out.
+    @discardableResult
+    func runPerMember(
+        _ jobs: [(member: Int, job: () throws(StreamStorageError) -> Void)], what: String
+    ) throws(StreamStorageError) -> [Int] {
+        let failures = Guarded<[Int: StreamStorageError]>([:])
+        try executor.io.runAll(
+            jobs.map { member, job in
+                { () in
+                    do throws(StreamStorageError) {
+                        try job()
+                    } catch {
+                        failures.withLock(waking: .none) { $0[member] = error }
+                    }
                 }
             })
+        let failed = failures.withLock(waking: .none) { $0 }
+        for (member, error) in failed.sorted(by: { $0.key < $1.key }) {
+            try dropVanished(member, after: error, what: what)
+        }
+        return failed.keys.sorted()
     }
 
     /// Hands a segment's stale journal copies to the members' journal pools, for later journals to reuse, their
     /// headers wiped (see ``JournalPool/retire(_:in:headerBytes:)``), each member in its own io job. Recovery ignores
     /// stale journals and spares alike, so a failure loses nothing. Only the stream's appender may call this, once
-    /// it has closed its descriptors of these journals.
-    ///
-    /// While any member is absent nothing is retired: the journals stay, stale, and the next recovery with every
-    /// member present removes them.
+    /// it has made the segment durable in its shards and closed its descriptors of these journals: it knows them
+    /// stale, so they are retired on the present members even while others are absent (an absent member's copy
+    /// stays, and the next recovery with every member present removes it).
     func retireJournals(stream: String, segment: UInt64) {
-        guard absentMembers().isEmpty else { return }
+        let absent = Set(absentMembers().map(\.index))
         let headerBytes = JournalHeader.encodedCount(nameBytes: stream.utf8.count)
-        let layouts = placement.journalMembers(segment: segment, stream: stream).compactMap(layout(of:))
+        let layouts = placement.journalMembers(segment: segment, stream: stream).filter { !absent.contains($0) }
+            .compactMap(layout(of:))
         // The jobs never throw (retire reports nothing: a copy it cannot wipe is removed, see there); `try?` only
         // because runAll's jobs may.
         try? executor.io.runAll(
@@ -155,7 +188,8 @@ extension ErasureCodedStore {
         do {
             try layout.createStreamDirectory(stream)
         } catch {
-            throw .io("creating a file on member \(member):", path: path.string, error: error)
+            reportMemberError(member, path: layout.streamDirectory(stream), error, "create")
+            throw .memberIO("creating a file on member \(member):", path: path.string, error: error)
         }
         if let spare = journalPool.take(layout, as: path) { return spare }
         return try createFile(member: member, path: { _ in path }, stream: stream)
@@ -223,7 +257,8 @@ extension ErasureCodedStore {
                     try FileSystemCalls.writeAtomically($0, to: layout.shard(stream, segment: segment))
                 }
             } catch {
-                throw .io(
+                reportMemberError(member, path: layout.shard(stream, segment: segment), error, "rewrite")
+                throw .memberIO(
                     "rewriting shard \(index) of segment \(segment) on member \(member):",
                     path: layout.root.string, error: error)
             }
@@ -234,9 +269,11 @@ extension ErasureCodedStore {
 
     /// Flushes files a previous writer may have left unflushed (it may have been killed before its flush), so that
     /// recovery only ever reports as durable what is: a sealed segment or a journal record in the page cache would
-    /// not survive a power cut.
-    func flushExisting(_ paths: (MemberLayout) -> [FilePath], stream: String) throws(StreamStorageError) {
-        for (member, root) in members {
+    /// not survive a power cut. Absent members are passed by: recovery did not count on them.
+    func flushExisting(
+        _ paths: (MemberLayout) -> [FilePath], stream: String, absent: Set<Int> = []
+    ) throws(StreamStorageError) {
+        for (member, root) in members where !absent.contains(member) {
             let layout = MemberLayout(root: root)
             for path in paths(layout) where FileSystemCalls.exists(path) {
                 do {
@@ -244,7 +281,9 @@ extension ErasureCodedStore {
                     defer { FileSystemCalls.release(descriptor) }
                     try FileSystemCalls.synchronise(descriptor)
                 } catch {
-                    throw .io("flushing what recovery found on member \(member):", path: path.string, error: error)
+                    reportMemberError(member, path: path, error, "flush")
+                    throw .memberIO(
+                        "flushing what recovery found on member \(member):", path: path.string, error: error)
                 }
             }
             if FileSystemCalls.exists(layout.streamDirectory(stream)) {

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import DurableFiles
 import StoreFormat
 import StreamStore
+import Synchronization
 import SystemPackage
 
 /// The appliance's storage engine: append-only streams, encrypted and erasure-coded across member disks.
@@ -10,14 +11,23 @@ import SystemPackage
 /// members and a power cut: full segments are sealed and spread as k + m shards, and the tail of a stream that does
 /// not fill a segment yet is journaled on m + 1 members. Nothing on a member is plaintext, and every member carries
 /// a label from which the array reassembles, in any order. The interface has no delete and no overwrite.
+///
+/// Members come and go while the store is open (``MemberDirectories``): appends go on while at most m − 1 are
+/// absent, to the members present, and what is acknowledged then survives m − a further losses (a absent) until the
+/// absent members are back and rebuilt; a member back from such an absence is distrusted until then
+/// (``MissedWrites``). `docs/storage-engine.md` has the whole story.
 public final class ErasureCodedStore: StreamStorage, Sendable {
     /// The array's geometry.
     public let geometry: ArrayGeometry
     /// The array's identity, written on every member.
     public let arrayID: [UInt8]
-    /// What reassembly found: missing, duplicate, foreign and unlabelled members.
+    /// What reassembly found when the store was opened: missing, duplicate, foreign and unlabelled members. Which
+    /// members are absent now is ``absentMemberIndices()``.
     public let assembly: AssemblyReport
-    let members: [Int: FilePath]
+    /// Where each position of the array is, as of now (see ``MemberDirectories``).
+    let directories: MemberDirectories
+    /// The members now: a snapshot, which a member joining or being replaced does not change.
+    var members: [Int: FilePath] { directories.snapshot }
     let keys: StorageKeys
     let codec: SegmentCodec
     let placement: Placement
@@ -29,6 +39,10 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     let writers: SegmentWriters
     /// Spare journal files on the members.
     let journalPool: JournalPool
+    /// Who is told of the I/O errors met on members (``observeMemberErrors(_:)``).
+    let memberErrors = MemberErrorObservers()
+    /// The token of this store's record that each absent member missed writes (see ``recordMissedWrites(_:)``).
+    let missedWriteTokens = Mutex<[Int: String]>([:])
 
     /// Labels blank directories as the members of a new array, in the order given, and returns its identity.
     /// A directory that already carries a label (of this or another array) is refused: adopting it needs an
@@ -73,13 +87,32 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     /// Reassembles the array from member directories given in any order.
     ///
     /// The array is the one most labels name; members of other arrays are reported as foreign and never touched,
-    /// a second directory with the same position as duplicate, unlabelled directories as such.
-    public init(members: [FilePath], keys: StorageKeys, unflushedSegmentLimit: Int = 16) throws(StreamStorageError) {
-        let assembled = try Assembly.assemble(members)
+    /// a second directory with the same position as duplicate, unlabelled directories as such. A directory given
+    /// here that is labelled later as an absent position (a replacement adopted by another process) joins then.
+    public convenience init(
+        members: [FilePath], keys: StorageKeys, unflushedSegmentLimit: Int = 16
+    ) throws(StreamStorageError) {
+        try self.init(candidates: .fixed(members), keys: keys, unflushedSegmentLimit: unflushedSegmentLimit)
+    }
+
+    /// Reassembles the array from the subdirectories of `memberRoot`, one per member disk (`saatkond disks` mounts
+    /// each at `<memberRoot>/<disk identity>`). While a position is absent the root is looked at again, at most every
+    /// 100 ms: a directory that appears there labelled as that position of this array — the same disk mounted again,
+    /// or a replacement adopted with ``adoptReplacement(_:as:)`` — joins at once.
+    public convenience init(
+        memberRoot: FilePath, keys: StorageKeys, unflushedSegmentLimit: Int = 16
+    ) throws(StreamStorageError) {
+        try self.init(candidates: .root(memberRoot), keys: keys, unflushedSegmentLimit: unflushedSegmentLimit)
+    }
+
+    private init(
+        candidates: MemberDirectories.Candidates, keys: StorageKeys, unflushedSegmentLimit: Int
+    ) throws(StreamStorageError) {
+        let assembled = try Assembly.assemble(try MemberDirectories.directories(candidates))
         geometry = assembled.geometry
         arrayID = assembled.arrayID
         assembly = assembled.report
-        self.members = assembled.members
+        directories = MemberDirectories(candidates: candidates, members: assembled.members)
         self.keys = keys
         codec = try SegmentCodec(geometry: geometry)
         placement = Placement(geometry: geometry)
@@ -88,6 +121,32 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
         self.executor = executor
         writers = SegmentWriters(geometry: assembled.geometry, lane: executor.sealing)
         journalPool = JournalPool(geometry: assembled.geometry, background: executor.background)
+    }
+
+    /// The directory of each member position, as of now: while a position is absent the candidates are looked at
+    /// again first (at most every 100 ms), so a member that joined since (see
+    /// ``init(memberRoot:keys:unflushedSegmentLimit:)``) is here.
+    public var memberDirectories: [Int: FilePath] {
+        _ = absentMembers()
+        return members
+    }
+
+    /// Every position that is absent now, and why: missing, its label gone (an unmounted disk), damaged or naming
+    /// another array or position, or its directory unreadable. Read afresh at each call.
+    public func absentMemberIndices() -> [Int: String] {
+        Dictionary(absentMembers().map { ($0.index, $0.reason) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Calls `observer` with each I/O error the store meets on a member from now on (not a file that is merely not
+    /// there), on the thread that met it: it must be quick and must not call into the store.
+    public func observeMemberErrors(_ observer: @escaping @Sendable (MemberError) -> Void) {
+        memberErrors.add(observer)
+    }
+
+    /// Tells the observers of an error met on `member` (see ``observeMemberErrors(_:)``).
+    func reportMemberError(_ member: Int, path: FilePath?, _ error: any Error, _ operation: String) {
+        memberErrors.report(
+            member: member, path: path?.string ?? members[member]?.string ?? "?", error: error, operation: operation)
     }
 
     /// Lets the store's workers finish what is queued, and returns once none is left. Appenders and readers still

@@ -31,7 +31,8 @@ final class ErasureStreamAppender: StreamAppender {
 
     let name: StreamName
     private let store: ErasureCodedStore
-    private let lock: FileDescriptor
+    /// The stream's lock on every member present when it was taken (see ``acquireLock(store:stream:)``).
+    private let lock: [FileDescriptor]
     private(set) var durableLength: UInt64
     private(set) var appendedLength: UInt64
     private var segment: UInt64
@@ -53,19 +54,25 @@ final class ErasureStreamAppender: StreamAppender {
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
         name = stream
-        if !store.absentMembers().isEmpty {
-            // Refused before the lock, which creates files: the stream stays exactly as it is. The scan only reads,
-            // and says which segment it could not decide.
-            try StreamRecovery.scan(store, stream: stream.rawValue).requireEveryMemberSeen(toResume: stream.rawValue)
+        let limit = store.absentWriteLimit
+        let absent = store.absentMembers()
+        if absent.count > limit {
+            // Refused before the lock, which creates files: the stream stays exactly as it is.
+            throw ErasureCodedStore.refusal(
+                "to open an appender for \(stream)", absent: absent, limit: limit)
+        }
+        if !absent.isEmpty {
+            // Also refused before the lock when the scan, which only reads, cannot decide where the stream ends.
+            try StreamRecovery.scan(store, stream: stream.rawValue).requireResumable(stream.rawValue, limit: limit)
         }
         lock = try Self.acquireLock(store: store, stream: stream.rawValue)
         do {
             var state = try StreamRecovery.scan(store, stream: stream.rawValue)
-            try state.requireEveryMemberSeen(toResume: stream.rawValue)
+            try state.requireResumable(stream.rawValue, limit: limit)
             while state.journaledBytes == store.geometry.segmentBytes {
                 try Self.fold(state, store: store, stream: stream.rawValue)
                 state = try StreamRecovery.scan(store, stream: stream.rawValue)
-                try state.requireEveryMemberSeen(toResume: stream.rawValue)
+                try state.requireResumable(stream.rawValue, limit: limit)
             }
             let tail = try state.tail(keys: store.keys)
             segment = state.committed
@@ -79,9 +86,9 @@ final class ErasureStreamAppender: StreamAppender {
             durableLength = segmentStart + UInt64(tail.count)
             appendedLength = durableLength
             durableHead = chain.head
-            try repair(after: state)
+            try repair(after: state, tail: tail)
         } catch {
-            FileSystemCalls.release(lock)
+            for descriptor in lock { FileSystemCalls.release(descriptor) }
             throw error
         }
     }
@@ -141,6 +148,8 @@ final class ErasureStreamAppender: StreamAppender {
             try flushSealedSegments()
             if buffer.count > journaledBytes {
                 if journal == nil { journal = try openJournal() }
+                // A member the journal left out while it was absent gets it back before the record.
+                journal!.rejoinReturnedMembers()
                 try withBytes(of: buffer) { bytes throws(StreamStorageError) in
                     try journal!.write(
                         UnsafeRawBufferPointer(rebasing: bytes[journaledBytes...]),
@@ -149,6 +158,9 @@ final class ErasureStreamAppender: StreamAppender {
                 flushes += journal!.flushJobs()
             }
             try store.executor.io.runAll(flushes)
+            // A copy whose member vanished during its flush is left out; the record is durable on the others.
+            try cover?.journal.settle()
+            try journal?.settle()
             journaledBytes = buffer.count
             closeCover()
             if prepared == nil && journal != nil && journaledBytes >= store.geometry.segmentBytes / 2 {
@@ -169,6 +181,7 @@ final class ErasureStreamAppender: StreamAppender {
         guard boundary > durableLength else { return try makeDurable() }
         try failing { () throws(StreamStorageError) in
             try store.executor.io.runAll(try writeCover())
+            try cover?.journal.settle()
             closeCover()
             try flushSealedSegments()
         }
@@ -200,7 +213,7 @@ final class ErasureStreamAppender: StreamAppender {
         if let journal, failure == nil, store.absentMembers().isEmpty { journal.trimToRecords() }
         journal?.close()
         journal = nil
-        FileSystemCalls.release(lock)
+        for descriptor in lock { FileSystemCalls.release(descriptor) }
     }
 
     private func checkUsable() throws(StreamStorageError) {
@@ -287,7 +300,8 @@ final class ErasureStreamAppender: StreamAppender {
         let (written, failure) = tracker.waitForAll()
         if let failure { throw failure }
         try store.makeDurable(written: written, stream: stream)
-        try store.removeJournals(stream: stream, segment: segment)
+        // Stale now; while a member is absent it stays, and recovery passes it by (its segment is committed).
+        if store.absentMembers().isEmpty { try store.removeJournals(stream: stream, segment: segment) }
     }
 
     /// Writes what a covered segment's journal lacks, and returns the flushes that make it durable: then the segment
@@ -345,40 +359,67 @@ final class ErasureStreamAppender: StreamAppender {
     /// Makes what recovery found durable, discards torn writes, repairs damaged shards in the verified window, and
     /// makes every journal copy whole. The flush comes first: the previous writer may have died between writing and
     /// flushing, and only after the flush may the journals those segments replace be removed.
-    private func repair(after state: StreamRecovery) throws(StreamStorageError) {
+    ///
+    /// When the scan did not see every member (some are absent; at most m − 1, or the appender was refused), nothing
+    /// is removed or repaired: torn shards stay until the segment is written again over them, stale and prepared
+    /// journals until a recovery that sees every member. The journal is continued on the members present, started
+    /// again under a new salt when a member of its placement is absent or missed writes (``JournalWriter``).
+    private func repair(after state: StreamRecovery, tail: [UInt8]) throws(StreamStorageError) {
         let stream = name.rawValue
         let verified = Array(state.damagedShards.keys)
         let open = state.committed
+        let absent = Set(state.absentMembers.map(\.index))
         try store.flushExisting(
             { layout in verified.map { layout.shard(stream, segment: $0) } + [layout.journal(stream, segment: open)] },
-            stream: stream)
-        for torn in state.tornSegments {
-            try store.removeShards(stream: name.rawValue, segment: torn)
-        }
-        for stale in state.staleJournals {
-            try store.removeJournals(stream: name.rawValue, segment: stale)
-        }
-        for unused in state.preparedJournals {
-            store.retireJournals(stream: name.rawValue, segment: unused)
-        }
-        for (segment, damaged) in state.damagedShards where !damaged.isEmpty {
-            let (shards, header) = store.readShards(stream: name.rawValue, segment: segment)
-            if let header, shards.compactMap({ $0 }).count >= store.geometry.dataShards {
-                _ = try store.repairShards(stream: name.rawValue, segment: segment, shards: shards, header: header)
+            stream: stream, absent: absent)
+        if state.sawEveryMember {
+            for torn in state.tornSegments {
+                try store.removeShards(stream: name.rawValue, segment: torn)
+            }
+            for stale in state.staleJournals {
+                try store.removeJournals(stream: name.rawValue, segment: stale)
+            }
+            for unused in state.preparedJournals {
+                store.retireJournals(stream: name.rawValue, segment: unused)
+            }
+            for (segment, damaged) in state.damagedShards where !damaged.isEmpty {
+                let (shards, header) = store.readShards(
+                    stream: name.rawValue, segment: segment, distrusted: state.distrusted)
+                if let header, shards.compactMap({ $0 }).count >= store.geometry.dataShards {
+                    _ = try store.repairShards(stream: name.rawValue, segment: segment, shards: shards, header: header)
+                }
             }
         }
         if let longest = state.journal.first {
             journal = try JournalWriter.resume(
-                store: store, stream: name.rawValue, segment: segment, from: longest, copies: state.journal)
+                store: store, stream: name.rawValue, segment: segment, from: longest, copies: state.journal,
+                tail: tail, absent: absent, distrusted: state.distrusted)
         }
     }
 
-    private static func acquireLock(
-        store: ErasureCodedStore, stream: String
-    ) throws(StreamStorageError)
-        -> FileDescriptor
-    {
-        guard let member = store.members.keys.min() else { throw .unavailable("the array has no members") }
+    /// Takes the stream's lock on every member present now, without waiting; throws `streamBusy` when another
+    /// appender (or a scrub or rebuild, see ``ErasureCodedStore/lockForMaintenance(_:)``) holds it on any of them.
+    /// Two processes may see different members absent (one saw a disk go, the other not yet), but at most m − 1
+    /// each, so the members both lock overlap.
+    static func acquireLock(store: ErasureCodedStore, stream: String) throws(StreamStorageError) -> [FileDescriptor] {
+        let absent = Set(store.absentMembers().map(\.index))
+        let present = store.members.keys.filter { !absent.contains($0) }.sorted()
+        guard !present.isEmpty else { throw .unavailable("the array has no members present") }
+        var taken: [FileDescriptor] = []
+        for member in present {
+            do {
+                taken.append(try lockOne(store: store, member: member, stream: stream))
+            } catch {
+                for descriptor in taken { FileSystemCalls.release(descriptor) }
+                throw error
+            }
+        }
+        return taken
+    }
+
+    private static func lockOne(
+        store: ErasureCodedStore, member: Int, stream: String
+    ) throws(StreamStorageError) -> FileDescriptor {
         let layout = try store.requireLayout(member)
         let path = layout.lock(stream)
         do {
@@ -393,7 +434,8 @@ final class ErasureStreamAppender: StreamAppender {
         } catch let error as StreamStorageError {
             throw error
         } catch {
-            throw .io("locking", path: path.string, error: error)
+            store.reportMemberError(member, path: path, error, "lock")
+            throw .memberIO("locking", path: path.string, error: error)
         }
     }
 }

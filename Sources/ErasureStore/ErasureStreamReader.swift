@@ -52,8 +52,8 @@ final class ErasureStreamReader: StreamReader {
     init(store: ErasureCodedStore, stream: StreamName) throws(StreamStorageError) {
         self.store = store
         name = stream
-        decoder = SegmentDecoder(store: store, stream: stream.rawValue)
         let state = try StreamRecovery.scan(store, stream: stream.rawValue)
+        decoder = SegmentDecoder(store: store, stream: stream.rawValue, distrusted: state.distrusted)
         if state.committed == 0 && state.journal.isEmpty && state.tornSegments.isEmpty {
             let exists = store.members.values.contains {
                 FileSystemCalls.exists(MemberLayout(root: $0).streamDirectory(stream.rawValue))
@@ -68,7 +68,8 @@ final class ErasureStreamReader: StreamReader {
             covered.append(tail)
             let next = committed + UInt64(covered.count)
             tail = try StreamRecovery.plaintext(
-                of: store.readJournalCopies(stream: stream.rawValue, segment: next), keys: store.keys)
+                of: store.readJournalCopies(stream: stream.rawValue, segment: next, distrusted: state.distrusted),
+                keys: store.keys)
         }
         self.covered = covered
         self.tail = tail

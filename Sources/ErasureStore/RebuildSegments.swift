@@ -23,14 +23,21 @@ final class RebuildWork: Sendable {
         var tally = RebuildReport(
             shardsWritten: 0, shardsAlreadyIntact: 0, shardsRead: 0, journalsWritten: 0, unrepairable: [])
         var failure: StreamStorageError?
+        var lost: [(stream: String, segment: UInt64)] = []
     }
 
     let segments: [(stream: String, segment: UInt64)]
+    /// Members that missed writes (``MissedWrites``), the rebuilt one among them if it did.
+    let distrusted: Set<Int>
     private let progress = Guarded(Progress())
 
-    init(segments: [(stream: String, segment: UInt64)]) {
+    init(segments: [(stream: String, segment: UInt64)], distrusted: Set<Int> = []) {
         self.segments = segments
+        self.distrusted = distrusted
     }
+
+    /// Shards found intact on the member so far.
+    var shardsAlreadyIntact: Int { progress.withLock(waking: .none) { $0.tally.shardsAlreadyIntact } }
 
     /// The next segment to examine, or nil when none is left or a reader has failed.
     func take() -> (stream: String, segment: UInt64)? {
@@ -50,11 +57,16 @@ final class RebuildWork: Sendable {
             case .elsewhere: break
             case .intact: progress.tally.shardsAlreadyIntact += 1
             case .written: progress.tally.shardsWritten += 1
-            case .unrepairable: progress.tally.unrepairable.append("\(stream) segment \(segment)")
+            case .unrepairable:
+                progress.tally.unrepairable.append("\(stream) segment \(segment)")
+                progress.lost.append((stream, segment))
             }
             return progress.examined
         }
     }
+
+    /// The segments found unrepairable.
+    var unrepairableSegments: [(stream: String, segment: UInt64)] { progress.withLock(waking: .none) { $0.lost } }
 
     func fail(_ error: StreamStorageError) {
         progress.withLock { if $0.failure == nil { $0.failure = error } }
@@ -80,13 +92,15 @@ extension ErasureCodedStore {
         member: Int, work: RebuildWork, writer: RebuildWriter, throttle: RebuildThrottle?,
         examined: (Int) -> Void = { _ in }
     ) {
+        let distrusted = work.distrusted
         // One stripe per reader, reused for every segment it examines.
         let stripe = RebuildStripe(geometry: geometry)
         while let (stream, segment) = work.take() {
             var read = 0
             do {
                 let outcome = try rebuildSegment(
-                    stream: stream, segment: segment, member: member, stripe: stripe, writer: writer, read: &read)
+                    stream: stream, segment: segment, member: member, stripe: stripe, writer: writer,
+                    distrusted: distrusted, read: &read)
                 if outcome == .written { throttle?.wrote(bytes: geometry.shardFileBytes) }
                 examined(work.record(outcome, stream: stream, segment: segment, shardsRead: read))
             } catch {
@@ -98,25 +112,32 @@ extension ErasureCodedStore {
     /// Rebuilds the shard of one segment that belongs on `member`, unless it is there and intact: reads only the k
     /// other shards it needs, reconstructs it and writes it. `read` counts the shard files read.
     private func rebuildSegment(
-        stream: String, segment: UInt64, member: Int, stripe: RebuildStripe, writer: RebuildWriter, read: inout Int
+        stream: String, segment: UInt64, member: Int, stripe: RebuildStripe, writer: RebuildWriter,
+        distrusted: Set<Int>, read: inout Int
     ) throws(StreamStorageError) -> RebuildWork.Outcome {
         guard
             let index = (0..<geometry.shardsPerSegment).first(where: {
                 placement.member(ofShard: $0, segment: segment, stream: stream) == member
             }), let target = layout(of: member)
         else { return .elsewhere }
-        // A resumed rebuild verifies what an earlier run wrote: a torn or damaged file is rewritten like a missing one.
-        if let file = RebuildShardFile(
+        // A resumed rebuild verifies what an earlier run wrote, and a member back from an absence what it held: a torn,
+        // damaged or old file (another write's header) is rewritten like a missing one.
+        let existing = RebuildShardFile(
             target.shard(stream, segment: segment), arrayID: arrayID, stream: stream, segment: segment, index: index,
             geometry: geometry)
+        defer { existing?.close() }
+        switch reconstructShard(
+            stream: stream, segment: segment, target: index, into: stripe, read: &read, distrusted: distrusted,
+            existing: existing)
         {
-            defer { file.close() }
-            if file.readAll(into: stripe) { return .intact }
+        case .intact:
+            return .intact
+        case .unrepairable:
+            return .unrepairable
+        case .reconstructed(let header):
+            try writer.write(stripe, header: header, index: index, stream: stream, segment: segment)
+            return .written
         }
-        guard let header = reconstructShard(stream: stream, segment: segment, target: index, into: stripe, read: &read)
-        else { return .unrepairable }
-        try writer.write(stripe, header: header, index: index, stream: stream, segment: segment)
-        return .written
     }
 }
 

@@ -131,24 +131,45 @@ struct RebuildShardFile {
     }
 }
 
+/// What ``ErasureCodedStore/reconstructShard(stream:segment:target:into:read:distrusted:existing:)`` found.
+enum ShardReconstruction {
+    /// The shard on the member is intact and carries the header the others vote for: nothing to write.
+    case intact
+    /// The shard is reconstructed in the stripe, under this header.
+    case reconstructed(ShardHeader)
+    /// The members present hold fewer than k shards that carry one header.
+    case unrepairable
+}
+
 extension ErasureCodedStore {
     /// Reconstructs shard `target` of a segment into `stripe` (its blocks, and their CRCs in `stripe.checksums`)
     /// from k other shards that carry the header the others vote for (a shard left from another write of the
     /// segment, or whose header was changed and its checksum recomputed, is outvoted and never used),
-    /// reading no more of them than it needs. Returns the segment's header, or nil when the members that are present
-    /// hold fewer than k such shards. `read` counts the shard files opened.
+    /// reading no more of them than it needs. `read` counts the shard files opened for a reconstruction.
     ///
-    /// Shards are tried in ascending order. A source whose block fails its CRC is dropped and the next shard with
-    /// the same header takes its place from that block on: every block is reconstructed from k intact blocks.
+    /// When the member's own shard is `existing` (opened, its header and checksums checked), it is kept if it carries
+    /// the voted header and every block is intact: a member back from an absence may hold a segment's old shard, whole
+    /// by its own checksums. When no header wins, an existing intact shard is kept unless its member missed writes.
+    ///
+    /// Shards on trusted members are tried first, in ascending order, then those on `distrusted` members (which
+    /// missed writes); a header only distrusted shards carry never wins while a trusted one is intact. A source whose
+    /// block fails its CRC is dropped and the next shard with the same header takes its place from that block on:
+    /// every block is reconstructed from k intact blocks.
     func reconstructShard(
-        stream: String, segment: UInt64, target: Int, into stripe: RebuildStripe, read: inout Int
-    ) -> ShardHeader? {
+        stream: String, segment: UInt64, target: Int, into stripe: RebuildStripe, read: inout Int,
+        distrusted: Set<Int> = [], existing: RebuildShardFile? = nil
+    ) -> ShardReconstruction {
         let k = geometry.dataShards
-        var candidates = (0..<geometry.shardsPerSegment).lazy.filter { $0 != target }.makeIterator()
+        let memberOf = { (index: Int) in self.placement.member(ofShard: index, segment: segment, stream: stream) }
+        let others = (0..<geometry.shardsPerSegment).filter { $0 != target }
+        var candidates =
+            (others.filter { !distrusted.contains(memberOf($0)) }
+            + others.filter { distrusted.contains(memberOf($0)) }).makeIterator()
+        var opened = 0
         func open(_ index: Int) -> RebuildShardFile? {
-            let member = placement.member(ofShard: index, segment: segment, stream: stream)
+            let member = memberOf(index)
             guard let layout = layout(of: member) else { return nil }
-            read += 1
+            opened += 1
             let path = layout.shard(stream, segment: segment)
             return RebuildShardFile(
                 path, arrayID: arrayID, stream: stream, segment: segment, index: index, geometry: geometry)
@@ -157,18 +178,21 @@ extension ErasureCodedStore {
         // them and on more than any other header could still reach. An outvoted shard is never a source, even when k
         // shards carry its header. In a healthy array that takes the first k others.
         var groups: [ShardHeader: [RebuildShardFile]] = [:]
-        var unopened = geometry.shardsPerSegment - 1
+        var vouched: Set<ShardHeader> = []
+        var unopened = others.count
         func winner() -> ShardHeader? {
-            guard let (best, files) = groups.max(by: { $0.value.count < $1.value.count }), files.count >= k else {
+            let eligible = vouched.isEmpty ? groups : groups.filter { vouched.contains($0.key) }
+            guard let (best, files) = eligible.max(by: { $0.value.count < $1.value.count }), files.count >= k else {
                 return nil
             }
-            let rival = groups.filter { $0.key != best }.map(\.value.count).max() ?? 0
+            let rival = eligible.filter { $0.key != best }.map(\.value.count).max() ?? 0
             return files.count > rival + unopened ? best : nil
         }
         while winner() == nil, let index = candidates.next() {
             unopened -= 1
             guard let file = open(index) else { continue }
             groups[file.segmentHeader, default: []].append(file)
+            if !distrusted.contains(memberOf(index)) { vouched.insert(file.segmentHeader) }
         }
         let voted = winner()
         var sources = voted.map { Array(groups[$0]!.prefix(k)) } ?? []
@@ -176,8 +200,14 @@ extension ErasureCodedStore {
         var spares = voted.map { Array(groups[$0]!.dropFirst(k)) } ?? []
         for (header, files) in groups where header != voted { for file in files { file.close() } }
         defer { for file in sources + spares { file.close() } }
-        guard let header = voted else { return nil }
-        let firstOthers = Array((0..<geometry.shardsPerSegment).lazy.filter { $0 != target }.prefix(k))
+        if let existing, existing.segmentHeader == voted || (voted == nil && !distrusted.contains(memberOf(target))),
+            existing.readAll(into: stripe)
+        {
+            return .intact
+        }
+        read += opened
+        guard let header = voted else { return .unrepairable }
+        let firstOthers = Array(others.prefix(k))
         for block in 0..<geometry.blocksPerShard {
             for slot in sources.indices {
                 while !sources[slot].read(block: block, into: stripe) {
@@ -185,12 +215,15 @@ extension ErasureCodedStore {
                     // The next shard of the same write takes the damaged one's place.
                     var replacement: RebuildShardFile? = spares.isEmpty ? nil : spares.removeFirst()
                     while replacement == nil, let index = candidates.next() {
-                        guard let file = open(index) else { continue }
+                        let before = opened
+                        let file = open(index)
+                        read += opened - before
+                        guard let file else { continue }
                         if file.segmentHeader == header { replacement = file } else { file.close() }
                     }
                     guard let replacement else {
                         sources.remove(at: slot)
-                        return nil
+                        return .unrepairable
                     }
                     sources[slot] = replacement
                 }
@@ -204,10 +237,10 @@ extension ErasureCodedStore {
                 try codec.code.reconstruct(
                     shards: stripe.blockStripe(block), shardLength: geometry.blockBytes, missing: missing)
             } catch {
-                return nil
+                return .unrepairable
             }
             stripe.checksums[block] = CRC32C.checksum(stripe.block(block, of: target)).bigEndian
         }
-        return header
+        return .reconstructed(header)
     }
 }

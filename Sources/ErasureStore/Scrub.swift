@@ -29,6 +29,9 @@ public struct ScrubReport: Sendable, Hashable, CustomStringConvertible {
     /// Members absent during the scrub (missing, unlabelled, of another array or unreadable): while there are any,
     /// the scrub only verifies, and repairs nothing.
     public var absentMembers: [Int] = []
+    /// Members that missed writes while they were absent and have not been rebuilt since: their shards and journal
+    /// copies count only where they agree with the others', and the rest is rewritten as damage.
+    public var distrustedMembers: [Int] = []
 
     /// A one-line summary.
     public var description: String {
@@ -60,28 +63,36 @@ extension ErasureCodedStore {
         // What looks damaged or missing may be whole on a member that cannot be seen.
         report.absentMembers = absentMembers().map(\.index)
         let repairs = report.absentMembers.isEmpty
+        // A member that missed writes may hold old shards and journal copies: they are verified against the others',
+        // and rewritten like damaged ones.
+        let distrusted = distrustedMembers()
+        report.distrustedMembers = distrusted.sorted()
         for stream in streamNames() {
             guard let lock = try? lockForMaintenance(stream.rawValue) else {
                 report.busyStreams.append(stream.rawValue)
                 continue
             }
-            defer { FileSystemCalls.release(lock) }
+            defer { for descriptor in lock { FileSystemCalls.release(descriptor) } }
             let (segments, unrecognised) = segmentIndicesAndUnrecognisedFiles(of: stream.rawValue)
             report.unrecognisedFiles += unrecognised
             for segment in segments {
                 report.shardsChecked +=
                     geometry.shardsPerSegment - missingMemberShards(stream: stream.rawValue, segment: segment)
-                scrub(stream: stream.rawValue, segment: segment, repairing: repairs, into: &report)
+                scrub(
+                    stream: stream.rawValue, segment: segment, repairing: repairs, distrusted: distrusted,
+                    into: &report)
             }
-            if repairs { report.journalsRepaired += repairJournals(stream: stream.rawValue) }
+            if repairs { report.journalsRepaired += repairJournals(stream: stream.rawValue, distrusted: distrusted) }
         }
         return report
     }
 
     /// Verifies one segment and rewrites the shards it found damaged or lying, from a verified decode only, and only
     /// when `repairing` (no member is absent).
-    private func scrub(stream: String, segment: UInt64, repairing: Bool, into report: inout ScrubReport) {
-        let read = readSegmentShards(stream: stream, segment: segment)
+    private func scrub(
+        stream: String, segment: UInt64, repairing: Bool, distrusted: Set<Int>, into report: inout ScrubReport
+    ) {
+        let read = readSegmentShards(stream: stream, segment: segment, distrusted: distrusted)
         let name = "\(stream) segment \(segment)"
         let onPresentMembers = (0..<geometry.shardsPerSegment).filter {
             members[placement.member(ofShard: $0, segment: segment, stream: stream)] != nil
@@ -158,8 +169,12 @@ extension ErasureCodedStore {
         }.count
     }
 
-    /// Makes every present copy of the open journal equal to the longest intact one; returns the copies rewritten.
-    func repairJournals(stream: String) -> Int {
+    /// Makes every present copy of each journal of the stream equal to the longest intact trusted one (copies on
+    /// `distrusted` members, which missed writes, are rewritten like damaged ones, see
+    /// ``readJournalCopies(stream:segment:distrusted:unreadable:)``); returns the copies rewritten. Nothing while a
+    /// member is absent. The caller holds the stream's lock (``lockForMaintenance(_:)``): an appender's copies are its
+    /// own.
+    func repairJournals(stream: String, distrusted: Set<Int> = []) -> Int {
         guard absentMembers().isEmpty else { return 0 }
         var repaired = 0
         // A directory that cannot be listed names no journal here; the scrub reports it (see
@@ -174,7 +189,8 @@ extension ErasureCodedStore {
             })
         for segment in names {
             var unreadable: [AbsentMember] = []
-            let copies = readJournalCopies(stream: stream, segment: segment, unreadable: &unreadable)
+            let copies = readJournalCopies(
+                stream: stream, segment: segment, distrusted: distrusted, unreadable: &unreadable)
             // Only what authenticated is copied (see readJournalCopies), and only from the bytes it was read from; and
             // nothing while a copy cannot be read, since it may hold more than the longest that can. A source that
             // cannot be read a second time is not copied from.
@@ -204,17 +220,9 @@ extension ErasureCodedStore {
         return repaired
     }
 
-    /// Takes the stream's appender lock, so maintenance and a writer never touch the same stream at once.
-    func lockForMaintenance(_ stream: String) throws -> FileDescriptor {
-        guard let member = members.keys.min() else { throw StreamStorageError.unavailable("the array has no members") }
-        let layout = try requireLayout(member)
-        try layout.createStreamDirectory(stream)
-        let descriptor = try FileSystemCalls.open(
-            layout.lock(stream), .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
-        guard try FileSystemCalls.lockExclusivelyWithoutWaiting(descriptor) else {
-            FileSystemCalls.release(descriptor)
-            throw StreamStorageError.streamBusy(try StreamName(stream))
-        }
-        return descriptor
+    /// Takes the stream's appender lock (on every present member, as an appender does), so maintenance and a writer
+    /// never touch the same stream at once.
+    func lockForMaintenance(_ stream: String) throws(StreamStorageError) -> [FileDescriptor] {
+        try ErasureStreamAppender.acquireLock(store: self, stream: stream)
     }
 }

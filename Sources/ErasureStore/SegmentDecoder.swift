@@ -43,6 +43,9 @@ final class ReadScratch {
 struct SegmentDecoder: Sendable {
     let store: ErasureCodedStore
     let stream: String
+    /// Members that missed writes when the reader opened (``MissedWrites``): their shards count only with a header a
+    /// trusted member's shard carries.
+    var distrusted: Set<Int> = []
 
     /// Decodes `segment` into `buffer` (reused when it is a segment long) when its data shards suffice, or from any
     /// k shards that authenticate.
@@ -66,7 +69,7 @@ struct SegmentDecoder: Sendable {
     private func authenticatedPlaintext(
         of segment: UInt64, privateKey: X25519PrivateKey
     ) throws(StreamStorageError) -> DecodedSegment {
-        let read = store.readSegmentShards(stream: stream, segment: segment)
+        let read = store.readSegmentShards(stream: stream, segment: segment, distrusted: distrusted)
         let candidates = read.candidates
         guard !candidates.isEmpty else {
             throw .unavailable(
@@ -91,7 +94,8 @@ struct SegmentDecoder: Sendable {
     }
 
     /// Reads the k data shards of `segment` into `buffer` (made a segment long), verified and agreeing on their
-    /// header; nil when one is missing, damaged or disagrees, and parity is needed.
+    /// header; nil when one is missing, damaged or disagrees, and parity is needed, or when every one is on a member
+    /// that missed writes (nothing then vouches for their header).
     private func readDataShards(of segment: UInt64, into buffer: inout [UInt8], scratch: ReadScratch) -> ShardHeader? {
         let geometry = store.geometry
         let layout = store.codec.layout
@@ -100,8 +104,10 @@ struct SegmentDecoder: Sendable {
             scratch.shardFile = [UInt8](repeating: 0, count: layout.fileBytes + 1)
         }
         var agreed: ShardHeader?
+        var vouched = false
         for index in 0..<geometry.dataShards {
             let member = store.placement.member(ofShard: index, segment: segment, stream: stream)
+            if !distrusted.contains(member) { vouched = true }
             guard let path = store.layout(of: member)?.shard(stream, segment: segment) else { return nil }
             // Any failure here (unreadable, damaged, disagreeing) sends the decode to every shard, where
             // readSegmentShards records each problem for the error a lost segment reports.
@@ -122,6 +128,6 @@ struct SegmentDecoder: Sendable {
             guard let header, agreed == nil || agreed == header else { return nil }
             agreed = header
         }
-        return agreed
+        return vouched ? agreed : nil
     }
 }

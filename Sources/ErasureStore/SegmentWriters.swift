@@ -104,20 +104,33 @@ final class SegmentWriters: Sendable {
             // The stripe holds everything now; the plaintext's buffer can take the next segment of any stream.
             recycle(&job.plaintext)
             let pause: (() -> Void)? = job.coveredByJournal ? { self.pauseUnlessNeeded() } : nil
-            // Each shard file is created over whatever held its name: checked for all of them before the first.
-            try store.requireEveryMemberPresent(before: "to write segment \(job.segment) of \(job.stream)")
+            // Written to the members present (at least k + 1 of the stripe: see requireWriteQuorum, which has the
+            // present members record that the absent ones miss it); each shard file is created over whatever held
+            // its name there, which recovery decided was not a committed segment.
+            let what = "to write segment \(job.segment) of \(job.stream)"
+            let absent = try store.requireWriteQuorum(before: what)
             for index in 0..<store.geometry.shardsPerSegment {
                 let member = store.placement.member(ofShard: index, segment: job.segment, stream: job.stream)
-                let descriptor = try store.createFile(
-                    member: member, path: { $0.shard(job.stream, segment: job.segment) }, stream: job.stream,
-                    directIO: directIO)
-                files.append((member, descriptor))
-                try store.writeShard(
-                    header: header, stripe: UnsafeRawBufferPointer(stripe), index: index, to: descriptor,
-                    member: member, segment: job.segment, pause: pause)
+                guard !absent.contains(member) else { continue }
+                var created: FileDescriptor?
+                do throws(StreamStorageError) {
+                    let descriptor = try store.createFile(
+                        member: member, path: { $0.shard(job.stream, segment: job.segment) }, stream: job.stream,
+                        directIO: directIO)
+                    created = descriptor
+                    try store.writeShard(
+                        header: header, stripe: UnsafeRawBufferPointer(stripe), index: index, to: descriptor,
+                        member: member, segment: job.segment, pause: pause)
+                } catch {
+                    // A member that vanished under the write is left out; anything else fails the segment.
+                    if let created { FileSystemCalls.release(created) }
+                    try store.dropVanished(member, after: error, what: what)
+                    continue
+                }
+                files.append((member, created!))
                 // Buffered, the disk starts on this shard now, and the flush that makes it durable later finds little
                 // to wait for; written directly, it is on its way already.
-                FileSystemCalls.startWriteback(descriptor)
+                FileSystemCalls.startWriteback(created!)
             }
             let sealed = SealTracker.SealedSegment(segment: job.segment, files: files)
             files = []
@@ -156,16 +169,16 @@ final class SealTracker: Sendable {
         var failure: StreamStorageError?
         /// Set when the appender was dropped without closing: what comes back is closed at once, and the stream's
         /// lock is released by the last write to finish.
-        var abandonedLock: FileDescriptor?
+        var abandonedLock: [FileDescriptor] = []
         var abandoned = false
 
         var inFlight: Int { pending + background }
 
         /// The stream's lock, once an abandoned appender's last write has ended.
         mutating func releasedLock() -> [FileDescriptor] {
-            guard abandoned, inFlight == 0, let lock = abandonedLock else { return [] }
-            abandonedLock = nil
-            return [lock]
+            guard abandoned, inFlight == 0 else { return [] }
+            defer { abandonedLock = [] }
+            return abandonedLock
         }
     }
 
@@ -226,7 +239,7 @@ final class SealTracker: Sendable {
     /// The appender is gone without closing, and nobody waits for its writes: each is closed as it ends, unflushed,
     /// and `lock` (the stream's lock) is closed after the last, so no new appender recovers the stream while a
     /// write of the old one still runs. Returns at once.
-    func abandon(releasing lock: FileDescriptor) {
+    func abandon(releasing lock: [FileDescriptor]) {
         let toClose = state.withLock { state -> [FileDescriptor] in
             state.abandoned = true
             state.abandonedLock = lock

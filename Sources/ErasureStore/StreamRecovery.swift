@@ -17,6 +17,9 @@ struct StreamRecovery {
         var header: JournalHeader
         var records: [JournalRecord]
         var validLength: Int
+
+        /// The stream's bytes its records hold.
+        var plaintextBytes: Int { records.reduce(0) { $0 + $1.ciphertext.count } }
     }
 
     var committed: UInt64 = 0
@@ -34,8 +37,20 @@ struct StreamRecovery {
     /// a repair reads again the few segments it needs.
     var damagedShards: [UInt64: [Int]] = [:]
     /// Members that were absent (or unreadable for this stream) during the scan. While there are any, nothing found
-    /// may be acted on: what looks torn or stale may be whole where it cannot be seen.
+    /// may be deleted or rewritten: what looks torn or stale may be whole where it cannot be seen.
     var absent: [AbsentMember] = []
+    /// The members among `absent` that are absent from the array (``ErasureCodedStore/absentMembers()``), rather
+    /// than present with a file of this stream that cannot be read.
+    var absentMembers: [AbsentMember] = []
+    /// Members that missed writes (``MissedWrites``): their shards count only with a header a trusted member's shard
+    /// carries, and their journal copies only where no trusted member holds one.
+    var distrusted: Set<Int> = []
+    /// Whether the journal of segment `committed` is undecided: every trusted member of its placement is absent or
+    /// unreadable, so the copies that can be seen (distrusted, or none) may lack what those hold.
+    var journalUndecided = false
+    /// Journals beyond segment `committed` that hold records though the journal of `committed` does not cover its
+    /// segment, found while members were absent: the absent may explain them, and nothing may be written over them.
+    var unexplainedJournals: [UInt64] = []
     /// The first segment of the window with fewer than k intact shards that could still have k counting the shards
     /// that cannot be seen (on absent members, or in files that cannot be read): it may be complete, so it is not
     /// torn, and the stream cannot be resumed until it is decided.
@@ -46,6 +61,9 @@ struct StreamRecovery {
         var journalIndices: Set<UInt64> = []
         var state = StreamRecovery()
         state.absent = store.absentMembers()
+        state.absentMembers = state.absent
+        state.distrusted = store.distrustedMembers()
+        let distrusted = state.distrusted
         let absentIndices = Set(state.absent.map(\.index))
         for member in store.members.keys.sorted() where !absentIndices.contains(member) {
             guard let layout = store.layout(of: member) else { continue }
@@ -53,6 +71,7 @@ struct StreamRecovery {
             do {
                 names = try FileSystemCalls.entries(of: layout.streamDirectory(stream))
             } catch {
+                store.reportMemberError(member, path: layout.streamDirectory(stream), error, "list")
                 state.absent.append(
                     AbsentMember(index: member, root: layout.root, reason: "cannot be read (\(error))", failed: true))
                 continue
@@ -66,7 +85,7 @@ struct StreamRecovery {
             // Everything below the window was flushed before the window's segments were written.
             state.committed = first
             for segment in first...last {
-                let (shards, header) = store.readShards(stream: stream, segment: segment)
+                let (shards, header) = store.readShards(stream: stream, segment: segment, distrusted: distrusted)
                 let intact = shards.compactMap { $0 }.count
                 guard intact >= store.geometry.dataShards, let header else {
                     let unseen = store.unseenShards(of: shards, stream: stream, segment: segment, state: &state)
@@ -79,7 +98,7 @@ struct StreamRecovery {
             }
             if state.committed == first && first > 0 {
                 // The window starts with a torn segment: the head comes from the flushed segment before it.
-                let (_, header) = store.readShards(stream: stream, segment: first - 1)
+                let (_, header) = store.readShards(stream: stream, segment: first - 1, distrusted: distrusted)
                 guard let header else {
                     throw .unavailable(
                         "segment \(first - 1) of \(stream) has lost more than m shards; the stream cannot be resumed"
@@ -92,9 +111,17 @@ struct StreamRecovery {
         }
         state.staleJournals = journalIndices.filter { $0 < state.committed }.sorted()
         var unreadable: [AbsentMember] = []
-        state.journal = store.readJournalCopies(stream: stream, segment: state.committed, unreadable: &unreadable)
+        state.journal = store.readJournalCopies(
+            stream: stream, segment: state.committed, distrusted: distrusted, unreadable: &unreadable)
         // A copy that cannot be read may hold records the others lack, as one on an absent member may.
         state.absent += unreadable.filter { copy in !state.absent.contains { $0.index == copy.index } }
+        // An acknowledged record is on every trusted member of the journal's placement (one left out of a write has
+        // recorded that it missed it): unless all of those are unseen, the trusted copies seen hold it.
+        let unseen = Set(state.absent.map(\.index))
+        let trustedPlaced = store.placement.journalMembers(segment: state.committed, stream: stream).filter {
+            !distrusted.contains($0)
+        }
+        state.journalUndecided = !trustedPlaced.isEmpty && trustedPlaced.allSatisfy { unseen.contains($0) }
         if state.journal.isEmpty, store.hasFormatOneJournal(stream: stream, segment: state.committed) {
             // Skipping it as damaged would drop acknowledged bytes without a word.
             throw .corrupt(
@@ -105,33 +132,54 @@ struct StreamRecovery {
         // ErasureStreamAppender): the appender folds that one first, and scans again. One without records was
         // prepared and never used; an acknowledged record is on all m + 1 copies, so with at most m lost, one holds it.
         for beyond in journalIndices where beyond > state.committed {
-            if store.readJournalCopies(stream: stream, segment: beyond).allSatisfy({ $0.records.isEmpty }) {
+            let copies = store.readJournalCopies(stream: stream, segment: beyond, distrusted: distrusted)
+            if copies.allSatisfy({ $0.records.isEmpty || distrusted.contains($0.member) }) {
                 state.preparedJournals.append(beyond)
-            } else if state.journaledBytes != store.geometry.segmentBytes && state.absent.isEmpty {
+            } else if state.journaledBytes != store.geometry.segmentBytes {
                 // With members absent, segment `committed` may be whole where it cannot be seen; a reader serves what
                 // precedes it, and an appender is refused.
-                throw .unavailable(
-                    "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is unreadable: "
-                        + "more than m members lost it")
+                guard !state.absent.isEmpty else {
+                    throw .unavailable(
+                        "stream \(stream) has a journal for segment \(beyond) but segment \(beyond - 1) is "
+                            + "unreadable: more than m members lost it")
+                }
+                state.unexplainedJournals.append(beyond)
             }
         }
         return state
     }
 
-    /// Throws, naming the absent members, unless the scan saw every member: only then may an appender act on it,
-    /// removing torn writes and stale journals and rewriting journal copies. `stream` names the stream in the error.
-    func requireEveryMemberSeen(toResume stream: String) throws(StreamStorageError) {
+    /// Whether the scan saw every member: only then may an appender remove torn writes and stale journals and
+    /// rewrite journal copies and damaged shards.
+    var sawEveryMember: Bool { absent.isEmpty }
+
+    /// Throws, naming the absent members, unless an appender may resume the stream from this scan: every member
+    /// was seen, or the members absent from the array are at most `limit` (m − 1: appends go on without them), no
+    /// file of the stream on a present member failed to read, and the scan decided where the stream ends (no segment
+    /// of the window may be complete on the members it could not see, nor the journal longer there). `stream` names
+    /// the stream in the error.
+    func requireResumable(_ stream: String, limit: Int) throws(StreamStorageError) {
         guard !absent.isEmpty else { return }
+        let what = "to open an appender for \(stream)"
+        if absentMembers.count > limit { throw ErasureCodedStore.refusal(what, absent: absentMembers, limit: limit) }
+        let unreadable = absent.filter { member in !absentMembers.contains { $0.index == member.index } }
+        guard !unreadable.isEmpty || undecided != nil || journalUndecided || !unexplainedJournals.isEmpty else {
+            return
+        }
         let detail =
             undecided.map {
                 " (segment \($0) has fewer than k readable shards but may be complete on them: it is not torn)"
-            } ?? ""
-        throw ErasureCodedStore.refusal("to open an appender for \(stream)", absent: absent, detail: detail)
+            } ?? (journalUndecided ? " (the journal of segment \(committed) may be longer on them)" : "")
+            + (unexplainedJournals.isEmpty
+                ? ""
+                : " (the journal of segment \(unexplainedJournals[0]) has records that segment \(committed) "
+                    + "may explain on them)")
+        throw ErasureCodedStore.refusal(what, absent: absent, detail: detail)
     }
 
     /// The bytes the longest journal copy holds.
     var journaledBytes: Int {
-        journal.first?.records.reduce(0) { $0 + $1.ciphertext.count } ?? 0
+        journal.first?.plaintextBytes ?? 0
     }
 
     /// The tail's plaintext, decrypted from the longest valid journal copy.
@@ -166,18 +214,26 @@ struct SegmentShards {
     var intact: [(header: ShardHeader, bytes: [UInt8])?]
     /// Why each shard that is not intact is not, by shard index.
     var problems: [Int: String]
+    /// The shards on members that missed writes (``MissedWrites``), by shard index.
+    var distrusted: Set<Int> = []
 
     /// The headers most intact shards carry, in the order of their lowest shard: one, unless several tie. A header
-    /// fewer shards carry is outvoted, and its shards are never used.
+    /// fewer shards carry is outvoted, and its shards are never used. Only headers that a shard on a trusted member
+    /// carries may win (unless no such shard is intact): a member that missed writes may hold a segment's old shards,
+    /// and its own shards never make a header the segment's.
     var candidates: [ShardHeader] {
         var counts: [ShardHeader: Int] = [:]
         var order: [ShardHeader] = []
-        for case let (header, _)? in intact {
+        var vouched: Set<ShardHeader> = []
+        for (index, shard) in intact.enumerated() {
+            guard let header = shard?.header else { continue }
             if counts[header] == nil { order.append(header) }
             counts[header, default: 0] += 1
+            if !distrusted.contains(index) { vouched.insert(header) }
         }
-        let most = counts.values.max() ?? 0
-        return order.filter { counts[$0] == most }
+        let eligible = vouched.isEmpty ? order : order.filter { vouched.contains($0) }
+        let most = eligible.map { counts[$0]! }.max() ?? 0
+        return eligible.filter { counts[$0] == most }
     }
 
     /// The voted header (the first candidate); nil when no shard is intact.
@@ -231,10 +287,17 @@ extension ErasureCodedStore {
     }
 
     /// Every shard of a segment, read and verified; see ``SegmentShards``. With `dataShardsSuffice`, the parity
-    /// shards are read only when a data shard is missing or damaged or the data shards disagree.
-    func readSegmentShards(stream: String, segment: UInt64, dataShardsSuffice: Bool = false) -> SegmentShards {
+    /// shards are read only when a data shard is missing or damaged or the data shards disagree. Shards on
+    /// `distrusted` members only count with a header a trusted member's shard carries.
+    func readSegmentShards(
+        stream: String, segment: UInt64, dataShardsSuffice: Bool = false, distrusted: Set<Int> = []
+    ) -> SegmentShards {
         var found = SegmentShards(
-            intact: Array(repeating: nil, count: geometry.shardsPerSegment), problems: [:])
+            intact: Array(repeating: nil, count: geometry.shardsPerSegment), problems: [:],
+            distrusted: Set(
+                (0..<geometry.shardsPerSegment).filter {
+                    distrusted.contains(placement.member(ofShard: $0, segment: segment, stream: stream))
+                }))
         func readShard(_ index: Int) {
             let member = placement.member(ofShard: index, segment: segment, stream: stream)
             guard let layout = layout(of: member) else {
@@ -243,7 +306,9 @@ extension ErasureCodedStore {
             }
             do throws(StreamStorageError) {
                 let path = layout.shard(stream, segment: segment)
-                let file = try MemberFile.read(path, limit: codec.layout.fileBytes, what: "shard file")
+                let file = try MemberFile.read(path, limit: codec.layout.fileBytes, what: "shard file") {
+                    self.reportMemberError(member, path: path, $0, "read")
+                }
                 do {
                     var (header, data) = try codec.parseShard(
                         file, arrayID: arrayID, stream: stream, segment: segment, index: index)
@@ -258,7 +323,9 @@ extension ErasureCodedStore {
         }
         for index in 0..<geometry.dataShards { readShard(index) }
         let dataHeaders = found.intact[..<geometry.dataShards].compactMap { $0?.header }
-        let dataAgree = dataHeaders.count == geometry.dataShards && Set(dataHeaders).count == 1
+        let dataAgree =
+            dataHeaders.count == geometry.dataShards && Set(dataHeaders).count == 1
+            && (0..<geometry.dataShards).contains { !found.distrusted.contains($0) }
         if !dataShardsSuffice || !dataAgree {
             for index in geometry.dataShards..<geometry.shardsPerSegment { readShard(index) }
         }
@@ -268,9 +335,10 @@ extension ErasureCodedStore {
     /// Every shard of a segment that is intact and carries the voted header (nil where missing, damaged or
     /// outvoted), and that header (see ``SegmentShards``).
     func readShards(
-        stream: String, segment: UInt64, dataShardsSuffice: Bool = false
+        stream: String, segment: UInt64, dataShardsSuffice: Bool = false, distrusted: Set<Int> = []
     ) -> ([[UInt8]?], ShardHeader?) {
-        let read = readSegmentShards(stream: stream, segment: segment, dataShardsSuffice: dataShardsSuffice)
+        let read = readSegmentShards(
+            stream: stream, segment: segment, dataShardsSuffice: dataShardsSuffice, distrusted: distrusted)
         let header = read.header
         return (read.shards(carrying: header), header)
     }
@@ -286,30 +354,44 @@ extension ErasureCodedStore {
         }
     }
 
-    /// The journal copies of a segment, parsed, longest valid first. A copy's records count only as far as they
-    /// authenticate under the journal key: a record whose CRC was recomputed over changed bytes, or records
-    /// appended behind the real ones, end the copy there, so a lying copy is never taken for the longest and never
-    /// written over the others.
-    func readJournalCopies(stream: String, segment: UInt64) -> [StreamRecovery.JournalCopy] {
+    /// The journal copies of a segment, parsed, longest valid first (the most bytes: a journal started again holds
+    /// its tail in one record). A copy's records count only as far as they authenticate under the journal key: a
+    /// record whose CRC was recomputed over changed bytes, or records appended behind the real ones, end the copy
+    /// there, so a lying copy is never taken for the longest and never written over the others.
+    ///
+    /// Copies on `distrusted` members (``MissedWrites``) are left out unless every member of the placement is
+    /// distrusted: an acknowledged record is on every trusted member of the placement (one left out of its write
+    /// recorded that it missed it), while a distrusted copy may hold an old journal of the segment, or a torn record
+    /// as long as a newer one. (When every trusted member is unseen, recovery does not decide: see
+    /// ``StreamRecovery/journalUndecided``.)
+    func readJournalCopies(
+        stream: String, segment: UInt64, distrusted: Set<Int> = []
+    ) -> [StreamRecovery.JournalCopy] {
         var unreadable: [AbsentMember] = []
-        return readJournalCopies(stream: stream, segment: segment, unreadable: &unreadable)
+        return readJournalCopies(stream: stream, segment: segment, distrusted: distrusted, unreadable: &unreadable)
     }
 
-    /// Like ``readJournalCopies(stream:segment:)``, and adds to `unreadable` the members whose copy exists but cannot
-    /// be read (an I/O error): unlike a missing or damaged copy, such a copy is not known to lack anything.
+    /// Like ``readJournalCopies(stream:segment:distrusted:)``, and adds to `unreadable` the trusted members whose copy
+    /// exists but cannot be read (an I/O error): unlike a missing or damaged copy, such a copy is not known to lack
+    /// anything.
     func readJournalCopies(
-        stream: String, segment: UInt64, unreadable: inout [AbsentMember]
+        stream: String, segment: UInt64, distrusted: Set<Int> = [], unreadable: inout [AbsentMember]
     ) -> [StreamRecovery.JournalCopy] {
         var copies: [StreamRecovery.JournalCopy] = []
         let (offset, overflow) = segment.multipliedReportingOverflow(by: UInt64(geometry.segmentBytes))
         guard !overflow else { return [] }
-        for member in placement.journalMembers(segment: segment, stream: stream) {
+        let placed = placement.journalMembers(segment: segment, stream: stream)
+        // With no trusted member in the placement, the distrusted copies are all there is.
+        let distrusted = placed.allSatisfy { distrusted.contains($0) } ? [] : distrusted
+        for member in placed {
             guard let layout = layout(of: member) else { continue }
+            guard !distrusted.contains(member) else { continue }
             let path = layout.journal(stream, segment: segment)
             let read: [UInt8]?
             do {
                 read = try MemberFile.readIfPresent(
-                    path, limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file")
+                    path, limit: JournalHeader.fileLimit(segmentBytes: geometry.segmentBytes), what: "journal file"
+                ) { self.reportMemberError(member, path: path, $0, "read") }
             } catch {
                 // Too long to be a journal is damage anyone can see; only a failing read leaves the copy unseen.
                 if error.kind == .io {
@@ -341,6 +423,9 @@ extension ErasureCodedStore {
             copies.append(
                 StreamRecovery.JournalCopy(member: member, header: header, records: records, validLength: validLength))
         }
-        return copies.sorted { $0.records.count > $1.records.count }
+        return copies.sorted { first, second in
+            let (firstBytes, secondBytes) = (first.plaintextBytes, second.plaintextBytes)
+            return firstBytes != secondBytes ? firstBytes > secondBytes : first.member < second.member
+        }
     }
 }

@@ -27,6 +27,22 @@ package struct MemberLayout {
 
     package func lock(_ stream: String) -> FilePath { streamDirectory(stream).appending("appender.lock") }
 
+    /// Records that other members missed writes (one empty file per member and episode, see
+    /// ``missedWritesName(member:token:)``), outside `streams`, so recovery and scrub never see them.
+    package var missedWrites: FilePath { root.appending("missed-writes") }
+
+    /// The name of the record that member `member` missed writes, in `missedWrites`: `member-<index>-<token>`.
+    package static func missedWritesName(member: Int, token: String) -> String { "member-\(member)-\(token)" }
+
+    /// The member and token a record's name gives; nil for any other name (a temporary file, a stranger's).
+    package static func missedWritesRecord(_ name: String) -> (member: Int, token: String)? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "member", let member = Int(parts[1]), member >= 0, member < 256,
+            parts[2].count == 16, parts[2].utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { return nil }
+        return (member, String(parts[2]))
+    }
+
     /// Segment indices of the shard files present for `stream`, those of its journals, and the names of shard and
     /// journal files that are not exactly what the engine writes (16 lower-case hex digits) or name a segment that
     /// cannot exist: one whose end, at `segmentBytes` a segment, is beyond the largest stream offset (a u64).

@@ -28,6 +28,9 @@ public struct StreamStorageError: Error, Hashable, Sendable, CustomStringConvert
     public let file: String
     /// The source line that raised the error, for logs.
     public let line: Int
+    /// The operating system's error number, when the failure is one it gave (`EIO`, `ENOSPC`, …) and the raiser
+    /// kept it: a caller may tell a vanished disk from a full one. Not part of equality.
+    public var systemErrorNumber: Int32?
 
     /// Creates an error of `kind` that says `message`.
     public init(kind: Kind, message: String, file: String = #fileID, line: Int = #line) {

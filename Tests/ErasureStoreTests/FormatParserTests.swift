@@ -119,4 +119,18 @@ struct FormatParserTests {
             }
         }
     }
+
+    @Test("a record of missed writes is named by its member and token, and no other name is taken for one")
+    func missedWritesNames() {
+        let name = MemberLayout.missedWritesName(member: 7, token: "0123456789abcdef")
+        #expect(name == "member-7-0123456789abcdef")
+        #expect(MemberLayout.missedWritesRecord(name)! == (7, "0123456789abcdef"))
+        for other in [
+            "member-7-0123456789abcde", "member-7-0123456789ABCDEF", "member-x-0123456789abcdef",
+            "member-7-0123456789abcdef.new", "member--1-0123456789abcdef", "member-256-0123456789abcdef",
+            "spare-7-0123456789abcdef", "member-7",
+        ] {
+            #expect(MemberLayout.missedWritesRecord(other) == nil, "\(other)")
+        }
+    }
 }

@@ -58,8 +58,12 @@ struct InjectedFaultTests {
             testCase.bulk
             ? store.placement.member(ofShard: 0, segment: UInt64(next / segment) - 1, stream: Self.stream.rawValue)
             : store.placement.journalMembers(segment: UInt64(first / segment), stream: Self.stream.rawValue)[0]
+        // An open that fails is the shard's or the journal's, in the stream's directory: the member's label still
+        // opens, so the member is present, and its failure fails the durable point (a member whose label cannot be
+        // opened is absent, and appends go on without it: see DegradedWriteTests).
         let fault = InjectedFaults.inject(
-            testCase.fault, into: testCase.call, under: fixture.members[member].string + "/")
+            testCase.fault, into: testCase.call,
+            under: fixture.members[member].string + (testCase.call == .open ? "/streams/" : "/"))
         defer { InjectedFaults.remove(fault) }
         do {
             try appender.append(Array(bytes[first..<next]))

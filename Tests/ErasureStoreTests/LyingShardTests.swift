@@ -251,7 +251,9 @@ struct LyingShardTests {
         #expect(try fixture.open().openReader(for: Self.stream).readAll() == data)
     }
 
-    @Test("a member label made 1 TB long: that member is absent, appends refused naming it, reads go on")
+    /// One member absent of 4 + 2: appends go on without it (m − 1 = 1 may be absent); a second absent member
+    /// refuses them, naming both.
+    @Test("a member label made 1 TB long: that member is absent, appends go on without it, reads go on")
     func hugeSparseLabel() throws {
         let fixture = try ArrayFixture()
         defer { fixture.remove() }
@@ -261,12 +263,21 @@ struct LyingShardTests {
 
         let store = try fixture.open()
         #expect(store.absentMembers().map(\.index) == [3], "\(store.absentMembers())")
+        #expect(store.absentMemberIndices().keys.sorted() == [3])
+        #expect(try store.openReader(for: Self.stream).readAll() == data)
+        let more = PatternGenerator(seed: 90).bytesOnce(300_000)
+        let appender = try store.openAppender(for: Self.stream)
+        try appender.append(more)
+        #expect(try appender.makeDurable() == UInt64(data.count + more.count))
+        appender.close()
+        #expect(try store.openReader(for: Self.stream).readAll() == data + more)
+
+        try FileManager.default.removeItem(atPath: MemberLayout(root: fixture.members[5]).identity.string)
         #expect {
             try store.openAppender(for: Self.stream)
         } throws: { error in
-            "\(error)".contains("member 3")
+            "\(error)".contains("member 3") && "\(error)".contains("member 5")
         }
-        #expect(try store.openReader(for: Self.stream).readAll() == data)
     }
 
     @Test("a shard file and a journal copy made sparse and 1 TB long: a clear error, and every segment still reads")

@@ -70,10 +70,15 @@ struct RebuildTests {
         try flip(directory.appending(names[2]), at: 10)
         try FileManager.default.removeItem(atPath: directory.appending(names[3]).string)
 
-        let resumed = try scenario.fixture.open().rebuild(member: 3)
+        var resumedUpdates: [RebuildProgress] = []
+        let resumed = try scenario.fixture.open().rebuild(member: 3) { resumedUpdates.append($0) }
         #expect(resumed.unrepairable.isEmpty)
         #expect(resumed.shardsWritten == 4)
         #expect(resumed.shardsAlreadyIntact == shards - 4)
+        // Its progress says how much of the member was already there.
+        #expect(resumedUpdates.last?.shardsAlreadyIntact == shards - 4)
+        #expect(resumedUpdates.last?.bytesAlreadyIntact == (shards - 4) * bodyBytes)
+        #expect(resumedUpdates.last?.bytesWritten == 4 * bodyBytes)
         #expect(resumed.shardsRead == 4 * scenario.fixture.geometry.dataShards)
         #expect(try scenario.shards(on: 3) == scenario.original)
         // Member 3 carries its share: with two others gone the stream still reads back.
