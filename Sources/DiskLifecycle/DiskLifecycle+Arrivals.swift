@@ -265,7 +265,9 @@ extension DiskLifecycle {
                     key: "missing-\(index)",
                     message: "member \(index) (\(identity), bay \(bay)) "
                         + (pulledUnseen ? "was not found at start" : "was pulled without being prepared")
-                        + "; \(redundancyMargin) more losses before data is unreadable"),
+                        + (redundancyMargin >= 0
+                            ? "; \(redundancyMargin) more losses before data is unreadable"
+                            : "; data is unreadable until members come back")),
             ]
         case .missing:
             break

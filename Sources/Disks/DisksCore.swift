@@ -39,6 +39,7 @@ final class DisksCore: @unchecked Sendable {
     private var media: [String: UInt64] = [:]
     private var nextTick: ContinuousClock.Instant
     private var nextHealthPoll: ContinuousClock.Instant
+    private var nextRebuildRetry: ContinuousClock.Instant
     private let healthPolling = Atomic<Bool>(false)
     private var alarms: [String: String] = [:]
     private var indicatorStates: [Int: IndicatorState] = [:]
@@ -80,6 +81,7 @@ final class DisksCore: @unchecked Sendable {
             scrubEvery: configuration.scrubEvery, logger: logger)
         nextTick = now()
         nextHealthPoll = now() + .seconds(5)
+        nextRebuildRetry = now() + .seconds(30)
         status = Mutex(
             DisksStatus(
                 chassis: map.chassis, monitor: "starting",
@@ -144,6 +146,10 @@ final class DisksCore: @unchecked Sendable {
         if nextTick <= instant {
             nextTick = instant + .seconds(1)
             handle(.tick(instant))
+            if nextRebuildRetry <= instant {
+                nextRebuildRetry = instant + .seconds(30)
+                resumeRebuilds()
+            }
             if maintenance.scrubDue(), let store = openStore() { maintenance.enqueueScrub(store: store) }
             if nextHealthPoll <= instant {
                 nextHealthPoll = instant + configuration.smartEvery
@@ -226,9 +232,35 @@ final class DisksCore: @unchecked Sendable {
             logger.notice("refused", metadata: ["event": "\(event)", "reason": "\(error.reason)"])
             return error
         }
-        for action in actions { run(action) }
+        // Adoptions and rebuilds last: they open the array, which needs every mount of this event done first (a
+        // start mounts eleven members, and a rebuild among them must not find the array short).
+        let needStore = { (action: DiskAction) -> Bool in
+            switch action {
+            case .adopt, .rebuild: true
+            default: false
+            }
+        }
+        for action in actions where !needStore(action) { run(action) }
+        for action in actions where needStore(action) { run(action) }
+        switch event {
+        case .appeared, .discovered: resumeRebuilds()
+        default: break
+        }
         persist()
         return nil
+    }
+
+    /// Runs again every rebuild that is not running or queued: one that failed for want of members (more than m were
+    /// away) can succeed once another comes back. The worker never queues one twice.
+    func resumeRebuilds() {
+        for record in lifecycle.disks.values.sorted(by: { $0.identity < $1.identity }) {
+            guard case .rebuilding(let member) = record.state, let device = record.device,
+                !maintenance.isRebuilding(record.identity), let store = openStore()
+            else { continue }
+            maintenance.enqueueRebuild(
+                DiskAssignment(identity: record.identity, device: device, bay: record.bay, member: member),
+                store: store)
+        }
     }
 
     private func run(_ action: DiskAction) {

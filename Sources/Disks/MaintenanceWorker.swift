@@ -120,6 +120,11 @@ final class MaintenanceWorker: Sendable {
 
     // MARK: Rebuilds and scrubs
 
+    /// Whether a rebuild of `identity` is queued or running.
+    func isRebuilding(_ identity: DiskIdentity) -> Bool {
+        shared.withLock { $0.queuedRebuilds.contains(identity) }
+    }
+
     func enqueueRebuild(_ assignment: DiskAssignment, store: ErasureCodedStore) {
         let fresh = shared.withLock { $0.queuedRebuilds.insert(assignment.identity).inserted }
         guard fresh else { return }
@@ -129,6 +134,14 @@ final class MaintenanceWorker: Sendable {
             let start = RebuildStatus(member: assignment.member, disk: identity)
             shared.withLock { $0.rebuild = start.status }
             logger.info("rebuild started", metadata: ["member": "\(assignment.member)", "disk": "\(identity)"])
+            // The store finds a disk mounted for an absent position at its next look at the members root (rate
+            // limited): give it a few of those before the rebuild asks for the position.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while store.memberDirectories[assignment.member] == nil
+                || store.absentMemberIndices()[assignment.member] != nil, ContinuousClock.now < deadline
+            {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
             do {
                 let report = try store.rebuild(member: assignment.member, bytesPerSecond: rebuildBytesPerSecond) {
                     progress in
