@@ -12,7 +12,12 @@ enum Assembly {
         var report: AssemblyReport
     }
 
-    static func assemble(_ directories: [FilePath]) throws(StreamStorageError) -> Result {
+    /// Assembles the array from `directories`. With `requiringQuorum`, more than m positions missing is refused; a
+    /// store on a members root takes any number (the disks are being mounted, or most were pulled), and each
+    /// operation refuses what it cannot do without them.
+    static func assemble(
+        _ directories: [FilePath], requiringQuorum: Bool = true
+    ) throws(StreamStorageError) -> Result {
         var labelled: [(FilePath, MemberIdentity)] = []
         var unlabelled: [FilePath] = []
         var unreadable: [FilePath] = []
@@ -63,7 +68,7 @@ enum Assembly {
         }
         let shape = geometry!
         let missing = (0..<shape.memberCount).filter { members[$0] == nil }
-        guard missing.count <= shape.parityShards else {
+        guard missing.count <= shape.parityShards || !requiringQuorum else {
             throw .unavailable(
                 "\(missing.count) of \(shape.memberCount) members are missing (\(missing)); the array survives at most "
                     + "\(shape.parityShards): find the missing disks")

@@ -98,7 +98,9 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     /// Reassembles the array from the subdirectories of `memberRoot`, one per member disk (`saatkond disks` mounts
     /// each at `<memberRoot>/<disk identity>`). While a position is absent the root is looked at again, at most every
     /// 100 ms: a directory that appears there labelled as that position of this array — the same disk mounted again,
-    /// or a replacement adopted with ``adoptReplacement(_:as:)`` — joins at once.
+    /// or a replacement adopted with ``adoptReplacement(_:as:)`` — joins at once. Unlike ``init(members:keys:
+    /// unflushedSegmentLimit:)`` it opens with more than m positions missing (one labelled member is enough: the
+    /// disks may still be being mounted, or most were pulled); appends and reads then refuse, naming them.
     public convenience init(
         memberRoot: FilePath, keys: StorageKeys, unflushedSegmentLimit: Int = 16
     ) throws(StreamStorageError) {
@@ -108,7 +110,9 @@ public final class ErasureCodedStore: StreamStorage, Sendable {
     private init(
         candidates: MemberDirectories.Candidates, keys: StorageKeys, unflushedSegmentLimit: Int
     ) throws(StreamStorageError) {
-        let assembled = try Assembly.assemble(try MemberDirectories.directories(candidates))
+        let onRoot = if case .root = candidates { true } else { false }
+        let assembled = try Assembly.assemble(
+            try MemberDirectories.directories(candidates), requiringQuorum: !onRoot)
         geometry = assembled.geometry
         arrayID = assembled.arrayID
         assembly = assembled.report

@@ -53,6 +53,7 @@ final class ErasureStreamReader: StreamReader {
         self.store = store
         name = stream
         let state = try StreamRecovery.scan(store, stream: stream.rawValue)
+        try state.requireDecided(toRead: stream.rawValue, parityShards: store.geometry.parityShards)
         decoder = SegmentDecoder(store: store, stream: stream.rawValue, distrusted: state.distrusted)
         if state.committed == 0 && state.journal.isEmpty && state.tornSegments.isEmpty {
             let exists = store.members.values.contains {

@@ -57,14 +57,14 @@ final class MemberDirectories: Sendable {
         }
     }
 
-    /// Looks at the candidates again, unless that was done less than ``rescanInterval`` ago, and puts each directory
-    /// labelled as one of the `absent` positions of this array (same identity and geometry) in that position's
-    /// place. Returns whether any member changed.
-    func rescan(absent: Set<Int>, arrayID: [UInt8], geometry: ArrayGeometry) -> Bool {
+    /// Looks at the candidates again, unless that was done less than ``rescanInterval`` ago (and not `force`d), and
+    /// puts each directory labelled as one of the `absent` positions of this array (same identity and geometry) in
+    /// that position's place. Returns whether any member changed.
+    func rescan(absent: Set<Int>, arrayID: [UInt8], geometry: ArrayGeometry, force: Bool = false) -> Bool {
         guard !absent.isEmpty else { return false }
         let now = ContinuousClock.now
         let (due, assigned) = state.withLock { state -> (Bool, Set<FilePath>) in
-            guard state.lastScan.duration(to: now) >= Self.rescanInterval else { return (false, []) }
+            guard force || state.lastScan.duration(to: now) >= Self.rescanInterval else { return (false, []) }
             state.lastScan = now
             return (true, Set(state.members.values))
         }
@@ -86,5 +86,11 @@ final class MemberDirectories: Sendable {
             for (index, directory) in found { state.members[index] = directory }
         }
         return true
+    }
+
+    /// Puts `directory`, just labelled as position `index` by this store (a replacement it adopted), in that
+    /// position's place: the caller found the position absent.
+    func assign(_ directory: FilePath, as index: Int) {
+        state.withLock { $0.members[index] = directory }
     }
 }

@@ -31,10 +31,10 @@ extension ErasureCodedStore {
     /// candidate directories are looked at again (at most every 100 ms, see ``MemberDirectories``), so a member that
     /// came back under a new name, or its adopted replacement, is present at once. (Recovery also counts a member
     /// whose directory of the stream cannot be listed, see ``StreamRecovery``.)
-    func absentMembers() -> [AbsentMember] {
+    func absentMembers(forcingRescan force: Bool = false) -> [AbsentMember] {
         let absent = absentMembers(in: members)
         guard !absent.isEmpty,
-            directories.rescan(absent: Set(absent.map(\.index)), arrayID: arrayID, geometry: geometry)
+            directories.rescan(absent: Set(absent.map(\.index)), arrayID: arrayID, geometry: geometry, force: force)
         else { return absent }
         return absentMembers(in: members)
     }

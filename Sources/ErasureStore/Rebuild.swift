@@ -45,7 +45,9 @@ public struct RebuildReport: Sendable, Hashable {
 
 extension ErasureCodedStore {
     /// Labels a blank directory as member `index` of this array: the first step of replacing a failed disk.
-    /// Refused when the directory carries any label, so a foreign disk is never wiped by mistake.
+    /// Refused when the directory carries any label, so a foreign disk is never wiped by mistake (one labelled as this
+    /// very position of this array is taken as it is). Where the position is absent, this store uses the directory for
+    /// it at once; other stores find it when they next look for absent members (``MemberDirectories``).
     public func adoptReplacement(_ root: FilePath, as index: Int) throws(StreamStorageError) {
         guard (0..<geometry.memberCount).contains(index) else {
             throw .configuration("member index \(index) is outside 0..<\(geometry.memberCount)")
@@ -59,13 +61,15 @@ extension ErasureCodedStore {
             guard identity?.arrayID == arrayID && identity?.index == index else {
                 throw .configuration("\(root) carries another label; it is not blank, refusing to adopt it")
             }
-            return
+        } else {
+            do {
+                try layout.writeLabel(MemberIdentity(arrayID: arrayID, index: index, geometry: geometry))
+            } catch {
+                throw .io("labelling the replacement", path: root.string, error: error)
+            }
         }
-        do {
-            try layout.writeLabel(MemberIdentity(arrayID: arrayID, index: index, geometry: geometry))
-        } catch {
-            throw .io("labelling the replacement", path: root.string, error: error)
-        }
+        // This store uses it at once where the position is absent (other stores find it when they look again).
+        if absentMembers().contains(where: { $0.index == index }) { directories.assign(root, as: index) }
     }
 
     /// Reconstructs every shard and journal copy that belongs on member `index` from the other members, without
@@ -90,7 +94,7 @@ extension ErasureCodedStore {
         // Other members may be absent: a rebuild writes only to its target, from k intact shards that agree, and
         // never acts on a shard it cannot see. The target itself must be there and labelled as itself (looking
         // for absent members also finds a replacement adopted since, see MemberDirectories).
-        let absentNow = absentMembers()
+        let absentNow = absentMembers(forcingRescan: true)
         guard let target = layout(of: index) else {
             throw .configuration("member \(index) is not part of this assembly; adopt the replacement first")
         }

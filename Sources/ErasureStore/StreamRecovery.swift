@@ -177,6 +177,22 @@ struct StreamRecovery {
         throw ErasureCodedStore.refusal(what, absent: absent, detail: detail)
     }
 
+    /// Throws, naming the members it could not see, when a reader could serve less than was acknowledged as if it
+    /// were the whole stream (a restore would take it for all of it): more than m members unseen and a segment of the
+    /// window that may be complete on them (or a later journal they may explain), or a journal whose trusted copies
+    /// are all unseen. With at most m unseen, every acknowledged segment still has k shards in sight, so a segment
+    /// that has not is a torn write (or damage beyond what the array survives), and what precedes it is served.
+    func requireDecided(toRead stream: String, parityShards: Int) throws(StreamStorageError) {
+        let beyondParity = absent.count > parityShards && (undecided != nil || !unexplainedJournals.isEmpty)
+        guard beyondParity || journalUndecided else { return }
+        let detail =
+            undecided.map {
+                " (segment \($0) has fewer than k readable shards but may be complete on them: where the stream ends "
+                    + "is unknown)"
+            } ?? (journalUndecided ? " (the journal of segment \(committed) may be longer on them)" : "")
+        throw ErasureCodedStore.refusal("to open a reader for \(stream)", absent: absent, detail: detail)
+    }
+
     /// The bytes the longest journal copy holds.
     var journaledBytes: Int {
         journal.first?.plaintextBytes ?? 0

@@ -57,6 +57,10 @@ struct AbsentMemberTests {
         }
         #expect(error.description.contains("lost its label"), "\(error)")
         #expect(!error.description.contains("member 0 at"), "a present member is named: \(error)")
+        // A reader too: with more than m away, each segment may be complete on them, and a prefix served as the
+        // stream would be taken for all of it.
+        let unread = try #require(throws: StreamStorageError.self) { try store.openReader(for: Self.stream) }
+        #expect(unread.description.contains("refusing to open a reader") && unread.description.contains("member 4 at"))
         let scrub = store.scrub()
         #expect(scrub.absentMembers == away)
         #expect(scrub.shardsRepaired == 0 && scrub.journalsRepaired == 0)
