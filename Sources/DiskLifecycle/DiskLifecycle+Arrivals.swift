@@ -58,7 +58,12 @@ extension DiskLifecycle {
         let assignment = { (member: Int) in
             DiskAssignment(identity: report.identity, device: report.device, bay: report.bay, member: member)
         }
-        switch report.content {
+        var content = report.content
+        if content == .blank, let index = previous?.state.memberIndex {
+            // A member that comes back looking blank has lost its label, not its data: never formatted on that word.
+            content = .unreadable("it was member \(index) and now shows no member label")
+        }
+        switch content {
         case .member(let array, let index) where array == arrayID:
             if let holder = holder(of: index), holder.identity != report.identity {
                 record.state = .occupied("a former member \(index) of this array, replaced by \(holder.identity)")

@@ -41,7 +41,9 @@ struct DiskFormatter: Sendable {
     func mount(_ device: String, at mountPoint: String, readOnly: Bool = false) throws {
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         if Self.isMountPoint(mountPoint) { return }
-        let options = readOnly ? "ro,norecovery,nouuid" : "noatime,nouuid"
+        // Read-only still replays the log (XFS does so on a writable device): a pulled member's label may be in the
+        // log alone, and without the replay its root would look empty, as a blank disk's does.
+        let options = readOnly ? "ro,nouuid" : "noatime,nouuid"
         try ExternalTool("mount", package: "mount").check(["-t", "xfs", "-o", options, device, mountPoint])
     }
 

@@ -12,7 +12,8 @@ public enum DisksStatusText {
                     + (disk.smart.map { " SMART \($0)" } ?? "")
             }
             lines.append(
-                "bay \(bay.bay) [\(bay.label)] \(disk ?? "empty")" + (bay.indicator == "off" ? "" : " LED \(bay.indicator)"))
+                "bay \(bay.bay) [\(bay.label)] \(disk ?? "empty")"
+                    + (bay.indicator == "off" ? "" : " LED \(bay.indicator)"))
         }
         for disk in status.away { lines.append("away: \(disk.identity) \(disk.detail)") }
         let array = status.array

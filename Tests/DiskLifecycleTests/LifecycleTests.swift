@@ -121,6 +121,15 @@ struct LifecycleTests {
         #expect(lifecycle.disks[Self.disk(5)]?.state.name == "occupied")
     }
 
+    @Test func aMemberBackWithoutItsLabelIsNeverFormatted() throws {
+        var lifecycle = try Self.formedArray()
+        _ = try lifecycle.handle(.disappeared(device: "/dev/loop6"))
+        let back = try lifecycle.handle(.appeared(Self.report(6, bay: 6)))
+        #expect(!back.contains { if case .adopt = $0 { true } else { false } })
+        #expect(lifecycle.disks[Self.disk(6)]?.state.name == "unreadable")
+        #expect(Self.alarms(back) == ["bay-6"])
+    }
+
     @Test func aBlankDiskInAnEmptyBayOfAWholeArrayIsASpare() throws {
         var lifecycle = try Self.formedArray()
         _ = try lifecycle.handle(.disappeared(device: "/dev/loop12"))
