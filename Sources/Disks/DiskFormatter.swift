@@ -38,12 +38,13 @@ struct DiskFormatter: Sendable {
 
     /// Mounts `device` at the identity's mount point. `nouuid`: a pulled disk's old mount may linger (lazily
     /// unmounted while files are open on it) when the same disk comes back under a new device node.
-    func mount(_ device: String, at mountPoint: String, readOnly: Bool = false) throws {
+    func mount(_ device: String, at mountPoint: String, readOnly: Bool = false, replayingLog: Bool = true) throws {
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         if Self.isMountPoint(mountPoint) { return }
-        // Read-only still replays the log (XFS does so on a writable device): a pulled member's label may be in the
-        // log alone, and without the replay its root would look empty, as a blank disk's does.
-        let options = readOnly ? "ro,nouuid" : "noatime,nouuid"
+        // Read-only, XFS still writes to the device (its log) unless told `norecovery`, which also leaves whatever is
+        // only in the log unseen.
+        let options =
+            readOnly ? (replayingLog ? "ro,nouuid" : "ro,norecovery,nouuid") : "noatime,nouuid"
         try ExternalTool("mount", package: "mount").check(["-t", "xfs", "-o", options, device, mountPoint])
     }
 

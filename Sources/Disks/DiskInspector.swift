@@ -37,13 +37,29 @@ struct DiskInspector: Sendable {
         return memberContent(of: device, identity: identity)
     }
 
-    /// Reads the member label of an appliance-made XFS from a read-only mount.
+    /// Reads the member label of an appliance-made XFS from a read-only mount: first one that writes nothing (the
+    /// disk may be another appliance's, left untouched), then, only where the label is not seen that way, one that
+    /// replays the file system's log — a pulled member's label may be in its log alone, and its root would look
+    /// empty, as a blank disk's does. The replay writes the log, as any mount of that file system would.
     private func memberContent(of device: String, identity: DiskIdentity) -> DiskContent {
+        let untouched = look(at: device, identity: identity, replayingLog: false)
+        if case .found = untouched.label { return untouched.content }
+        if case .failed = untouched.label { return untouched.content }
+        return look(at: device, identity: identity, replayingLog: true).content
+    }
+
+    private enum Label {
+        case found, absent, failed
+    }
+
+    private func look(
+        at device: String, identity: DiskIdentity, replayingLog: Bool
+    ) -> (label: Label, content: DiskContent) {
         let mountPoint = "\(inspectionRoot)/\(identity.directoryName)"
         do {
-            try formatter.mount(device, at: mountPoint, readOnly: true)
+            try formatter.mount(device, at: mountPoint, readOnly: true, replayingLog: replayingLog)
         } catch {
-            return .unreadable("its file system does not mount: \(error)")
+            return (.failed, .unreadable("its file system does not mount: \(error)"))
         }
         defer {
             try? formatter.unmount(mountPoint)
@@ -52,20 +68,23 @@ struct DiskInspector: Sendable {
         let labelPath = "\(mountPoint)/\(MemberIdentity.fileName)"
         guard FileManager.default.fileExists(atPath: labelPath) else {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountPoint)) ?? ["?"]
-            return entries.isEmpty
-                ? .blank : .occupied("an appliance file system without a member label (\(entries.count) entries)")
+            return (
+                .absent,
+                entries.isEmpty
+                    ? .blank : .occupied("an appliance file system without a member label (\(entries.count) entries)")
+            )
         }
         guard let handle = FileHandle(forReadingAtPath: labelPath) else {
-            return .unreadable("its member label cannot be opened")
+            return (.failed, .unreadable("its member label cannot be opened"))
         }
         defer { try? handle.close() }
         guard let bytes = try? handle.read(upToCount: 4097), bytes.count <= 4096 else {
-            return .unreadable("its member label cannot be read")
+            return (.failed, .unreadable("its member label cannot be read"))
         }
         guard let member = try? MemberIdentity(decoding: Array(bytes)) else {
-            return .occupied("a damaged member label")
+            return (.found, .occupied("a damaged member label"))
         }
-        return .member(arrayID: Self.hex(member.arrayID), index: member.index)
+        return (.found, .member(arrayID: Self.hex(member.arrayID), index: member.index))
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
