@@ -3,6 +3,7 @@ import ErasureStore
 import Foundation
 import Logging
 import StoreFormat
+import StreamStore
 import Synchronization
 import SystemPackage
 
@@ -35,6 +36,9 @@ final class MaintenanceWorker: Sendable {
         var shardsDamaged: Int?
         var shardsRepaired: Int?
         var unrepairable: [String]?
+        /// The last stream a scrub that has not ended finished: a restart resumes after it.
+        var resumeAfter: String?
+        var interrupted: Bool?
     }
 
     private let provisioning = SerialWorkQueue(name: "disks-format")
@@ -184,8 +188,10 @@ final class MaintenanceWorker: Sendable {
 
     /// Whether a scheduled scrub is due: its period passed since the last one ended, and no rebuild waits.
     func scrubDue() -> Bool {
-        shared.withLock { state in
+        let interrupted = Self.loadRecord(recordPath)?.interrupted == true
+        return shared.withLock { state in
             guard !state.scrub.running, state.rebuild == nil, state.queuedRebuilds.isEmpty else { return false }
+            if interrupted { return true }
             let last = state.scrub.lastCompleted ?? 0
             return Date().timeIntervalSince1970 - last >= Double(scrubEvery.components.seconds)
         }
@@ -202,13 +208,31 @@ final class MaintenanceWorker: Sendable {
         guard fresh else { return false }
         onProgress?()
         repairs.enqueue { [self] in
-            logger.info("scrub started")
-            let report = store.scrub()
-            let record = ScrubRecord(
+            var record = Self.loadRecord(recordPath) ?? ScrubRecord(lastCompleted: 0, scrubsCompleted: 0)
+            let resumeAfter = record.interrupted == true ? record.resumeAfter.flatMap { try? StreamName($0) } : nil
+            logger.info("scrub started", metadata: ["after": "\(resumeAfter?.rawValue ?? "the first stream")"])
+            record.interrupted = true
+            record.resumeAfter = resumeAfter?.rawValue
+            Self.save(record, to: recordPath)
+            let report = store.scrub(resumingAfter: resumeAfter, bytesPerSecond: rebuildBytesPerSecond) {
+                finished, soFar in
+                // Where a restart takes the scrub up again, and what it found so far, for the state socket.
+                record.resumeAfter = finished.rawValue
+                Self.save(record, to: recordPath)
+                self.shared.withLock { state in
+                    state.scrub.shardsChecked = soFar.shardsChecked
+                    state.scrub.shardsDamaged = soFar.shardsDamaged
+                    state.scrub.shardsRepaired = soFar.shardsRepaired
+                }
+                self.onProgress?()
+                return true
+            }
+            record = ScrubRecord(
                 lastCompleted: Date().timeIntervalSince1970,
                 scrubsCompleted: shared.withLock { $0.scrub.scrubsCompleted } + 1, report: report.description,
                 shardsChecked: report.shardsChecked, shardsDamaged: report.shardsDamaged,
-                shardsRepaired: report.shardsRepaired, unrepairable: report.unrepairable)
+                shardsRepaired: report.shardsRepaired, unrepairable: report.unrepairable, resumeAfter: nil,
+                interrupted: false)
             Self.save(record, to: recordPath)
             shared.withLock { state in
                 state.scrub = DisksStatus.ScrubStatus(

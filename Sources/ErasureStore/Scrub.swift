@@ -59,7 +59,19 @@ extension ErasureCodedStore {
     /// unverified and left alone. A stream being appended to is skipped and reported, so a scrub never races a
     /// writer.
     public func scrub() -> ScrubReport {
+        scrub(resumingAfter: nil)
+    }
+
+    /// ``scrub()`` of the streams whose names come after `resumingAfter` (every stream when nil), in name order,
+    /// reading at most `bytesPerSecond` shard bytes a second, so that appends keep their latency; `progress` is told
+    /// after each stream, with the report so far, and returning false stops the scrub there. A scrub stopped (or a
+    /// service restarted) resumes from the last stream it finished.
+    public func scrub(
+        resumingAfter: StreamName?, bytesPerSecond: Int? = nil,
+        progress: (_ finished: StreamName, _ report: ScrubReport) -> Bool = { _, _ in true }
+    ) -> ScrubReport {
         var report = ScrubReport()
+        let throttle = RebuildThrottle(bytesPerSecond: bytesPerSecond, start: .now)
         // What looks damaged or missing may be whole on a member that cannot be seen.
         report.absentMembers = absentMembers().map(\.index)
         let repairs = report.absentMembers.isEmpty
@@ -67,22 +79,25 @@ extension ErasureCodedStore {
         // and rewritten like damaged ones.
         let distrusted = distrustedMembers()
         report.distrustedMembers = distrusted.sorted()
-        for stream in streamNames() {
+        for stream in streamNames() where resumingAfter.map({ stream.rawValue > $0.rawValue }) ?? true {
             guard let lock = try? lockForMaintenance(stream.rawValue) else {
                 report.busyStreams.append(stream.rawValue)
+                guard progress(stream, report) else { break }
                 continue
             }
             defer { for descriptor in lock { FileSystemCalls.release(descriptor) } }
             let (segments, unrecognised) = segmentIndicesAndUnrecognisedFiles(of: stream.rawValue)
             report.unrecognisedFiles += unrecognised
             for segment in segments {
-                report.shardsChecked +=
-                    geometry.shardsPerSegment - missingMemberShards(stream: stream.rawValue, segment: segment)
+                let shards = geometry.shardsPerSegment - missingMemberShards(stream: stream.rawValue, segment: segment)
+                report.shardsChecked += shards
                 scrub(
                     stream: stream.rawValue, segment: segment, repairing: repairs, distrusted: distrusted,
                     into: &report)
+                throttle?.wrote(bytes: shards * geometry.shardFileBytes)
             }
             if repairs { report.journalsRepaired += repairJournals(stream: stream.rawValue, distrusted: distrusted) }
+            guard progress(stream, report) else { break }
         }
         return report
     }
