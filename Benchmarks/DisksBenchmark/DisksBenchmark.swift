@@ -14,10 +14,10 @@ import SystemPackage
 ///
 /// 1. Event to state: a member's loop device pulled; the time until the service shows it missing, and until a store
 ///    (as ingest's) counts it absent. p99 of `DISKS_EVENT_ROUNDS` (20) pulls, each put back and caught up after.
-/// 2. Rebuild end to end: `DISKS_REBUILD_MIB` (256) MiB ingested; a member pulled; the time from a blank disk's
+/// 2. Rebuild end to end: `DISKS_REBUILD_MIB` (1024) MiB ingested; a member pulled; the time from a blank disk's
 ///    insertion to the member whole again (adoption, mkfs.xfs, mount, label and rebuild, unthrottled), against a raw
 ///    direct read of the bytes the rebuild read from the other members (what the one device here allows).
-/// 3. Acknowledged-append latency (8 KiB, one writer): p99 while a throttled rebuild (`DISKS_REBUILD_RATE`, 32 MiB/s)
+/// 3. Acknowledged-append latency (8 KiB, one writer): p99 while a throttled rebuild (`DISKS_REBUILD_RATE`, 16 MiB/s)
 ///    runs, against the same without it.
 @main
 struct DisksBenchmark {
@@ -30,8 +30,8 @@ struct DisksBenchmark {
         let work = environment["DISKS_WORK"] ?? "\(FileManager.default.currentDirectoryPath)/.build/bench-disks"
         let hardware = environment["DISKS_HARDWARE"] ?? "\(FileManager.default.currentDirectoryPath)/hardware"
         let rounds = Int(environment["DISKS_EVENT_ROUNDS"] ?? "") ?? 20
-        let rebuildMiB = Int(environment["DISKS_REBUILD_MIB"] ?? "") ?? 256
-        let rate = Int(environment["DISKS_REBUILD_RATE"] ?? "") ?? 32 << 20
+        let rebuildMiB = Int(environment["DISKS_REBUILD_MIB"] ?? "") ?? 1024
+        let rate = Int(environment["DISKS_REBUILD_RATE"] ?? "") ?? 16 << 20
         let bench = try BenchRig(work: work, hardware: hardware)
         do {
             try await bench.run(rounds: rounds, rebuildMiB: rebuildMiB, throttledRate: rate)

@@ -36,8 +36,10 @@ public final class CustodyLog: Sendable {
         var headLineHash: String
         /// Where the next line goes: the file's length.
         var length: Int64
-        /// Why appends are refused (an earlier append failed part way), or nil.
+        /// Why appends are refused (an earlier append failed part way, or the log was closed), or nil.
         var refusal: CustodyLogError?
+        /// Whether ``close()`` released the file (and its lock) already.
+        var closed = false
     }
 
     /// The log's file.
@@ -72,7 +74,18 @@ public final class CustodyLog: Sendable {
     }
 
     deinit {
-        FileSystemCalls.release(descriptor)
+        close()
+    }
+
+    /// Releases the file and its lock, so that another opening (a restarted service) may append; every append after
+    /// this throws.
+    public func close() {
+        state.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            state.refusal = CustodyLogError(.appendsRefused, "\(path) was closed")
+            FileSystemCalls.release(descriptor)
+        }
     }
 
     /// The last record, or nil while the log is empty.

@@ -118,6 +118,16 @@ final class DisksCore: @unchecked Sendable {
         loop.start { [self] in idle() }
     }
 
+    /// Ends what the service holds once its loop has stopped: the workers, the custody log's lock, the store.
+    func stop() {
+        maintenance.onFinished = nil
+        maintenance.onProgress = nil
+        maintenance.stop()
+        custody.close()
+        store?.shutdown()
+        store = nil
+    }
+
     // MARK: udev
 
     private func receiveUdevEvents() {
@@ -125,12 +135,34 @@ final class DisksCore: @unchecked Sendable {
             while let event = try monitor.receive() {
                 pending[event.device.sysName] = event
             }
+        } catch let error as UdevError where error == UdevError.eventsLost() {
+            // The socket's buffer overflowed in a burst: whatever was lost, every device is read again.
+            logger.warning("udev events were lost; reading every device again")
+            lostEvents()
         } catch {
             monitorFailure = "the udev monitor failed: \(error)"
             logger.error("udev monitor failed", metadata: ["error": "\(error)"])
             publish()
         }
         if !pending.isEmpty && coalesceUntil == nil { coalesceUntil = now() + Self.coalescing }
+    }
+
+    /// Queues a look at every block disk, and at every node a medium was reported at, as if each had an event.
+    private func lostEvents() {
+        let devices = (try? udev.blockDevices()) ?? []
+        for device in devices where device.devType == "disk" {
+            pending[device.sysName] = UdevEvent(action: .change, device: device, sequenceNumber: nil)
+        }
+        let seen = Set(devices.compactMap(\.devNode))
+        for node in media.keys where !seen.contains(node) {
+            let name = String(node.split(separator: "/").last ?? "")
+            pending[name] = UdevEvent(
+                action: .remove,
+                device: BlockDevice(
+                    sysPath: "", sysName: name, devNode: node, devType: "disk", sizeBytes: 0, properties: [:],
+                    sysAttributes: [:]),
+                sequenceNumber: nil)
+        }
     }
 
     /// Runs after every wake-up of the loop: coalesced udev events, the once-a-second tick, maintenance due.
@@ -336,8 +368,9 @@ final class DisksCore: @unchecked Sendable {
             logger.error("opening the array failed", metadata: ["error": "\(error)"])
         }
         if let store {
-            store.observeMemberErrors { [self] error in
-                loop.execute { self.handle(.ioErrors(member: error.member, count: 1)) }
+            store.observeMemberErrors { [weak self] error in
+                guard let core = self else { return }
+                core.loop.execute { core.handle(.ioErrors(member: error.member, count: 1)) }
             }
         }
         return store

@@ -66,7 +66,7 @@ public final class DisksService: Service, Sendable {
         try? await gracefulShutdown()
         try? await server.stop()
         loop.stop()
-        core.maintenance.stop()
+        core.stop()
         running.withLock { $0 = nil }
     }
 

@@ -150,6 +150,8 @@ struct DiskChassisTests {
 
         for bay in 1...4 { try chassis.rig.pull(bay: bay) }
         try chassis.waitFor("four members missing") { $0.away.count == 4 }
+        let present = (5...11).map { "\(chassis.membersRoot)/serial-DEV-\(String(format: "%02d", $0))" }
+        let before = try Self.contents(of: present)
         let more = "\(chassis.scratch.path)/more"
         try writeRandomFile(more, count: 1 << 20)
         let refused = try chassis.send(more, stream: "ee.disks.many.2", giveUpAfter: 3)
@@ -159,6 +161,12 @@ struct DiskChassisTests {
         let restore = try chassis.restore(stream: "ee.disks.many", to: partial)
         if restore.status == 0 {
             #expect(sameBytes(file, partial), "a restore with four members away returned wrong bytes")
+        } else {
+            #expect(restore.errors.contains("absent"), "\(restore.errors)")
+        }
+        let after = try Self.contents(of: present)
+        for (path, digest) in before {
+            #expect(after[path] == digest, "\(path) was deleted or rewritten while four members were away")
         }
 
         for bay in 1...4 { _ = try chassis.rig.insert(serial: String(format: "DEV-%02d", bay), bay: bay) }
@@ -169,6 +177,23 @@ struct DiskChassisTests {
         #expect(try chassis.restore(stream: "ee.disks.many", to: output).status == 0)
         #expect(sameBytes(file, output))
         #expect(try chassis.send(more, stream: "ee.disks.many.2").status == 0)
+    }
+
+    /// Every file under `directories`, by path, with its SHA-256.
+    static func contents(of directories: [String]) throws -> [String: String] {
+        var digests: [String: String] = [:]
+        for directory in directories {
+            guard let walk = FileManager.default.enumerator(atPath: directory) else { continue }
+            for case let name as String in walk {
+                let path = "\(directory)/\(name)"
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue
+                else { continue }
+                let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+                digests[path] = SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined()
+            }
+        }
+        return digests
     }
 
     @Test("the service restarted mid-rebuild: the rebuild resumes where it was")
