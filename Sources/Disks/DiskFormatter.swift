@@ -55,6 +55,22 @@ struct DiskFormatter: Sendable {
         try ExternalTool("umount", package: "mount").check(["--lazy", mountPoint])
     }
 
+    /// Where `device` is mounted now, if anywhere (the first mount in /proc/self/mountinfo whose source it is): a
+    /// restarted service finds its members still mounted.
+    static func mountPoint(ofDevice device: String) -> String? {
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let separator = fields.firstIndex(of: "-"), fields.count > separator + 2, fields.count > 4 else {
+                continue
+            }
+            if fields[separator + 2] == device {
+                return String(fields[4]).replacingOccurrences(of: "\\040", with: " ")
+            }
+        }
+        return nil
+    }
+
     /// Whether `path` is a mount point now, from /proc/self/mountinfo (field 5).
     static func isMountPoint(_ path: String) -> Bool {
         guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }

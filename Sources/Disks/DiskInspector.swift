@@ -42,6 +42,10 @@ struct DiskInspector: Sendable {
     /// replays the file system's log — a pulled member's label may be in its log alone, and its root would look
     /// empty, as a blank disk's does. The replay writes the log, as any mount of that file system would.
     private func memberContent(of device: String, identity: DiskIdentity) -> DiskContent {
+        // Mounted already (the service restarted, the machine did not): its label is read where it is.
+        if let mounted = DiskFormatter.mountPoint(ofDevice: device) {
+            return label(at: mounted).content
+        }
         let untouched = look(at: device, identity: identity, replayingLog: false)
         if case .found = untouched.label { return untouched.content }
         if case .failed = untouched.label { return untouched.content }
@@ -65,6 +69,11 @@ struct DiskInspector: Sendable {
             try? formatter.unmount(mountPoint)
             try? FileManager.default.removeItem(atPath: mountPoint)
         }
+        return label(at: mountPoint)
+    }
+
+    /// What the member label in the file system mounted at `mountPoint` says.
+    private func label(at mountPoint: String) -> (label: Label, content: DiskContent) {
         let labelPath = "\(mountPoint)/\(MemberIdentity.fileName)"
         guard FileManager.default.fileExists(atPath: labelPath) else {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountPoint)) ?? ["?"]

@@ -4,6 +4,7 @@
 ///     members-root = /srv/saatkond/members     (one XFS mount per member disk, named by the disk's identity)
 ///     state = /var/lib/saatkond-disks           (lifecycle, custody log, maintenance progress)
 ///     socket = /run/saatkond/disks.sock
+///     socket-group = 993                        (optional: the group of the socket file, 0660: who may connect)
 ///     data-shards = 8
 ///     parity-shards = 3
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
@@ -23,6 +24,7 @@ public struct DisksConfiguration: Sendable, Hashable {
     public var membersRoot: String
     public var state: String
     public var socket: String
+    public var socketGroup: UInt32?
     public var dataShards: Int
     public var parityShards: Int
     public var storagePublicKey: String
@@ -44,7 +46,7 @@ public struct DisksConfiguration: Sendable, Hashable {
             && lhs.scrubEvery == rhs.scrubEvery && lhs.smartEvery == rhs.smartEvery
             && lhs.rebuildBytesPerSecond == rhs.rebuildBytesPerSecond && lhs.rig == rhs.rig
             && lhs.consoleUIDs == rhs.consoleUIDs && lhs.readerUIDs == rhs.readerUIDs
-            && lhs.reporterUIDs == rhs.reporterUIDs
+            && lhs.reporterUIDs == rhs.reporterUIDs && lhs.socketGroup == rhs.socketGroup
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -74,7 +76,7 @@ public struct DisksConfiguration: Sendable, Hashable {
     ]
     private static let repeatable: Set<String> = ["console-uid", "reader-uid", "reporter-uid"]
     private static let known = Set(
-        required + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig"] + repeatable)
+        required + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig", "socket-group"] + repeatable)
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(DisksConfigurationError) {
@@ -139,6 +141,12 @@ public struct DisksConfiguration: Sendable, Hashable {
             rebuildBytesPerSecond = rate == 0 ? nil : rate
         }
         rig = values["rig"]?.first?.value
+        if let (value, line) = values["socket-group"]?.first {
+            guard let gid = UInt32(value) else {
+                throw DisksConfigurationError("\(file):\(line): 'socket-group' must be a numeric group id")
+            }
+            socketGroup = gid
+        }
         for (key, path) in [
             ("console-uid", \Self.consoleUIDs), ("reader-uid", \Self.readerUIDs), ("reporter-uid", \Self.reporterUIDs),
         ] {

@@ -214,6 +214,9 @@ final class DisksCore: @unchecked Sendable {
     /// another loop device), which the service leaves alone.
     private func report(for device: BlockDevice) -> DiskReport? {
         guard let node = device.devNode, let size = device.sizeBytes, size > 0 else { return nil }
+        // A test rig's disks are its own loop devices only: another rig on the same machine (another test, a
+        // workstation's `saatkond dev`) is tagged with bays by the same rule.
+        if let rig = configuration.rig, device.loopBackingFile?.hasPrefix(rig + "/") != true { return nil }
         let slot = BayIndicators.enclosureSlot(ofSysPath: device.sysPath)
         guard let bay = map.bay(properties: device.properties, enclosureSlot: slot) else { return nil }
         guard let identity = DiskIdentity(properties: device.properties) else {

@@ -49,7 +49,8 @@ public final class DisksService: Service, Sendable {
         try core.start()
         let logger = self.logger
         let server = LocalControlServer(
-            path: configuration.socket, mode: 0o660, group: nil, access: Self.access(configuration),
+            path: configuration.socket, mode: 0o660, group: configuration.socketGroup,
+            access: Self.access(configuration),
             group: MultiThreadedEventLoopGroup.singleton,
             onRefusal: { request in
                 logger.notice(

@@ -1,11 +1,13 @@
 import Foundation
-import TestSupport
 
 /// systemd-udevd as a plain child process, or the one that is already running.
 ///
 /// The udev database (/run/udev/data) is only written by a running udevd; without one, libudev sees the kernel's
 /// properties only. Call ``stop()`` in a `defer`: it stops only a daemon this object started, by its pid.
-final class UdevDaemon {
+public final class UdevDaemon {
+    /// Where Debian installs the udev daemon.
+    public static let udevdPath = "/lib/systemd/systemd-udevd"
+
     private let process: Process?
     private let createdRunDirectory: Bool
 
@@ -15,13 +17,13 @@ final class UdevDaemon {
     }
 
     /// Whether a udevd answers on /run/udev/control; a control file left behind by a dead udevd does not answer.
-    static var isRunning: Bool {
+    public static var isRunning: Bool {
         guard FileManager.default.fileExists(atPath: "/run/udev/control") else { return false }
         return (try? Command.run("udevadm", ["control", "--ping", "--timeout=2"])) != nil
     }
 
     /// Uses the running udevd, or starts one with its output in `logFile` and waits until it answers.
-    static func startOrReuse(logFile: String) throws -> UdevDaemon {
+    public static func startOrReuse(logFile: String) throws -> UdevDaemon {
         if isRunning { return UdevDaemon(process: nil, createdRunDirectory: false) }
 
         let createdRunDirectory = !FileManager.default.fileExists(atPath: "/run/udev")
@@ -30,7 +32,7 @@ final class UdevDaemon {
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.udevdPath)
+        process.executableURL = URL(fileURLWithPath: Self.udevdPath)
         process.arguments = []
         process.standardOutput = log
         process.standardError = log
@@ -52,7 +54,7 @@ final class UdevDaemon {
     }
 
     /// Stops the daemon this object started: SIGTERM, up to five seconds' grace, then SIGKILL.
-    func stop() {
+    public func stop() {
         guard let process else { return }
         let pid = process.processIdentifier
         if process.isRunning {

@@ -1,0 +1,135 @@
+import CryptoPrimitives
+import Disks
+import Foundation
+import LocalControl
+import LoopRig
+import SystemPackage
+import TestSupport
+import Testing
+
+/// `saatkond disks` as its unit runs it: its own process, its own configuration, and only the capabilities its unit
+/// leaves it (CapabilityBoundingSet), over the loop-device rig with real udev events.
+@Suite(
+    "saatkond disks, as its unit runs it", .serialized,
+    .enabled(if: LoopChassis.usable && UnprivilegedUser.canSwitch, "needs root, setpriv and the disk tools"))
+struct DisksServiceTests {
+    static let reader = UnprivilegedUser(id: 61_031)
+    static let console = UnprivilegedUser(id: 61_032)
+    /// The unit's CapabilityBoundingSet, as setpriv spells it.
+    static let unitCapabilities = "-all,+sys_admin,+sys_rawio,+dac_override,+chown,+fowner"
+
+    @Test("with only its unit's capabilities it forms the array and follows a pull; the socket serves whom it may")
+    func boundedService() throws {
+        let scratch = try ScratchDirectory()
+        let rig = try LoopRig(directory: FilePath("\(scratch.path)/saatkond-rig"), bays: 12)
+        try LoopRig.installRules(from: FilePath(LoopChassis.hardware))
+        let udevd = try UdevDaemon.startOrReuse(logFile: "\(scratch.path)/udevd.log")
+        var service: ChildProcess?
+        defer {
+            service?.send(SIGTERM)
+            if service?.waitForExit(timeout: 20) == nil { service?.send(SIGKILL) }
+            Self.unmountEverything(under: scratch.path)
+            rig.detachAll()
+            LoopRig.removeRules()
+            udevd.stop()
+            scratch.remove()
+        }
+        let configuration = try Self.configuration(in: scratch.path, rig: rig)
+        for bay in 1...12 {
+            let serial = String(format: "SVC-%02d", bay)
+            _ = try rig.makeDisk(serial: serial, bytes: 600 << 20)
+            _ = try rig.insert(serial: serial, bay: bay)
+        }
+        service = try ChildProcess(
+            executable: "/usr/bin/setpriv",
+            arguments: [
+                "--bounding-set=\(Self.unitCapabilities)", "--inh-caps=-all", "--", SaatkondExecutable.path, "disks",
+                "--config", configuration,
+            ],
+            output: "\(scratch.path)/disks.out", errors: "\(scratch.path)/disks.err")
+        let socket = "\(scratch.path)/disks.sock"
+        let status = { () throws -> DisksStatus in
+            let answer = try LocalControlClient.request(path: socket, op: "state", body: [:], timeout: .seconds(10))
+            return try JSONDecoder().decode(DisksStatus.self, from: JSONEncoder().encode(answer))
+        }
+        let log = { DevAppliance.read("\(scratch.path)/disks.err") }
+        var formed: DisksStatus?
+        for _ in 0..<600 where formed == nil {
+            if let current = try? status(), current.array.wholeMembers == 11 { formed = current }
+            usleep(100_000)
+        }
+        let array = try #require(formed, "no array formed in 60 s: \(log())")
+        #expect(array.bays.first { $0.bay == 12 }?.disk?.state == "spare")
+        let capabilities = try UnprivilegedUser.credentials(of: service!.pid).boundingCapabilities
+        // CAP_SYS_ADMIN 21, CAP_SYS_RAWIO 17, CAP_DAC_OVERRIDE 1, CAP_CHOWN 0, CAP_FOWNER 3.
+        let unitSet: UInt64 = [21, 17, 1, 0, 3].reduce(0) { $0 | (1 << $1) }
+        #expect(capabilities == unitSet, "bounding set \(String(capabilities, radix: 16))")
+
+        try rig.pull(bay: 3)
+        var missing = false
+        for _ in 0..<100 where !missing {
+            missing =
+                (try? status())?.away.contains { $0.identity == "serial-SVC-03" && $0.state == "missing" } ?? false
+            usleep(20_000)
+        }
+        #expect(missing, "the pull was not seen within 2 s: \(log())")
+
+        let home = "\(scratch.path)/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        for user in [Self.reader, Self.console] { try user.own(home) }
+        let readerCopy = try Self.reader.copy(SaatkondExecutable.path, into: home)
+        let read = try runSaatkond(
+            ["disks", "status", "--socket", socket], scratch: scratch.path, user: Self.reader, executable: readerCopy)
+        #expect(read.status == 0 && read.output.contains("bay 12"), "\(read.errors)")
+        let order = try runSaatkond(
+            ["disks", "prepare-removal", "--socket", socket, "--bay", "4"], scratch: scratch.path, user: Self.reader,
+            executable: readerCopy)
+        #expect(order.status != 0 && order.errors.contains("not allowed"), "\(order.errors)")
+        try FileManager.default.removeItem(atPath: readerCopy)
+        let consoleCopy = try Self.console.copy(SaatkondExecutable.path, into: home)
+        let prepared = try runSaatkond(
+            ["disks", "prepare-removal", "--socket", socket, "--bay", "4"], scratch: scratch.path, user: Self.console,
+            executable: consoleCopy)
+        #expect(prepared.status == 0, "\(prepared.errors)")
+        #expect(DevAppliance.read(rig.indicatorFile(bay: 4).string).hasPrefix("locate"))
+    }
+
+    /// The service's configuration file, its key files and chassis map, in `directory`.
+    static func configuration(in directory: String, rig: LoopRig) throws -> String {
+        let privateKey = try X25519PrivateKey()
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "%02x", $0) }.joined() }
+        try hex(privateKey.publicKey.rawRepresentation).write(
+            toFile: "\(directory)/storage.pub", atomically: true, encoding: .utf8)
+        try hex(try CryptoRandom.bytes(count: 32)).write(
+            toFile: "\(directory)/journal.key", atomically: true, encoding: .utf8)
+        let text = """
+            chassis = \(LoopChassis.hardware)/test-rig/test-rig.bays
+            members-root = \(directory)/members
+            state = \(directory)/disks
+            socket = \(directory)/disks.sock
+            socket-group = \(reader.group)
+            data-shards = 8
+            parity-shards = 3
+            storage-public-key = \(directory)/storage.pub
+            journal-key = \(directory)/journal.key
+            rig = \(rig.directory.string)
+            rebuild-rate = 0
+            reader-uid = \(reader.id)
+            console-uid = \(console.id)
+            """
+        let path = "\(directory)/disks.conf"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func unmountEverything(under directory: String) {
+        let mounts = ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ")
+                return fields.count > 1 && fields[1].hasPrefix(directory) ? String(fields[1]) : nil
+            }
+        for mount in mounts.sorted(by: { $0.count > $1.count }) {
+            _ = try? Command.run("umount", ["--lazy", mount])
+        }
+    }
+}
