@@ -14,7 +14,8 @@ import Testing
     .enabled(if: LoopChassis.usable && UnprivilegedUser.canSwitch, "needs root, setpriv and the disk tools"))
 struct DisksServiceTests {
     static let reader = UnprivilegedUser(id: 61_031)
-    static let console = UnprivilegedUser(id: 61_032)
+    /// In the reader's group, the socket's: both may connect; what each may ask is the service's to decide.
+    static let console = UnprivilegedUser(id: 61_032, group: 61_031)
     /// The unit's CapabilityBoundingSet, as setpriv spells it.
     static let unitCapabilities = "-all,+sys_admin,+sys_rawio,+dac_override,+chown,+fowner"
 
@@ -74,22 +75,19 @@ struct DisksServiceTests {
         }
         #expect(missing, "the pull was not seen within 2 s: \(log())")
 
-        let home = "\(scratch.path)/home"
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        for user in [Self.reader, Self.console] { try user.own(home) }
-        let readerCopy = try Self.reader.copy(SaatkondExecutable.path, into: home)
+        // One copy of the executable that both users may run (the build's own may lie where they cannot reach).
+        let executable = "\(scratch.path)/saatkond-copy"
+        _ = try Command.run("install", ["-m", "0755", SaatkondExecutable.path, executable])
         let read = try runSaatkond(
-            ["disks", "status", "--socket", socket], scratch: scratch.path, user: Self.reader, executable: readerCopy)
+            ["disks", "status", "--socket", socket], scratch: scratch.path, user: Self.reader, executable: executable)
         #expect(read.status == 0 && read.output.contains("bay 12"), "\(read.errors)")
         let order = try runSaatkond(
             ["disks", "prepare-removal", "--socket", socket, "--bay", "4"], scratch: scratch.path, user: Self.reader,
-            executable: readerCopy)
+            executable: executable)
         #expect(order.status != 0 && order.errors.contains("not allowed"), "\(order.errors)")
-        try FileManager.default.removeItem(atPath: readerCopy)
-        let consoleCopy = try Self.console.copy(SaatkondExecutable.path, into: home)
         let prepared = try runSaatkond(
             ["disks", "prepare-removal", "--socket", socket, "--bay", "4"], scratch: scratch.path, user: Self.console,
-            executable: consoleCopy)
+            executable: executable)
         #expect(prepared.status == 0, "\(prepared.errors)")
         #expect(DevAppliance.read(rig.indicatorFile(bay: 4).string).hasPrefix("locate"))
     }

@@ -17,6 +17,13 @@ public struct UnprivilegedUser: Sendable, Hashable {
         group = id
     }
 
+    /// A user with uid `id` whose primary group is `group` (several users of one group: a service's socket group).
+    public init(id: UInt32, group: UInt32) {
+        precondition(id != 0 && group != 0)
+        self.id = id
+        self.group = group
+    }
+
     /// A user with an entry in /etc/passwd, such as `postgres` (PostgreSQL refuses to run as a uid without one),
     /// with the uid and primary gid `id(1)` gives; nil when there is no such user.
     public init?(account name: String) {
