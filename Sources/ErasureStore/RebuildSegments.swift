@@ -122,9 +122,10 @@ extension ErasureCodedStore {
         else { return .elsewhere }
         // A resumed rebuild verifies what an earlier run wrote, and a member back from an absence what it held: a torn,
         // damaged or old file (another write's header) is rewritten like a missing one.
+        let path = target.shard(stream, segment: segment)
         let existing = RebuildShardFile(
-            target.shard(stream, segment: segment), arrayID: arrayID, stream: stream, segment: segment, index: index,
-            geometry: geometry)
+            path, arrayID: arrayID, stream: stream, segment: segment, index: index, geometry: geometry
+        ) { self.reportMemberError(member, path: path, $0, "read") }
         defer { existing?.close() }
         switch reconstructShard(
             stream: stream, segment: segment, target: index, into: stripe, read: &read, distrusted: distrusted,

@@ -59,12 +59,23 @@ struct RebuildShardFile {
     private let layout: ShardFileLayout
     /// The checksum region.
     private let checksums: [UInt8]
+    /// Told of each error the system gives a read (for ``MemberError``).
+    private let failed: (any Error) -> Void
 
     /// Opens shard `index` of a segment; nil when it is missing, torn, not that shard of this array, or cannot be
     /// read: to a rebuild, which holds no key, a shard it cannot read is a shard lost, and the next one is read in
-    /// its place (a rebuild never writes to the members it reads).
-    init?(_ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry) {
-        guard let descriptor = try? FileSystemCalls.open(path, .readOnly, options: [.closeOnExec]) else { return nil }
+    /// its place (a rebuild never writes to the members it reads). `failed` is told of each error the system gives.
+    init?(
+        _ path: FilePath, arrayID: [UInt8], stream: String, segment: UInt64, index: Int, geometry: ArrayGeometry,
+        failed: @escaping (any Error) -> Void = { _ in }
+    ) {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            failed(error)
+            return nil
+        }
         guard let size = try? FileSystemCalls.size(of: descriptor), size <= UInt64(Int.max) else {
             FileSystemCalls.release(descriptor)
             return nil
@@ -73,9 +84,9 @@ struct RebuildShardFile {
         var header = [UInt8](repeating: 0, count: layout.headerRegionBytes)
         var checksums = [UInt8](repeating: 0, count: layout.checksumRegionBytes)
         guard size == UInt64(layout.fileBytes),
-            header.withUnsafeMutableBytes({ Self.readFully(descriptor, at: 0, into: $0) }),
+            header.withUnsafeMutableBytes({ Self.readFully(descriptor, at: 0, into: $0, failed: failed) }),
             checksums.withUnsafeMutableBytes({
-                Self.readFully(descriptor, at: Int64(layout.checksumOffset), into: $0)
+                Self.readFully(descriptor, at: Int64(layout.checksumOffset), into: $0, failed: failed)
             }),
             let (decoded, headerLength) = try? ShardHeader.decode(header),
             header[headerLength...].allSatisfy({ $0 == 0 }), checksums[layout.checksumBytes...].allSatisfy({ $0 == 0 }),
@@ -94,6 +105,7 @@ struct RebuildShardFile {
         self.descriptor = descriptor
         self.layout = layout
         self.checksums = checksums
+        self.failed = failed
     }
 
     func close() { FileSystemCalls.release(descriptor) }
@@ -102,7 +114,7 @@ struct RebuildShardFile {
     func read(block: Int, into stripe: RebuildStripe) -> Bool {
         let place = stripe.mutableBlock(block, of: index)
         let offset = Int64(layout.bodyOffset + block * layout.geometry.blockBytes)
-        guard Self.readFully(descriptor, at: offset, into: place) else { return false }
+        guard Self.readFully(descriptor, at: offset, into: place, failed: failed) else { return false }
         let stored = checksums.withUnsafeBytes { ShardFileLayout.checksum(block, in: $0) }
         return CRC32C.checksum(UnsafeRawBufferPointer(place)) == stored
     }
@@ -114,17 +126,22 @@ struct RebuildShardFile {
 
     /// Fills `buffer` from `offset`; false on an error or when the file ends first.
     private static func readFully(
-        _ descriptor: FileDescriptor, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer
+        _ descriptor: FileDescriptor, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer,
+        failed: (any Error) -> Void
     ) -> Bool {
         var done = 0
         while done < buffer.count {
             // A failing read makes the block missing, and the caller brings in the next shard (see `init?`).
-            guard
-                let count = try? FileSystemCalls.read(
-                    descriptor, at: offset + Int64(done),
-                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...])),
-                count > 0
-            else { return false }
+            let count: Int
+            do {
+                count = try FileSystemCalls.read(
+                    descriptor, at: offset + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
+                )
+            } catch {
+                failed(error)
+                return false
+            }
+            guard count > 0 else { return false }
             done += count
         }
         return true
@@ -172,7 +189,8 @@ extension ErasureCodedStore {
             opened += 1
             let path = layout.shard(stream, segment: segment)
             return RebuildShardFile(
-                path, arrayID: arrayID, stream: stream, segment: segment, index: index, geometry: geometry)
+                path, arrayID: arrayID, stream: stream, segment: segment, index: index, geometry: geometry
+            ) { self.reportMemberError(member, path: path, $0, "read") }
         }
         // Shards are opened (header and checksums only) until one header has won the vote: it is on at least k of
         // them and on more than any other header could still reach. An outvoted shard is never a source, even when k
