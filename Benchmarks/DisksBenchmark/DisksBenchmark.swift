@@ -33,6 +33,18 @@ struct DisksBenchmark {
         let rebuildMiB = Int(environment["DISKS_REBUILD_MIB"] ?? "") ?? 1024
         let rate = Int(environment["DISKS_REBUILD_RATE"] ?? "") ?? 16 << 20
         let bench = try BenchRig(work: work, hardware: hardware)
+        // Interrupted, it still takes down what it set up (loop devices, mounts, the udevd it started), by id.
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                bench.tearDown()
+                exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
         do {
             try await bench.run(rounds: rounds, rebuildMiB: rebuildMiB, throttledRate: rate)
             bench.tearDown()

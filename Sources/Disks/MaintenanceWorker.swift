@@ -170,14 +170,19 @@ final class MaintenanceWorker: Sendable {
                         "member": "\(assignment.member)", "written": "\(report.shardsWritten)",
                         "intact": "\(report.shardsAlreadyIntact)", "unrepairable": "\(report.unrepairable.count)",
                     ])
-                if report.unrepairable.isEmpty {
+                // `caughtUp`: every shard and journal copy of the position is on the disk and its records of missed
+                // writes are gone. Not yet (a stream's appender held its journal, more than m members were away):
+                // the rebuild runs again when a disk arrives, or within 30 s.
+                if report.caughtUp {
                     finish(.rebuilt(assignment.identity))
                 } else {
+                    let behind = report.unrepairable + report.journalsBehind
                     finish(
                         .rebuildFailed(
                             assignment.identity,
-                            "\(report.unrepairable.count) segments cannot be rebuilt: "
-                                + report.unrepairable.prefix(5).joined(separator: ", ")))
+                            "not caught up yet: \(report.unrepairable.count) segments cannot be rebuilt now, "
+                                + "\(report.journalsBehind.count) journals are behind"
+                                + (behind.isEmpty ? "" : " (\(behind.prefix(5).joined(separator: ", ")))")))
                 }
             } catch {
                 shared.withLock { $0.rebuild = nil }
