@@ -140,6 +140,12 @@ final class BenchRig: @unchecked Sendable {
         rig.detachAll()
         LoopRig.removeRules()
         if let udevd, udevd.isRunning {
+            // Its workers still busy with the last detaches would write the database again after it is removed.
+            let settle = Process()
+            settle.executableURL = URL(fileURLWithPath: "/bin/udevadm")
+            settle.arguments = ["settle", "--timeout=10"]
+            try? settle.run()
+            settle.waitUntilExit()
             kill(udevd.processIdentifier, SIGTERM)
             udevd.waitUntilExit()
         }

@@ -3,6 +3,7 @@ import ErasureStore
 import Foundation
 import StoreFormat
 import StreamStore
+import Synchronization
 import SystemPackage
 
 extension BenchRig {
@@ -159,12 +160,74 @@ extension BenchRig {
         guard busy.count >= 50 else {
             throw BenchFailure("the rebuild ended after \(busy.count) appends; ingest more or throttle it further")
         }
+        // The device's share: the same appends while a plain program reads k MiB and writes 1 MiB (direct I/O,
+        // flushed every 8 MiB) at the rebuild's rate, on the same device, as the rebuild's I/O without the store.
+        let stop = Atomic<Bool>(false)
+        let sources = shardFiles(excluding: "serial-BENCH-NEW-03")
+        let rawWork = "\(work)/raw-rebuild"
+        let raw = Thread { Self.rawRebuildLoad(sources: sources, target: rawWork, rate: rate, stop: stop) }
+        raw.start()
+        var device: [Duration] = []
+        for _ in 0..<500 { device.append(try sample()) }
+        stop.store(true, ordering: .releasing)
         let quietP99 = Report.percentile(quiet, 0.99)
         let busyP99 = Report.percentile(busy, 0.99)
+        let deviceP99 = Report.percentile(device, 0.99)
         Report.line(
             "disks append latency (8 KiB, one writer): p99 \(Report.fixed(Report.milliseconds(quietP99), 2)) ms "
                 + "without a rebuild (\(quiet.count) appends), \(Report.fixed(Report.milliseconds(busyP99), 2)) ms "
-                + "during a rebuild throttled to \(rate >> 20) MiB/s (\(busy.count) appends)")
+                + "during a rebuild throttled to \(rate >> 20) MiB/s (\(busy.count) appends); "
+                + "\(Report.fixed(Report.milliseconds(deviceP99), 2)) ms during the rebuild's raw I/O at that rate "
+                + "(the device's bound: ratio \(Report.fixed(quietP99 / deviceP99, 3)))")
         Report.line("RESULT disks-append-p99-during-rebuild ratio=\(Report.fixed(quietP99 / busyP99, 3)) target=0.5")
+    }
+
+    private func shardFiles(excluding: String) -> [String] {
+        var files: [String] = []
+        for member in (try? FileManager.default.contentsOfDirectory(atPath: membersRoot)) ?? []
+        where member != excluding {
+            guard let walk = FileManager.default.enumerator(atPath: "\(membersRoot)/\(member)") else { continue }
+            for case let name as String in walk where name.hasSuffix(".shard") {
+                files.append("\(membersRoot)/\(member)/\(name)")
+            }
+        }
+        return files
+    }
+
+    /// Until `stop`: per MiB "rebuilt", 8 MiB read with direct I/O from `sources` and 1 MiB written with direct I/O
+    /// to `target`, flushed every 8 MiB, paced at `rate` written bytes a second.
+    private static func rawRebuildLoad(sources: [String], target: String, rate: Int, stop: borrowing Atomic<Bool>) {
+        guard !sources.isEmpty,
+            let output = try? FileDescriptor.open(
+                FilePath(target), .writeOnly,
+                options: FileDescriptor.OpenOptions([.create, .truncate]).union(FileSystemCalls.directIO),
+                permissions: [.ownerReadWrite])
+        else { return }
+        defer { try? output.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        let start = ContinuousClock.now
+        var written = 0
+        var source = 0
+        var offset: Int64 = 0
+        while !stop.load(ordering: .acquiring) {
+            for _ in 0..<8 {
+                guard
+                    let file = try? FileDescriptor.open(
+                        FilePath(sources[source % sources.count]), .readOnly,
+                        options: FileSystemCalls.directIO)
+                else { source += 1; continue }
+                let count = (try? file.read(fromAbsoluteOffset: offset, into: buffer)) ?? 0
+                try? file.close()
+                if count < buffer.count { source += 1; offset = 0 } else { offset += Int64(count) }
+            }
+            _ = try? output.write(toAbsoluteOffset: Int64(written % (256 << 20)), UnsafeRawBufferPointer(buffer))
+            written += buffer.count
+            if written % (8 << 20) == 0 { try? FileSystemCalls.synchroniseData(output) }
+            let due =
+                Double(written) / Double(rate) - Double((ContinuousClock.now - start).components.seconds)
+                - Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+            if due > 0 { Thread.sleep(forTimeInterval: due) }
+        }
     }
 }

@@ -142,6 +142,12 @@ final class DevelopmentUdev: Sendable {
     func stop() {
         guard let process else { return }
         if process.isRunning {
+            // Its workers still busy with the last detaches would write the database again after it is removed.
+            let settle = Process()
+            settle.executableURL = URL(fileURLWithPath: "/bin/udevadm")
+            settle.arguments = ["settle", "--timeout=10"]
+            try? settle.run()
+            settle.waitUntilExit()
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }

@@ -58,6 +58,8 @@ public final class UdevDaemon {
         guard let process else { return }
         let pid = process.processIdentifier
         if process.isRunning {
+            // Its workers still busy with the last detaches would write the database again after it is removed.
+            _ = try? Command.run("udevadm", ["settle", "--timeout=10"])
             kill(pid, SIGTERM)
             let deadline = ContinuousClock.now.advanced(by: .seconds(5))
             while process.isRunning && ContinuousClock.now < deadline {
