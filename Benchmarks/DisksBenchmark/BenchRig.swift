@@ -39,8 +39,9 @@ final class BenchRig: @unchecked Sendable {
             storagePublicKey: privateKey.publicKey, storagePrivateKey: nil, journalKey: journal)
         chassis = "\(work)/chassis.bays"
         try BayMapText.rig(bays: 12).write(toFile: chassis, atomically: true, encoding: .utf8)
-        try LoopRig.installRules(from: FilePath(hardware))
+        // udevd first: it then knows whether /run/udev was there before (the rules are put under it).
         try startUdevd()
+        try LoopRig.installRules(from: FilePath(hardware))
     }
 
     private func startUdevd() throws {

@@ -85,11 +85,17 @@ public struct DevelopmentAppliance: Sendable {
                 if let array = disks.status?.array, array.id != nil, array.degradedPositions.count < array.parityShards,
                     !(disks.status?.bays.contains { $0.disk?.state == "adopting" } ?? true)
                 {
-                    let store = try ErasureCodedStore(memberRoot: loopBays.membersRoot, keys: keys)
-                    reporter.watch(store)
-                    storage.open(store)
-                    logger.info("the array is open", metadata: ["array": "\(array.id ?? "")"])
-                    return
+                    do {
+                        let store = try ErasureCodedStore(memberRoot: loopBays.membersRoot, keys: keys)
+                        reporter.watch(store)
+                        storage.open(store)
+                        logger.info("the array is open", metadata: ["array": "\(array.id ?? "")"])
+                        return
+                    } catch {
+                        // Members still being mounted: the next look, in a second, may find them.
+                        logger.warning("the array does not open yet", metadata: ["error": "\(error)"])
+                        try await Task.sleep(for: .seconds(1))
+                    }
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }

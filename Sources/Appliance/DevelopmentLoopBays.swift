@@ -36,8 +36,9 @@ struct DevelopmentLoopBays: Sendable {
             throw ConfigurationError("saatkond dev --loop-bays needs root: it attaches loop devices and mounts them")
         }
         let rig = try LoopRig(directory: rigDirectory, bays: bays)
-        try LoopRig.installRules(from: hardware)
+        // udevd first: it then knows whether /run/udev was there before (the rules are put under it).
         let udev = try DevelopmentUdev.startOrReuse(logFile: state.path.appending("udevd.log").string)
+        try LoopRig.installRules(from: hardware)
         try FileManager.default.createDirectory(atPath: disksState.string, withIntermediateDirectories: true)
         let chassis = disksState.appending("chassis.bays")
         let map = BayMap(

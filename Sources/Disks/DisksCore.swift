@@ -78,7 +78,8 @@ final class DisksCore: @unchecked Sendable {
         lifecycle = DiskLifecycle(configuration: lifecycleConfiguration, restoring: snapshot)
         maintenance = MaintenanceWorker(
             state: configuration.state, rebuildBytesPerSecond: configuration.rebuildBytesPerSecond,
-            scrubEvery: configuration.scrubEvery, logger: logger)
+            scrubEvery: configuration.scrubEvery, logger: logger,
+            owner: configuration.storageOwner.map { (root: configuration.membersRoot, uid: $0.uid, gid: $0.gid) })
         nextTick = now()
         nextHealthPoll = now() + .seconds(5)
         nextRebuildRetry = now() + .seconds(30)

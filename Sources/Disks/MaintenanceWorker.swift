@@ -51,7 +51,15 @@ final class MaintenanceWorker: Sendable {
     private let scrubEvery: Duration
     private let logger: Logger
 
-    init(state: String, rebuildBytesPerSecond: Int?, scrubEvery: Duration, logger: Logger) {
+    /// The members root and the storage user that owns what is in it (ingest's): what a rebuild or a scrub writes is
+    /// given to that user when it ends, since this service writes as another.
+    private let owner: (root: String, uid: UInt32, gid: UInt32)?
+
+    init(
+        state: String, rebuildBytesPerSecond: Int?, scrubEvery: Duration, logger: Logger,
+        owner: (root: String, uid: UInt32, gid: UInt32)? = nil
+    ) {
+        self.owner = owner
         recordPath = "\(state)/scrub.json"
         self.rebuildBytesPerSecond = rebuildBytesPerSecond
         self.scrubEvery = scrubEvery
@@ -101,6 +109,7 @@ final class MaintenanceWorker: Sendable {
                     dataShards: configuration.dataShards, parityShards: configuration.parityShards,
                     memberCount: configuration.dataShards + configuration.parityShards)
                 let arrayID = try ErasureCodedStore.create(members: roots, geometry: geometry)
+                giveToOwner()
                 finish(.formed(arrayID: DiskInspector.hex(arrayID)))
             } catch {
                 finish(.formationFailed("\(error)"))
@@ -115,6 +124,7 @@ final class MaintenanceWorker: Sendable {
                 let mountPoint = formatter.mountPoint(of: assignment.identity)
                 try formatter.mount(assignment.device, at: mountPoint)
                 try store.adoptReplacement(FilePath(mountPoint), as: assignment.member)
+                giveToOwner()
                 finish(.adopted(assignment.identity))
             } catch {
                 finish(.adoptionFailed(assignment.identity, "\(error)"))
@@ -170,6 +180,7 @@ final class MaintenanceWorker: Sendable {
                         "member": "\(assignment.member)", "written": "\(report.shardsWritten)",
                         "intact": "\(report.shardsAlreadyIntact)", "unrepairable": "\(report.unrepairable.count)",
                     ])
+                giveToOwner()
                 // `caughtUp`: every shard and journal copy of the position is on the disk and its records of missed
                 // writes are gone. Not yet (a stream's appender held its journal, more than m members were away):
                 // the rebuild runs again when a disk arrives, or within 30 s.
@@ -239,6 +250,7 @@ final class MaintenanceWorker: Sendable {
                 shardsRepaired: report.shardsRepaired, unrepairable: report.unrepairable, resumeAfter: nil,
                 interrupted: false)
             Self.save(record, to: recordPath)
+            giveToOwner()
             shared.withLock { state in
                 state.scrub = DisksStatus.ScrubStatus(
                     running: false, lastCompleted: record.lastCompleted, lastReport: record.report,
@@ -250,6 +262,17 @@ final class MaintenanceWorker: Sendable {
             finish(.scrubbed)
         }
         return true
+    }
+
+    /// `chown -R` of the members root to the storage user: files a rebuild or scrub created belong to it, as those
+    /// ingest writes do (each member is its own file system, so the walk stays on the members).
+    private func giveToOwner() {
+        guard let owner else { return }
+        do {
+            try ExternalTool("chown", package: "coreutils").check(["-R", "\(owner.uid):\(owner.gid)", owner.root])
+        } catch {
+            logger.error("giving rebuilt files to the storage user failed", metadata: ["error": "\(error)"])
+        }
     }
 
     func stop() {

@@ -23,8 +23,9 @@ struct DisksServiceTests {
     func boundedService() throws {
         let scratch = try ScratchDirectory()
         let rig = try LoopRig(directory: FilePath("\(scratch.path)/saatkond-rig"), bays: 12)
-        try LoopRig.installRules(from: FilePath(LoopChassis.hardware))
+        // udevd first: it then knows whether /run/udev was there before (the rules are put under it).
         let udevd = try UdevDaemon.startOrReuse(logFile: "\(scratch.path)/udevd.log")
+        try LoopRig.installRules(from: FilePath(LoopChassis.hardware))
         var service: ChildProcess?
         defer {
             service?.send(SIGTERM)
@@ -61,6 +62,10 @@ struct DisksServiceTests {
         }
         let array = try #require(formed, "no array formed in 60 s: \(log())")
         #expect(array.bays.first { $0.bay == 12 }?.disk?.state == "spare")
+        // Ingest (the storage owner) must read and write what the disks service made: every file and directory.
+        let owners = try Command.run(
+            "find", ["\(scratch.path)/members", "-mindepth", "1", "!", "-uid", "\(Self.reader.id)"])
+        #expect(owners.isEmpty, "not the storage owner's: \(owners)")
         let capabilities = try UnprivilegedUser.credentials(of: service!.pid).boundingCapabilities
         // CAP_SYS_ADMIN 21, CAP_SYS_RAWIO 17, CAP_DAC_OVERRIDE 1, CAP_CHOWN 0, CAP_FOWNER 3.
         let unitSet: UInt64 = [21, 17, 1, 0, 3].reduce(0) { $0 | (1 << $1) }
@@ -112,6 +117,7 @@ struct DisksServiceTests {
             journal-key = \(directory)/journal.key
             rig = \(rig.directory.string)
             rebuild-rate = 0
+            storage-owner = \(reader.id):\(reader.group)
             reader-uid = \(reader.id)
             console-uid = \(console.id)
             """
