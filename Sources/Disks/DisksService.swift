@@ -60,7 +60,15 @@ public final class DisksService: Service, Sendable {
         ) { request in
             await Self.answer(request, core: core)
         }
-        try await server.start()
+        do {
+            try await server.start()
+        } catch {
+            // The loop and its workers started already: nothing of this run outlives its failure.
+            loop.stop()
+            core.stop()
+            running.withLock { $0 = nil }
+            throw error
+        }
         _ = try? ServiceManager.notify("READY=1\nSTATUS=watching \(map.bays.count) bays of \(map.chassis)")
         logger.info(
             "disks service ready", metadata: ["chassis": "\(map.chassis)", "socket": "\(configuration.socket)"])
