@@ -19,8 +19,7 @@ final class BenchRig: @unchecked Sendable {
     let keys: StorageKeys
     let publicKeys: StorageKeys
     let chassis: String
-    private var udevd: Process?
-    private var createdRunDirectory = false
+    private var udevd: UdevDaemonProcess?
     private var service: DisksService?
     private var group: ServiceGroup?
     private var groupTask: Task<Void, Never>?
@@ -40,35 +39,8 @@ final class BenchRig: @unchecked Sendable {
         chassis = "\(work)/chassis.bays"
         try BayMapText.rig(bays: 12).write(toFile: chassis, atomically: true, encoding: .utf8)
         // udevd first: it then knows whether /run/udev was there before (the rules are put under it).
-        try startUdevd()
+        udevd = try UdevDaemonProcess.startOrReuse(logFile: "\(work)/udevd.log")
         try LoopRig.installRules(from: FilePath(hardware))
-    }
-
-    private func startUdevd() throws {
-        if Self.udevdAnswers() { return }
-        createdRunDirectory = !FileManager.default.fileExists(atPath: "/run/udev")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-udevd")
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        udevd = process
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !Self.udevdAnswers() {
-            guard ContinuousClock.now < deadline else { throw BenchFailure("systemd-udevd did not start") }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-    }
-
-    static func udevdAnswers() -> Bool {
-        guard FileManager.default.fileExists(atPath: "/run/udev/control") else { return false }
-        let ping = Process()
-        ping.executableURL = URL(fileURLWithPath: "/bin/udevadm")
-        ping.arguments = ["control", "--ping", "--timeout=2"]
-        ping.standardError = FileHandle.nullDevice
-        guard (try? ping.run()) != nil else { return false }
-        ping.waitUntilExit()
-        return ping.terminationStatus == 0
     }
 
     /// Starts the disks service with a rebuild rate (nil: none).
@@ -140,17 +112,7 @@ final class BenchRig: @unchecked Sendable {
         }
         rig.detachAll()
         LoopRig.removeRules()
-        if let udevd, udevd.isRunning {
-            // Its workers still busy with the last detaches would write the database again after it is removed.
-            let settle = Process()
-            settle.executableURL = URL(fileURLWithPath: "/bin/udevadm")
-            settle.arguments = ["settle", "--timeout=10"]
-            try? settle.run()
-            settle.waitUntilExit()
-            kill(udevd.processIdentifier, SIGTERM)
-            udevd.waitUntilExit()
-        }
-        if createdRunDirectory { try? FileManager.default.removeItem(atPath: "/run/udev") }
+        udevd?.stop()
         try? FileManager.default.removeItem(atPath: work)
     }
 }

@@ -31,13 +31,13 @@ struct DevelopmentLoopBays: Sendable {
     var socket: FilePath { state.path.appending("disks.sock") }
 
     /// Prepares the rig and returns the disks service to run, and what to undo at the end.
-    func prepare(keys: StorageKeys) throws -> (service: DisksService, rig: LoopRig, udev: DevelopmentUdev) {
+    func prepare(keys: StorageKeys) throws -> (service: DisksService, rig: LoopRig, udev: UdevDaemonProcess) {
         guard geteuid() == 0 else {
             throw ConfigurationError("saatkond dev --loop-bays needs root: it attaches loop devices and mounts them")
         }
         let rig = try LoopRig(directory: rigDirectory, bays: bays)
         // udevd first: it then knows whether /run/udev was there before (the rules are put under it).
-        let udev = try DevelopmentUdev.startOrReuse(logFile: state.path.appending("udevd.log").string)
+        let udev = try UdevDaemonProcess.startOrReuse(logFile: state.path.appending("udevd.log").string)
         try LoopRig.installRules(from: hardware)
         try FileManager.default.createDirectory(atPath: disksState.string, withIntermediateDirectories: true)
         let chassis = disksState.appending("chassis.bays")
@@ -84,7 +84,7 @@ struct DevelopmentLoopBays: Sendable {
     }
 
     /// Unmounts every member and detaches every loop device of the rig, by their paths and nodes.
-    func tearDown(rig: LoopRig, udev: DevelopmentUdev) {
+    func tearDown(rig: LoopRig, udev: UdevDaemonProcess) {
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: membersRoot.string)) ?? [] {
             let path = membersRoot.appending(entry).string
             _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: ["--lazy", path]).waitUntilExit()
@@ -92,66 +92,5 @@ struct DevelopmentLoopBays: Sendable {
         rig.detachAll()
         LoopRig.removeRules()
         udev.stop()
-    }
-}
-
-/// systemd-udevd for the development rig: the one running, or a child process started and stopped by pid.
-final class DevelopmentUdev: Sendable {
-    private let process: Process?
-    /// Whether /run/udev was there before the daemon started: a machine without a udev database is left without one.
-    private let createdRunDirectory: Bool
-
-    private init(process: Process?, createdRunDirectory: Bool = false) {
-        self.process = process
-        self.createdRunDirectory = createdRunDirectory
-    }
-
-    static var isRunning: Bool {
-        guard FileManager.default.fileExists(atPath: "/run/udev/control") else { return false }
-        let ping = Process()
-        ping.executableURL = URL(fileURLWithPath: "/bin/udevadm")
-        ping.arguments = ["control", "--ping", "--timeout=2"]
-        ping.standardOutput = FileHandle.nullDevice
-        ping.standardError = FileHandle.nullDevice
-        guard (try? ping.run()) != nil else { return false }
-        ping.waitUntilExit()
-        return ping.terminationStatus == 0
-    }
-
-    static func startOrReuse(logFile: String) throws -> DevelopmentUdev {
-        if isRunning { return DevelopmentUdev(process: nil) }
-        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-        let createdRunDirectory = !FileManager.default.fileExists(atPath: "/run/udev")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/lib/systemd/systemd-udevd")
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        let daemon = DevelopmentUdev(process: process, createdRunDirectory: createdRunDirectory)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !isRunning {
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                daemon.stop()
-                throw ConfigurationError("systemd-udevd did not start; see \(logFile)")
-            }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        return daemon
-    }
-
-    func stop() {
-        guard let process else { return }
-        if process.isRunning {
-            // Its workers still busy with the last detaches would write the database again after it is removed.
-            let settle = Process()
-            settle.executableURL = URL(fileURLWithPath: "/bin/udevadm")
-            settle.arguments = ["settle", "--timeout=10"]
-            try? settle.run()
-            settle.waitUntilExit()
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        if createdRunDirectory { try? FileManager.default.removeItem(atPath: "/run/udev") }
     }
 }
