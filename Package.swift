@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["CLibsystemd", "DurableFiles", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "CryptoPrimitives", dependencies: ["CLibcrypto", "DurableFiles"]),
         .target(name: "ErasureCode", dependencies: ["CISAL"]),
-        .target(name: "TPM2", dependencies: ["CTSS2"]),
+        .target(name: "TPM2", dependencies: ["CTSS2", "CryptoPrimitives"]),
 
         // MARK: Pure core: formats and state machines, no I/O.
         .target(name: "StreamStore", dependencies: ["HashChain"]),
@@ -305,7 +305,13 @@ let package = Package(
         .testTarget(
             name: "DurableFilesTests",
             dependencies: ["DurableFiles", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]),
-        .testTarget(name: "TPM2Tests", dependencies: ["TPM2", "TestSupport"]),
+        .testTarget(
+            name: "TPM2Tests",
+            dependencies: [
+                "TPM2", "CryptoPrimitives", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "ReplicationProtocolTests",
             dependencies: [

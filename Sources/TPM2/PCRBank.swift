@@ -32,6 +32,21 @@ public enum PCRBank: Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// 17–22 for dynamic launch, 23 for applications.
     public static let validIndices: ClosedRange<Int> = 0...23
 
+    /// The TPM_ALG_ID of the hash, as it appears on the wire.
+    var algorithmID: UInt16 {
+        switch self {
+        case .sha1: 0x0004
+        case .sha256: 0x000B
+        case .sha384: 0x000C
+        }
+    }
+
+    /// The bank whose hash has the TPM_ALG_ID `algorithmID`, if it is one of these.
+    init?(algorithmID: UInt16) {
+        guard let bank = Self.allCases.first(where: { $0.algorithmID == algorithmID }) else { return nil }
+        self = bank
+    }
+
     /// The TPM_ALG_ID of the hash.
     var algorithm: TPM2_ALG_ID {
         switch self {

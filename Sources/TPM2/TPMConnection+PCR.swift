@@ -87,7 +87,7 @@ extension TPMConnection {
         indices: Set<Int>,
         context: OpaquePointer
     ) throws(TPM2Error) -> (counter: UInt32, values: [Int: [UInt8]]) {
-        var selection = PCRSelection.make(bank: bank, indices: indices)
+        var selection = PCRSelectionList.make(bank: bank, indices: indices)
         var counter: UInt32 = 0
         var selectionOut: UnsafeMutablePointer<TPML_PCR_SELECTION>?
         var digests: UnsafeMutablePointer<TPML_DIGEST>?
@@ -102,7 +102,7 @@ extension TPMConnection {
         guard let selectionOut, let digests else {
             throw .unusableResponse("Esys_PCR_Read on '\(tcti)' succeeded without results; report this bug.")
         }
-        let values = try PCRSelection.pair(selectionOut.pointee, with: digests.pointee, bank: bank, tcti: tcti)
+        let values = try PCRSelectionList.pair(selectionOut.pointee, with: digests.pointee, bank: bank, tcti: tcti)
         return (counter, values)
     }
 }
