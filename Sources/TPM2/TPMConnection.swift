@@ -6,9 +6,10 @@ import Synchronization
 /// Resource management: swtpm and /dev/tpm0 have no resource manager, so every transient object and
 /// session created through a connection must be flushed (Esys_FlushContext) before it is dropped, or
 /// the TPM's three or so slots fill up and later commands fail with TPM_RC_OBJECT_MEMORY or
-/// TPM_RC_SESSION_MEMORY for every process. The operations offered so far (random bytes, PCR read and
-/// extend) create neither. On real hardware prefer "device:/dev/tpmrm0", whose kernel resource manager
-/// flushes what a closed connection left behind.
+/// TPM_RC_SESSION_MEMORY for every process. Each operation here flushes what it created before it returns,
+/// on its error paths too, and holds at most one transient object besides the SRK at a time;
+/// `handles(_:)` shows what is loaded. On real hardware prefer "device:/dev/tpmrm0", whose kernel resource
+/// manager flushes what a closed connection left behind.
 ///
 /// Only one client at a time: swtpm serves one connection and queues the next until it closes, so keep
 /// one `TPMConnection` per process and share it; dropping the last reference closes the connection.
