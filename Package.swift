@@ -65,6 +65,13 @@ let package = Package(
             dependencies: ["DurableFiles", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(name: "HPKE", dependencies: ["CryptoPrimitives"]),
+        // Escrow: the storage secret split m-of-n (Shamir over GF(256)) and sealed to home officials with HPKE.
+        .target(
+            name: "Escrow",
+            dependencies: [
+                "HPKE", "CryptoPrimitives", "DurableFiles", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "StoreFormat",
             dependencies: [
@@ -196,7 +203,7 @@ let package = Package(
             dependencies: [
                 "Appliance", "Disks", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
                 "ReplicationTransport", "ReplicationProtocol",
-                "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore",
+                "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore", "Escrow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -336,6 +343,15 @@ let package = Package(
             dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives", "TestSupport"]),
+        // EscrowTests also run Debian's gfsplit and gfcombine, and saatkond's `keys` escrow commands in-process.
+        .testTarget(
+            name: "EscrowTests",
+            dependencies: [
+                "Escrow", "HPKE", "CryptoPrimitives", "TestSupport", "saatkond", "Appliance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // Test-only: the writer that the crash tests kill at random instants (`swift build --build-tests` builds it).
         .executableTarget(
             name: "StoreCrashWriter",
