@@ -44,7 +44,10 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     /// The pending flush timer the state machine armed, cancelled when the handler goes.
     private var flushTimer: Scheduled<Void>?
 
-    private let signer: ReceiptSigner
+    /// Signs the receipts clients ask for.
+    private let receiptKey: any ReceiptSigningKey
+    /// The name receipts give the appliance.
+    private let applianceName: String
     private let metrics: ReplicationMetrics
     private let storageWork: StorageWork
     private var streamCounters: ReplicationMetrics.StreamCounters?
@@ -62,7 +65,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, listingPool: NIOThreadPool? = nil,
         limits: ReceiverStateMachine.Limits,
-        policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
+        policy: AuthorizationPolicy, receiptKey: any ReceiptSigningKey, applianceName: String,
+        metrics: ReplicationMetrics, budget: ReceiveBudget,
         storageWork: StorageWork, streamSlots: SharedStreamSlots, frameLimit: NIOLoopBoundBox<Int>,
         onHandshakeCompleted: @escaping () -> Void, logger: Logger,
         peerOf: @escaping (ChannelHandlerContext) -> CertifiedPeer? = ReceiverChannelHandler.tlsPeer
@@ -73,7 +77,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         self.onHandshakeCompleted = onHandshakeCompleted
         self.budget = budget
         self.storageWork = storageWork
-        self.signer = signer
+        self.receiptKey = receiptKey
+        self.applianceName = applianceName
         self.metrics = metrics
         self.state = ReceiverStateMachine(limits: limits, policy: policy)
         self.limits = limits
@@ -223,8 +228,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
         if let request = action.receipt {
             do {
-                let receipt = try signer.sign(
-                    stream: request.stream, durableLength: request.durableLength, head: request.head)
+                let receipt = try Receipt.signed(
+                    stream: request.stream.rawValue, durableLength: request.durableLength, head: request.head,
+                    appliance: applianceName, by: receiptKey)
                 context.writeAndFlush(wrapOutboundOut(.receipt(receipt)), promise: nil)
             } catch {
                 logger.error("cannot sign a receipt", metadata: ["error": "\(error)"])
