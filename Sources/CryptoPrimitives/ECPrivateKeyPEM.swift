@@ -1,6 +1,7 @@
 /// P-256 private key files in PEM, read and written here rather than by OpenSSL's PEM and DER coders, whose working
-/// copies of the decoded key (OpenSSL 3.0 frees some of them without wiping) would outlive the read in ordinary heap
-/// memory that a core dump shows. Every byte of the key passes only through ``SecretBytes``; OpenSSL receives the
+/// copies of the decoded key would outlive the read in ordinary heap memory that a core dump shows (OpenSSL 3's PEM
+/// decoder frees the decoded DER with a plain `OPENSSL_free`: providers/implementations/encode_decode/
+/// decode_pem2der.c). Every byte of the key passes only through ``SecretBytes``; OpenSSL receives the
 /// private scalar alone, which it keeps in its secure heap.
 ///
 /// Read: an unencrypted PKCS#8 `PRIVATE KEY` (RFC 5208, 5958) or SEC 1 `EC PRIVATE KEY` (RFC 5915) block of a P-256
