@@ -30,7 +30,7 @@ public final class ReplicationServer: Service {
         public var shutdownGracePeriod: TimeAmount
         /// Which certificate identity may append to and read which streams.
         public var policy: AuthorizationPolicy
-        /// Signs the receipts senders ask for.
+        /// Signs the receipts senders ask for (off the event loops: it may block for milliseconds).
         public var receiptKey: any ReceiptSigningKey
         /// The name receipts give the appliance.
         public var applianceName: String
@@ -126,6 +126,12 @@ public final class ReplicationServer: Service {
         let listingPool = NIOThreadPool(numberOfThreads: 1)
         listingPool.start()
         defer { listingPool.shutdownGracefully { _ in } }
+        // Receipts are signed on threads of their own: a signature by the TPM-resident key is a blocking round trip
+        // to the keys service, which must hold neither an event loop nor the threads that appends wait for. Two, so
+        // that one slow signature does not hold every connection's receipt; the TPM signs one at a time anyway.
+        let signingPool = NIOThreadPool(numberOfThreads: 2)
+        signingPool.start()
+        defer { signingPool.shutdownGracefully { _ in } }
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -156,7 +162,7 @@ public final class ReplicationServer: Service {
                             ReceiverChannelHandler(
                                 storage: storage, threadPool: threadPool, listingPool: listingPool, limits: limits,
                                 policy: currentPolicy.withLockedValue { $0 },
-                                receiptKey: receiptKey, applianceName: applianceName,
+                                receiptKey: receiptKey, applianceName: applianceName, signingPool: signingPool,
                                 metrics: metrics,
                                 budget: budget, storageWork: storageWork, streamSlots: streamSlots,
                                 frameLimit: frameLimit,
