@@ -307,7 +307,14 @@ let package = Package(
             dependencies: ["LoopRig", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd", "TestSupport"]),
-        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
+        // Fixtures: Wycheproof's ECDSA P-256 vectors, read from the source tree.
+        .testTarget(
+            name: "CryptoPrimitivesTests",
+            dependencies: [
+                "CryptoPrimitives", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "ErasureCodeTests", dependencies: ["ErasureCode", "TestSupport"]),
         .testTarget(
             name: "DurableFilesTests",

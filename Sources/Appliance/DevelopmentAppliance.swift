@@ -118,11 +118,11 @@ public struct DevelopmentAppliance: Sendable {
         let policyFiles = try DevelopmentPolicy.createIfMissing(
             configuration.state, trustedAuthorities: identity.authorityCertificate)
         let policy = try policyFiles.load()
-        let signer = ReceiptSigner(
-            key: try DevelopmentStorage.loadOrCreateSigningKey(configuration.state), appliance: "saatkond-dev")
+        let receiptKey = SoftwareReceiptSigningKey(try DevelopmentStorage.loadOrCreateSigningKey(configuration.state))
         let server = ReplicationServer(
             configuration: .init(
-                host: configuration.host, port: configuration.port, tls: tls, policy: policy, signer: signer),
+                host: configuration.host, port: configuration.port, tls: tls, policy: policy, receiptKey: receiptKey,
+                applianceName: "saatkond-dev"),
             storage: storage, group: group, logger: logger
         ) { address in
             do {

@@ -51,25 +51,36 @@ enum DevelopmentStorage {
             journalKey: try KeyFile.read(journalPath, in: directory.string))
     }
 
-    /// The development receipt-signing key (an Ed25519 seed), and its public half in
-    /// ``StateDirectory/receiptSigningPublicKey`` (hex) for whoever verifies receipts.
-    static func loadOrCreateSigningKey(_ state: StateDirectory) throws -> Ed25519PrivateKey {
+    /// The development receipt-signing key (ECDSA P-256, a PKCS#8 PEM file, 0600), and its public half in
+    /// ``StateDirectory/receiptSigningPublicKey`` (PEM) for whoever verifies receipts. On the appliance the key lives
+    /// in the TPM and signs through the keys service; here it is a file, named as such.
+    static func loadOrCreateSigningKey(_ state: StateDirectory) throws -> P256PrivateKey {
         try FileSystemCalls.createDirectories(state.keys)
-        let path = state.keys.appending("development-signing-key")
+        let path = state.keys.appending(developmentSigningKeyName)
         if !FileSystemCalls.exists(path) {
-            let key = try Ed25519PrivateKey()
-            try key.rawRepresentation.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+            try P256PrivateKey().pemRepresentation.withUnsafeBytes {
+                try FileSystemCalls.writeAtomically($0, to: path)
+            }
         }
-        let key = try Ed25519PrivateKey(rawRepresentation: try KeyFile.read(path, in: state.keys.string))
-        // Written apart from the seed, so that a state directory from before it existed, or a crash between the two
-        // writes, still gets it; derived from the seed, so it always matches the key that signs.
-        if !FileSystemCalls.exists(state.receiptSigningPublicKey) {
-            let hex = key.publicKey.rawRepresentation.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            try Array((hex + "\n").utf8).withUnsafeBytes {
+        let key: P256PrivateKey
+        do {
+            key = try P256PrivateKey(pemRepresentation: try KeyFile.readPEM(path, in: state.keys.string))
+        } catch let error as CryptoError {
+            throw ConfigurationError("\(path) is not a P-256 private key in PEM: \(error.message)")
+        }
+        // Written apart from the private key, so that a crash between the two writes still gets it; derived from the
+        // private key each start, so that it always matches the key that signs.
+        let publicKey = Array(key.publicKey.pemRepresentation.utf8)
+        let existing = try? FileSystemCalls.readAll(state.receiptSigningPublicKey)
+        if existing != publicKey {
+            try publicKey.withUnsafeBytes {
                 try FileSystemCalls.writeAtomically(
                     $0, to: state.receiptSigningPublicKey, permissions: [.ownerReadWrite, .groupRead, .otherRead])
             }
         }
         return key
     }
+
+    /// The development receipt-signing key's file in the keys directory.
+    static let developmentSigningKeyName = "development-signing-key.pem"
 }

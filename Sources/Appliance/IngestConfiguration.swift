@@ -13,7 +13,7 @@
 ///     disks-socket = /run/saatkond/disks.sock (optional: where to report I/O errors met on members)
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
 ///     journal-key = /run/saatkond/keys/journal.key
-///     signing-key = /run/saatkond/keys/signing.key
+///     signing-key = /run/saatkond/keys/receipt-signing-key.pem
 ///     appliance-name = ee-embassy-lu-1
 ///
 /// Every mistake is reported with the file and line, before anything starts. There is no `storage-private-key`:
@@ -44,7 +44,9 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var storagePublicKey: String
     /// The journal key (32 bytes).
     public var journalKey: String
-    /// The receipt-signing key (an Ed25519 seed, 32 bytes).
+    /// The receipt-signing key: an ECDSA P-256 private key in PEM (PKCS#8 `-----BEGIN PRIVATE KEY-----`, or SEC 1
+    /// `-----BEGIN EC PRIVATE KEY-----`), unencrypted. For now a file; the appliance's key will live in the TPM and
+    /// sign through the keys service's socket instead, and this setting will name that socket.
     public var signingKey: String
     /// The name receipts give the appliance.
     public var applianceName: String

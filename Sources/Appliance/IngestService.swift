@@ -46,8 +46,15 @@ public struct IngestService: Sendable {
             rawRepresentation: try KeyFile.read(FilePath(configuration.storagePublicKey), in: file)
                 .withUnsafeBytes { Array($0) })
         let journalKey = try KeyFile.read(FilePath(configuration.journalKey), in: file)
-        let signingSeed = try KeyFile.read(FilePath(configuration.signingKey), in: file)
-        ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingSeed)], logger: logger)
+        let signingKeyFile = try KeyFile.readPEM(FilePath(configuration.signingKey), in: file)
+        ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingKeyFile)], logger: logger)
+        let receiptKey: SoftwareReceiptSigningKey
+        do {
+            receiptKey = SoftwareReceiptSigningKey(try P256PrivateKey(pemRepresentation: signingKeyFile))
+        } catch let error as CryptoError {
+            throw ConfigurationError(
+                "\(file): signing-key \(configuration.signingKey) is not a P-256 private key in PEM: \(error.message)")
+        }
         let keys = try StorageKeys(storagePublicKey: publicKey, storagePrivateKey: nil, journalKey: journalKey)
         let store =
             try configuration.memberRoot.map { try ErasureCodedStore(memberRoot: FilePath($0), keys: keys) }
@@ -60,9 +67,6 @@ public struct IngestService: Sendable {
         if !store.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(store.assembly)"])
         }
-        let signer = ReceiptSigner(
-            key: try Ed25519PrivateKey(rawRepresentation: signingSeed),
-            appliance: configuration.applianceName)
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
                 certificate: configuration.certificate, privateKey: configuration.privateKey,
@@ -71,7 +75,8 @@ public struct IngestService: Sendable {
         let logger = self.logger
         let server = ReplicationServer(
             configuration: .init(
-                host: configuration.host, port: configuration.port, tls: tls, policy: policy, signer: signer),
+                host: configuration.host, port: configuration.port, tls: tls, policy: policy, receiptKey: receiptKey,
+                applianceName: configuration.applianceName),
             storage: store, group: group, logger: logger
         ) { address in
             _ = try? ServiceManager.notify("READY=1\nSTATUS=receiving replication on \(address)")

@@ -45,6 +45,30 @@ enum KeyFile {
         }
     }
 
+    /// The longest PEM key file read: a P-256 key is about 240 bytes, and room is left for comment lines.
+    private static let maximumPEMFileBytes = 8192
+
+    /// A PEM key file (a receipt-signing key, for example), read straight into ``SecretBytes`` of exactly its length:
+    /// the text never passes through an ordinary array or string.
+    static func readPEM(_ path: FilePath, in configuration: String) throws -> SecretBytes {
+        var count = 0
+        let contents: SecretBytes
+        do {
+            contents = try SecretBytes(count: maximumPEMFileBytes + 1) { buffer in
+                count = try FileSystemCalls.read(path, into: buffer)
+            }
+        } catch {
+            throw ConfigurationError("\(configuration): cannot read the key \(path): \(error)")
+        }
+        guard count <= maximumPEMFileBytes else {
+            throw ConfigurationError(
+                "\(configuration): \(path) is longer than \(maximumPEMFileBytes) bytes: it is not a PEM key file")
+        }
+        return SecretBytes(count: count) { key in
+            contents.withUnsafeBytes { key.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+    }
+
     private static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -8,6 +8,9 @@ enum OSSLParameter {
     case octetString(key: String, value: UnsafeRawBufferPointer)
     /// A C `int` value, such as a mode.
     case integer(key: String, value: Int32)
+    /// An unsigned number of any size (a BIGNUM), in native byte order, in bytes owned by the caller as for
+    /// `octetString`. OpenSSL reads it from there, or writes it there when the array asks for a key's parameters.
+    case unsignedInteger(key: String, value: UnsafeMutableRawBufferPointer)
 }
 
 /// Builds a terminated `OSSL_PARAM` array for `parameters` and gives it to `body`.
@@ -17,7 +20,7 @@ enum OSSLParameter {
 /// secret: they are not copied into unwiped memory).
 func withOSSLParameters<R>(
     _ parameters: [OSSLParameter],
-    _ body: (UnsafePointer<OSSL_PARAM>) throws -> R
+    _ body: (UnsafeMutablePointer<OSSL_PARAM>) throws -> R
 ) rethrows -> R {
     var text: [CChar] = []
     var textOffsets: [(key: Int, value: Int)] = []
@@ -30,7 +33,7 @@ func withOSSLParameters<R>(
             text += key.utf8CString
             valueOffset = text.count
             text += value.utf8CString
-        case .octetString(let key, _):
+        case .octetString(let key, _), .unsignedInteger(let key, _):
             text += key.utf8CString
         case .integer(let key, let value):
             text += key.utf8CString
@@ -54,10 +57,14 @@ func withOSSLParameters<R>(
                     array.append(OSSL_PARAM_construct_octet_string(key, bytes, value.count))
                 case .integer:
                     array.append(OSSL_PARAM_construct_int(key, integers.baseAddress! + offsets.value))
+                case .unsignedInteger(_, let value):
+                    let bytes = value.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                    array.append(OSSL_PARAM_construct_BN(key, bytes, value.count))
                 }
             }
             array.append(OSSL_PARAM_construct_end())
-            return try array.withUnsafeBufferPointer { try body($0.baseAddress!) }
+            // Mutable: a query (EVP_PKEY_get_params) records in each entry how much it wrote.
+            return try array.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
         }
     }
 }

@@ -9,7 +9,7 @@ enum PKeyType: String {
     static let rawByteCount = 32
 }
 
-/// Owns one OpenSSL `EVP_PKEY`, a private or public X25519 or Ed25519 key.
+/// Owns one OpenSSL `EVP_PKEY`, a private or public X25519, Ed25519 or P-256 key.
 ///
 /// The key is never modified after init. OpenSSL 3 allows such an `EVP_PKEY` to be used from several threads
 /// at once (openssl-threads(7)), because every operation works in a context of its own.
@@ -52,6 +52,11 @@ final class PKey {
         self.pointer = pointer
     }
 
+    /// Takes ownership of a key that OpenSSL made (generated, decoded or imported); `deinit` frees it.
+    init(taking pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
     deinit {
         EVP_PKEY_free(pointer)
     }
@@ -74,11 +79,19 @@ final class PKey {
     }
 }
 
-/// Owns one OpenSSL `EVP_PKEY_CTX`, the state of one key agreement.
+/// Owns one OpenSSL `EVP_PKEY_CTX`, the state of one key agreement, generation, import or check.
 ///
-/// Not thread-safe; each agreement makes its own.
+/// Not thread-safe; each operation makes its own.
 final class PKeyContext {
     private let pointer: OpaquePointer
+
+    /// Creates a context for an operation that makes a key of the algorithm `name` (for example "EC").
+    init(algorithm name: String) throws {
+        guard let pointer = EVP_PKEY_CTX_new_from_name(nil, name, nil) else {
+            throw CryptoError.library("EVP_PKEY_CTX_new_from_name(\(name))")
+        }
+        self.pointer = pointer
+    }
 
     /// Creates a context for an operation with `key`, which the context keeps alive through its own reference.
     init(key: PKey) throws {

@@ -36,7 +36,7 @@ public struct StateDirectory: Sendable, Hashable {
     /// The development storage keys.
     public var keys: FilePath { path.appending("keys") }
 
-    /// The public half of the development receipt-signing key (Ed25519, 64 hexadecimal digits and a line feed):
-    /// what `saatkond verify` needs to check a receipt, and all it needs.
-    public var receiptSigningPublicKey: FilePath { keys.appending("development-signing-key.pub") }
+    /// The public half of the development receipt-signing key (ECDSA P-256, PEM, as `openssl pkey -pubout` writes
+    /// it): what `saatkond verify` needs to check a receipt, and all it needs.
+    public var receiptSigningPublicKey: FilePath { keys.appending("development-signing-public-key.pem") }
 }

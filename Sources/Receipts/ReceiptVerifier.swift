@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import DurableFiles
 import HashChain
 import ReplicationProtocol
@@ -8,11 +9,11 @@ import SystemPackage
 public enum ReceiptVerifier {
     /// Reads a receipt file and checks it; returns the receipt when all of it holds.
     ///
-    /// The checks run in order and the first failure is thrown: the file's form, the signature, then each
-    /// expectation. A mismatch is only reported for a receipt whose signature holds, so that it speaks of what the
-    /// appliance promised rather than of what someone wrote into a file.
+    /// The checks run in order and the first failure is thrown: the file's form, the key it names, the signature,
+    /// then each expectation. A mismatch is only reported for a receipt whose signature holds, so that it speaks of
+    /// what the appliance promised rather than of what someone wrote into a file.
     public static func verify(
-        receiptAt path: FilePath, publicKey: [UInt8], expecting expectation: ReceiptExpectation = .init()
+        receiptAt path: FilePath, publicKey: P256PublicKey, expecting expectation: ReceiptExpectation = .init()
     ) throws(ReceiptVerificationError) -> Receipt {
         let bytes = try read(path, atMost: Receipt.maximumTextBytes, what: "the receipt")
         return try verify(text: bytes, from: path.string, publicKey: publicKey, expecting: expectation)
@@ -20,7 +21,8 @@ public enum ReceiptVerifier {
 
     /// Checks a receipt's text form; `source` names it in messages.
     public static func verify(
-        text: [UInt8], from source: String, publicKey: [UInt8], expecting expectation: ReceiptExpectation = .init()
+        text: [UInt8], from source: String, publicKey: P256PublicKey,
+        expecting expectation: ReceiptExpectation = .init()
     ) throws(ReceiptVerificationError) -> Receipt {
         let receipt: Receipt
         do {
@@ -28,22 +30,39 @@ public enum ReceiptVerifier {
         } catch {
             throw .malformed(source, error)
         }
-        guard ReceiptSigner.verify(receipt, publicKey: publicKey) else { throw .badSignature(source) }
+        let keyID = ReceiptKeyID.of(publicKey)
+        guard receipt.keyID == keyID else { throw .wrongKey(source, named: receipt.keyID, given: keyID) }
+        guard receipt.isSigned(by: publicKey) else { throw .badSignature(source) }
         try expectation.check(receipt)
         return receipt
     }
 
-    /// Reads an Ed25519 public key file: the 32-byte key as 64 hexadecimal digits, with optional white space
-    /// around it (the form `saatkond dev` writes to `keys/development-signing-key.pub`).
-    public static func publicKey(at path: FilePath) throws(ReceiptVerificationError) -> [UInt8] {
-        let bytes = try read(path, atMost: 1024, what: "the public key")
-        let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }.lowercased()
-        guard let key = Hex.decode(text), key.count == 32 else {
+    /// Reads the appliance's receipt-signing public key: a PEM P-256 public key (`-----BEGIN PUBLIC KEY-----`, as
+    /// `openssl pkey -pubout` and `saatkond dev` write it, the latter to
+    /// `keys/development-signing-public-key.pem`). The older form, an Ed25519 key as 64 hexadecimal digits, is
+    /// refused by name, and so is a private key.
+    public static func publicKey(at path: FilePath) throws(ReceiptVerificationError) -> P256PublicKey {
+        let bytes = try read(path, atMost: 4096, what: "a public key")
+        let text = String(decoding: bytes, as: UTF8.self)
+        let compact = text.filter { !$0.isWhitespace }
+        if compact.count == 64, Hex.decode(compact.lowercased()) != nil {
             throw .unreadable(
-                "\(path) is not an Ed25519 public key: expected 64 hexadecimal digits (32 bytes), as `saatkond dev` "
-                    + "writes in keys/development-signing-key.pub")
+                "\(path) holds an Ed25519 public key (64 hexadecimal digits), which is no longer accepted: receipts "
+                    + "are signed with ECDSA P-256 now (the appliance's key lives in its TPM, which has no Ed25519); "
+                    + "give the appliance's P-256 public key in PEM, as `saatkond dev` writes it in "
+                    + "keys/development-signing-public-key.pem")
         }
-        return key
+        if text.contains("PRIVATE KEY-----") {
+            throw .unreadable(
+                "\(path) holds a private key: a verifier needs the public key alone (openssl pkey -in KEY -pubout)")
+        }
+        do {
+            return try P256PublicKey(pemRepresentation: text)
+        } catch {
+            throw .unreadable(
+                "\(path) is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----, as `saatkond dev` writes in "
+                    + "keys/development-signing-public-key.pem): \((error as? CryptoError)?.message ?? "\(error)")")
+        }
     }
 
     /// At most `limit` bytes of a file; a longer file is refused without reading the rest.
@@ -149,6 +168,8 @@ public struct ReceiptVerificationError: Error, Hashable, Sendable, CustomStringC
         case unreadable
         /// The receipt file is not a receipt.
         case malformed
+        /// The receipt names another signing key than the one given.
+        case wrongKey
         /// The signature does not verify with the public key.
         case badSignature
         /// A valid receipt, but not for what was expected.
@@ -172,4 +193,11 @@ public struct ReceiptVerificationError: Error, Hashable, Sendable, CustomStringC
                 + "appliance (another key) signed it")
     }
     static func mismatch(_ message: String) -> Self { Self(kind: .mismatch, description: message) }
+    static func wrongKey(_ source: String, named: String, given: String) -> Self {
+        Self(
+            kind: .wrongKey,
+            description:
+                "\(source) names the signing key \(named), but the public key given is \(given): give the public "
+                + "key of the appliance that signed it, or check that its key was not replaced")
+    }
 }

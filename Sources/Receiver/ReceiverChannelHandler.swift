@@ -44,7 +44,15 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     /// The pending flush timer the state machine armed, cancelled when the handler goes.
     private var flushTimer: Scheduled<Void>?
 
-    private let signer: ReceiptSigner
+    /// Signs the receipts clients ask for, on `signingPool`: a key in a TPM takes milliseconds.
+    private let receiptKey: any ReceiptSigningKey
+    /// The name receipts give the appliance.
+    private let applianceName: String
+    private let signingPool: NIOThreadPool
+    /// Receipts asked for and not yet answered, oldest first; the first is being signed. One at a time per
+    /// connection, so that they go out in the order they were asked for; the state machine's rate limit on receipt
+    /// requests bounds how many wait.
+    private var pendingReceipts: [ReceiptRequest] = []
     private let metrics: ReplicationMetrics
     private let storageWork: StorageWork
     private var streamCounters: ReplicationMetrics.StreamCounters?
@@ -62,7 +70,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
     init(
         storage: any StreamStorage, threadPool: NIOThreadPool, listingPool: NIOThreadPool? = nil,
         limits: ReceiverStateMachine.Limits,
-        policy: AuthorizationPolicy, signer: ReceiptSigner, metrics: ReplicationMetrics, budget: ReceiveBudget,
+        policy: AuthorizationPolicy, receiptKey: any ReceiptSigningKey, applianceName: String,
+        signingPool: NIOThreadPool? = nil, metrics: ReplicationMetrics, budget: ReceiveBudget,
         storageWork: StorageWork, streamSlots: SharedStreamSlots, frameLimit: NIOLoopBoundBox<Int>,
         onHandshakeCompleted: @escaping () -> Void, logger: Logger,
         peerOf: @escaping (ChannelHandlerContext) -> CertifiedPeer? = ReceiverChannelHandler.tlsPeer
@@ -73,7 +82,9 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         self.onHandshakeCompleted = onHandshakeCompleted
         self.budget = budget
         self.storageWork = storageWork
-        self.signer = signer
+        self.receiptKey = receiptKey
+        self.applianceName = applianceName
+        self.signingPool = signingPool ?? threadPool
         self.metrics = metrics
         self.state = ReceiverStateMachine(limits: limits, policy: policy)
         self.limits = limits
@@ -222,14 +233,8 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
             context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
         }
         if let request = action.receipt {
-            do {
-                let receipt = try signer.sign(
-                    stream: request.stream, durableLength: request.durableLength, head: request.head)
-                context.writeAndFlush(wrapOutboundOut(.receipt(receipt)), promise: nil)
-            } catch {
-                logger.error("cannot sign a receipt", metadata: ["error": "\(error)"])
-                run(state.receiptSigningFailed("\(error)"), context: context)
-            }
+            pendingReceipts.append(request)
+            if pendingReceipts.count == 1 { signNextReceipt(context: context) }
         }
         if action.acceptDataFrames {
             frameLimit.value = ProtocolLimits.maximumBodyLength
@@ -250,6 +255,36 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         }
         if action.close {
             context.close(promise: nil)
+        }
+    }
+
+    /// Signs the oldest pending receipt on the signing pool, and gives the outcome to the state machine back on the
+    /// event loop: other connections' frames are served while the key signs.
+    private func signNextReceipt(context: ChannelHandlerContext) {
+        guard let request = pendingReceipts.first else { return }
+        let key = receiptKey
+        let appliance = applianceName
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        signingPool.runIfActive(eventLoop: context.eventLoop) {
+            try Receipt.signed(
+                stream: request.stream.rawValue, durableLength: request.durableLength, head: request.head,
+                appliance: appliance, by: key)
+        }.whenComplete { result in
+            let (handler, context) = loopBound.value
+            handler.pendingReceipts.removeFirst()
+            switch result {
+            case .success(let receipt):
+                // The state machine drops it if the connection ended meanwhile.
+                handler.run(handler.state.receiptSigned(receipt), context: context)
+                // Nobody is left to read the receipts still waiting: their signatures are not made.
+                if !context.channel.isActive { handler.pendingReceipts.removeAll() }
+                handler.signNextReceipt(context: context)
+            case .failure(let error):
+                handler.logger.error("cannot sign a receipt", metadata: ["error": "\(error)"])
+                // The connection ends with this failure, and the receipts still waiting with it.
+                handler.pendingReceipts.removeAll()
+                handler.run(handler.state.receiptSigningFailed("\(error)"), context: context)
+            }
         }
     }
 

@@ -30,8 +30,10 @@ public final class ReplicationServer: Service {
         public var shutdownGracePeriod: TimeAmount
         /// Which certificate identity may append to and read which streams.
         public var policy: AuthorizationPolicy
-        /// Signs the receipts senders ask for.
-        public var signer: ReceiptSigner
+        /// Signs the receipts senders ask for (off the event loops: it may block for milliseconds).
+        public var receiptKey: any ReceiptSigningKey
+        /// The name receipts give the appliance.
+        public var applianceName: String
         /// Connections served at once; more are closed as soon as they are accepted.
         public var maximumConnections: Int
         /// The bytes all connections together may hold between reading and flushing them.
@@ -45,7 +47,8 @@ public final class ReplicationServer: Service {
 
         /// Creates a configuration.
         public init(
-            host: String, port: Int, tls: TLSConfiguration, policy: AuthorizationPolicy, signer: ReceiptSigner,
+            host: String, port: Int, tls: TLSConfiguration, policy: AuthorizationPolicy,
+            receiptKey: any ReceiptSigningKey, applianceName: String,
             limits: ReceiverStateMachine.Limits = .init(), shutdownGracePeriod: TimeAmount = .seconds(10),
             maximumConnections: Int = 1024, budget: ReceiveBudget = ReceiveBudget(),
             handshakePool: HandshakePoolLimits = HandshakePoolLimits(), streamSlots: StreamSlots.Limits = .init()
@@ -58,7 +61,8 @@ public final class ReplicationServer: Service {
             self.port = port
             self.tls = tls
             self.policy = policy
-            self.signer = signer
+            self.receiptKey = receiptKey
+            self.applianceName = applianceName
             self.limits = limits
             self.shutdownGracePeriod = shutdownGracePeriod
         }
@@ -108,7 +112,8 @@ public final class ReplicationServer: Service {
         let threadPool = self.threadPool
         let limits = configuration.limits
         let currentPolicy = self.currentPolicy
-        let signer = configuration.signer
+        let receiptKey = configuration.receiptKey
+        let applianceName = configuration.applianceName
         let metrics = self.metrics
         let budget = configuration.budget
         let maximumConnections = configuration.maximumConnections
@@ -121,6 +126,12 @@ public final class ReplicationServer: Service {
         let listingPool = NIOThreadPool(numberOfThreads: 1)
         listingPool.start()
         defer { listingPool.shutdownGracefully { _ in } }
+        // Receipts are signed on threads of their own: a signature by the TPM-resident key is a blocking round trip
+        // to the keys service, which must hold neither an event loop nor the threads that appends wait for. Two, so
+        // that one slow signature does not hold every connection's receipt; the TPM signs one at a time anyway.
+        let signingPool = NIOThreadPool(numberOfThreads: 2)
+        signingPool.start()
+        defer { signingPool.shutdownGracefully { _ in } }
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -151,7 +162,8 @@ public final class ReplicationServer: Service {
                             ReceiverChannelHandler(
                                 storage: storage, threadPool: threadPool, listingPool: listingPool, limits: limits,
                                 policy: currentPolicy.withLockedValue { $0 },
-                                signer: signer, metrics: metrics,
+                                receiptKey: receiptKey, applianceName: applianceName, signingPool: signingPool,
+                                metrics: metrics,
                                 budget: budget, storageWork: storageWork, streamSlots: streamSlots,
                                 frameLimit: frameLimit,
                                 onHandshakeCompleted: { connections.handshakeCompleted(channel) },

@@ -65,7 +65,8 @@ extension ByteBuffer {
             writeBytes(receipt.head.bytes)
             writeInteger(receipt.millisecondsSince1970)
             writeLengthPrefixed(receipt.appliance)
-            writeBytes(receipt.signature.prefix(64))
+            writeLengthPrefixed(receipt.keyID)
+            writeBytes(receipt.signature.prefix(Receipt.signatureByteCount))
         case .listing(let entries):
             writeInteger(FrameType.listing.rawValue)
             writeInteger(UInt16(entries.count))
@@ -162,13 +163,20 @@ public struct FrameParser: Sendable {
             let length: UInt64 = try read(&body, type)
             let head = try readHead(&body, type)
             let time: UInt64 = try read(&body, type)
-            guard let appliance = body.readLengthPrefixedString(), let signature = body.readBytes(length: 64) else {
+            guard let appliance = body.readLengthPrefixedString(), let keyID = body.readLengthPrefixedString(),
+                let signature = body.readBytes(length: Receipt.signatureByteCount)
+            else {
                 throw .truncated(type)
+            }
+            // Checked here, so that a receipt a client writes to a file always reads back as a receipt.
+            guard Receipt.isValidKeyID(keyID) else {
+                throw .malformed(
+                    "a receipt frame's key is not 1 to \(Receipt.maximumKeyIDBytes) characters of a-z, 0-9, \":._-\"")
             }
             return .receipt(
                 Receipt(
                     stream: stream, durableLength: length, head: head, millisecondsSince1970: time,
-                    appliance: appliance, signature: signature))
+                    appliance: appliance, keyID: keyID, signature: signature))
         case .listing:
             return .listing(try parseListing(&body))
         }

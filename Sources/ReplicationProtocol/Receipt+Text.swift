@@ -3,13 +3,14 @@ import StreamStore
 
 /// The text form of a receipt: what `saatkond send --receipt` writes and `saatkond verify` reads.
 ///
-///     saatkond-receipt-v1
+///     saatkond-receipt-v2
 ///     stream: ee.population.wal
 ///     length: 1048576
 ///     head: <64 lower-case hexadecimal digits>
 ///     time-ms: 1790000000000
 ///     appliance: saatkond-dev
-///     signature: <128 lower-case hexadecimal digits>
+///     key: p256:<16 lower-case hexadecimal digits>
+///     signature: <128 lower-case hexadecimal digits: ECDSA P-256, r || s>
 ///
 /// Each line ends with a line feed (the last one may be missing). The form is canonical: a text that parses is
 /// exactly the ``Receipt/text`` of what it parses to, so no two texts mean the same receipt. A verifier reads it
@@ -17,16 +18,19 @@ import StreamStore
 /// is wrong.
 extension Receipt {
     /// The first line of the text form.
-    public static let textFirstLine = "saatkond-receipt-v1"
+    public static let textFirstLine = "saatkond-receipt-v2"
 
-    /// The longest text a receipt can have (a 200-byte stream name and a 1024-byte appliance name with the rest),
-    /// rounded up; anything longer is refused before it is looked at.
+    /// The first line of the receipts that were signed with Ed25519 and named no key, which are refused by name.
+    private static let version1FirstLine = "saatkond-receipt-v1"
+
+    /// The longest text a receipt can have (a 200-byte stream name, a 1024-byte appliance name and a 64-byte key with
+    /// the rest), rounded up; anything longer is refused before it is looked at.
     public static let maximumTextBytes = 4096
 
     /// The longest appliance name the text form carries, in bytes.
     public static let maximumApplianceBytes = 1024
 
-    private static let fieldNames = ["stream", "length", "head", "time-ms", "appliance", "signature"]
+    private static let fieldNames = ["stream", "length", "head", "time-ms", "appliance", "key", "signature"]
 
     /// The receipt in text form.
     public var text: String {
@@ -37,6 +41,7 @@ extension Receipt {
         head: \(head)
         time-ms: \(millisecondsSince1970)
         appliance: \(appliance)
+        key: \(keyID)
         signature: \(Hex.encode(signature))
 
         """
@@ -52,6 +57,12 @@ extension Receipt {
         guard !bytes.isEmpty else { throw ReceiptTextError(line: nil, "it is empty") }
         var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if bytes.last == UInt8(ascii: "\n") { lines.removeLast() }
+        if lines[0].elementsEqual(Self.version1FirstLine.utf8) {
+            throw ReceiptTextError(
+                line: 1,
+                "a version 1 receipt, signed with Ed25519, is no longer accepted: receipts are signed with ECDSA P-256 "
+                    + "now and name their key; ask the appliance for a new one (saatkond send --receipt)")
+        }
         guard lines[0].elementsEqual(Self.textFirstLine.utf8) else {
             let expected = "expected \(Self.textFirstLine) (a receipt written by saatkond send --receipt)"
             throw ReceiptTextError(line: 1, "\(expected), found \(ReceiptTextError.quote(lines[0]))")
@@ -87,13 +98,19 @@ extension Receipt {
             let code = String(scalar.value, radix: 16, uppercase: true)
             throw ReceiptTextError(line: 6, "the appliance name holds the unprintable character U+\(code)")
         }
-        guard let signature = Hex.decode(values[5]), signature.count == 64 else {
-            let found = ReceiptTextError.quote(values[5].utf8)
-            throw ReceiptTextError(line: 7, "the signature must be 128 lower-case hexadecimal digits, found \(found)")
+        guard Self.isValidKeyID(values[5]) else {
+            throw ReceiptTextError(
+                line: 7,
+                "the key must be 1 to \(Self.maximumKeyIDBytes) characters of a-z, 0-9, \":\", \".\", \"_\" and \"-\", "
+                    + "found \(ReceiptTextError.quote(values[5].utf8))")
+        }
+        guard let signature = Hex.decode(values[6]), signature.count == Self.signatureByteCount else {
+            let found = ReceiptTextError.quote(values[6].utf8)
+            throw ReceiptTextError(line: 8, "the signature must be 128 lower-case hexadecimal digits, found \(found)")
         }
         self.init(
             stream: stream, durableLength: length, head: head, millisecondsSince1970: time, appliance: appliance,
-            signature: signature)
+            keyID: values[5], signature: signature)
     }
 
     /// The value after `name: ` on a line, which must be non-empty UTF-8 without a carriage return.

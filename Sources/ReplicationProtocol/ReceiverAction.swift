@@ -14,7 +14,8 @@ public struct ReceiverAction: Equatable {
     public var reading: ReadingChange?
     /// Whether to close the connection after writing the frames.
     public var close: Bool
-    /// A receipt to sign and send; if signing fails, tell ``ReceiverStateMachine/receiptSigningFailed(_:)``.
+    /// A receipt to sign (off the event loop), then tell ``ReceiverStateMachine/receiptSigned(_:)``, or
+    /// ``ReceiverStateMachine/receiptSigningFailed(_:)`` if signing fails.
     public var receipt: ReceiptRequest?
     /// Call ``ReceiverStateMachine/flushTimerFired()`` after this long (at most one such timer is pending).
     public var armFlushTimer: Duration?

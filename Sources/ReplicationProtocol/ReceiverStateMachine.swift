@@ -555,14 +555,6 @@ public struct ReceiverStateMachine {
         return ReceiverAction(storage: .read(offset: reading.next, count: count))
     }
 
-    /// The receipt an action asked for could not be signed (the signing key is unusable): the client is told, and
-    /// the connection ends, as for any failure of the appliance's own.
-    public mutating func receiptSigningFailed(_ reason: String) -> ReceiverAction {
-        if case .closed = state { return .none }
-        return fail(
-            .storageFailure, "the appliance cannot sign a receipt now (\(reason)); what was acknowledged is durable")
-    }
-
     mutating func fail(_ code: ProtocolErrorCode, _ message: String) -> ReceiverAction {
         let busy: Bool
         switch state {

@@ -56,8 +56,9 @@ struct Restore: AsyncParsableCommand {
 
     @Option(
         help: """
-            The appliance's receipt-signing public key, for --expect-receipt: a file of 64 hexadecimal digits. By \
-            default the development appliance's, keys/development-signing-key.pub in its state directory.
+            The appliance's receipt-signing public key, for --expect-receipt: an ECDSA P-256 public key in PEM \
+            (-----BEGIN PUBLIC KEY-----). By default the development appliance's, \
+            keys/development-signing-public-key.pem in its state directory.
             """)
     var publicKey: String?
 

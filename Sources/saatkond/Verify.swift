@@ -21,8 +21,9 @@ struct Verify: ParsableCommand {
 
     @Option(
         help: """
-            The appliance's receipt-signing public key: a file of 64 hexadecimal digits. By default the development \
-            appliance's, keys/development-signing-key.pub in its state directory.
+            The appliance's receipt-signing public key: an ECDSA P-256 public key in PEM (-----BEGIN PUBLIC KEY-----, \
+            as openssl pkey -pubout writes it). By default the development appliance's, \
+            keys/development-signing-public-key.pem in its state directory.
             """)
     var publicKey: String?
 

@@ -25,4 +25,29 @@ struct DevelopmentKeyTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(keys)/\(kept)")) == before, "the remaining key changed")
         #expect(!FileManager.default.fileExists(atPath: "\(keys)/\(missing)"))
     }
+
+    @Test("the receipt-signing key is a P-256 key file only its owner reads, and its public key is beside it")
+    func signingKeyFiles() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-keys")
+        defer { scratch.remove() }
+        let state = "\(scratch.path)/state"
+        let appliance = try DevAppliance(state: state, logs: scratch.path)
+        #expect(appliance.stop() == 0)
+        let privateKey = "\(state)/keys/development-signing-key.pem"
+        let publicKey = "\(state)/keys/development-signing-public-key.pem"
+        let permissions = try FileManager.default.attributesOfItem(atPath: privateKey)[.posixPermissions] as? Int
+        #expect(permissions == 0o600)
+        #expect(try String(contentsOfFile: privateKey, encoding: .utf8).hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
+        // openssl derives from the private key exactly the public key file saatkond dev wrote.
+        let derived = try Command.run("openssl", ["pkey", "-in", privateKey, "-pubout"])
+        #expect(try derived + "\n" == String(contentsOfFile: publicKey, encoding: .utf8))
+        let curve = try Command.run("openssl", ["pkey", "-in", privateKey, "-noout", "-text"])
+        #expect(curve.contains("NIST CURVE: P-256"), "\(curve)")
+
+        // A public key file that went missing or stale is written again from the private key at the next start.
+        try "stale\n".write(toFile: publicKey, atomically: true, encoding: .utf8)
+        let again = try DevAppliance(state: state, logs: scratch.path)
+        #expect(again.stop() == 0)
+        #expect(try derived + "\n" == String(contentsOfFile: publicKey, encoding: .utf8))
+    }
 }

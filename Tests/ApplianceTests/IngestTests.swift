@@ -23,10 +23,19 @@ struct IngestTests {
         member = \(scratch)/disk-1
         storage-public-key = \(scratch)/storage.pub
         journal-key = \(scratch)/journal.key
-        signing-key = \(scratch)/signing.key
+        signing-key = \(scratch)/signing-key.pem
         appliance-name = test-embassy
         \(extra)
         """
+    }
+
+    /// Writes a new receipt-signing key (P-256, PKCS#8 PEM) where ``configuration(_:port:extra:)`` names it, and
+    /// returns it.
+    @discardableResult
+    static func writeSigningKey(in directory: String) throws -> P256PrivateKey {
+        let key = try P256PrivateKey()
+        try Data(try key.pemRepresentation.bytes).write(to: URL(fileURLWithPath: "\(directory)/signing-key.pem"))
+        return key
     }
 
     @Test(
@@ -70,7 +79,7 @@ struct IngestTests {
         let storage = try X25519PrivateKey()
         try Data(storage.publicKey.rawRepresentation).write(to: URL(fileURLWithPath: "\(scratch.path)/storage.pub"))
         try Data(try CryptoRandom.bytes(count: 32)).write(to: URL(fileURLWithPath: "\(scratch.path)/journal.key"))
-        try Data(try CryptoRandom.bytes(count: 32)).write(to: URL(fileURLWithPath: "\(scratch.path)/signing.key"))
+        try Self.writeSigningKey(in: scratch.path)
         try "development-sender append ee.\n".write(
             toFile: "\(scratch.path)/authorization.conf", atomically: true, encoding: .utf8)
         let port = try LoopbackPort.free()

@@ -31,10 +31,14 @@ struct KeyMemoryTests {
             members: (0..<3).map { FilePath("\(home)/disk-\($0)") }, geometry: geometry)
         let storage = try X25519PrivateKey()
         let journalKey = try CryptoRandom.bytes(count: 32)
-        let signingSeed = try CryptoRandom.bytes(count: 32)
         // The hexadecimal form, so that the parsing path is the one searched too.
         try (Self.hex(journalKey) + "\n").write(toFile: "\(home)/journal.key", atomically: true, encoding: .utf8)
-        try (Self.hex(signingSeed) + "\n").write(toFile: "\(home)/signing.key", atomically: true, encoding: .utf8)
+        // The signing key's file (PEM), its DER, and its private scalar, in both byte orders (OpenSSL takes
+        // numbers in the machine's): each must stay out of dumpable memory, whichever decoder saw it.
+        let signingPEM = try IngestTests.writeSigningKey(in: home).pemRepresentation.bytes
+        let signingBody = String(decoding: signingPEM, as: UTF8.self).split(separator: "\n").dropFirst().dropLast()
+        let signingDER = [UInt8](Data(base64Encoded: signingBody.joined())!)
+        let signingScalar = Array(signingDER[36..<68])
         try Data(storage.publicKey.rawRepresentation).write(to: URL(fileURLWithPath: "\(home)/storage.pub"))
         try "development-sender append ee.\n".write(
             toFile: "\(home)/authorization.conf", atomically: true, encoding: .utf8)
@@ -81,9 +85,10 @@ struct KeyMemoryTests {
         }
 
         let secrets = [
-            ("journal key", journalKey), ("signing seed", signingSeed),
-            ("journal key as text", Array(Self.hex(journalKey).utf8)),
-            ("signing seed as text", Array(Self.hex(signingSeed).utf8)),
+            ("journal key", journalKey), ("journal key as text", Array(Self.hex(journalKey).utf8)),
+            ("signing key scalar", signingScalar),
+            ("signing key scalar, little-endian", Array(signingScalar.reversed())),
+            ("signing key DER", signingDER), ("signing key PEM line", Array(signingBody.first!.utf8)),
         ]
         let found = try Self.searchDumpableMemory(of: receiver.pid, for: secrets)
         #expect(found.isEmpty, "key material in dumpable memory: \(found)")

@@ -96,7 +96,8 @@ struct UnprivilegedTests {
 
         let restorerHome = rig.home(of: Self.restorer)
         let keptReceipt = try Self.restorer.copy(receipt, into: restorerHome)
-        let publicKey = try Self.restorer.copy("\(state)/keys/development-signing-key.pub", into: restorerHome)
+        let publicKey = try Self.restorer.copy(
+            "\(state)/keys/development-signing-public-key.pem", into: restorerHome)
         let output = "\(restorerHome)/restored.bin"
         let restored = try runSaatkond(
             ["restore"] + connect + (try rig.clientIdentity(identity, for: Self.restorer))
@@ -130,7 +131,7 @@ struct UnprivilegedTests {
         let journalKey = try CryptoRandom.bytes(count: 32)
         try Data(storage.publicKey.rawRepresentation).write(to: URL(fileURLWithPath: "\(home)/storage.pub"))
         try Data(journalKey).write(to: URL(fileURLWithPath: "\(home)/journal.key"))
-        try Data(try CryptoRandom.bytes(count: 32)).write(to: URL(fileURLWithPath: "\(home)/signing.key"))
+        try IngestTests.writeSigningKey(in: home)
         try "development-sender append ee.\n".write(
             toFile: "\(home)/authorization.conf", atomically: true, encoding: .utf8)
         let port = try LoopbackPort.free()

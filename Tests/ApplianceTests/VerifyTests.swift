@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 import HashChain
 import TestSupport
@@ -26,7 +27,7 @@ struct VerifyTests {
             state = "\(scratch.path)/state"
             input = "\(scratch.path)/input.bin"
             receipt = "\(scratch.path)/receipt.txt"
-            publicKey = "\(scratch.path)/appliance.pub"
+            publicKey = "\(scratch.path)/appliance-public-key.pem"
             length = (3 << 20) + 12_345
             try writeRandomFile(input, count: length)
             let appliance = try DevAppliance(state: state, logs: scratch.path)
@@ -39,7 +40,7 @@ struct VerifyTests {
             #expect(appliance.stop() == 0, "the appliance did not stop cleanly: \(appliance.errors)")
             guard sent.status == 0 else { throw TestSupportError("send --receipt failed: \(sent.errors)") }
             try FileManager.default.copyItem(
-                atPath: "\(state)/keys/development-signing-key.pub", toPath: publicKey)
+                atPath: "\(state)/keys/development-signing-public-key.pem", toPath: publicKey)
         }
 
         /// Runs `saatkond verify` on `receipt` with the copied public key and `options`.
@@ -148,14 +149,14 @@ struct VerifyTests {
         #expect(head.errors.contains("the receipt's head is \(try signed.field("head")), not 000"), "\(head.errors)")
     }
 
-    @Test("another appliance's public key, or a file that is no key, does not verify the receipt")
+    @Test("another appliance's public key, an old Ed25519 key, or a file that is no key, does not verify the receipt")
     func wrongPublicKey() throws {
         let signed = try SignedReceipt(prefix: "saatkond-verify-key")
         defer { signed.scratch.remove() }
         let other = "\(signed.scratch.path)/other"
         let appliance = try DevAppliance(state: other, logs: signed.scratch.path)
         #expect(appliance.stop() == 0)
-        let otherKey = "\(other)/keys/development-signing-key.pub"
+        let otherKey = "\(other)/keys/development-signing-public-key.pem"
         #expect(
             try String(contentsOfFile: otherKey, encoding: .utf8)
                 != String(contentsOfFile: signed.publicKey, encoding: .utf8))
@@ -163,17 +164,49 @@ struct VerifyTests {
         let result = try runSaatkond(
             ["verify", "--public-key", otherKey, signed.receipt], scratch: signed.scratch.path)
         #expect(result.status != 0)
-        #expect(result.errors.contains("does not verify with this public key"), "\(result.errors)")
-        #expect(result.errors.contains("another appliance (another key) signed it"), "\(result.errors)")
+        // The receipt names its key, so the refusal names both: the one that signed and the one given.
+        let named = try signed.field("key")
+        let given = try Self.keyID(ofPublicKeyAt: otherKey)
+        #expect(named.hasPrefix("p256:") && named != given)
+        #expect(
+            result.errors.contains("names the signing key \(named), but the public key given is \(given)"),
+            "\(result.errors)")
+
+        // The receipt relabelled with the other key's id: now the signature is what fails.
+        let relabelled = try signed.tampered("key") { _ in "key: \(given)" }
+        let forged = try runSaatkond(
+            ["verify", "--public-key", otherKey, relabelled], scratch: signed.scratch.path)
+        #expect(forged.status != 0)
+        #expect(forged.errors.contains("does not verify with this public key"), "\(forged.errors)")
+
+        // The public key form of before, an Ed25519 key in hexadecimal, is refused by name.
+        let ed25519 = "\(signed.scratch.path)/old-key.pub"
+        try (String(repeating: "3c", count: 32) + "\n").write(toFile: ed25519, atomically: true, encoding: .utf8)
+        let old = try runSaatkond(["verify", "--public-key", ed25519, signed.receipt], scratch: signed.scratch.path)
+        #expect(old.status != 0)
+        #expect(old.errors.contains("holds an Ed25519 public key"), "\(old.errors)")
+        #expect(old.errors.contains("no longer accepted"), "\(old.errors)")
+        // A private key is not what a verifier holds.
+        let privateKey = try runSaatkond(
+            ["verify", "--public-key", "\(signed.state)/keys/development-signing-key.pem", signed.receipt],
+            scratch: signed.scratch.path)
+        #expect(privateKey.status != 0)
+        #expect(privateKey.errors.contains("holds a private key"), "\(privateKey.errors)")
 
         let notAKey = try runSaatkond(
             ["verify", "--public-key", signed.input, signed.receipt], scratch: signed.scratch.path)
         #expect(notAKey.status != 0)
-        #expect(notAKey.errors.contains("is longer than 1024 bytes"), "\(notAKey.errors)")
+        #expect(notAKey.errors.contains("is longer than 4096 bytes"), "\(notAKey.errors)")
         let noKey = try runSaatkond(
             ["verify", "--state", "\(signed.scratch.path)/nowhere", signed.receipt], scratch: signed.scratch.path)
         #expect(noKey.status != 0)
         #expect(noKey.errors.contains("--public-key FILE"), "\(noKey.errors)")
+    }
+
+    /// The key id as the receipt format defines it, computed here apart from the Receipts module.
+    static func keyID(ofPublicKeyAt path: String) throws -> String {
+        let key = try P256PublicKey(pemRepresentation: try String(contentsOfFile: path, encoding: .utf8))
+        return "p256:" + Hex.encode(Array(SHA256.hash(key.uncompressedRepresentation).prefix(8)))
     }
 
     @Test("--file passes for the bytes that were sent, and fails for one changed byte or one byte less")

@@ -1,4 +1,5 @@
 import Authorization
+import HashChain
 import NIOCore
 import ReplicationProtocol
 import StreamStore
@@ -86,6 +87,31 @@ struct FloodDefenceTests {
         #expect(refused.receipt == nil)
         #expect(refused.frames.first?.errorCode == .rateLimited)
         #expect(refused.close)
+    }
+
+    /// Receipts are signed off the event loop, so their answers are events of their own, which may come after the
+    /// connection ended.
+    @Test("a signed receipt goes to the client unless the connection ended meanwhile; a failed one ends it")
+    func receiptAnswers() {
+        let receipt = Receipt(
+            stream: "ee.a", durableLength: 0, head: .empty, millisecondsSince1970: 1, appliance: "dev", keyID: "k",
+            signature: [UInt8](repeating: 1, count: 64))
+        var machine = Self.appending(limits: .init())
+        #expect(machine.frameReceived(.receiptRequest, at: .seconds(1)).receipt != nil)
+        #expect(machine.receiptSigned(receipt) == ReceiverAction(frames: [.receipt(receipt)]))
+
+        // Asked for, then the client hung up while the key signed: nothing to send, nothing else to do.
+        #expect(machine.frameReceived(.receiptRequest, at: .seconds(1)).receipt != nil)
+        _ = machine.connectionClosed()
+        #expect(machine.receiptSigned(receipt) == .none)
+        #expect(machine.receiptSigningFailed("the keys service is gone") == .none)
+
+        // The key failed: the client is told, and the connection ends.
+        var failing = Self.appending(limits: .init())
+        #expect(failing.frameReceived(.receiptRequest, at: .seconds(1)).receipt != nil)
+        let failed = failing.receiptSigningFailed("the keys service is gone")
+        #expect(failed.frames.first?.errorCode == .storageFailure && failed.close)
+        #expect(failing.receiptSigned(receipt) == .none, "a receipt after the connection was failed")
     }
 
     @Test("a token bucket refills one token per interval up to its capacity")

@@ -24,7 +24,7 @@ struct FrameCodingTests {
         .receipt(
             Receipt(
                 stream: "ee.a", durableLength: 3, head: .empty, millisecondsSince1970: 17, appliance: "dev",
-                signature: [UInt8](repeating: 9, count: 64))),
+                keyID: "p256:0011223344556677", signature: [UInt8](repeating: 9, count: 64))),
         .hello(Hello(intent: .list, stream: "ee.pop")),
         .listing([
             StreamSummary(
@@ -187,6 +187,35 @@ struct FrameCodingTests {
             ("a name that is not UTF-8", Self.listingFrame(count: 1, [0, 1, 0xFF] + entry.dropFirst(2 + 4))),
             ("an unknown flag", Self.listingFrame(count: 1, Self.listingEntry("ee.a", flags: 2))),
             ("no count", [0, 0, 0, 1, 0x0B]),
+        ]
+        for (reason, bytes) in refused {
+            var buffer = ByteBuffer(bytes: bytes)
+            #expect(throws: FrameError.self, "\(reason)") { try FrameParser().parse(&buffer) }
+        }
+    }
+
+    /// A receipt frame's key is what a receipt file's `key:` line may hold, so that a client can write every receipt
+    /// it accepts; and its signature is 64 bytes, nothing more or less.
+    @Test("a receipt frame with a malformed key or signature is refused")
+    func receiptFrames() throws {
+        func frame(key: [UInt8], signature: Int) -> [UInt8] {
+            var body: [UInt8] = [0x0A, 0, 4] + Array("ee.a".utf8) + [UInt8](repeating: 0, count: 8 + 32 + 8)
+            body += [0, 3] + Array("dev".utf8) + [0, UInt8(key.count)] + key + [UInt8](repeating: 7, count: signature)
+            return [0, 0, 0, UInt8(body.count)] + body
+        }
+        var valid = ByteBuffer(bytes: frame(key: Array("p256:0011223344556677".utf8), signature: 64))
+        guard case .receipt(let receipt)? = try FrameParser().parse(&valid) else {
+            Issue.record("a receipt frame did not parse")
+            return
+        }
+        #expect(receipt.keyID == "p256:0011223344556677" && receipt.signature.count == 64)
+        let refused: [(String, [UInt8])] = [
+            ("an empty key", frame(key: [], signature: 64)),
+            ("an upper-case key", frame(key: Array("P256:AB".utf8), signature: 64)),
+            ("a key with a line feed", frame(key: Array("p256:ab\nsignature: 00".utf8), signature: 64)),
+            ("a key of 65 bytes", frame(key: [UInt8](repeating: UInt8(ascii: "a"), count: 65), signature: 64)),
+            ("a short signature", frame(key: Array("p256:ab".utf8), signature: 63)),
+            ("a long signature", frame(key: Array("p256:ab".utf8), signature: 65)),
         ]
         for (reason, bytes) in refused {
             var buffer = ByteBuffer(bytes: bytes)

@@ -12,7 +12,7 @@ import Testing
 struct ReceiptTextTests {
     static let receipt = Receipt(
         stream: "ee.population.wal", durableLength: 1_048_577, head: ChainHead([UInt8](1...32))!,
-        millisecondsSince1970: 1_790_000_000_123, appliance: "saatkond-dev",
+        millisecondsSince1970: 1_790_000_000_123, appliance: "saatkond-dev", keyID: "p256:0123456789abcdef",
         signature: (0..<64).map { UInt8($0 * 3) })
 
     @Test("the text form is the documented layout, and parses back to the same receipt")
@@ -20,12 +20,13 @@ struct ReceiptTextTests {
         let text = Self.receipt.text
         #expect(
             text == """
-                saatkond-receipt-v1
+                saatkond-receipt-v2
                 stream: ee.population.wal
                 length: 1048577
                 head: 0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20
                 time-ms: 1790000000123
                 appliance: saatkond-dev
+                key: p256:0123456789abcdef
                 signature: \((0..<64).map { String(format: "%02x", $0 * 3) }.joined())
 
                 """)
@@ -51,7 +52,8 @@ struct ReceiptTextTests {
         }
         let cases: [(String, String, String)] = [
             ("empty", "", "it is empty"),
-            ("another format", "saatkond-receipt-v2\n", "line 1: expected saatkond-receipt-v1"),
+            ("another format", "saatkond-receipt-v3\n", "line 1: expected saatkond-receipt-v2"),
+            ("a version 1 receipt", "saatkond-receipt-v1\n", "line 1: a version 1 receipt, signed with Ed25519, is no"),
             ("a field missing", lines[0..<4].joined(separator: "\n") + "\n", "line 5: the receipt ends here"),
             ("fields in another order", with(3, lines[4]), "line 4: expected the field \"head: \""),
             ("a length with a leading zero", with(2, "length: 01048577"), "line 3: the length must be a decimal"),
@@ -67,8 +69,12 @@ struct ReceiptTextTests {
             ("a time with a plus sign", with(4, "time-ms: +1"), "line 5: the time must be"),
             ("a control character in the appliance", with(5, "appliance: dev\u{1B}[2J"), "U+1B"),
             ("a bidirectional override in the appliance", with(5, "appliance: dev\u{202E}"), "U+202E"),
-            ("a short signature", with(6, String(lines[6].dropLast())), "line 7: the signature must be 128"),
-            ("text after the signature", receipt.text + "\n", "line 8: unexpected text after the signature"),
+            ("an upper-case key", with(6, "key: P256:0123456789ABCDEF"), "line 7: the key must be 1 to 64 characters"),
+            ("a key with a space", with(6, "key: p256: 0123"), "line 7: the key must be"),
+            ("a key too long", with(6, "key: " + String(repeating: "a", count: 65)), "line 7: the key must be"),
+            ("a missing key", with(6, lines[7]), "line 7: expected the field \"key: \""),
+            ("a short signature", with(7, String(lines[7].dropLast())), "line 8: the signature must be 128"),
+            ("text after the signature", receipt.text + "\n", "line 9: unexpected text after the signature"),
             ("CRLF line ends", receipt.text.replacingOccurrences(of: "\n", with: "\r\n"), "line 1: expected"),
             ("CR before LF in a field", with(2, "length: 1048577\r"), "line 3: the line ends with a carriage return"),
             ("too long", receipt.text + String(repeating: "x", count: 5000), "more than any receipt"),
@@ -94,7 +100,7 @@ struct ReceiptTextTests {
         do {
             _ = try Receipt(text: bytes)
         } catch {
-            #expect(error.description.hasSuffix("found \"\u{FFFD}aatkond-receipt-v1\""), "\(error)")
+            #expect(error.description.hasSuffix("found \"\u{FFFD}aatkond-receipt-v2\""), "\(error)")
         }
         var appliance = Array(Self.receipt.text.utf8)
         let start = appliance.indices.first { appliance[$0...].starts(with: Array("appliance: ".utf8)) }!
@@ -117,16 +123,17 @@ struct ReceiptTextTests {
     func mutations() async {
         let streams = ["ee.population.wal", "a", "ee.land-registry.base_2026", String(repeating: "z", count: 200)]
         let appliances = ["saatkond-dev", "ee-embassy-lu-1", "Saatkond Luxembourg Ü", "x"]
+        let keys = ["p256:0123456789abcdef", "p256:ffffffffffffffff", "tpm.ek-2_a", "k"]
         let mutation = zip(Gen.uint8(in: 0...6), Gen.uint16(), Gen.uint8())
         let outcomes = Mutex((accepted: 0, refused: 0))
         await propertyCheck(
             count: 5000,
             input: Gen.element(of: streams), Gen.uint64(), Gen.uint8().array(of: 32), Gen.uint64(),
-            Gen.element(of: appliances), Gen.uint8().array(of: 64), mutation.array(of: 1...4)
-        ) { stream, length, head, time, appliance, signature, mutations throws in
+            Gen.element(of: appliances), Gen.element(of: keys), Gen.uint8().array(of: 64), mutation.array(of: 1...4)
+        ) { stream, length, head, time, appliance, key, signature, mutations throws in
             let original = Receipt(
                 stream: stream!, durableLength: length, head: ChainHead(head)!, millisecondsSince1970: time,
-                appliance: appliance!, signature: signature)
+                appliance: appliance!, keyID: key!, signature: signature)
             #expect(try Receipt(text: Array(original.text.utf8)) == original)
             var bytes = Array(original.text.utf8)
             for (kind, position, byte) in mutations {

@@ -84,11 +84,12 @@ private struct HandlerRig {
     ) async throws {
         let channel = self.channel
         let reads = self.reads
-        let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test")
+        let receiptKey = SoftwareReceiptSigningKey(try P256PrivateKey())
         let policy = try AuthorizationPolicy(parsing: "sender append *\nsender read *", file: "test")
         try await channel.testingEventLoop.executeInContext {
             let handler = ReceiverChannelHandler(
-                storage: storage, threadPool: threadPool, limits: limits, policy: policy, signer: signer,
+                storage: storage, threadPool: threadPool, limits: limits, policy: policy, receiptKey: receiptKey,
+                applianceName: "test",
                 metrics: ReplicationMetrics(factory: TestMetrics()), budget: budget, storageWork: StorageWork(),
                 streamSlots: SharedStreamSlots(limits: .init()),
                 frameLimit: NIOLoopBoundBox(ProtocolLimits.maximumControlBodyLength, eventLoop: channel.eventLoop),

@@ -25,7 +25,8 @@ final class ReceiverHarness: Sendable {
     let scratch: ScratchDirectory
     let identity: DevelopmentIdentity
     let port: Int
-    let signer: ReceiptSigner
+    /// The key that signs receipts unless the harness was given another.
+    let softwareKey: SoftwareReceiptSigningKey
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
     private let server: ReplicationServer
@@ -37,6 +38,7 @@ final class ReceiverHarness: Sendable {
         policy: String = "development-sender append *\ndevelopment-sender read *",
         handshakePool: HandshakePoolLimits = .init(), streamSlots: StreamSlots.Limits = .init(),
         shardBytes: Int = 256 << 10, logger: Logger = Logger(label: "test-receiver"),
+        receiptKey: (any ReceiptSigningKey)? = nil, group eventLoops: (any EventLoopGroup)? = nil,
         wrapping wrap: @Sendable (ErasureCodedStore) -> any StreamStorage = { $0 }
     ) async throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-receiver")
@@ -57,18 +59,19 @@ final class ReceiverHarness: Sendable {
                 TLSIdentityFiles(
                     certificate: identity.applianceCertificate.string, privateKey: identity.applianceKey.string,
                     trustedAuthorities: identity.authorityCertificate.string))
-            let signer = ReceiptSigner(key: try Ed25519PrivateKey(), appliance: "test-appliance")
-            self.signer = signer
+            let softwareKey = SoftwareReceiptSigningKey(try P256PrivateKey())
+            self.softwareKey = softwareKey
             self.store = store
             let (addresses, continuation) = AsyncStream<SocketAddress>.makeStream()
             let server = ReplicationServer(
                 configuration: .init(
                     host: "127.0.0.1", port: 0, tls: tls,
                     policy: try AuthorizationPolicy(parsing: policy, file: "test"),
-                    signer: signer, limits: limits, shutdownGracePeriod: .seconds(5),
+                    receiptKey: receiptKey ?? softwareKey, applianceName: "test-appliance", limits: limits,
+                    shutdownGracePeriod: .seconds(5),
                     maximumConnections: maximumConnections,
                     budget: budget, handshakePool: handshakePool, streamSlots: streamSlots),
-                storage: wrap(store), group: MultiThreadedEventLoopGroup.singleton,
+                storage: wrap(store), group: eventLoops ?? MultiThreadedEventLoopGroup.singleton,
                 logger: logger,
                 metrics: metrics
             ) { address in
@@ -96,12 +99,14 @@ final class ReceiverHarness: Sendable {
         metrics: ReplicationMetrics = ReplicationMetrics(), budget: ReceiveBudget = ReceiveBudget(),
         policy: String = "development-sender append *\ndevelopment-sender read *",
         handshakePool: HandshakePoolLimits = .init(), streamSlots: StreamSlots.Limits = .init(),
-        shardBytes: Int = 256 << 10,
+        shardBytes: Int = 256 << 10, receiptKey: (any ReceiptSigningKey)? = nil,
+        group: (any EventLoopGroup)? = nil,
         _ body: (ReceiverHarness) async throws -> Result
     ) async throws -> Result {
         let harness = try await ReceiverHarness(
             limits: limits, maximumConnections: maximumConnections, metrics: metrics, budget: budget, policy: policy,
-            handshakePool: handshakePool, streamSlots: streamSlots, shardBytes: shardBytes)
+            handshakePool: handshakePool, streamSlots: streamSlots, shardBytes: shardBytes, receiptKey: receiptKey,
+            group: group)
         do {
             let result = try await body(harness)
             await harness.stop()

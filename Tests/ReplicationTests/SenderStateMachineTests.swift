@@ -126,7 +126,8 @@ struct SenderStateMachineTests {
         #expect(session.received(.acknowledgement(durableLength: 10, head: head), ledger: &ledger) == .requestReceipt)
         #expect(session.phase == .awaitingReceipt)
         let other = Receipt(
-            stream: "ee.other", durableLength: 10, head: head, millisecondsSince1970: 1, appliance: "a", signature: [])
+            stream: "ee.other", durableLength: 10, head: head, millisecondsSince1970: 1, appliance: "a", keyID: "k",
+            signature: [])
         var wrong = session
         guard case .fail(let error) = wrong.received(.receipt(other), ledger: &ledger) else {
             Issue.record("a receipt for another stream was accepted")
@@ -134,7 +135,8 @@ struct SenderStateMachineTests {
         }
         #expect(error.description.contains("a receipt for ee.other at 10 where ee.wal at 10 was asked for"))
         let right = Receipt(
-            stream: "ee.wal", durableLength: 10, head: head, millisecondsSince1970: 1, appliance: "a", signature: [])
+            stream: "ee.wal", durableLength: 10, head: head, millisecondsSince1970: 1, appliance: "a", keyID: "k",
+            signature: [])
         #expect(session.received(.receipt(right), ledger: &ledger) == .finished(right))
     }
 
