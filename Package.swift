@@ -156,7 +156,7 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Receiver", "Receipts", "ReplicationTransport", "StreamStore", "ErasureStore", "CryptoPrimitives",
-                "DurableFiles", "Authorization", "Disks", "Chassis", "LoopRig",
+                "DurableFiles", "Authorization", "Disks", "Chassis", "LoopRig", "Keys", "Escrow",
                 "Watchdog", "Systemd", "CLinuxCalls",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
@@ -180,10 +180,24 @@ let package = Package(
         .target(
             name: "LocalControl",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "CryptoPrimitives", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // MARK: End of the disks service parts.
+        .target(name: "ConfigurationFile"),
+        .target(
+            name: "Keys",
+            dependencies: [
+                "TPM2", "Escrow", "CryptoPrimitives", "HPKE", "StoreFormat", "LocalControl", "CustodyLog", "Receipts",
+                "DurableFiles", "Systemd", "ConfigurationFile", "HashChain",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "Disks",
             dependencies: [
@@ -201,9 +215,10 @@ let package = Package(
         .executableTarget(
             name: "saatkond",
             dependencies: [
-                "Appliance", "Disks", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
+                "Appliance", "Disks", "Keys", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
                 "ReplicationTransport", "ReplicationProtocol",
                 "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore", "Escrow",
+                "ErasureStore", "StoreFormat", "CryptoPrimitives", "TPM2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -234,6 +249,17 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Benchmarks/DisksBenchmark"
+        ),
+        .executableTarget(
+            name: "KeysBenchmark",
+            dependencies: [
+                "Keys", "TPM2", "ErasureStore", "StoreFormat", "StreamStore", "CryptoPrimitives", "DurableFiles",
+                "HashChain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Benchmarks/KeysBenchmark"
         ),
         // The ingest benchmark's baseline receiver: mutual TLS and framing, acknowledging at once, storing nothing.
         .executableTarget(
@@ -290,7 +316,7 @@ let package = Package(
         ),
 
         // MARK: Tests, one target per module, and the machinery they share (child processes, sockets, scratch).
-        .target(name: "TestSupport", dependencies: ["CryptoPrimitives"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CryptoPrimitives", "TPM2"], path: "Tests/TestSupport"),
         // Disks (issue 12): UdevTests also drive the loop-device rig; ChassisTests read the maps in hardware/.
         .testTarget(
             name: "UdevTests",
@@ -450,6 +476,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "KeysTests",
+            dependencies: [
+                "Keys", "TPM2", "CryptoPrimitives", "HPKE", "HashChain", "StoreFormat", "LocalControl",
+                "ConfigurationFile", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "LocalControlTests",
             dependencies: [
                 "LocalControl", "TestSupport",
@@ -464,7 +500,7 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
-                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives",
+                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

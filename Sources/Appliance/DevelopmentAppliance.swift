@@ -2,6 +2,7 @@ import DevelopmentIdentity
 import Disks
 import ErasureStore
 import Foundation
+import Keys
 import Logging
 import NIOCore
 import NIOPosix
@@ -35,6 +36,8 @@ public struct DevelopmentAppliance: Sendable {
         public var scrubEvery: Duration?
         /// Bytes per second for rebuilds and scrubs (loop bays only); nil: no limit.
         public var rebuildBytesPerSecond: Int? = 200 << 20
+        /// The TPM for the keys service; nil: a swtpm started for it when swtpm is installed, else software keys.
+        public var tcti: String?
 
         /// Creates a configuration.
         public init(state: StateDirectory, host: String = "127.0.0.1", port: Int = 7443, loopBays: Int? = nil) {
@@ -58,15 +61,18 @@ public struct DevelopmentAppliance: Sendable {
     /// instructions printed to the developer.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         ProcessHeap.bound()
-        ProcessSecrets.protect(logger: logger)
+        ProcessProtection.protect(logger: logger)
         let identity = try DevelopmentIdentity.loadOrCreate(in: configuration.state.identity.directory)
+        let keysService = try DevelopmentKeys(state: configuration.state, tcti: configuration.tcti, logger: logger)
+            .start()
+        defer { keysService.stop() }
+        let keys = try keysService.service.holder.storeKeys()
         guard let bays = configuration.loopBays else {
             try await run(
-                storage: try DevelopmentStorage.openOrCreate(configuration.state), identity: identity, disks: nil,
-                onListening: onListening)
+                storage: try DevelopmentStorage.openOrCreate(configuration.state, keys: keys), identity: identity,
+                keys: keysService.service, disks: nil, onListening: onListening)
             return
         }
-        let keys = try DevelopmentStorage.loadOrCreateKeys(configuration.state.keys)
         let loopBays = DevelopmentLoopBays(
             state: configuration.state, bays: bays, hardware: FilePath(configuration.hardware),
             scrubEvery: configuration.scrubEvery, rebuildBytesPerSecond: configuration.rebuildBytesPerSecond,
@@ -101,12 +107,13 @@ public struct DevelopmentAppliance: Sendable {
             }
         }
         defer { opener.cancel() }
-        try await run(storage: storage, identity: identity, disks: disks, onListening: onListening)
+        try await run(
+            storage: storage, identity: identity, keys: keysService.service, disks: disks, onListening: onListening)
         storage.current?.shutdown()
     }
 
     private func run(
-        storage: any StreamStorage, identity: DevelopmentIdentity, disks: DisksService?,
+        storage: any StreamStorage, identity: DevelopmentIdentity, keys: KeysService, disks: DisksService?,
         onListening: @escaping @Sendable (SocketAddress) -> Void
     ) async throws {
         let tls = try ReplicationTLS.receiverConfiguration(
@@ -118,7 +125,7 @@ public struct DevelopmentAppliance: Sendable {
         let policyFiles = try DevelopmentPolicy.createIfMissing(
             configuration.state, trustedAuthorities: identity.authorityCertificate)
         let policy = try policyFiles.load()
-        let receiptKey = SoftwareReceiptSigningKey(try DevelopmentStorage.loadOrCreateSigningKey(configuration.state))
+        let receiptKey = try keys.holder.receiptKey()
         let server = ReplicationServer(
             configuration: .init(
                 host: configuration.host, port: configuration.port, tls: tls, policy: policy, receiptKey: receiptKey,
@@ -138,7 +145,7 @@ public struct DevelopmentAppliance: Sendable {
         let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog)] + (disks.map { [.init(service: $0)] } ?? [])
+                services: [.init(service: watchdog), .init(service: keys)] + (disks.map { [.init(service: $0)] } ?? [])
                     + [.init(service: reloader), .init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

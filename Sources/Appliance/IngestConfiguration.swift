@@ -11,10 +11,15 @@
 ///     member-root = /srv/saatkond/members    (instead of `member` lines: every directory under it, as `saatkond
 ///                                             disks` mounts and unmounts them; followed while ingest runs)
 ///     disks-socket = /run/saatkond/disks.sock (optional: where to report I/O errors met on members)
+///     keys-socket = /run/saatkond/keys.sock  (the keys service: the storage public key, the journal key, receipts
+///                                             signed by the TPM-resident key)
+///     appliance-name = ee-embassy-lu-1
+///
+/// Without a keys service (a workstation, tests of the receiver alone) the keys come from files instead, all three:
+///
 ///     storage-public-key = /etc/saatkond/keys/storage.pub
 ///     journal-key = /run/saatkond/keys/journal.key
 ///     signing-key = /run/saatkond/keys/receipt-signing-key.pem
-///     appliance-name = ee-embassy-lu-1
 ///
 /// Every mistake is reported with the file and line, before anything starts. There is no `storage-private-key`:
 /// the network-facing receiver can write but never read what it committed, so restores of committed segments are
@@ -40,22 +45,22 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var memberRoot: String?
     /// The disks service's state socket, told of every I/O error met on a member.
     public var disksSocket: String?
-    /// The storage public key (32 bytes, raw or as 64 hexadecimal digits).
+    /// The keys service's socket; nil when the keys come from the three files below.
+    public var keysSocket: String?
+    /// The storage public key (32 bytes, raw or as 64 hexadecimal digits); "" with a keys socket.
     public var storagePublicKey: String
-    /// The journal key (32 bytes).
+    /// The journal key (32 bytes); "" with a keys socket.
     public var journalKey: String
-    /// The receipt-signing key: an ECDSA P-256 private key in PEM (PKCS#8 `-----BEGIN PRIVATE KEY-----`, or SEC 1
-    /// `-----BEGIN EC PRIVATE KEY-----`), unencrypted. For now a file; the appliance's key will live in the TPM and
-    /// sign through the keys service's socket instead, and this setting will name that socket.
+    /// The receipt-signing key, "" with a keys socket: an ECDSA P-256 private key in PEM (PKCS#8
+    /// `-----BEGIN PRIVATE KEY-----`, or SEC 1 `-----BEGIN EC PRIVATE KEY-----`), unencrypted.
     public var signingKey: String
     /// The name receipts give the appliance.
     public var applianceName: String
 
-    private static let required = [
-        "listen", "certificate", "private-key", "home-ca", "policy", "storage-public-key", "journal-key",
-        "signing-key", "appliance-name",
-    ]
-    private static let known = Set(required + ["deny-list", "member", "member-root", "disks-socket"])
+    private static let required = ["listen", "certificate", "private-key", "home-ca", "policy", "appliance-name"]
+    private static let keyFiles = ["storage-public-key", "journal-key", "signing-key"]
+    private static let known = Set(
+        required + keyFiles + ["deny-list", "member", "member-root", "disks-socket", "keys-socket"])
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationError) {
@@ -99,6 +104,17 @@ public struct IngestConfiguration: Sendable, Hashable {
         for key in Self.required where values[key] == nil {
             throw ConfigurationError("\(file): '\(key)' is missing")
         }
+        if values["keys-socket"] != nil {
+            if let key = Self.keyFiles.first(where: { values[$0] != nil }) {
+                throw ConfigurationError(
+                    "\(file):\(lines[key]!): '\(key)' and 'keys-socket' exclude each other: with a keys service the "
+                        + "keys come from it")
+            }
+        } else {
+            for key in Self.keyFiles where values[key] == nil {
+                throw ConfigurationError("\(file): '\(key)' is missing (or give 'keys-socket')")
+            }
+        }
         switch (values["member"], values["member-root"]) {
         case (nil, nil):
             throw ConfigurationError("\(file): neither 'member' nor 'member-root' is set: where is the array?")
@@ -119,9 +135,10 @@ public struct IngestConfiguration: Sendable, Hashable {
         members = values["member"] ?? []
         memberRoot = values["member-root"]?.first
         disksSocket = values["disks-socket"]?.first
-        storagePublicKey = values["storage-public-key"]![0]
-        journalKey = values["journal-key"]![0]
-        signingKey = values["signing-key"]![0]
+        keysSocket = values["keys-socket"]?.first
+        storagePublicKey = values["storage-public-key"]?.first ?? ""
+        journalKey = values["journal-key"]?.first ?? ""
+        signingKey = values["signing-key"]?.first ?? ""
         applianceName = values["appliance-name"]![0]
         denyList = values["deny-list"]?.first
     }

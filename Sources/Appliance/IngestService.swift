@@ -2,6 +2,8 @@ import Authorization
 import CryptoPrimitives
 import DurableFiles
 import ErasureStore
+import Keys
+import LocalControl
 import Logging
 import NIOCore
 import NIOPosix
@@ -31,7 +33,7 @@ public struct IngestService: Sendable {
     /// SIGTERM or SIGINT.
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         ProcessHeap.bound()
-        ProcessSecrets.protect(logger: logger)
+        ProcessProtection.protect(logger: logger)
         let policyFiles = PolicyFiles(
             policy: FilePath(configuration.policy), denyList: configuration.denyList.map { FilePath($0) },
             trustedAuthorities: FilePath(configuration.homeAuthority))
@@ -41,21 +43,7 @@ public struct IngestService: Sendable {
         } catch let error as PolicyError {
             throw ConfigurationError(error.description)
         }
-        // The public key is no secret; it only shares the key files' form.
-        let publicKey = try X25519PublicKey(
-            rawRepresentation: try KeyFile.read(FilePath(configuration.storagePublicKey), in: file)
-                .withUnsafeBytes { Array($0) })
-        let journalKey = try KeyFile.read(FilePath(configuration.journalKey), in: file)
-        let signingKeyFile = try KeyFile.readPEM(FilePath(configuration.signingKey), in: file)
-        ProcessSecrets.reportUnlocked([("journal-key", journalKey), ("signing-key", signingKeyFile)], logger: logger)
-        let receiptKey: SoftwareReceiptSigningKey
-        do {
-            receiptKey = SoftwareReceiptSigningKey(try P256PrivateKey(pemRepresentation: signingKeyFile))
-        } catch let error as CryptoError {
-            throw ConfigurationError(
-                "\(file): signing-key \(configuration.signingKey) is not a P-256 private key in PEM: \(error.message)")
-        }
-        let keys = try StorageKeys(storagePublicKey: publicKey, storagePrivateKey: nil, journalKey: journalKey)
+        let (keys, receiptKey) = try await loadKeys()
         let store =
             try configuration.memberRoot.map { try ErasureCodedStore(memberRoot: FilePath($0), keys: keys) }
             ?? ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
@@ -90,5 +78,47 @@ public struct IngestService: Sendable {
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
+    }
+
+    /// The storage public key, the journal key and the receipt-signing key: from the keys service when one is
+    /// configured (waiting for it, as at boot, up to a minute), else from the configured files. Never the storage
+    /// private key: committed segments are not read here.
+    private func loadKeys() async throws -> (StorageKeys, any ReceiptSigningKey) {
+        if let socket = configuration.keysSocket {
+            let client = KeysClient(socket: socket)
+            var attempt = 0
+            while true {
+                do {
+                    let (publicKey, journalKey) = try client.storageKeys()
+                    ProcessProtection.reportUnlocked([("journal-key", journalKey)], logger: logger)
+                    let keys = try StorageKeys(storagePublicKey: publicKey, segmentKeys: nil, journalKey: journalKey)
+                    return (keys, try client.signingKey())
+                } catch let error as LocalControlError where !error.refused && attempt < 60 {
+                    if attempt == 0 {
+                        logger.notice(
+                            "waiting for the keys service", metadata: ["socket": "\(socket)", "error": "\(error)"])
+                    }
+                    attempt += 1
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+        // The public key is no secret; it only shares the key files' form.
+        let publicKey = try X25519PublicKey(
+            rawRepresentation: try KeyFile.read(FilePath(configuration.storagePublicKey), in: file)
+                .withUnsafeBytes { Array($0) })
+        let journalKey = try KeyFile.read(FilePath(configuration.journalKey), in: file)
+        let signingKeyFile = try KeyFile.readPEM(FilePath(configuration.signingKey), in: file)
+        ProcessProtection.reportUnlocked(
+            [("journal-key", journalKey), ("signing-key", signingKeyFile)], logger: logger)
+        let receiptKey: SoftwareReceiptSigningKey
+        do {
+            receiptKey = SoftwareReceiptSigningKey(try P256PrivateKey(pemRepresentation: signingKeyFile))
+        } catch let error as CryptoError {
+            throw ConfigurationError(
+                "\(file): signing-key \(configuration.signingKey) is not a P-256 private key in PEM: \(error.message)")
+        }
+        let keys = try StorageKeys(storagePublicKey: publicKey, segmentKeys: nil, journalKey: journalKey)
+        return (keys, receiptKey)
     }
 }

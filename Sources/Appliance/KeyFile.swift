@@ -4,12 +4,12 @@ import SystemPackage
 
 /// A 32-byte key in a file, raw or as 64 hexadecimal digits (white space around them allowed), read straight into
 /// ``SecretBytes``: the bytes never pass through an ordinary array or string that would outlive the read unwiped.
-enum KeyFile {
+public enum KeyFile {
     static let keyBytes = 32
     /// Room for the hexadecimal form with generous white space; a longer file is not a key file.
     private static let maximumFileBytes = 256
 
-    static func read(_ path: FilePath, in configuration: String) throws -> SecretBytes {
+    public static func read(_ path: FilePath, in configuration: String) throws -> SecretBytes {
         var count = 0
         let contents: SecretBytes
         do {

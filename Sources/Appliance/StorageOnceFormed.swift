@@ -39,6 +39,6 @@ final class StorageOnceFormed: StreamStorage, Sendable {
 extension StorageKeys {
     /// The same keys without the storage private key: what a service that writes or repairs but never reads gets.
     func publicOnly() throws -> StorageKeys {
-        try StorageKeys(storagePublicKey: storagePublicKey, storagePrivateKey: nil, journalKey: journalKey)
+        try StorageKeys(storagePublicKey: storagePublicKey, segmentKeys: nil, journalKey: journalKey)
     }
 }

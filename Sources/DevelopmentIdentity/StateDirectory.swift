@@ -33,10 +33,10 @@ public struct StateDirectory: Sendable, Hashable {
     /// The deny list beside the policy: revoked sender certificates.
     public var denyList: FilePath { path.appending("revoked.conf") }
 
-    /// The development storage keys.
+    /// The development keys service's directory (docs/keys.md): sealed keys, public keys, escrow bundle, audit log.
     public var keys: FilePath { path.appending("keys") }
 
-    /// The public half of the development receipt-signing key (ECDSA P-256, PEM, as `openssl pkey -pubout` writes
-    /// it): what `saatkond verify` needs to check a receipt, and all it needs.
-    public var receiptSigningPublicKey: FilePath { keys.appending("development-signing-public-key.pem") }
+    /// The public half of the receipt-signing key (ECDSA P-256, PEM, as `openssl pkey -pubout` writes it), which the
+    /// keys service writes at provisioning: what `saatkond verify` needs to check a receipt, and all it needs.
+    public var receiptSigningPublicKey: FilePath { keys.appending("signing.pem") }
 }

@@ -113,16 +113,22 @@ extension ErasureCodedStore {
             members[placement.member(ofShard: $0, segment: segment, stream: stream)] != nil
         }
         var verified: (header: ShardHeader, stripe: [[UInt8]], disagreeing: [Int])?
-        if let privateKey = keys.storagePrivateKey {
+        // Keys that cannot be had now (locked, their service away) leave the scrub where it is without them.
+        var keysAnswered = keys.segmentKeys != nil
+        if let opener = keys.segmentKeys {
             for header in read.candidates {
-                guard
-                    let decoded = try? codec.openAuthenticated(
-                        read.shards(carrying: header), header: header, privateKey: privateKey)
-                else { continue }
+                let decoded: SegmentCodec.AuthenticatedSegment
+                do {
+                    decoded = try codec.openAuthenticated(read.shards(carrying: header), header: header, opener: opener)
+                } catch {
+                    if error.kind == .unavailable { keysAnswered = false }
+                    continue
+                }
                 verified = (header, decoded.stripe, (read.disagreeing(with: header) + decoded.disagreeing).sorted())
                 break
             }
-        } else if read.candidates.count == 1, let header = read.header,
+        }
+        if verified == nil, !keysAnswered, read.candidates.count == 1, let header = read.header,
             let stripe = codec.decodeConsistently(read.shards(carrying: header))
         {
             verified = (header, stripe, read.disagreeing(with: header))
@@ -131,7 +137,7 @@ extension ErasureCodedStore {
             let header = read.header
             let usable = read.shards(carrying: header).compactMap { $0 }.count
             report.shardsDamaged += onPresentMembers.filter { read.intact[$0]?.header != header }.count
-            if keys.storagePrivateKey == nil && usable >= geometry.dataShards {
+            if !keysAnswered && usable >= geometry.dataShards {
                 report.unverified.append(name)
             } else {
                 report.unrepairable.append(name)

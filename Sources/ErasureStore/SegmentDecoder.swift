@@ -52,22 +52,37 @@ struct SegmentDecoder: Sendable {
     func decode(
         _ segment: UInt64, into buffer: inout [UInt8], scratch: ReadScratch
     ) throws(StreamStorageError) -> DecodedSegment {
-        let privateKey = try store.keys.requirePrivateKey()
-        if let header = readDataShards(of: segment, into: &buffer, scratch: scratch) {
+        let opener = try store.keys.requireSegmentKeys()
+        if let header = readDataShards(of: segment, into: &buffer, scratch: scratch),
+            let dataKey = try dataKeyUnlessCorrupt(header, opener: opener)
+        {
             let opened = buffer.withUnsafeMutableBytes {
-                (try? store.codec.openInPlace($0, header: header, privateKey: privateKey)) != nil
+                (try? store.codec.openInPlace($0, header: header, dataKey: dataKey)) != nil
             }
             if opened { return DecodedSegment(plaintext: buffer, disagreeing: []) }
             // A data shard lies (its CRCs hold, its bytes do not): the whole segment is read, and decoded from
             // other choices of k shards.
         }
-        return try authenticatedPlaintext(of: segment, privateKey: privateKey)
+        return try authenticatedPlaintext(of: segment, opener: opener)
+    }
+
+    /// The data key of the segment `header` describes; nil when its wrapping does not open (the header lies, and the
+    /// other shards are asked), an error when the key cannot be had now (no other choice of shards changes that).
+    private func dataKeyUnlessCorrupt(
+        _ header: ShardHeader, opener: any SegmentKeyOpener
+    ) throws(StreamStorageError) -> SecretBytes? {
+        do {
+            return try store.codec.dataKey(for: header, opener: opener)
+        } catch {
+            if error.kind == .unavailable { throw error }
+            return nil
+        }
     }
 
     /// Reads every shard of `segment` and decodes it from k of those that carry the voted header and
     /// authenticate; shards that were outvoted or found to lie are returned as disagreeing.
     private func authenticatedPlaintext(
-        of segment: UInt64, privateKey: X25519PrivateKey
+        of segment: UInt64, opener: any SegmentKeyOpener
     ) throws(StreamStorageError) -> DecodedSegment {
         let read = store.readSegmentShards(stream: stream, segment: segment, distrusted: distrusted)
         let candidates = read.candidates
@@ -81,11 +96,13 @@ struct SegmentDecoder: Sendable {
         for header in candidates {
             do {
                 let decoded = try store.codec.openAuthenticated(
-                    read.shards(carrying: header), header: header, privateKey: privateKey)
+                    read.shards(carrying: header), header: header, opener: opener)
                 return DecodedSegment(
                     plaintext: decoded.plaintext,
                     disagreeing: (read.disagreeing(with: header) + decoded.disagreeing).sorted())
             } catch {
+                // A key that cannot be had now ends the read: no other header or choice of shards changes that.
+                if error.kind == .unavailable { throw error }
                 failure = failure ?? error
             }
         }

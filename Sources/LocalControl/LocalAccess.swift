@@ -1,3 +1,5 @@
+import CryptoPrimitives
+
 /// The credentials of the process at the other end of a local socket, as the kernel gives them (SO_PEERCRED): what
 /// it was when it connected, which it cannot forge.
 public struct PeerCredentials: Sendable, Hashable {
@@ -46,5 +48,21 @@ public struct LocalAccess: Sendable {
     /// Whether `uid` may ask `op`.
     public func allows(_ op: String, uid: UInt32) -> Bool {
         uid == 0 || rules[op]?.contains(uid) == true || rules["*"]?.contains(uid) == true
+    }
+}
+
+/// A service's answer to one request: a JSON object and, for the keys service, a secret sent raw after the JSON line
+/// (never inside it, so that it never becomes a string that cannot be wiped). The line then says `"secret-bytes": N`
+/// and N bytes follow; ``LocalControlClient/requestSecret(path:op:body:timeout:)`` reads them into `SecretBytes`.
+public struct LocalReply: Sendable {
+    /// The JSON object.
+    public var fields: [String: JSONValue]
+    /// The secret that follows it, if any.
+    public var secret: SecretBytes?
+
+    /// A reply of `fields`, with `secret` after them.
+    public init(_ fields: [String: JSONValue], secret: SecretBytes? = nil) {
+        self.fields = fields
+        self.secret = secret
     }
 }

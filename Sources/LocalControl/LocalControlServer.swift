@@ -28,7 +28,7 @@ public final class LocalControlServer: Sendable {
         let maximumRequestBytes: Int
         let requestTimeout: TimeAmount
         let onRefusal: (@Sendable (LocalRequest) -> Void)?
-        let handler: @Sendable (LocalRequest) async -> [String: JSONValue]
+        let handler: @Sendable (LocalRequest) async -> LocalReply
     }
 
     /// The socket's path.
@@ -47,11 +47,24 @@ public final class LocalControlServer: Sendable {
     /// A server on `path` whose socket file gets `mode` (e.g. 0o660) and, when given, the group `group` (e.g.
     /// saatkond's), that lets the peers `access` allows ask the operations `operations` (by default those `access`
     /// names), and answers each with `handler`'s response. `onRefusal` is told of every refused request.
-    public init(
+    public convenience init(
         path: String, mode: mode_t, group socketGroup: gid_t?, access: LocalAccess,
         group eventLoopGroup: any EventLoopGroup, operations: Set<String>? = nil, maximumConnections: Int = 16,
         requestTimeout: TimeAmount = .seconds(10), onRefusal: (@Sendable (LocalRequest) -> Void)? = nil,
         handler: @escaping @Sendable (LocalRequest) async -> [String: JSONValue]
+    ) {
+        self.init(
+            path: path, mode: mode, group: socketGroup, access: access, group: eventLoopGroup, operations: operations,
+            maximumConnections: maximumConnections, requestTimeout: requestTimeout, onRefusal: onRefusal,
+            replying: { LocalReply(await handler($0)) })
+    }
+
+    /// A server like the one above whose answers may carry a secret after their JSON line (``LocalReply``).
+    public init(
+        path: String, mode: mode_t, group socketGroup: gid_t?, access: LocalAccess,
+        group eventLoopGroup: any EventLoopGroup, operations: Set<String>? = nil, maximumConnections: Int = 16,
+        requestTimeout: TimeAmount = .seconds(10), onRefusal: (@Sendable (LocalRequest) -> Void)? = nil,
+        replying handler: @escaping @Sendable (LocalRequest) async -> LocalReply
     ) {
         self.path = path
         self.mode = mode

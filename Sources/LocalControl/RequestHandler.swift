@@ -63,12 +63,10 @@ final class RequestHandler: ChannelInboundHandler {
                 deadline?.cancel()
                 let handler = configuration.handler
                 context.eventLoop.makeFutureWithTask { await handler(request) }.whenComplete { result in
-                    let response: [String: JSONValue]
                     switch result {
-                    case .success(let value): response = value
-                    case .failure: response = ["error": "the request was cancelled"]
+                    case .success(let reply): Self.write(reply, on: channel)
+                    case .failure: Self.write(["error": "the request was cancelled"], on: channel)
                     }
-                    Self.write(response, on: channel)
                 }
             }
         }
@@ -123,8 +121,29 @@ final class RequestHandler: ChannelInboundHandler {
     }
 
     private static func write(_ response: [String: JSONValue], on channel: any Channel) {
-        let buffer = channel.allocator.buffer(bytes: JSONLine.encode(response))
-        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+        write(LocalReply(response), on: channel)
+    }
+
+    /// Writes the answer line, then the reply's secret, if any, raw; once written, the buffer's bytes are overwritten
+    /// in place (through a pointer: a mutating call would copy the shared storage and wipe the copy).
+    private static func write(_ reply: LocalReply, on channel: any Channel) {
+        var fields = reply.fields
+        if let secret = reply.secret { fields["secret-bytes"] = .integer(Int64(secret.count)) }
+        let line = JSONLine.encode(fields)
+        var filling = channel.allocator.buffer(capacity: line.count + (reply.secret?.count ?? 0))
+        filling.writeBytes(line)
+        if let secret = reply.secret {
+            secret.withUnsafeBytes { _ = filling.writeBytes($0) }
+        }
+        let buffer = filling
+        channel.writeAndFlush(buffer).whenComplete { _ in
+            if reply.secret != nil {
+                _ = buffer.withUnsafeReadableBytes {
+                    UnsafeMutableRawBufferPointer(mutating: $0).initializeMemory(as: UInt8.self, repeating: 0)
+                }
+            }
+            channel.close(promise: nil)
+        }
     }
 
     /// An op as an error message shows it: escaped and cut, since it is whatever the client sent.

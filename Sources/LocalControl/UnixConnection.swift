@@ -1,3 +1,5 @@
+import CryptoPrimitives
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -91,6 +93,46 @@ struct UnixConnection {
         }
     }
 
+    /// Reads up to and including the first newline and not a byte further (returned without the newline), so that
+    /// what follows it stays in the socket for ``receive(exactly:)``; at most `maximum` bytes.
+    func receiveLineOnly(maximum: Int) throws -> [UInt8] {
+        var line: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            try waitUntil(POLLIN)
+            let peeked = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            if peeked < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw LocalControlError("reading the answer failed: \(String(cString: strerror(errno)))")
+            }
+            if peeked == 0 { return line }
+            let take = buffer[..<peeked].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? peeked
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, take, 0) }
+            guard count == take else { throw LocalControlError("reading the answer failed: the socket changed") }
+            if buffer[take - 1] == UInt8(ascii: "\n") {
+                line.append(contentsOf: buffer[..<(take - 1)])
+                return line
+            }
+            line.append(contentsOf: buffer[..<take])
+            guard line.count <= maximum else { throw LocalControlError("the answer is longer than \(maximum) bytes") }
+        }
+    }
+
+    /// Fills `destination` from the socket; throws when the peer closes first.
+    func receive(exactly destination: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < destination.count {
+            try waitUntil(POLLIN)
+            let count = recv(descriptor, destination.baseAddress! + done, destination.count - done, 0)
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                throw LocalControlError("reading the answer failed: \(String(cString: strerror(errno)))")
+            }
+            guard count > 0 else { throw LocalControlError("the service closed before the whole answer came") }
+            done += count
+        }
+    }
+
     private func waitUntil(_ event: Int32) throws {
         while true {
             let left = deadline - .now
@@ -132,5 +174,32 @@ public enum LocalControlClient {
                 "refused by the service at \(path): \(response["error"]?.stringValue ?? "")", refused: true)
         }
         return response
+    }
+
+    /// Like ``request(path:op:body:timeout:)``, for an answer that carries a secret after its line
+    /// (``LocalReply``): the secret is read from the socket straight into `SecretBytes`, never into an array.
+    public static func requestSecret(
+        path: String, op: String, body: [String: JSONValue], timeout: Duration
+    ) throws -> (fields: [String: JSONValue], secret: SecretBytes?) {
+        var object = body
+        object["op"] = .string(op)
+        let connection = try UnixConnection(path: path, timeout: timeout)
+        defer { connection.close() }
+        try connection.send(JSONLine.encode(object))
+        let line = try connection.receiveLineOnly(maximum: 64 * 1024)
+        guard !line.isEmpty else { throw LocalControlError("the service at \(path) closed without an answer") }
+        guard let response = JSONLine.decode(line) else {
+            throw LocalControlError("the service at \(path) answered something that is not a JSON object")
+        }
+        if response["refused"] == .bool(true) {
+            throw LocalControlError(
+                "refused by the service at \(path): \(response["error"]?.stringValue ?? "")", refused: true)
+        }
+        guard let count = response["secret-bytes"]?.integerValue else { return (response, nil) }
+        guard (1...4096).contains(count) else {
+            throw LocalControlError("the service at \(path) announced a secret of \(count) bytes")
+        }
+        let secret = try SecretBytes(count: Int(count)) { try connection.receive(exactly: $0) }
+        return (response, secret)
     }
 }

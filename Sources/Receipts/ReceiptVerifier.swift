@@ -39,7 +39,7 @@ public enum ReceiptVerifier {
 
     /// Reads the appliance's receipt-signing public key: a PEM P-256 public key (`-----BEGIN PUBLIC KEY-----`, as
     /// `openssl pkey -pubout` and `saatkond dev` write it, the latter to
-    /// `keys/development-signing-public-key.pem`). The older form, an Ed25519 key as 64 hexadecimal digits, is
+    /// `keys/signing.pem`). The older form, an Ed25519 key as 64 hexadecimal digits, is
     /// refused by name, and so is a private key.
     public static func publicKey(at path: FilePath) throws(ReceiptVerificationError) -> P256PublicKey {
         let bytes = try read(path, atMost: 4096, what: "a public key")
@@ -50,7 +50,7 @@ public enum ReceiptVerifier {
                 "\(path) holds an Ed25519 public key (64 hexadecimal digits), which is no longer accepted: receipts "
                     + "are signed with ECDSA P-256 now (the appliance's key lives in its TPM, which has no Ed25519); "
                     + "give the appliance's P-256 public key in PEM, as `saatkond dev` writes it in "
-                    + "keys/development-signing-public-key.pem")
+                    + "keys/signing.pem")
         }
         if text.contains("PRIVATE KEY-----") {
             throw .unreadable(
@@ -61,7 +61,7 @@ public enum ReceiptVerifier {
         } catch {
             throw .unreadable(
                 "\(path) is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----, as `saatkond dev` writes in "
-                    + "keys/development-signing-public-key.pem): \((error as? CryptoError)?.message ?? "\(error)")")
+                    + "keys/signing.pem): \((error as? CryptoError)?.message ?? "\(error)")")
         }
     }
 

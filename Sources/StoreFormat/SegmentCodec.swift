@@ -13,7 +13,6 @@ package struct SegmentCodec {
     package let geometry: ArrayGeometry
     package let code: ReedSolomon
     private static let nonce = [UInt8](repeating: 0, count: 12)
-    private static let keyInfo = Array("saatkond segment key v1".utf8)
 
     package init(geometry: ArrayGeometry) throws(StreamStorageError) {
         self.geometry = geometry
@@ -47,7 +46,8 @@ package struct SegmentCodec {
         try code.encode(
             data: UnsafeRawBufferPointer(data), shardLength: geometry.shardBytes,
             parity: UnsafeMutableRawBufferPointer(rebasing: stripe[dataBytes...]))
-        let wrapped = try HPKE.seal(to: publicKey, info: Self.keyInfo, additionalData: description, plaintext: dataKey)
+        let wrapped = try HPKE.seal(
+            to: publicKey, info: SegmentKeyWrapping.info, additionalData: description, plaintext: dataKey)
         var header = template
         header.shardIndex = 0
         header.encapsulatedKey = wrapped.encapsulatedKey
@@ -162,7 +162,7 @@ package struct SegmentCodec {
     /// when those do not authenticate from every other choice of k in turn, until one does. So up to m shards whose
     /// CRCs hold but whose bytes lie are outvoted by the AEAD, and named. At 8 + 3 there are at most 165 choices.
     package func openAuthenticated(
-        _ shards: [[UInt8]?], header: ShardHeader, privateKey: X25519PrivateKey
+        _ shards: [[UInt8]?], header: ShardHeader, opener: any SegmentKeyOpener
     ) throws(StreamStorageError) -> AuthenticatedSegment {
         let k = geometry.dataShards
         let present = shards.indices.filter { shards[$0] != nil }
@@ -171,6 +171,8 @@ package struct SegmentCodec {
                 "only \(present.count) of \(geometry.shardsPerSegment) shards are intact; at least \(k) are needed, "
                     + "so more than m = \(geometry.parityShards) are lost")
         }
+        // One unwrap for every choice: the key belongs to the header, which all of them share.
+        let dataKey = try self.dataKey(for: header, opener: opener)
         var choice = Array(0..<k)  // Positions in `present`, ascending: the next choice of k shards.
         while true {
             var trial = [[UInt8]?](repeating: nil, count: shards.count)
@@ -178,7 +180,7 @@ package struct SegmentCodec {
             if (try? code.reconstruct(&trial)) != nil {
                 var plaintext = trial[..<k].flatMap { $0! }
                 let opened = plaintext.withUnsafeMutableBytes {
-                    (try? openInPlace($0, header: header, privateKey: privateKey)) != nil
+                    (try? openInPlace($0, header: header, dataKey: dataKey)) != nil
                 }
                 if opened {
                     let stripe = trial.map { $0! }
@@ -213,28 +215,47 @@ package struct SegmentCodec {
 
     /// Decrypts a segment from its complete data shards.
     func open(
-        dataShards: [[UInt8]], header: ShardHeader, privateKey: X25519PrivateKey
+        dataShards: [[UInt8]], header: ShardHeader, opener: any SegmentKeyOpener
     ) throws(StreamStorageError) -> [UInt8] {
         var buffer = dataShards.flatMap { $0 }
+        let dataKey = try self.dataKey(for: header, opener: opener)
         do {
-            try buffer.withUnsafeMutableBytes { try openInPlace($0, header: header, privateKey: privateKey) }
+            try buffer.withUnsafeMutableBytes { try openInPlace($0, header: header, dataKey: dataKey) }
         } catch {
             throw error as? StreamStorageError ?? .corrupt("segment \(header.segment) of \(header.stream): \(error)")
         }
         return buffer
     }
 
-    /// Decrypts a segment's ciphertext (its data shards back to back) in place; on failure the buffer is zeroed.
-    package func openInPlace(
-        _ segment: UnsafeMutableRawBufferPointer, header: ShardHeader, privateKey: X25519PrivateKey
-    ) throws(StreamStorageError) {
-        let description = header.segmentDescription
+    /// The data key of the segment `header` describes, unwrapped by `opener`. An opener that could not try (the keys
+    /// are locked, their service is away) is `unavailable`, never `corrupt`: nothing is wrong with the shards, and
+    /// nothing may be repaired or counted as damaged on its word.
+    package func dataKey(
+        for header: ShardHeader, opener: any SegmentKeyOpener
+    ) throws(StreamStorageError) -> SecretBytes {
+        let wrapped = WrappedSegmentKey(
+            stream: header.stream, segment: header.segment, encapsulatedKey: header.encapsulatedKey,
+            ciphertext: header.wrappedKey, description: header.segmentDescription)
         do {
-            let dataKey = try HPKE.open(
-                encapsulatedKey: header.encapsulatedKey, ciphertext: header.wrappedKey, recipient: privateKey,
-                info: Self.keyInfo, additionalData: description)
+            return try opener.openSegmentKey(wrapped)
+        } catch let error as SegmentKeyUnavailable {
+            throw .unavailable("segment \(header.segment) of \(header.stream) cannot be read now: \(error)")
+        } catch {
+            throw .corrupt(
+                "the data key of segment \(header.segment) of \(header.stream) does not open (\(error)): its header "
+                    + "was altered, or belongs to another array or key")
+        }
+    }
+
+    /// Decrypts a segment's ciphertext (its data shards back to back) in place with its data key; on failure the
+    /// buffer is zeroed.
+    package func openInPlace(
+        _ segment: UnsafeMutableRawBufferPointer, header: ShardHeader, dataKey: SecretBytes
+    ) throws(StreamStorageError) {
+        do {
             try AES256GCM.openInPlace(
-                key: dataKey, nonce: Self.nonce, buffer: segment, tag: header.dataTag, additionalData: description)
+                key: dataKey, nonce: Self.nonce, buffer: segment, tag: header.dataTag,
+                additionalData: header.segmentDescription)
         } catch {
             throw .corrupt(
                 "segment \(header.segment) of \(header.stream) fails authentication (\(error)): its shards were "

@@ -32,10 +32,21 @@ enum ObjectTemplates {
     /// sensitiveDataOrigin is clear because the caller supplies the data; noDA because failed policy
     /// attempts say nothing about a guessed password and must not lock the TPM out.
     static func sealedData(authPolicy: [UInt8]) -> TPM2B_PUBLIC {
+        sealedData(authPolicy: authPolicy, attributes: 0)
+    }
+
+    /// A sealed data object any caller of this TPM may open with the empty password (userWithAuth): bound to the
+    /// parent alone, it leaves this TPM only with the parent, which never leaves it.
+    static func parentBoundSealedData() -> TPM2B_PUBLIC {
+        sealedData(authPolicy: [], attributes: TPMA_OBJECT_USERWITHAUTH)
+    }
+
+    private static func sealedData(authPolicy: [UInt8], attributes: TPMA_OBJECT) -> TPM2B_PUBLIC {
         var template = TPM2B_PUBLIC()
         template.publicArea.type = TPM2_ALG_KEYEDHASH
         template.publicArea.nameAlg = TPM2_ALG_SHA256
-        template.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA
+        template.publicArea.objectAttributes =
+            TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA | attributes
         template.publicArea.authPolicy = digest(authPolicy)
         template.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL
         return template

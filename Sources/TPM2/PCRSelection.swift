@@ -22,6 +22,19 @@ public struct PCRSelection: Sendable, Hashable, CustomStringConvertible {
         self.indices = unique.sorted()
     }
 
+    /// Parses "sha256:0,2,4,7", as tpm2-tools and systemd-cryptenroll write a selection; nil for anything else.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let bank = PCRBank.allCases.first(where: { $0.description == parts[0] }) else {
+            return nil
+        }
+        let indices = parts[1].split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard indices.allSatisfy({ $0 != nil }),
+            let selection = try? PCRSelection(bank: bank, indices: indices.map { $0! })
+        else { return nil }
+        self = selection
+    }
+
     /// "sha256:0,2,4,7", as tpm2-tools writes a selection.
     public var description: String {
         "\(bank):" + indices.map(String.init).joined(separator: ",")

@@ -16,8 +16,33 @@ extension TPMConnection {
     /// - Throws: `TPM2Error.noObjectAtHandle` when no parent is at `parent`; `TPM2Error` for a secret of 0 or
     ///   more than 128 bytes, a policy that is not 32 bytes, or a TPM failure.
     public func seal(_ secret: SecretBytes, parent: UInt32, authPolicy: [UInt8]) throws(TPM2Error) -> SealedObject {
-        try Self.validatePersistent(parent)
         try PolicyDigest.validate(approvedPolicy: authPolicy)
+        return try seal(secret, parent: parent, template: ObjectTemplates.sealedData(authPolicy: authPolicy))
+    }
+
+    /// Seals `secret` under the storage parent at `parent` with no policy: the empty password opens it, but only on
+    /// this TPM and only while the parent is there, so evicting the parent destroys it. For a secret that must be
+    /// had whatever the measurements (the journal key, which writing needs).
+    public func sealToParent(_ secret: SecretBytes, parent: UInt32) throws(TPM2Error) -> SealedObject {
+        try seal(secret, parent: parent, template: ObjectTemplates.parentBoundSealedData())
+    }
+
+    /// Unseals an object ``sealToParent(_:parent:)`` made.
+    public func unsealFromParent(_ sealed: SealedObject, parent: UInt32) throws(TPM2Error) -> SecretBytes {
+        try Self.validatePersistent(parent)
+        let publicArea = try SealedObject.unmarshalPublic(sealed.publicArea)
+        let privateArea = try SealedObject.unmarshalPrivate(sealed.privateArea)
+        return try withESYSContext { (context) throws(TPM2Error) -> SecretBytes in
+            let parentObject = try openPersistent(parent, role: "storage parent", context: context)
+            defer { closeRecord(parentObject, context: context) }
+            let object = try load(private: privateArea, public: publicArea, parent: parentObject, context: context)
+            defer { flush(object, context: context) }
+            return try unsealData(object, session: ESYS_TR_PASSWORD, context: context)
+        }
+    }
+
+    private func seal(_ secret: SecretBytes, parent: UInt32, template: TPM2B_PUBLIC) throws(TPM2Error) -> SealedObject {
+        try Self.validatePersistent(parent)
         guard (1...Self.maximumSealedByteCount).contains(secret.count) else {
             throw .invalidArgument(
                 "A sealed secret has 1 to \(Self.maximumSealedByteCount) bytes, not \(secret.count)"
@@ -33,8 +58,7 @@ extension TPMConnection {
             }
             sensitive.sensitive.data.size = UInt16(secret.count)
             let (privateArea, publicArea) = try create(
-                ObjectTemplates.sealedData(authPolicy: authPolicy), sensitive: &sensitive, parent: parentObject,
-                context: context
+                template, sensitive: &sensitive, parent: parentObject, context: context
             )
             return SealedObject(
                 publicArea: try SealedObject.marshal(publicArea), privateArea: try SealedObject.marshal(privateArea)

@@ -28,6 +28,13 @@ struct Dev: AsyncParsableCommand {
             discussion: "Pull and insert its disks with `saatkond rig`; see docs/disks.md."))
     var loopBays: Int?
 
+    @Option(
+        help: """
+            The keys service's TPM, e.g. swtpm:host=127.0.0.1,port=2321. By default a swtpm started in the state \
+            directory when swtpm is installed, else insecure software keys.
+            """)
+    var tcti: String?
+
     @Option(help: "The repository's hardware/ folder (the test rig's udev rules), for --loop-bays.")
     var hardware: String = "hardware"
 
@@ -55,6 +62,7 @@ struct Dev: AsyncParsableCommand {
         var configuration = DevelopmentAppliance.Configuration(
             state: stateDirectory, host: listen.host, port: listen.port, loopBays: loopBays)
         configuration.hardware = hardware
+        configuration.tcti = tcti
         configuration.scrubEvery = scrubEvery.flatMap(DisksConfiguration.duration)
         let rate = DisksConfiguration.bytes(rebuildRate) ?? 0
         configuration.rebuildBytesPerSecond = rate == 0 ? nil : rate

@@ -36,8 +36,20 @@ struct Restore: AsyncParsableCommand {
             """)
     var resume = false
 
+    @Option(
+        help: """
+            Read from member disks instead of an appliance: the directory whose subdirectories are the members (their \
+            mount points, or copies). Needs --keys.
+            """)
+    var members: String?
+
+    @Option(help: "With --members: the directory where `saatkond keys recover` wrote the recovered keys.")
+    var keys: String?
+
     func validate() throws {
         guard (stream == nil) != (prefix == nil) else { throw ValidationError("give --stream or --prefix, not both") }
+        if (members == nil) != (keys == nil) { throw ValidationError("--members and --keys go together") }
+        if members != nil, output == "-" { throw ValidationError("--members restores into files: give --output") }
         if prefix != nil, output == "-" {
             throw ValidationError("--prefix restores into a directory: give --output DIR")
         }
@@ -58,11 +70,15 @@ struct Restore: AsyncParsableCommand {
         help: """
             The appliance's receipt-signing public key, for --expect-receipt: an ECDSA P-256 public key in PEM \
             (-----BEGIN PUBLIC KEY-----). By default the development appliance's, \
-            keys/development-signing-public-key.pem in its state directory.
+            keys/signing.pem in its state directory.
             """)
     var publicKey: String?
 
     func run() async throws {
+        if let members, let keys {
+            try restoreFromMembers(OfflineRestore(members: members, keys: keys))
+            return
+        }
         let endpoint = try client.endpoint()
         if let prefix {
             try await restoreAll(under: prefix, from: endpoint)
@@ -85,6 +101,36 @@ struct Restore: AsyncParsableCommand {
                 ) { done, _ in line.update(done: done) }
             }
         } catch let error as ReplicationError {
+            throw CommandFailure("saatkond restore: \(error)")
+        }
+    }
+
+    /// Reads from member disks with recovered keys: one stream into `output`, or every one under the prefix into the
+    /// `output` directory.
+    private func restoreFromMembers(_ offline: OfflineRestore) throws {
+        do {
+            let store = try offline.open()
+            defer { store.shutdown() }
+            guard let prefix else {
+                try offline.restore(stream!, from: store, to: FilePath(output))
+                return
+            }
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let streams = try offline.streams(in: store, under: prefix)
+            var failures: [String] = []
+            for stream in streams {
+                do {
+                    try offline.restore(stream, from: store, to: FilePath(output).appending(stream))
+                } catch {
+                    failures.append("\(stream): \(error)")
+                }
+            }
+            FileHandle.standardError.write(
+                Data("saatkond restore: \(streams.count - failures.count) of \(streams.count) streams restored\n".utf8))
+            if !failures.isEmpty { throw CommandFailure(failures.joined(separator: "\n")) }
+        } catch let failure as CommandFailure {
+            throw CommandFailure("saatkond restore: \(failure)")
+        } catch {
             throw CommandFailure("saatkond restore: \(error)")
         }
     }

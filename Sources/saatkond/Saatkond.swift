@@ -8,6 +8,6 @@ struct Saatkond: AsyncParsableCommand {
         abstract: "The data-embassy appliance: replicated, erasure-coded, attested storage of a state's registries.",
         subcommands: [
             Dev.self, Ingest.self, Send.self, Restore.self, List.self, Verify.self, WalPush.self, WalFetch.self,
-            Lag.self, CatchUpCommand.self, DisksCommand.self, Rig.self,
+            Lag.self, CatchUpCommand.self, DisksCommand.self, KeysCommand.self, Rig.self,
         ])
 }

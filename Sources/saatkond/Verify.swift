@@ -23,7 +23,7 @@ struct Verify: ParsableCommand {
         help: """
             The appliance's receipt-signing public key: an ECDSA P-256 public key in PEM (-----BEGIN PUBLIC KEY-----, \
             as openssl pkey -pubout writes it). By default the development appliance's, \
-            keys/development-signing-public-key.pem in its state directory.
+            keys/signing.pem in its state directory.
             """)
     var publicKey: String?
 

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import ErasureStore
 import Foundation
+import HashChain
 import StoreFormat
 import StreamStore
 import SystemPackage
@@ -108,14 +109,14 @@ struct ExpectReceiptTests {
         for name in names {
             try? FileManager.default.removeItem(atPath: "\(copy)/\(name)/streams/\(stream)")
         }
-        let privateKey = try X25519PrivateKey(
-            rawRepresentation: SecretBytes(
-                [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(state)/keys/development-storage-private-key")))))
+        // The public key is all the attacker needs; the keys service writes it for anyone to read.
+        let publicHex = try String(contentsOfFile: "\(state)/keys/storage.pub", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         let store = try ErasureCodedStore(
             members: names.map { FilePath("\(copy)/\($0)") },
             keys: try StorageKeys(
-                storagePublicKey: privateKey.publicKey, storagePrivateKey: nil,
-                journalKey: try CryptoRandom.secretBytes(count: 32)))
+                storagePublicKey: try X25519PublicKey(rawRepresentation: try #require(Hex.decode(publicHex))),
+                segmentKeys: nil, journalKey: try CryptoRandom.secretBytes(count: 32)))
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: original)))
         for index in segmentBytes..<bytes.count { bytes[index] ^= 0x5A }
         let appender = try store.openAppender(for: try StreamName(stream))

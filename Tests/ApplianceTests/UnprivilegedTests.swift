@@ -97,7 +97,7 @@ struct UnprivilegedTests {
         let restorerHome = rig.home(of: Self.restorer)
         let keptReceipt = try Self.restorer.copy(receipt, into: restorerHome)
         let publicKey = try Self.restorer.copy(
-            "\(state)/keys/development-signing-public-key.pem", into: restorerHome)
+            "\(state)/keys/signing.pem", into: restorerHome)
         let output = "\(restorerHome)/restored.bin"
         let restored = try runSaatkond(
             ["restore"] + connect + (try rig.clientIdentity(identity, for: Self.restorer))

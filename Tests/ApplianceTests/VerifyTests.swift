@@ -40,7 +40,7 @@ struct VerifyTests {
             #expect(appliance.stop() == 0, "the appliance did not stop cleanly: \(appliance.errors)")
             guard sent.status == 0 else { throw TestSupportError("send --receipt failed: \(sent.errors)") }
             try FileManager.default.copyItem(
-                atPath: "\(state)/keys/development-signing-public-key.pem", toPath: publicKey)
+                atPath: "\(state)/keys/signing.pem", toPath: publicKey)
         }
 
         /// Runs `saatkond verify` on `receipt` with the copied public key and `options`.
@@ -156,7 +156,7 @@ struct VerifyTests {
         let other = "\(signed.scratch.path)/other"
         let appliance = try DevAppliance(state: other, logs: signed.scratch.path)
         #expect(appliance.stop() == 0)
-        let otherKey = "\(other)/keys/development-signing-public-key.pem"
+        let otherKey = "\(other)/keys/signing.pem"
         #expect(
             try String(contentsOfFile: otherKey, encoding: .utf8)
                 != String(contentsOfFile: signed.publicKey, encoding: .utf8))
@@ -188,7 +188,7 @@ struct VerifyTests {
         #expect(old.errors.contains("no longer accepted"), "\(old.errors)")
         // A private key is not what a verifier holds.
         let privateKey = try runSaatkond(
-            ["verify", "--public-key", "\(signed.state)/keys/development-signing-key.pem", signed.receipt],
+            ["verify", "--public-key", "\(signed.state)/keys/home/policy.pem", signed.receipt],
             scratch: signed.scratch.path)
         #expect(privateKey.status != 0)
         #expect(privateKey.errors.contains("holds a private key"), "\(privateKey.errors)")

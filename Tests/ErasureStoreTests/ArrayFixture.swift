@@ -11,6 +11,8 @@ struct ArrayFixture {
     let scratch: ScratchDirectory
     let members: [FilePath]
     let keys: StorageKeys
+    /// The storage private key behind `keys`, for tests that hand it to another process.
+    let storagePrivateKey: X25519PrivateKey
     let geometry: ArrayGeometry
 
     init(
@@ -24,6 +26,7 @@ struct ArrayFixture {
             blockBytes: blockBytes)
         members = (0..<memberCount).map { FilePath("\(scratch.path)/disk-\($0)") }
         let privateKey = try X25519PrivateKey()
+        storagePrivateKey = privateKey
         keys = try StorageKeys(
             storagePublicKey: privateKey.publicKey, storagePrivateKey: privateKey,
             journalKey: try CryptoRandom.secretBytes(count: 32))

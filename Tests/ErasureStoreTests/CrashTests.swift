@@ -310,7 +310,7 @@ final class CrashRig {
         expected = StreamPattern.bytes(seed: seed, offset: 0, count: Int(total))
         keyDirectory = "\(fixture.scratch.path)/keys"
         try FileManager.default.createDirectory(atPath: keyDirectory, withIntermediateDirectories: false)
-        try write(fixture.keys.storagePrivateKey!.rawRepresentation, to: "storage-private.key")
+        try write(fixture.storagePrivateKey.rawRepresentation, to: "storage-private.key")
         try write(fixture.keys.journalKey, to: "journal.key")
     }
 

@@ -1,4 +1,5 @@
 import TPM2
+import TestSupport
 import Testing
 
 /// Reading and extending the PCRs of a real swtpm.

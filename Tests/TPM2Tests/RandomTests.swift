@@ -1,4 +1,5 @@
 import TPM2
+import TestSupport
 import Testing
 
 /// Random bytes from a real swtpm's RNG.

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import TPM2
+import TestSupport
 import Testing
 
 /// Sealing a secret to home's authorized policy on a real swtpm, and every way it must then fail to open.

@@ -1,4 +1,5 @@
 import TPM2
+import TestSupport
 import Testing
 
 /// The restricted signing key and quotes on a real swtpm, each signature checked by `openssl`.

@@ -1,6 +1,5 @@
 import Foundation
 import TPM2
-import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,28 +12,28 @@ import Testing
 /// swtpm needs no `swtpm_setup` for these tests: without one it manufactures a TPM with no endorsement
 /// key or certificates on first start, which is all that random numbers and PCRs need. A later test that
 /// needs an EK must run `swtpm_setup --tpm2 --tpmstate DIR --createek` first.
-final class SoftwareTPM {
+public final class SoftwareTPM {
     /// Where swtpm is installed, found on PATH; `nil` skips the tests that need it.
-    static let executable: String? = findOnPath("swtpm")
+    public static let executable: String? = findOnPath("swtpm")
 
     /// Where swtpm_setup (package swtpm-tools) is installed; needed only to choose the PCR banks.
-    static let setupExecutable: String? = findOnPath("swtpm_setup")
+    public static let setupExecutable: String? = findOnPath("swtpm_setup")
 
     /// Whether swtpm is installed, for `.enabled(if:)`.
-    static var isInstalled: Bool { executable != nil }
+    public static var isInstalled: Bool { executable != nil }
 
     /// Whether swtpm_setup is installed too, for tests that choose the allocated PCR banks.
-    static var canAllocateBanks: Bool { executable != nil && setupExecutable != nil }
+    public static var canAllocateBanks: Bool { executable != nil && setupExecutable != nil }
 
     /// The skip message for tests that need swtpm.
-    static let missingMessage: Comment =
+    public static let missingMessage: Comment =
         "swtpm is not installed (apt install swtpm swtpm-tools); the TPM tests need a real one"
 
     /// The server port; the control port is the next one, as the swtpm TCTI expects.
-    let port: Int
+    public let port: Int
 
     /// The TCTI configuration that reaches this TPM.
-    var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
+    public var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
 
     private let process: ChildProcess
     private let directory: URL
@@ -58,7 +57,7 @@ final class SoftwareTPM {
     ///     `false` leaves that to the client.
     ///   - banks: the PCR banks to allocate with swtpm_setup before starting; `nil` keeps swtpm's
     ///     default of every bank it knows (sha1, sha256, sha384, sha512).
-    static func run<Result>(
+    public static func run<Result>(
         startsUp: Bool = true,
         banks: [PCRBank]? = nil,
         _ body: (SoftwareTPM) throws -> Result
@@ -69,7 +68,7 @@ final class SoftwareTPM {
     }
 
     /// The same as `run(startsUp:_:)` for an async `body`.
-    static func run<Result>(
+    public static func run<Result>(
         startsUp: Bool = true,
         _ body: (SoftwareTPM) async throws -> Result
     ) async throws -> Result {
@@ -79,9 +78,14 @@ final class SoftwareTPM {
     }
 
     /// Stops swtpm by its pid (SIGTERM, then SIGKILL after a grace period) and removes its state.
-    func stop() {
+    public func stop() {
         process.terminate()
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Starts a fresh swtpm that the caller stops (``stop()``, by its pid), e.g. in a `defer`.
+    public static func start() throws -> SoftwareTPM {
+        try start(startsUp: true, banks: nil)
     }
 
     private static func start(startsUp: Bool, banks: [PCRBank]?) throws -> SoftwareTPM {
@@ -162,10 +166,10 @@ final class SoftwareTPM {
 }
 
 /// Why a test's swtpm could not be started.
-struct SoftwareTPMError: Error, CustomStringConvertible {
-    let description: String
+public struct SoftwareTPMError: Error, CustomStringConvertible {
+    public let description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }

@@ -6,8 +6,8 @@ import Logging
 /// ptrace or /proc/PID/mem for its own user) and gives libcrypto a locked secure heap for the keys it copies. Each
 /// step that fails is reported, once, and the process goes on: a key in swappable memory is worse than none lost,
 /// but better than an appliance that does not start.
-enum ProcessSecrets {
-    static func protect(logger: Logger) {
+public enum ProcessProtection {
+    public static func protect(logger: Logger) {
         do {
             try ProcessCalls.forbidCoreDumps()
         } catch {
@@ -26,7 +26,7 @@ enum ProcessSecrets {
 
     /// Reports keys that could not be locked in memory (RLIMIT_MEMLOCK exhausted); they are still wiped and left out
     /// of core dumps.
-    static func reportUnlocked(_ keys: [(String, SecretBytes)], logger: Logger) {
+    public static func reportUnlocked(_ keys: [(String, SecretBytes)], logger: Logger) {
         let unlocked = keys.filter { !$0.1.isMemoryLocked }.map(\.0)
         if !unlocked.isEmpty {
             logger.warning(

@@ -1,0 +1,99 @@
+import CryptoPrimitives
+import HashChain
+import LocalControl
+import Receipts
+import StoreFormat
+
+/// The keys socket as a caller sees it: ingest asks for the storage keys and has receipts signed; a reader has
+/// segment keys unwrapped one at a time. One request per connection (docs/local-control.md).
+public struct KeysClient: Sendable {
+    /// The socket.
+    public let socket: String
+    /// How long one request may take, the TPM's work included.
+    public let timeout: Duration
+
+    public init(socket: String, timeout: Duration = .seconds(10)) {
+        self.socket = socket
+        self.timeout = timeout
+    }
+
+    /// The service's status.
+    public func status() throws -> [String: JSONValue] {
+        try LocalControlClient.request(path: socket, op: KeysOperation.status.rawValue, body: [:], timeout: timeout)
+    }
+
+    /// The storage public key and the journal key (ingest only).
+    public func storageKeys() throws -> (publicKey: X25519PublicKey, journalKey: SecretBytes) {
+        let (fields, secret) = try LocalControlClient.requestSecret(
+            path: socket, op: KeysOperation.storageKeys.rawValue, body: [:], timeout: timeout)
+        guard let secret, secret.count == 32, let hex = fields["storage-public-key"]?.stringValue,
+            let raw = Hex.decode(hex)
+        else {
+            throw KeysError("the keys service did not give the storage keys: \(fields["error"]?.stringValue ?? "")")
+        }
+        return (try X25519PublicKey(rawRepresentation: raw), secret)
+    }
+
+    /// Segment keys unwrapped by the keys service.
+    public var segmentKeys: any SegmentKeyOpener { SocketSegmentOpener(client: self) }
+
+    /// The signing key behind the socket, for receipts; reads its id once.
+    public func signingKey() throws -> any ReceiptSigningKey {
+        let fields = try status()
+        guard let id = fields["signing-key"]?.stringValue else {
+            throw KeysError("the keys service has no signing key: \(fields["reason"]?.stringValue ?? "")")
+        }
+        return SocketSigningKey(client: self, keyID: id)
+    }
+
+    /// Signs `message` with the TPM-resident key: raw r‖s.
+    public func sign(_ message: [UInt8]) throws -> [UInt8] {
+        let fields = try LocalControlClient.request(
+            path: socket, op: KeysOperation.sign.rawValue, body: ["message": .string(Hex.encode(message))],
+            timeout: timeout)
+        guard let hex = fields["signature"]?.stringValue, let signature = Hex.decode(hex), signature.count == 64 else {
+            throw KeysError("the keys service did not sign: \(fields["error"]?.stringValue ?? "no signature")")
+        }
+        return signature
+    }
+}
+
+/// Unwraps segment keys through the keys socket. A refusal, a locked or zeroized service, or an unreachable one
+/// is ``SegmentKeyUnavailable`` (the restore stops with the reason; no shard is blamed); a key that does not open
+/// is an ordinary error (the header lies).
+struct SocketSegmentOpener: SegmentKeyOpener {
+    let client: KeysClient
+
+    func openSegmentKey(_ wrapped: WrappedSegmentKey) throws -> SecretBytes {
+        let body: [String: JSONValue] = [
+            "stream": .string(wrapped.stream), "segment": .integer(Int64(clamping: wrapped.segment)),
+            "encapsulated-key": .string(Hex.encode(wrapped.encapsulatedKey)),
+            "wrapped-key": .string(Hex.encode(wrapped.ciphertext)),
+            "description": .string(Hex.encode(wrapped.description)),
+        ]
+        let fields: [String: JSONValue]
+        let secret: SecretBytes?
+        do {
+            (fields, secret) = try LocalControlClient.requestSecret(
+                path: client.socket, op: KeysOperation.unwrap.rawValue, body: body, timeout: client.timeout)
+        } catch {
+            throw SegmentKeyUnavailable("the keys service at \(client.socket): \(error)")
+        }
+        if let secret, secret.count == 32 { return secret }
+        let message = fields["error"]?.stringValue ?? "no key in the answer"
+        // A state in the answer means the service refused for its state (locked, zeroized): nothing is wrong with
+        // the segment.
+        if fields["state"] != nil { throw SegmentKeyUnavailable(message) }
+        throw KeysError(message)
+    }
+}
+
+/// The TPM-resident signing key behind the keys socket, as receipts use it.
+struct SocketSigningKey: ReceiptSigningKey {
+    let client: KeysClient
+    let keyID: String
+
+    func sign(_ message: [UInt8]) throws -> [UInt8] {
+        try client.sign(message)
+    }
+}

@@ -1,0 +1,207 @@
+import CryptoPrimitives
+import Foundation
+import HPKE
+import HashChain
+import Keys
+import LocalControl
+import StoreFormat
+import SystemPackage
+import TestSupport
+import Testing
+
+/// The keys service over a real swtpm, as `saatkond keys` runs it: provisioning, unsealing, locking when the
+/// measurements change, a new policy from home, unwraps, signatures, and zeroization.
+@Suite("Keys service over a real TPM", .serialized, .enabled(if: SoftwareTPM.isInstalled, SoftwareTPM.missingMessage))
+struct KeysServiceTests {
+    /// A segment key wrapped to `publicKey` as the writer wraps it.
+    static func wrapped(
+        to publicKey: X25519PublicKey, stream: String = "ee.test", segment: UInt64 = 0
+    ) throws -> (
+        WrappedSegmentKey, SecretBytes
+    ) {
+        let dataKey = try CryptoRandom.secretBytes(count: 32)
+        let description = Array("segment \(stream) \(segment)".utf8)
+        let sealed = try HPKE.seal(
+            to: publicKey, info: Array("saatkond segment key v1".utf8), additionalData: description,
+            plaintext: dataKey)
+        return (
+            WrappedSegmentKey(
+                stream: stream, segment: segment, encapsulatedKey: sealed.encapsulatedKey,
+                ciphertext: sealed.ciphertext,
+                description: description),
+            dataKey
+        )
+    }
+
+    static func same(_ a: SecretBytes, _ b: SecretBytes) -> Bool {
+        a.withUnsafeBytes { x in b.withUnsafeBytes { y in Array(x) == Array(y) } }
+    }
+
+    @Test("provisioned, restarted, unsealed: the socket gives ingest its keys, unwraps for a reader, signs verifiably")
+    func provisionRestartUnseal() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        let report = try fixture.provision()
+        try fixture.signPolicyForCurrentPCRs()
+        #expect(throws: (any Error).self) { _ = try fixture.provision() }
+        for _ in 0..<2 {
+            let running = try await fixture.start()
+            let client = KeysClient(socket: fixture.configuration.socket)
+            #expect(try client.status()["state"] == "unsealed")
+            let (publicKey, journalKey) = try client.storageKeys()
+            #expect(publicKey == report.storagePublicKey)
+            #expect(journalKey.count == 32)
+            let (wrapped, dataKey) = try Self.wrapped(to: publicKey)
+            #expect(Self.same(try client.segmentKeys.openSegmentKey(wrapped), dataKey))
+            var altered = wrapped
+            altered.description[0] ^= 1
+            #expect(throws: KeysError.self) { _ = try client.segmentKeys.openSegmentKey(altered) }
+            let message = Array("saatkond receipt v2 test".utf8)
+            let signature = try client.sign(message)
+            #expect(report.signingPublicKey.isValidSignature(signature, for: message))
+            #expect(!report.signingPublicKey.isValidSignature(signature, for: message + [0]))
+            try await running.stop()
+        }
+    }
+
+    @Test("a PCR extended before start: locked, writing keys still given, unwraps refused; home's new policy unseals")
+    func lockedThenNewPolicy() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        let report = try fixture.provision()
+        try fixture.signPolicyForCurrentPCRs(named: "release-1.policy")
+        try fixture.extendPCR(7)
+        do {
+            let running = try await fixture.start()
+            let client = KeysClient(socket: fixture.configuration.socket)
+            let status = try client.status()
+            #expect(status["state"] == "locked")
+            #expect(status["reason"]?.stringValue?.contains("measurements") == true, "\(status)")
+            // Sealed but writable: ingest's keys and receipts go on.
+            #expect(try client.storageKeys().publicKey == report.storagePublicKey)
+            #expect(try client.sign(Array("receipt".utf8)).count == 64)
+            let (wrapped, _) = try Self.wrapped(to: report.storagePublicKey)
+            let refusal = #expect(throws: SegmentKeyUnavailable.self) {
+                _ = try client.segmentKeys.openSegmentKey(wrapped)
+            }
+            #expect(refusal?.description.contains("sealed") == true, "\(String(describing: refusal))")
+            try await running.stop()
+        }
+        try fixture.signPolicyForCurrentPCRs(named: "release-2.policy")
+        let running = try await fixture.start()
+        let client = KeysClient(socket: fixture.configuration.socket)
+        #expect(try client.status()["state"] == "unsealed")
+        let (wrapped, dataKey) = try Self.wrapped(to: report.storagePublicKey)
+        #expect(Self.same(try client.segmentKeys.openSegmentKey(wrapped), dataKey))
+        try await running.stop()
+    }
+
+    @Test("a policy not signed by home's key, or for other PCR values, unseals nothing")
+    func foreignPolicy() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        _ = try fixture.provision()
+        let stranger = try P256PrivateKey()
+        let values = [0: [UInt8](repeating: 0, count: 32), 7: [UInt8](repeating: 0, count: 32)]
+        let forged = try SignedPolicy.sign(
+            pcrs: KeysFixture.pcrs, policy: try PolicyCalculation.digest(KeysFixture.pcrs, values: values),
+            with: stranger)
+        try forged.text.write(
+            toFile: "\(fixture.configuration.policyDirectory)/forged.policy", atomically: true, encoding: .utf8)
+        let running = try await fixture.start()
+        let status = try KeysClient(socket: fixture.configuration.socket).status()
+        #expect(status["state"] == "locked")
+        #expect(status["reason"]?.stringValue?.contains("not signed by home") == true, "\(status)")
+        try await running.stop()
+    }
+
+    @Test("the intrusion switch zeroizes: objects evicted, blobs gone, and blobs copied before are useless")
+    func intrusionZeroizes() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        let report = try fixture.provision()
+        try fixture.signPolicyForCurrentPCRs()
+        let copy = "\(fixture.scratch.path)/copied-state"
+        try FileManager.default.copyItem(atPath: fixture.configuration.stateDirectory, toPath: copy)
+        let (wrapped, _) = try Self.wrapped(to: report.storagePublicKey)
+        do {
+            let running = try await fixture.start()
+            let client = KeysClient(socket: fixture.configuration.socket)
+            _ = try client.segmentKeys.openSegmentKey(wrapped)
+            try "1\n".write(toFile: fixture.configuration.intrusion!, atomically: true, encoding: .utf8)
+            var state = ""
+            for _ in 0..<100 where state != "zeroized" {
+                try await Task.sleep(for: .milliseconds(50))
+                state = try client.status()["state"]?.stringValue ?? ""
+            }
+            #expect(state == "zeroized")
+            #expect(throws: SegmentKeyUnavailable.self) { _ = try client.segmentKeys.openSegmentKey(wrapped) }
+            #expect(throws: (any Error).self) { _ = try client.storageKeys() }
+            #expect(throws: (any Error).self) { _ = try client.sign([1]) }
+            try await running.stop()
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.files.storageSealed.string))
+        #expect(!FileManager.default.fileExists(atPath: fixture.files.journalSealed.string))
+        // A restart stays zeroized.
+        do {
+            let running = try await fixture.start()
+            #expect(try KeysClient(socket: fixture.configuration.socket).status()["state"] == "zeroized")
+            try await running.stop()
+        }
+        let audit = try String(contentsOfFile: fixture.files.auditLog.string, encoding: .utf8)
+        #expect(audit.contains("keys.zeroized"))
+        // The state directory as it was before, put back, and the switch closed again (else it zeroizes at once):
+        // the TPM's parent is gone, so nothing unseals.
+        try "0\n".write(toFile: fixture.configuration.intrusion!, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: fixture.configuration.stateDirectory)
+        try FileManager.default.moveItem(atPath: copy, toPath: fixture.configuration.stateDirectory)
+        let running = try await fixture.start()
+        let client = KeysClient(socket: fixture.configuration.socket)
+        let status = try client.status()
+        #expect(status["state"] == "locked", "\(status)")
+        #expect(throws: SegmentKeyUnavailable.self) { _ = try client.segmentKeys.openSegmentKey(wrapped) }
+        try await running.stop()
+    }
+
+    @Test(
+        "peer credentials decide: ingest gets its keys but no unwrap, a reader unwraps, a stranger gets nothing",
+        .enabled(if: UnprivilegedUser.canSwitch && Command.locate("socat") != nil, "needs root, setpriv and socat"))
+    func peerCredentials() async throws {
+        let ingest = UnprivilegedUser(id: 64_301, group: 64_300)
+        let reader = UnprivilegedUser(id: 64_302, group: 64_300)
+        let stranger = UnprivilegedUser(id: 64_303, group: 64_300)
+        let fixture = try KeysFixture(readerUID: reader.id, ingestUID: ingest.id, socketGroup: 64_300)
+        defer { fixture.remove() }
+        let report = try fixture.provision()
+        try fixture.signPolicyForCurrentPCRs()
+        let running = try await fixture.start()
+        let (wrapped, _) = try Self.wrapped(to: report.storagePublicKey)
+        let unwrap =
+            #"{"op":"unwrap","stream":"ee.test","segment":0,"encapsulated-key":"\#(Hex.encode(wrapped.encapsulatedKey))","#
+            + #""wrapped-key":"\#(Hex.encode(wrapped.ciphertext))","description":"\#(Hex.encode(wrapped.description))"}"#
+        func ask(_ request: String, as user: UnprivilegedUser) throws -> String {
+            let input = "\(fixture.scratch.path)/request-\(UUID().uuidString)"
+            let output = "\(fixture.scratch.path)/answer-\(UUID().uuidString)"
+            try (request + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+            let descriptor = open(input, O_RDONLY)
+            defer { close(descriptor) }
+            let (executable, arguments) = user.command(
+                Command.locate("socat")!, ["-t", "5", "-", "UNIX-CONNECT:\(fixture.configuration.socket)"])
+            let child = try ChildProcess(
+                executable: executable, arguments: arguments, output: output, standardInput: descriptor)
+            _ = child.waitForExit(timeout: 20)
+            return (try? String(contentsOfFile: output, encoding: .isoLatin1)) ?? ""
+        }
+        #expect(try ask(#"{"op":"storage-keys"}"#, as: ingest).contains("secret-bytes"))
+        let ingestUnwrap = try ask(unwrap, as: ingest)
+        #expect(ingestUnwrap.contains(#""refused":true"#), "\(ingestUnwrap)")
+        #expect(ingestUnwrap.contains("not allowed for uid 64301"), "\(ingestUnwrap)")
+        #expect(try ask(unwrap, as: reader).contains(#""secret-bytes":32"#))
+        #expect(try ask(#"{"op":"storage-keys"}"#, as: reader).contains(#""refused":true"#))
+        for op in ["status", "storage-keys", "sign"] {
+            #expect(try ask(#"{"op":"\#(op)","message":"00"}"#, as: stranger).contains(#""refused":true"#))
+        }
+        #expect(try ask(unwrap, as: stranger).contains(#""refused":true"#))
+        try await running.stop()
+    }
+}
