@@ -55,14 +55,9 @@ struct DevelopmentKeys {
         if let tcti {
             vault = try TPMKeyVault(configuration: configuration(tcti: tcti))
         } else if let swtpm = SoftwareTPMProcess.executable {
-            var started = try SoftwareTPMProcess.start(executable: swtpm, state: state.path.appending("tpm"))
-            // Its ports taken by another process: once more, on others.
-            let opened: TPMKeyVault
-            do {
-                opened = try started.connect { try TPMKeyVault(configuration: configuration(tcti: $0)) }
-            } catch {
-                started = try SoftwareTPMProcess.start(executable: swtpm, state: state.path.appending("tpm"))
-                opened = try started.connect { try TPMKeyVault(configuration: configuration(tcti: $0)) }
+            let (started, opened) = try SoftwareTPMProcess.start(executable: swtpm, state: state.path.appending("tpm"))
+            {
+                try TPMKeyVault(configuration: configuration(tcti: $0))
             }
             tpm = started
             vault = opened

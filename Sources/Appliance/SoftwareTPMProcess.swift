@@ -4,66 +4,128 @@ import SystemPackage
 
 /// A swtpm (TPM 2.0 simulator) that `saatkond dev` starts for its keys service, with its state in the development
 /// state directory so that the sealed keys survive a restart, and stops when it stops, by its pid.
-final class SoftwareTPMProcess: @unchecked Sendable {
-    // @unchecked Sendable: `process` is started before the object exists and afterwards only asked whether it runs
-    // and terminated, which Foundation's Process allows from any thread.
+final class SoftwareTPMProcess: Sendable {
     /// swtpm on PATH, if installed.
     static var executable: String? {
         (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
             .map { "\($0)/swtpm" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// The TCTI that reaches it.
-    let tcti: String
-    private let process: Process
+    /// Its server port; the control port is the next.
+    let port: Int
+    private let pid: pid_t
 
-    private init(tcti: String, process: Process) {
-        self.tcti = tcti
-        self.process = process
+    private init(port: Int, pid: pid_t) {
+        self.port = port
+        self.pid = pid
     }
 
-    /// Starts swtpm on a random pair of loopback ports (server, then control) with `--terminate`: it ends when its
-    /// one client's connection closes, so a development process that dies, even by SIGKILL, leaves no swtpm
-    /// behind. The caller's first connection is therefore the one that matters: ``connect(_:)`` makes it.
-    static func start(executable: String, state: FilePath) throws -> SoftwareTPMProcess {
+    /// The TCTI that reaches it.
+    var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
+
+    /// Starts swtpm and makes the connection with `connect`; again on other ports while swtpm exits at once, for up
+    /// to ten seconds: its ports were taken, or the swtpm of a development process just killed still holds the
+    /// state's lock while it shuts down.
+    static func start<Connection>(
+        executable: String, state: FilePath, connect: (String) throws -> Connection
+    ) throws -> (SoftwareTPMProcess, Connection) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let started = try start(executable: executable, state: state)
+            do {
+                return (started, try started.connect(connect))
+            } catch {
+                started.stop()
+                guard ContinuousClock.now < deadline else { throw error }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+    }
+
+    /// Starts swtpm on a random pair of loopback ports (server, then control), with no signal blocked (this
+    /// process's threads block the ones its services handle, and a child would inherit that mask and never hear
+    /// SIGTERM), through `setpriv --pdeathsig TERM` where util-linux has it: a development process that dies, even
+    /// by SIGKILL, leaves no swtpm behind.
+    private static func start(executable: String, state: FilePath) throws -> SoftwareTPMProcess {
         try FileSystemCalls.createDirectories(state)
         let port = Int.random(in: 20_000...60_000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "socket", "--tpm2", "--tpmstate", "dir=\(state.string)", "--terminate",
+        var arguments = [
+            executable, "socket", "--tpm2", "--tpmstate", "dir=\(state.string)",
             "--server", "type=tcp,bindaddr=127.0.0.1,port=\(port)",
             "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=\(port + 1)",
             "--flags", "not-need-init,startup-clear",
         ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return SoftwareTPMProcess(tcti: "swtpm:host=127.0.0.1,port=\(port)", process: process)
+        if let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: FileManager.default.isExecutableFile) {
+            arguments = [setpriv, "--pdeathsig", "TERM", "--"] + arguments
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard spawned == 0 else {
+            throw ConfigurationError("cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        return SoftwareTPMProcess(port: port, pid: pid)
     }
 
-    /// Makes the first (and only) connection, retrying while swtpm starts to listen (it binds within moments);
-    /// throws once swtpm has exited (its ports were taken) or after five seconds.
-    func connect<Result>(_ body: (String) throws -> Result) throws -> Result {
-        var lastError: any Error = ConfigurationError("swtpm did not answer")
+    /// Makes the connection once swtpm listens on both ports (read from /proc/net/tcp: a failed attempt would only
+    /// fill the log with ESAPI's complaints). Throws once swtpm has exited (its ports were taken) or after five
+    /// seconds.
+    private func connect<Result>(_ body: (String) throws -> Result) throws -> Result {
         for _ in 0..<250 {
-            guard process.isRunning else { break }
-            do {
-                return try body(tcti)
-            } catch {
-                lastError = error
-                Thread.sleep(forTimeInterval: 0.02)
-            }
+            guard isRunning else { break }
+            if Self.listening(on: [port, port + 1]) { return try body(tcti) }
+            Thread.sleep(forTimeInterval: 0.02)
         }
-        stop()
-        throw ConfigurationError("cannot reach the swtpm started for the development keys: \(lastError)")
+        throw ConfigurationError(
+            "the swtpm started for the development keys did not listen on ports \(port)/\(port + 1)")
     }
 
-    /// Stops swtpm (SIGTERM to its pid) and waits for it.
+    /// Stops swtpm: SIGTERM to its pid, SIGKILL after five seconds, and reaps it.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<500 {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped == -1 && errno != EINTR) { return }
+            Thread.sleep(forTimeInterval: 0.01)
         }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+    }
+
+    private var isRunning: Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// Whether every one of `ports` has a listening socket on 127.0.0.1 (state 0A in /proc/net/tcp).
+    private static func listening(on ports: [Int]) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let listening = Set(
+            table.split(separator: "\n").dropFirst().compactMap { line -> Int? in
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, fields[3] == "0A" else { return nil }
+                let address = fields[1].split(separator: ":")
+                guard address.count == 2, address[0] == "0100007F" else { return nil }
+                return Int(address[1], radix: 16)
+            })
+        return ports.allSatisfy(listening.contains)
     }
 }
