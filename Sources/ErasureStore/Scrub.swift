@@ -121,7 +121,7 @@ extension ErasureCodedStore {
                 do {
                     decoded = try codec.openAuthenticated(read.shards(carrying: header), header: header, opener: opener)
                 } catch {
-                    if error.kind == .unavailable { keysAnswered = false }
+                    if error.kind == .configuration { keysAnswered = false }
                     continue
                 }
                 verified = (header, decoded.stripe, (read.disagreeing(with: header) + decoded.disagreeing).sorted())

@@ -74,7 +74,7 @@ struct SegmentDecoder: Sendable {
         do {
             return try store.codec.dataKey(for: header, opener: opener)
         } catch {
-            if error.kind == .unavailable { throw error }
+            if error.kind == .configuration { throw error }
             return nil
         }
     }
@@ -102,7 +102,7 @@ struct SegmentDecoder: Sendable {
                     disagreeing: (read.disagreeing(with: header) + decoded.disagreeing).sorted())
             } catch {
                 // A key that cannot be had now ends the read: no other header or choice of shards changes that.
-                if error.kind == .unavailable { throw error }
+                if error.kind == .configuration { throw error }
                 failure = failure ?? error
             }
         }

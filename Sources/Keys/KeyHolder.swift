@@ -39,6 +39,13 @@ public final class KeyHolder: Sendable {
             held = Mutex(Held(state: .zeroized(reason: reason ?? "zeroized")))
             storagePublicKey = nil
             signingPublicKey = nil
+            // A zeroization that was cut short (the TPM did not answer, the power went) is finished now.
+            do {
+                try Self.destroy(vault: vault, files: files)
+            } catch {
+                logger.critical("zeroization cannot be finished", metadata: ["error": "\(error)"])
+                audit.record("zeroization-unfinished", ["error": "\(error)"])
+            }
             return
         }
         guard FileSystemCalls.exists(files.provisioned) else {
@@ -119,8 +126,9 @@ public final class KeyHolder: Sendable {
         return try vault.sign(message)
     }
 
-    /// Destroys the keys: dropped from memory first (so nothing is served from here on), then destroyed in the
-    /// vault, then the marker written. Zeroizing twice is harmless.
+    /// Destroys the keys: dropped from memory first (so nothing is served from here on), the marker written (so
+    /// that a restart stays zeroized, and finishes what a failure here left), then destroyed in the vault and the
+    /// sealed files shredded. Zeroizing twice is harmless.
     public func zeroize(reason: String, files: KeysStateFiles) throws {
         let already = held.withLock { held -> Bool in
             if case .zeroized = held.state { return true }
@@ -130,10 +138,14 @@ public final class KeyHolder: Sendable {
         if already { return }
         logger.critical("zeroizing the keys", metadata: ["reason": "\(reason)"])
         audit.record("zeroizing", ["reason": reason])
+        try files.writePublic(reason + "\n", to: files.zeroized)
+        try Self.destroy(vault: vault, files: files)
+        audit.record("zeroized", ["reason": reason])
+    }
+
+    private static func destroy(vault: any KeyVault, files: KeysStateFiles) throws {
         try vault.zeroize()
         for file in [files.storageSealed, files.journalSealed] { try files.shred(file) }
-        try files.writePublic(reason + "\n", to: files.zeroized)
-        audit.record("zeroized", ["reason": reason])
     }
 }
 

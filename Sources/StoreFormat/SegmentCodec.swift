@@ -228,8 +228,9 @@ package struct SegmentCodec {
     }
 
     /// The data key of the segment `header` describes, unwrapped by `opener`. An opener that could not try (the keys
-    /// are locked, their service is away) is `unavailable`, never `corrupt`: nothing is wrong with the shards, and
-    /// nothing may be repaired or counted as damaged on its word.
+    /// are locked, their service is away) is a `configuration` error, never `corrupt`, nor `unavailable` (which
+    /// says shards are missing): nothing is wrong with the shards, and nothing may be repaired or counted as damaged
+    /// on its word.
     package func dataKey(
         for header: ShardHeader, opener: any SegmentKeyOpener
     ) throws(StreamStorageError) -> SecretBytes {
@@ -239,7 +240,9 @@ package struct SegmentCodec {
         do {
             return try opener.openSegmentKey(wrapped)
         } catch let error as SegmentKeyUnavailable {
-            throw .unavailable("segment \(header.segment) of \(header.stream) cannot be read now: \(error)")
+            throw .init(
+                kind: .configuration,
+                message: "segment \(header.segment) of \(header.stream) cannot be read now: \(error)")
         } catch {
             throw .corrupt(
                 "the data key of segment \(header.segment) of \(header.stream) does not open (\(error)): its header "
