@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Disks
+import Keys
 import Logging
 import ServiceLifecycle
 import StoreFormat
@@ -10,7 +11,7 @@ import Watchdog
 /// `saatkond disks` under systemd: the disks service and its watchdog, until SIGTERM or SIGINT.
 public enum DisksLauncher {
     public static func run(configuration: DisksConfiguration, file: String, logger: Logger) async throws {
-        let keys = try storageKeys(configuration, file: file)
+        let keys = try await storageKeys(configuration, file: file, logger: logger)
         let service = DisksService(configuration: configuration, keys: keys, logger: logger)
         let watchdog = try WatchdogService(checks: [DisksLivenessCheck(service: service)], logger: logger)
         try await ServiceGroup(
@@ -22,8 +23,17 @@ public enum DisksLauncher {
     }
 
     /// The keys a rebuild and a scrub use without reading any stream: the storage public key and the journal key
-    /// (journal copies are checked before one is copied to a replacement). Never the storage private key.
-    static func storageKeys(_ configuration: DisksConfiguration, file: String) throws -> StorageKeys {
+    /// (journal copies are checked before one is copied to a replacement), from the keys service when one is
+    /// configured. Never the storage private key.
+    static func storageKeys(
+        _ configuration: DisksConfiguration, file: String, logger: Logger
+    ) async throws
+        -> StorageKeys
+    {
+        if let socket = configuration.keysSocket {
+            let (publicKey, journalKey) = try await KeysClient(socket: socket).waitForStorageKeys(logger: logger)
+            return try StorageKeys(storagePublicKey: publicKey, segmentKeys: nil, journalKey: journalKey)
+        }
         let publicKey = try X25519PublicKey(
             rawRepresentation: try KeyFile.read(FilePath(configuration.storagePublicKey), in: file)
                 .withUnsafeBytes { Array($0) })

@@ -3,7 +3,6 @@ import CryptoPrimitives
 import DurableFiles
 import ErasureStore
 import Keys
-import LocalControl
 import Logging
 import NIOCore
 import NIOPosix
@@ -86,22 +85,10 @@ public struct IngestService: Sendable {
     private func loadKeys() async throws -> (StorageKeys, any ReceiptSigningKey) {
         if let socket = configuration.keysSocket {
             let client = KeysClient(socket: socket)
-            var attempt = 0
-            while true {
-                do {
-                    let (publicKey, journalKey) = try client.storageKeys()
-                    ProcessProtection.reportUnlocked([("journal-key", journalKey)], logger: logger)
-                    let keys = try StorageKeys(storagePublicKey: publicKey, segmentKeys: nil, journalKey: journalKey)
-                    return (keys, try client.signingKey())
-                } catch let error as LocalControlError where !error.refused && attempt < 60 {
-                    if attempt == 0 {
-                        logger.notice(
-                            "waiting for the keys service", metadata: ["socket": "\(socket)", "error": "\(error)"])
-                    }
-                    attempt += 1
-                    try await Task.sleep(for: .seconds(1))
-                }
-            }
+            let (publicKey, journalKey) = try await client.waitForStorageKeys(logger: logger)
+            ProcessProtection.reportUnlocked([("journal-key", journalKey)], logger: logger)
+            let keys = try StorageKeys(storagePublicKey: publicKey, segmentKeys: nil, journalKey: journalKey)
+            return (keys, try client.signingKey())
         }
         // The public key is no secret; it only shares the key files' form.
         let publicKey = try X25519PublicKey(

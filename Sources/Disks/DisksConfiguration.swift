@@ -7,8 +7,9 @@
 ///     socket-group = 993                        (optional: the group of the socket file, 0660: who may connect)
 ///     data-shards = 8
 ///     parity-shards = 3
-///     storage-public-key = /etc/saatkond/keys/storage.pub
-///     journal-key = /run/saatkond/keys/journal.key
+///     keys-socket = /run/saatkond/keys.sock   (the keys service: the storage public key and the journal key)
+///     storage-public-key = /etc/saatkond/keys/storage.pub   (instead of keys-socket, both, where no keys service
+///     journal-key = /run/saatkond/keys/journal.key          runs: a workstation, tests of the service alone)
 ///     storage-owner = 990:990                   (uid:gid that owns a new member's root: the ingest user)
 ///     scrub-every = 30d                         (optional; s, m, h or d)
 ///     smart-every = 1h                          (optional)
@@ -29,6 +30,8 @@ public struct DisksConfiguration: Sendable, Hashable {
     public var parityShards: Int
     public var storagePublicKey: String
     public var journalKey: String
+    /// The keys service's socket; when set, the two key files above are "".
+    public var keysSocket: String?
     public var storageOwner: (uid: UInt32, gid: UInt32)?
     public var scrubEvery: Duration = .seconds(30 * 86_400)
     public var smartEvery: Duration = .seconds(3_600)
@@ -71,12 +74,14 @@ public struct DisksConfiguration: Sendable, Hashable {
     }
 
     private static let required = [
-        "chassis", "members-root", "state", "socket", "data-shards", "parity-shards", "storage-public-key",
-        "journal-key",
+        "chassis", "members-root", "state", "socket", "data-shards", "parity-shards",
     ]
+    private static let keyFiles = ["storage-public-key", "journal-key"]
     private static let repeatable: Set<String> = ["console-uid", "reader-uid", "reporter-uid"]
     private static let known = Set(
-        required + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig", "socket-group"] + repeatable)
+        required + keyFiles
+            + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig", "socket-group", "keys-socket"]
+            + repeatable)
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(DisksConfigurationError) {
@@ -104,6 +109,17 @@ public struct DisksConfiguration: Sendable, Hashable {
         for key in Self.required where values[key] == nil {
             throw DisksConfigurationError("\(file): '\(key)' is missing")
         }
+        if values["keys-socket"] != nil {
+            if let key = Self.keyFiles.first(where: { values[$0] != nil }), let line = values[key]?.first?.line {
+                throw DisksConfigurationError(
+                    "\(file):\(line): '\(key)' and 'keys-socket' exclude each other: with a keys service the keys "
+                        + "come from it")
+            }
+        } else {
+            for key in Self.keyFiles where values[key] == nil {
+                throw DisksConfigurationError("\(file): '\(key)' is missing (or give 'keys-socket')")
+            }
+        }
         func one(_ key: String) -> (value: String, line: Int) { values[key]![0] }
         func number(_ key: String, in range: ClosedRange<Int>) throws(DisksConfigurationError) -> Int {
             let (value, line) = one(key)
@@ -117,7 +133,9 @@ public struct DisksConfiguration: Sendable, Hashable {
             chassis: one("chassis").value, membersRoot: one("members-root").value, state: one("state").value,
             socket: one("socket").value, dataShards: try number("data-shards", in: 1...64),
             parityShards: try number("parity-shards", in: 1...16),
-            storagePublicKey: one("storage-public-key").value, journalKey: one("journal-key").value)
+            storagePublicKey: values["storage-public-key"]?.first?.value ?? "",
+            journalKey: values["journal-key"]?.first?.value ?? "")
+        keysSocket = values["keys-socket"]?.first?.value
         if let (value, line) = values["storage-owner"]?.first {
             let parts = value.split(separator: ":").map { UInt32($0) }
             guard parts.count == 2, let uid = parts[0], let gid = parts[1] else {

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import HashChain
 import LocalControl
+import Logging
 import Receipts
 import StoreFormat
 
@@ -32,6 +33,25 @@ public struct KeysClient: Sendable {
             throw KeysError("the keys service did not give the storage keys: \(fields["error"]?.stringValue ?? "")")
         }
         return (try X25519PublicKey(rawRepresentation: raw), secret)
+    }
+
+    /// The storage keys, waiting for the keys service while it starts (at boot the services start together): up to
+    /// a minute while nothing answers on the socket; a refusal is final.
+    public func waitForStorageKeys(logger: Logger) async throws -> (publicKey: X25519PublicKey, journalKey: SecretBytes)
+    {
+        var attempt = 0
+        while true {
+            do {
+                return try storageKeys()
+            } catch let error as LocalControlError where !error.refused && attempt < 60 {
+                if attempt == 0 {
+                    logger.notice(
+                        "waiting for the keys service", metadata: ["socket": "\(socket)", "error": "\(error)"])
+                }
+                attempt += 1
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
     }
 
     /// Segment keys unwrapped by the keys service.

@@ -66,8 +66,21 @@ struct DisksConfigurationTests {
         }
     }
 
+    @Test("the keys come from the keys service's socket or from both files, never from both places")
+    func keysSocket() throws {
+        let withoutFiles = Self.minimal.split(separator: "\n").filter {
+            !$0.hasPrefix("journal-key") && !$0.hasPrefix("storage-public-key")
+        }.joined(separator: "\n")
+        let parsed = try DisksConfiguration(
+            parsing: withoutFiles + "\nkeys-socket = /run/saatkond/keys.sock", file: "d")
+        #expect(parsed.keysSocket == "/run/saatkond/keys.sock")
+        #expect(throws: DisksConfigurationError.self) {
+            try DisksConfiguration(parsing: Self.minimal + "\nkeys-socket = /run/saatkond/keys.sock", file: "d")
+        }
+    }
+
     @Test func aMissingKeyIsNamed() {
-        #expect(throws: DisksConfigurationError("d: 'journal-key' is missing")) {
+        #expect(throws: DisksConfigurationError("d: 'journal-key' is missing (or give 'keys-socket')")) {
             try DisksConfiguration(parsing: Self.minimal.replacingOccurrences(of: "journal-key", with: "#"), file: "d")
         }
         #expect(throws: DisksConfigurationError.self) {

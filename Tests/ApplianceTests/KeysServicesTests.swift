@@ -1,0 +1,165 @@
+import DevelopmentIdentity
+import ErasureStore
+import Foundation
+import StoreFormat
+import SystemPackage
+import TestSupport
+import Testing
+
+/// `saatkond keys` and `saatkond ingest` as the appliance runs them: separate processes, each as its own
+/// unprivileged user, the keys over a real swtpm, ingest's keys and receipts from the keys socket only.
+@Suite(
+    "The keys and ingest services as their own users", .serialized,
+    .enabled(
+        if: UnprivilegedUser.canSwitch && SaatkondExecutable.exists && SoftwareTPM.isInstalled,
+        "\(UnprivilegedUser.whyNot ?? (SoftwareTPM.isInstalled ? "no saatkond" : "swtpm is not installed"))"))
+struct KeysServicesTests {
+    static let socketGroup: UInt32 = 64_400
+    static let keysUser = UnprivilegedUser(id: 64_401, group: socketGroup)
+    static let ingestUser = UnprivilegedUser(id: 64_402, group: socketGroup)
+
+    @Test("ingest writes with the keys service's public and journal keys, and its receipts carry the TPM's signature")
+    func ingestThroughTheKeysService() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-keys-services")
+        defer { scratch.remove() }
+        let tpm = try SoftwareTPM.start()
+        defer { tpm.stop() }
+        let root = scratch.path
+        _ = try Command.run("chmod", ["0755", root])
+        let executable = "\(root)/saatkond"
+        _ = try Command.run("install", ["-m", "0755", SaatkondExecutable.path, executable])
+        func saatkond(_ arguments: [String], as user: UnprivilegedUser? = nil) throws -> CommandResult {
+            try runSaatkond(arguments, scratch: root, user: user, executable: executable)
+        }
+
+        // Home: three officials (2 of 3 recover) and the policy key.
+        try FileManager.default.createDirectory(atPath: "\(root)/home/policies", withIntermediateDirectories: true)
+        for official in 1...3 {
+            #expect(
+                try saatkond(["keys", "official-key", "--output", "\(root)/home/official-\(official).key"]).status == 0)
+        }
+        #expect(try saatkond(["keys", "home-key", "--output", "\(root)/home/policy.pem"]).status == 0)
+        _ = try Command.run("chmod", ["-R", "go+rX", "\(root)/home"])
+        _ = try Command.run("chmod", ["go-r", "\(root)/home/policy.pem"])
+
+        // The appliance: the keys service's directories are its user's.
+        for directory in ["keys-state", "run"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: false)
+            try Self.keysUser.own("\(root)/\(directory)")
+        }
+        _ = try Command.run("chmod", ["0755", "\(root)/run"])
+        let socket = "\(root)/run/keys.sock"
+        let keysConfiguration = """
+            state-directory = \(root)/keys-state
+            tcti = \(tpm.tcti)
+            pcrs = sha256:0,7
+            policy-key = \(root)/home/policy.pem.pub
+            policy-directory = \(root)/home/policies
+            official = official-1 \(root)/home/official-1.key.pub
+            official = official-2 \(root)/home/official-2.key.pub
+            official = official-3 \(root)/home/official-3.key.pub
+            escrow-threshold = 2
+            socket = \(socket)
+            socket-group = \(Self.socketGroup)
+            ingest-uid = \(Self.ingestUser.id)
+            appliance-name = ee-test-lu-1
+            """
+        try keysConfiguration.write(toFile: "\(root)/keys.conf", atomically: true, encoding: .utf8)
+        let provisioned = try saatkond(["keys", "provision", "--config", "\(root)/keys.conf"], as: Self.keysUser)
+        #expect(provisioned.status == 0, "\(provisioned.errors)")
+        let again = try saatkond(["keys", "provision", "--config", "\(root)/keys.conf"], as: Self.keysUser)
+        #expect(again.status != 0)
+        #expect(again.errors.contains("already provisioned"), "\(again.errors)")
+        let signed = try saatkond([
+            "keys", "sign-policy", "--key", "\(root)/home/policy.pem", "--pcrs", "sha256:0,7", "--tcti", tpm.tcti,
+            "--output", "\(root)/home/policies/release-1.policy",
+        ])
+        #expect(signed.status == 0, "\(signed.errors)")
+        _ = try Command.run("chmod", ["0644", "\(root)/home/policies/release-1.policy"])
+
+        let (keysCommand, keysArguments) = Self.keysUser.command(executable, ["keys", "--config", "\(root)/keys.conf"])
+        let keys = try ChildProcess(
+            executable: keysCommand, arguments: keysArguments, output: "\(root)/keys.out", errors: "\(root)/keys.err")
+        defer { keys.terminate() }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+        let status = try saatkond(["keys", "status", "--socket", socket])
+        #expect(status.output.contains("state: unsealed"), "\(status.output) \(status.errors)")
+
+        // Ingest, as its own user, with nothing of the keys but the socket.
+        let identity = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(root)/identity"))
+        let geometry = try ArrayGeometry(dataShards: 2, parityShards: 1, memberCount: 3, shardBytes: 512 << 10)
+        let members = (0..<3).map { "\(root)/members/disk-\($0)" }
+        _ = try ErasureCodedStore.create(members: members.map { FilePath($0) }, geometry: geometry)
+        try Self.ingestUser.own("\(root)/members")
+        try Self.ingestUser.own("\(root)/identity")
+        try "development-sender append ee.\n".write(
+            toFile: "\(root)/authorization.conf", atomically: true, encoding: .utf8)
+        let port = try LoopbackPort.free()
+        try """
+        listen = 127.0.0.1:\(port)
+        certificate = \(root)/identity/appliance.pem
+        private-key = \(root)/identity/appliance-key.pem
+        home-ca = \(root)/identity/development-ca.pem
+        policy = \(root)/authorization.conf
+        member-root = \(root)/members
+        keys-socket = \(socket)
+        appliance-name = ee-test-lu-1
+        """.write(toFile: "\(root)/ingest.conf", atomically: true, encoding: .utf8)
+        _ = try Command.run("chmod", ["0644", "\(root)/ingest.conf", "\(root)/authorization.conf"])
+        let (ingestCommand, ingestArguments) = Self.ingestUser.command(
+            executable, ["ingest", "--config", "\(root)/ingest.conf"])
+        let ingest = try ChildProcess(
+            executable: ingestCommand, arguments: ingestArguments, output: "\(root)/ingest.out",
+            errors: "\(root)/ingest.err")
+        defer { ingest.terminate() }
+        try LoopbackPort.waitUntilListening(port, process: ingest)
+
+        try writeRandomFile("\(root)/input", count: 3_000_000)
+        let sent = try saatkond([
+            "send", "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
+            identity.senderCertificate.string, "--key", identity.senderKey.string, "--stream", "ee.keys",
+            "--receipt", "\(root)/input.receipt", "\(root)/input",
+        ])
+        #expect(sent.status == 0, "\(sent.errors) \(DevAppliance.read("\(root)/ingest.err"))")
+        let verified = try saatkond(
+            [
+                "verify", "\(root)/input.receipt", "--public-key", "\(root)/keys-state/signing.pem", "--file",
+                "\(root)/input",
+            ])
+        #expect(verified.status == 0, "\(verified.errors)")
+        // The network-facing service reads nothing it committed: a restore of a committed segment is refused.
+        let refused = try saatkond([
+            "restore", "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
+            identity.senderCertificate.string, "--key", identity.senderKey.string, "--stream", "ee.keys", "--output",
+            "\(root)/refused",
+        ])
+        #expect(refused.status != 0)
+        ingest.send(SIGTERM)
+        #expect(ingest.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+        keys.send(SIGTERM)
+        #expect(keys.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+
+        // Home, from the escrow bundle alone, reads what ingest wrote.
+        var shares: [String] = []
+        for official in [1, 3] {
+            let share = "\(root)/share-\(official)"
+            let opened = try saatkond([
+                "keys", "open-share", "--bundle", "\(root)/keys-state/escrow.bundle", "--official",
+                "official-\(official)", "--key", "\(root)/home/official-\(official).key", "--output", share,
+            ])
+            #expect(opened.status == 0, "\(opened.errors)")
+            shares += ["--share", share]
+        }
+        let recovered = try saatkond(
+            ["keys", "recover", "--bundle", "\(root)/keys-state/escrow.bundle"] + shares + [
+                "--output", "\(root)/recovered",
+            ])
+        #expect(recovered.status == 0, "\(recovered.errors)")
+        let restored = try saatkond([
+            "restore", "--members", "\(root)/members", "--keys", "\(root)/recovered", "--stream", "ee.keys", "--output",
+            "\(root)/restored",
+        ])
+        #expect(restored.status == 0, "\(restored.errors)")
+        #expect(sameBytes("\(root)/input", "\(root)/restored"))
+    }
+}
