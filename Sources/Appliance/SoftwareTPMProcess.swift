@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import Synchronization
 import SystemPackage
 
 /// A swtpm (TPM 2.0 simulator) that `saatkond dev` starts for its keys service, with its state in the development
@@ -14,10 +15,16 @@ final class SoftwareTPMProcess: Sendable {
     /// Its server port; the control port is the next.
     let port: Int
     private let pid: pid_t
+    /// Set once swtpm was reaped: its pid may then belong to another process, and is never signalled again.
+    private let reaped = Mutex(false)
+    /// Holds the thread that spawned swtpm until swtpm is stopped: the parent-death signal follows that thread,
+    /// so it must not end before swtpm (a pool thread might, when idle).
+    private let spawner: DispatchSemaphore
 
-    private init(port: Int, pid: pid_t) {
+    private init(port: Int, pid: pid_t, spawner: DispatchSemaphore) {
         self.port = port
         self.pid = pid
+        self.spawner = spawner
     }
 
     /// The TCTI that reaches it.
@@ -58,6 +65,31 @@ final class SoftwareTPMProcess: Sendable {
         if let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first(where: FileManager.default.isExecutableFile) {
             arguments = [setpriv, "--pdeathsig", "TERM", "--"] + arguments
         }
+        let command = arguments
+        let release = DispatchSemaphore(value: 0)
+        let spawned = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<pid_t, ConfigurationError>?>(nil)
+        let thread = Thread {
+            outcome.withLock { $0 = spawn(command) }
+            spawned.signal()
+            release.wait()
+        }
+        thread.name = "swtpm-spawner"
+        thread.start()
+        spawned.wait()
+        switch outcome.withLock({ $0 }) {
+        case .success(let pid):
+            return SoftwareTPMProcess(port: port, pid: pid, spawner: release)
+        case .failure(let error):
+            release.signal()
+            throw error
+        case nil:
+            release.signal()
+            throw ConfigurationError("swtpm was not started")
+        }
+    }
+
+    private static func spawn(_ arguments: [String]) -> Result<pid_t, ConfigurationError> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -77,11 +109,11 @@ final class SoftwareTPMProcess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard spawned == 0 else {
-            throw ConfigurationError("cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
+        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            return .failure(ConfigurationError("cannot start \(arguments[0]): \(String(cString: strerror(result)))"))
         }
-        return SoftwareTPMProcess(port: port, pid: pid)
+        return .success(pid)
     }
 
     /// Makes the connection once swtpm listens on both ports (read from /proc/net/tcp: a failed attempt would only
@@ -97,22 +129,32 @@ final class SoftwareTPMProcess: Sendable {
             "the swtpm started for the development keys did not listen on ports \(port)/\(port + 1)")
     }
 
-    /// Stops swtpm: SIGTERM to its pid, SIGKILL after five seconds, and reaps it.
+    /// Stops swtpm: SIGTERM to its pid, SIGKILL after five seconds, and reaps it; then lets its spawner end.
     func stop() {
+        defer { spawner.signal() }
+        guard !reaped.withLock({ $0 }) else { return }
         kill(pid, SIGTERM)
-        var status: Int32 = 0
         for _ in 0..<500 {
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid || (reaped == -1 && errno != EINTR) { return }
+            if reap(blocking: false) { return }
             Thread.sleep(forTimeInterval: 0.01)
         }
         kill(pid, SIGKILL)
-        _ = waitpid(pid, &status, 0)
+        _ = reap(blocking: true)
     }
 
     private var isRunning: Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
+        !reap(blocking: false)
+    }
+
+    /// Whether swtpm has exited (and is reaped, by this call or an earlier one).
+    private func reap(blocking: Bool) -> Bool {
+        reaped.withLock { reaped in
+            if reaped { return true }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            reaped = result == pid || (result == -1 && errno == ECHILD)
+            return reaped
+        }
     }
 
     /// Whether every one of `ports` has a listening socket on 127.0.0.1 (state 0A in /proc/net/tcp).

@@ -223,7 +223,7 @@ struct StreamRecovery {
 ///
 /// A shard whose CRCs hold may still lie: someone with the disk in hand can change its bytes or its header and
 /// recompute the checksums. Its header is then outvoted by the honest shards', and an outvoted shard is never used;
-/// its bytes can only be caught by authenticating a decode (``SegmentCodec/openAuthenticated(_:header:privateKey:)``).
+/// its bytes can only be caught by authenticating a decode (``SegmentCodec/openAuthenticated(_:header:opener:)``).
 struct SegmentShards {
     /// Each shard whose file is intact (length, header checksum, the segment it claims to be, every block's CRC),
     /// with its header (shard index cleared); nil where missing or damaged.

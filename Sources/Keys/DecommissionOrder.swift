@@ -7,11 +7,13 @@ import LocalControl
 ///
 ///     saatkond decommission v1
 ///     appliance = ee-embassy-lu-1
+///     storage-public-key = 15978e89…(the appliance's, 64 hexadecimal digits, from its provisioning)
 ///     issued = 2026-12-06T10:00:00Z
 ///     reason = contract ended
 ///
 /// and it carries one ECDSA P-256 signature (raw r‖s, hexadecimal) per signer, over the order's bytes. It takes
-/// effect only with signatures of at least `quorum` different configured keys and only for this appliance.
+/// effect only with signatures of at least `quorum` different configured keys, and only on the appliance it names
+/// by its name and its storage public key: an order kept from one chassis cannot wipe the next one given the name.
 public struct DecommissionPolicy: Sendable {
     /// The keys that may sign.
     public let keys: [P256PublicKey]
@@ -35,7 +37,7 @@ public struct DecommissionPolicy: Sendable {
     static let maximumOrderBytes = 4096
 
     /// Checks a request's `order` (text) and `signatures` (hexadecimal r‖s, any order).
-    public func check(_ body: [String: JSONValue]) throws -> Order {
+    public func check(_ body: [String: JSONValue], storagePublicKey: X25519PublicKey?) throws -> Order {
         guard let order = body["order"]?.stringValue, order.utf8.count <= Self.maximumOrderBytes else {
             throw KeysError("a decommission request carries the order's text in \"order\" (at most 4 KiB)")
         }
@@ -52,6 +54,11 @@ public struct DecommissionPolicy: Sendable {
         guard fields["appliance"] == appliance else {
             throw KeysError(
                 "the order is for appliance '\(fields["appliance"] ?? "")', not this one ('\(appliance)')")
+        }
+        guard let storagePublicKey, fields["storage-public-key"] == Hex.encode(storagePublicKey.rawRepresentation)
+        else {
+            throw KeysError(
+                "the order names another storage public key than this appliance's: it is not for these keys")
         }
         let signatures = (body["signatures"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(Hex.decode) }
         let message = Array(order.utf8)

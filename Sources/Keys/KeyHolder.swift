@@ -16,6 +16,8 @@ public final class KeyHolder: Sendable {
         var state: KeyState
         var storagePrivateKey: X25519PrivateKey?
         var journalKey: SecretBytes?
+        /// A zeroization some step of which failed (the TPM did not answer, the disk is full): tried again.
+        var destructionPending = false
     }
 
     private let held: Mutex<Held>
@@ -36,16 +38,11 @@ public final class KeyHolder: Sendable {
         self.logger = logger
         if FileSystemCalls.exists(files.zeroized) {
             let reason = (try? files.readText(files.zeroized))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            held = Mutex(Held(state: .zeroized(reason: reason ?? "zeroized")))
+            held = Mutex(Held(state: .zeroized(reason: reason ?? "zeroized"), destructionPending: true))
             storagePublicKey = nil
             signingPublicKey = nil
-            // A zeroization that was cut short (the TPM did not answer, the power went) is finished now.
-            do {
-                try Self.destroy(vault: vault, files: files)
-            } catch {
-                logger.critical("zeroization cannot be finished", metadata: ["error": "\(error)"])
-                audit.record("zeroization-unfinished", ["error": "\(error)"])
-            }
+            // A zeroization that was cut short (the TPM did not answer, the power went) is finished now, or later.
+            try? finishZeroization(files: files)
             return
         }
         guard FileSystemCalls.exists(files.provisioned) else {
@@ -126,26 +123,91 @@ public final class KeyHolder: Sendable {
         return try vault.sign(message)
     }
 
-    /// Destroys the keys: dropped from memory first (so nothing is served from here on), the marker written (so
-    /// that a restart stays zeroized, and finishes what a failure here left), then destroyed in the vault and the
-    /// sealed files shredded. Zeroizing twice is harmless.
+    /// Destroys the keys: dropped from memory first (so nothing is served from here on), then every step tried
+    /// whatever the others did — the marker written (so that a restart stays zeroized), the TPM objects evicted,
+    /// the sealed files shredded. A step that failed is tried again by ``finishZeroization(files:)``, which the
+    /// service calls every poll and every start. Zeroizing twice is harmless.
     public func zeroize(reason: String, files: KeysStateFiles) throws {
         let already = held.withLock { held -> Bool in
             if case .zeroized = held.state { return true }
-            held = Held(state: .zeroized(reason: reason))
+            held = Held(state: .zeroized(reason: reason), destructionPending: true)
             return false
         }
-        if already { return }
+        if already {
+            try finishZeroization(files: files)
+            return
+        }
         logger.critical("zeroizing the keys", metadata: ["reason": "\(reason)"])
         audit.record("zeroizing", ["reason": reason])
-        try files.writePublic(reason + "\n", to: files.zeroized)
-        try Self.destroy(vault: vault, files: files)
-        audit.record("zeroized", ["reason": reason])
+        var failures: [String] = []
+        do {
+            try files.writePublic(reason + "\n", to: files.zeroized)
+        } catch {
+            failures.append("the marker: \(error)")
+        }
+        do {
+            try finishZeroization(files: files)
+        } catch {
+            failures.append("\(error)")
+        }
+        guard failures.isEmpty else {
+            throw KeysError("zeroization is not finished: " + failures.joined(separator: "; "))
+        }
     }
 
-    private static func destroy(vault: any KeyVault, files: KeysStateFiles) throws {
-        try vault.zeroize()
-        for file in [files.storageSealed, files.journalSealed] { try files.shred(file) }
+    /// Whether a zeroization still has steps to finish.
+    public var zeroizationPending: Bool {
+        held.withLock { $0.destructionPending }
+    }
+
+    /// Finishes a zeroization whose steps failed: the marker, the TPM objects, the sealed files, each tried.
+    public func finishZeroization(files: KeysStateFiles) throws {
+        guard zeroizationPending else { return }
+        var failures: [String] = []
+        if !FileSystemCalls.exists(files.zeroized) {
+            do {
+                try files.writePublic((state.reason ?? "zeroized") + "\n", to: files.zeroized)
+            } catch {
+                failures.append("the marker: \(error)")
+            }
+        }
+        do {
+            try vault.zeroize()
+        } catch {
+            failures.append("the vault: \(error)")
+        }
+        for file in [files.storageSealed, files.journalSealed] {
+            do {
+                try files.shred(file)
+            } catch {
+                failures.append("\(file): \(error)")
+            }
+        }
+        guard failures.isEmpty else {
+            logger.critical("zeroization is not finished", metadata: ["failures": "\(failures)"])
+            audit.record("zeroization-unfinished", ["failures": failures.joined(separator: "; ")])
+            throw KeysError("zeroization is not finished: " + failures.joined(separator: "; "))
+        }
+        held.withLock { $0.destructionPending = false }
+        audit.record("zeroized", ["reason": state.reason ?? ""])
+    }
+
+    /// Tries the policies again while locked (home may have installed one since): unsealed when one now opens.
+    public func retryUnseal() {
+        guard case .locked = state, held.withLock({ $0.journalKey != nil }), let storagePublicKey else { return }
+        guard let raw = try? vault.unsealStorageKey(), let key = try? X25519PrivateKey(rawRepresentation: raw),
+            key.publicKey == storagePublicKey
+        else { return }
+        let changed = held.withLock { held -> Bool in
+            guard case .locked = held.state else { return false }
+            held.state = .unsealed
+            held.storagePrivateKey = key
+            return true
+        }
+        if changed {
+            audit.record("unsealed", ["vault": vault.kind, "after": "a policy installed while locked"])
+            logger.notice("the storage key is unsealed: a policy home signed now approves the measurements")
+        }
     }
 }
 

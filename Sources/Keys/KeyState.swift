@@ -48,9 +48,6 @@ public enum KeysOperation: String, Sendable, CaseIterable {
     /// A decommission order signed by a quorum of home keys: the console.
     case decommission
 
-    /// Whether the operation needs the storage private key unsealed.
-    var needsUnsealedKey: Bool { self == .unwrap }
-
     /// The refusal for this operation in `state`, or nil when the state allows it.
     func refusal(in state: KeyState) -> String? {
         switch (state, self) {

@@ -78,9 +78,9 @@ public struct KeysClient: Sendable {
     }
 }
 
-/// Unwraps segment keys through the keys socket. A refusal, a locked or zeroized service, or an unreachable one
-/// is ``SegmentKeyUnavailable`` (the restore stops with the reason; no shard is blamed); a key that does not open
-/// is an ordinary error (the header lies).
+/// Unwraps segment keys through the keys socket. Only a wrapping the service says does not open is an ordinary
+/// error (the header lies); anything else — a refusal, a locked, zeroized or unreachable service — is
+/// ``SegmentKeyUnavailable``: the restore stops with the reason, and no shard is blamed.
 struct SocketSegmentOpener: SegmentKeyOpener {
     let client: KeysClient
 
@@ -101,10 +101,10 @@ struct SocketSegmentOpener: SegmentKeyOpener {
         }
         if let secret, secret.count == 32 { return secret }
         let message = fields["error"]?.stringValue ?? "no key in the answer"
-        // A state in the answer means the service refused for its state (locked, zeroized): nothing is wrong with
-        // the segment.
-        if fields["state"] != nil { throw SegmentKeyUnavailable(message) }
-        throw KeysError(message)
+        // Only the service's word that the wrapping does not open blames the segment; any other failure (locked,
+        // zeroized, shutting down) says nothing about it.
+        if fields["corrupt"] == .bool(true) { throw KeysError(message) }
+        throw SegmentKeyUnavailable(message)
     }
 }
 

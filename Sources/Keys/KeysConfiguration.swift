@@ -144,6 +144,11 @@ public struct KeysConfiguration: Sendable, Hashable {
         ] {
             for entry in values.all(key) { self[keyPath: path].insert(try values.identifier(entry, key: key)) }
         }
+        if let both = ingestUIDs.intersection(readerUIDs).first {
+            throw ConfigurationFileError(
+                "\(file): uid \(both) is both 'ingest-uid' and 'reader-uid': the network-facing writer must never unwrap"
+            )
+        }
         intrusion = values.optional("intrusion")?.value
         decommissionKeys = values.all("decommission-key").map(\.value)
         if let entry = values.optional("decommission-quorum") {

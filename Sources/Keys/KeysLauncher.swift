@@ -12,8 +12,10 @@ public enum KeysLauncher {
         let service = try KeysService(
             files: files, vault: vault, socket: KeysService.Socket(configuration),
             intrusion: configuration.intrusion.map { IntrusionSensor(path: FilePath($0)) },
-            decommission: try decommissionPolicy(configuration), logger: logger)
-        _ = try? ServiceManager.notify("READY=1\nSTATUS=keys \(service.holder.state)")
+            decommission: try decommissionPolicy(configuration), logger: logger
+        ) { state in
+            _ = try? ServiceManager.notify("READY=1\nSTATUS=keys \(state)")
+        }
         try await ServiceGroup(
             configuration: .init(
                 services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

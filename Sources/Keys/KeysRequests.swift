@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import HPKE
 import HashChain
 import LocalControl
 import Logging
@@ -11,6 +12,8 @@ struct KeysRequests: Sendable {
     let holder: KeyHolder
     let files: KeysStateFiles
     let decommission: DecommissionPolicy?
+    let signing: SigningRoles
+    let audit: AuditTrail
     let logger: Logger
 
     /// The longest message the signing key signs: receipts and reports are far shorter.
@@ -29,13 +32,12 @@ struct KeysRequests: Sendable {
                 return LocalReply(status())
             case .storageKeys:
                 let (publicKey, journalKey) = try holder.storageKeys()
+                audit.record("storage-keys-given", ["uid": "\(request.peer.uid)", "pid": "\(request.peer.pid)"])
                 return LocalReply(
                     ["storage-public-key": .string(Hex.encode(publicKey.rawRepresentation)), "secret": "journal-key"],
                     secret: journalKey)
             case .unwrap:
-                let wrapped = try Self.wrappedKey(request.body)
-                let key = try await Blocking.run { try holder.unwrap(wrapped) }
-                return LocalReply(["secret": "data-key"], secret: key)
+                return await unwrap(request)
             case .sign:
                 guard let hex = request.body["message"]?.stringValue, let message = Hex.decode(hex),
                     !message.isEmpty, message.count <= Self.maximumMessageBytes
@@ -43,6 +45,10 @@ struct KeysRequests: Sendable {
                     return LocalReply([
                         "error": .string("\"message\" must be 1…\(Self.maximumMessageBytes) bytes in hexadecimal")
                     ])
+                }
+                if let refusal = signing.refusal(of: message, uid: request.peer.uid) {
+                    audit.record("sign-refused", ["uid": "\(request.peer.uid)", "reason": refusal])
+                    return LocalReply(["error": .string(refusal), "refused": true])
                 }
                 let signature = try await Blocking.run { try holder.sign(message) }
                 return LocalReply([
@@ -53,7 +59,14 @@ struct KeysRequests: Sendable {
                 guard let decommission else {
                     return LocalReply(["error": "this appliance has no decommission keys configured"])
                 }
-                let order = try decommission.check(request.body)
+                let order: DecommissionPolicy.Order
+                do {
+                    order = try decommission.check(request.body, storagePublicKey: holder.storagePublicKey)
+                } catch {
+                    audit.record("decommission-refused", ["uid": "\(request.peer.uid)", "reason": "\(error)"])
+                    throw error
+                }
+                audit.record("decommission-accepted", ["uid": "\(request.peer.uid)", "order": order.summary])
                 try await Blocking.run {
                     try holder.zeroize(reason: "decommission order: \(order.summary)", files: files)
                 }
@@ -63,6 +76,28 @@ struct KeysRequests: Sendable {
             logger.notice(
                 "keys request failed",
                 metadata: ["op": "\(request.op)", "uid": "\(request.peer.uid)", "error": "\(error)"])
+            return LocalReply(["error": .string("\(error)")])
+        }
+    }
+
+    /// Unwraps one segment key. Only a wrapping that does not open is answered `"corrupt": true` (the segment's
+    /// header lies); anything else — the keys locked or zeroized meanwhile, a malformed request, a service shutting
+    /// down — says nothing about the segment, and a reader must not blame its shards for it.
+    private func unwrap(_ request: LocalRequest) async -> LocalReply {
+        let wrapped: WrappedSegmentKey
+        do {
+            wrapped = try Self.wrappedKey(request.body)
+        } catch {
+            return LocalReply(["error": .string("\(error)")])
+        }
+        do {
+            let key = try await Blocking.run { try holder.unwrap(wrapped) }
+            return LocalReply(["secret": "data-key"], secret: key)
+        } catch let error as SegmentKeyUnavailable {
+            return LocalReply(["error": .string(error.description), "state": .string(holder.state.name)])
+        } catch let error as HPKEError {
+            return LocalReply(["error": .string("\(error)"), "corrupt": true])
+        } catch {
             return LocalReply(["error": .string("\(error)")])
         }
     }
@@ -95,6 +130,29 @@ struct KeysRequests: Sendable {
         return WrappedSegmentKey(
             stream: stream, segment: UInt64(segment), encapsulatedKey: try bytes("encapsulated-key", 32...32),
             ciphertext: try bytes("wrapped-key", 48...48), description: try bytes("description", 1...4096))
+    }
+}
+
+/// Who may have what signed. The signing key signs receipts for ingest and reports for the health service; so that
+/// neither can pass off the other's statements, a message that begins with a receipt's label is signed only for a
+/// receipt signer (ingest), and any other message only for the other signers. Root may have both.
+public struct SigningRoles: Sendable {
+    public var receiptSigners: Set<UInt32>
+    public var otherSigners: Set<UInt32>
+
+    public init(receiptSigners: Set<UInt32>, otherSigners: Set<UInt32>) {
+        self.receiptSigners = receiptSigners
+        self.otherSigners = otherSigners
+    }
+
+    static let receiptLabel = Array("saatkond receipt".utf8)
+
+    func refusal(of message: [UInt8], uid: UInt32) -> String? {
+        guard uid != 0 else { return nil }
+        if message.starts(with: Self.receiptLabel) {
+            return receiptSigners.contains(uid) ? nil : "uid \(uid) may not have receipts signed"
+        }
+        return otherSigners.contains(uid) ? nil : "uid \(uid) may have receipts signed, nothing else"
     }
 }
 

@@ -17,12 +17,18 @@ public final class KeysService: Service, Sendable {
     private let intrusionPoll: Duration
     private let audit: AuditTrail
     private let logger: Logger
+    private let onReady: @Sendable (KeyState) -> Void
+    private let unsealRetry: Duration
 
     /// A service over `vault` with the state in `files`; the socket is served when `socket` is given.
     public init(
         files: KeysStateFiles, vault: any KeyVault, socket: Socket?, intrusion: IntrusionSensor?,
-        decommission: DecommissionPolicy?, intrusionPoll: Duration = .seconds(1), logger: Logger
+        decommission: DecommissionPolicy?, intrusionPoll: Duration = .seconds(1), unsealRetry: Duration = .seconds(60),
+        logger: Logger,
+        onReady: @escaping @Sendable (KeyState) -> Void = { _ in }
     ) throws {
+        self.onReady = onReady
+        self.unsealRetry = unsealRetry
         let log = try CustodyLog(path: files.auditLog)
         audit = AuditTrail(log: log, logger: logger)
         holder = KeyHolder(files: files, vault: vault, audit: audit, logger: logger)
@@ -30,7 +36,11 @@ public final class KeysService: Service, Sendable {
         self.intrusion = intrusion
         self.intrusionPoll = intrusionPoll
         self.logger = logger
-        let requests = KeysRequests(holder: holder, files: files, decommission: decommission, logger: logger)
+        let audit = self.audit
+        let requests = KeysRequests(
+            holder: holder, files: files, decommission: decommission,
+            signing: socket?.signing ?? SigningRoles(receiptSigners: [], otherSigners: []), audit: audit,
+            logger: logger)
         server = socket.map { socket in
             LocalControlServer(
                 path: socket.path, mode: 0o660, group: socket.group, access: socket.access,
@@ -39,6 +49,8 @@ public final class KeysService: Service, Sendable {
                 onRefusal: { request in
                     logger.warning(
                         "keys socket: refused", metadata: ["op": "\(request.op)", "uid": "\(request.peer.uid)"])
+                    audit.record(
+                        "refused", ["op": request.op, "uid": "\(request.peer.uid)", "pid": "\(request.peer.pid)"])
                 },
                 replying: { await requests.answer($0) })
         }
@@ -49,11 +61,13 @@ public final class KeysService: Service, Sendable {
         public var path: String
         public var group: UInt32?
         public var access: LocalAccess
+        public var signing: SigningRoles
 
-        public init(path: String, group: UInt32?, access: LocalAccess) {
+        public init(path: String, group: UInt32?, access: LocalAccess, signing: SigningRoles) {
             self.path = path
             self.group = group
             self.access = access
+            self.signing = signing
         }
 
         /// A socket on which `uid` (and root) may ask everything: `saatkond dev`, where every part runs as one user.
@@ -61,21 +75,27 @@ public final class KeysService: Service, Sendable {
             Socket(
                 path: path, group: nil,
                 access: LocalAccess(
-                    rules: Dictionary(uniqueKeysWithValues: KeysOperation.allCases.map { ($0.rawValue, [uid]) })))
+                    rules: Dictionary(uniqueKeysWithValues: KeysOperation.allCases.map { ($0.rawValue, [uid]) })),
+                signing: SigningRoles(receiptSigners: [uid], otherSigners: [uid]))
         }
 
         /// The socket a configuration names, with its access rules.
         public init(_ configuration: KeysConfiguration) {
             self.init(
-                path: configuration.socket, group: configuration.socketGroup, access: KeysAccess.rules(configuration))
+                path: configuration.socket, group: configuration.socketGroup, access: KeysAccess.rules(configuration),
+                signing: SigningRoles(receiptSigners: configuration.ingestUIDs, otherSigners: configuration.signerUIDs))
         }
     }
 
     public func run() async throws {
+        // The switch is read before anything is served: keys unsealed into a chassis already opened are not handed
+        // out even once.
+        checkIntrusion(lastUnreadable: nil)
         try await server?.start()
         logger.info("keys service ready", metadata: ["state": "\(holder.state)", "socket": "\(server?.path ?? "-")"])
+        onReady(holder.state)
         await withGracefulShutdownHandler {
-            await watchIntrusion()
+            await watch()
         } onGracefulShutdown: {
         }
         try? await server?.stop()
@@ -87,29 +107,49 @@ public final class KeysService: Service, Sendable {
         try holder.zeroize(reason: reason, files: files)
     }
 
-    private func watchIntrusion() async {
+    /// Every poll: the intrusion switch, a zeroization left unfinished, and, every `unsealRetry` (a minute) while
+    /// locked, the policies again (home may have installed one for these measurements).
+    private func watch() async {
         var lastUnreadable: String?
+        var polls = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let intrusion {
-                switch intrusion.read() {
-                case .opened:
-                    if case .zeroized = holder.state { break }
-                    do {
-                        try zeroize(reason: "the chassis was opened (\(intrusion.path))")
-                    } catch {
-                        logger.critical("zeroization failed", metadata: ["error": "\(error)"])
-                    }
-                case .closed:
-                    lastUnreadable = nil
-                case .unreadable(let why):
-                    if lastUnreadable != why {
-                        logger.error("the chassis-intrusion switch cannot be read", metadata: ["reason": "\(why)"])
-                        audit.record("intrusion-sensor-unreadable", ["reason": why])
-                        lastUnreadable = why
-                    }
-                }
+            lastUnreadable = checkIntrusion(lastUnreadable: lastUnreadable)
+            if holder.zeroizationPending { try? holder.finishZeroization(files: files) }
+            polls += 1
+            if case .locked = holder.state, polls % max(1, Int(unsealRetry / intrusionPoll)) == 0 {
+                holder.retryUnseal()
             }
             try? await Task.sleep(for: intrusionPoll)
+        }
+    }
+
+    /// Reads the switch once; zeroizes a provisioned appliance when it is open. Returns the unreadable reason it
+    /// reported, so that the same one is not reported every poll.
+    @discardableResult
+    private func checkIntrusion(lastUnreadable: String?) -> String? {
+        guard let intrusion else { return nil }
+        switch intrusion.read() {
+        case .opened:
+            // Before provisioning there is nothing to destroy, and a zeroized marker would forbid provisioning.
+            switch holder.state {
+            case .unsealed, .locked:
+                do {
+                    try zeroize(reason: "the chassis was opened (\(intrusion.path))")
+                } catch {
+                    logger.critical("zeroization failed", metadata: ["error": "\(error)"])
+                }
+            case .unprovisioned, .zeroized:
+                break
+            }
+            return nil
+        case .closed:
+            return nil
+        case .unreadable(let why):
+            if lastUnreadable != why {
+                logger.error("the chassis-intrusion switch cannot be read", metadata: ["reason": "\(why)"])
+                audit.record("intrusion-sensor-unreadable", ["reason": why])
+            }
+            return why
         }
     }
 }

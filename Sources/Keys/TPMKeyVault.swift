@@ -70,6 +70,10 @@ public final class TPMKeyVault: KeyVault {
             let path = directory.appending(name)
             do {
                 let policy = try SignedPolicy(text: try files.readText(path), source: path.string)
+                guard policy.pcrs == configuration.pcrs else {
+                    failures.append("\(name): over \(policy.pcrs), not the configured \(configuration.pcrs)")
+                    continue
+                }
                 guard policy.isSigned(by: homeKey) else {
                     failures.append("\(name): not signed by home's policy key")
                     continue
@@ -98,12 +102,25 @@ public final class TPMKeyVault: KeyVault {
         try tpm.sign(message, with: configuration.signingHandle).raw
     }
 
+    /// Evicts the signing key and the storage parent, each tried whatever the other did, then shreds the sealed
+    /// files.
     public func zeroize() throws {
-        for handle in [configuration.signingHandle, configuration.parentHandle]
-        where try tpm.persistentHandleExists(handle) {
-            try tpm.evict(handle)
+        var failures: [String] = []
+        for handle in [configuration.signingHandle, configuration.parentHandle] {
+            do {
+                if try tpm.persistentHandleExists(handle) { try tpm.evict(handle) }
+            } catch {
+                failures.append("evicting 0x\(String(handle, radix: 16)): \(error)")
+            }
         }
-        for file in [files.storageSealed, files.journalSealed] { try files.shred(file) }
+        for file in [files.storageSealed, files.journalSealed] {
+            do {
+                try files.shred(file)
+            } catch {
+                failures.append("\(file): \(error)")
+            }
+        }
+        guard failures.isEmpty else { throw KeysError(failures.joined(separator: "; ")) }
     }
 
     /// The PCRs' values now (for development, which signs its own first policy).

@@ -94,20 +94,25 @@ struct UnixConnection {
     }
 
     /// Reads up to and including the first newline and not a byte further (returned without the newline), so that
-    /// what follows it stays in the socket for ``receive(exactly:)``; at most `maximum` bytes.
+    /// what follows it stays in the socket for ``receive(exactly:)``; at most `maximum` bytes. The peek sees the
+    /// secret that follows the line too, so its buffer is zeroed before it is freed.
     func receiveLineOnly(maximum: Int) throws -> [UInt8] {
         var line: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+        defer {
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            buffer.deallocate()
+        }
         while true {
             try waitUntil(POLLIN)
-            let peeked = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            let peeked = recv(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_PEEK))
             if peeked < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 throw LocalControlError("reading the answer failed: \(String(cString: strerror(errno)))")
             }
             if peeked == 0 { return line }
             let take = buffer[..<peeked].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? peeked
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, take, 0) }
+            let count = recv(descriptor, buffer.baseAddress, take, 0)
             guard count == take else { throw LocalControlError("reading the answer failed: the socket changed") }
             if buffer[take - 1] == UInt8(ascii: "\n") {
                 line.append(contentsOf: buffer[..<(take - 1)])

@@ -50,6 +50,9 @@ struct Restore: AsyncParsableCommand {
         guard (stream == nil) != (prefix == nil) else { throw ValidationError("give --stream or --prefix, not both") }
         if (members == nil) != (keys == nil) { throw ValidationError("--members and --keys go together") }
         if members != nil, output == "-" { throw ValidationError("--members restores into files: give --output") }
+        if members != nil, expectReceipt != nil || resume {
+            throw ValidationError("--members reads the disks whole: --expect-receipt and --resume are for an appliance")
+        }
         if prefix != nil, output == "-" {
             throw ValidationError("--prefix restores into a directory: give --output DIR")
         }

@@ -51,13 +51,22 @@ struct OfflineRestore {
                 throw CommandFailure("\(stream): the bytes read do not give the stream's hash-chain head")
             }
             try FileSystemCalls.synchronise(descriptor)
-            try descriptor.close()
         } catch {
             FileSystemCalls.release(descriptor)
             try? FileSystemCalls.remove(temporary)
             throw error
         }
-        try FileSystemCalls.rename(temporary, to: output)
+        do {
+            // Closed once, whatever close says: a second close could hit a descriptor another thread opened since.
+            try FileSystemCalls.close(descriptor)
+            try FileSystemCalls.rename(temporary, to: output)
+            var directory = output
+            directory.removeLastComponent()
+            try FileSystemCalls.synchroniseDirectory(directory.isEmpty ? "." : directory)
+        } catch {
+            try? FileSystemCalls.remove(temporary)
+            throw error
+        }
     }
 
     /// Every stream under `prefix` (all when empty).

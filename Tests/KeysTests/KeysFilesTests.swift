@@ -103,22 +103,37 @@ struct KeysFilesTests {
     func decommissionQuorum() throws {
         let board = try (0..<3).map { _ in try P256PrivateKey() }
         let policy = DecommissionPolicy(keys: board.map(\.publicKey), quorum: 2, appliance: "ee-1")
-        let order = "saatkond decommission v1\nappliance = ee-1\nissued = 2026-12-06T10:00:00Z\nreason = test\n"
+        let storage = try X25519PrivateKey().publicKey
+        let order =
+            "saatkond decommission v1\nappliance = ee-1\nstorage-public-key = \(Hex.encode(storage.rawRepresentation))"
+            + "\nissued = 2026-12-06T10:00:00Z\nreason = test\n"
         func body(_ text: String, _ signers: [P256PrivateKey]) throws -> [String: JSONValue] {
             [
                 "order": .string(text),
                 "signatures": .array(try signers.map { .string(Hex.encode(try $0.signature(for: Array(text.utf8)))) }),
             ]
         }
-        #expect(try policy.check(try body(order, [board[0], board[2]])).summary.contains("signed by 2"))
-        #expect(throws: KeysError.self) { try policy.check(try body(order, [board[1]])) }
-        #expect(throws: KeysError.self) { try policy.check(try body(order, [board[1], board[1]])) }
-        #expect(throws: KeysError.self) { try policy.check(try body(order, [board[0], try P256PrivateKey()])) }
+        #expect(
+            try policy.check(try body(order, [board[0], board[2]]), storagePublicKey: storage).summary.contains(
+                "signed by 2"))
+        #expect(throws: KeysError.self) { try policy.check(try body(order, [board[1]]), storagePublicKey: storage) }
+        #expect(throws: KeysError.self) {
+            try policy.check(try body(order, [board[1], board[1]]), storagePublicKey: storage)
+        }
+        #expect(throws: KeysError.self) {
+            try policy.check(try body(order, [board[0], try P256PrivateKey()]), storagePublicKey: storage)
+        }
         let other = order.replacingOccurrences(of: "ee-1", with: "ee-2")
-        #expect(throws: KeysError.self) { try policy.check(try body(other, [board[0], board[1]])) }
+        #expect(throws: KeysError.self) {
+            try policy.check(try body(other, [board[0], board[1]]), storagePublicKey: storage)
+        }
+        // The same order on another chassis given the same name (other keys) does nothing.
+        #expect(throws: KeysError.self) {
+            try policy.check(try body(order, [board[0], board[1]]), storagePublicKey: try X25519PrivateKey().publicKey)
+        }
         // Signatures over one order do not carry over to another.
         var moved = try body(order, [board[0], board[1]])
         moved["order"] = .string(order.replacingOccurrences(of: "reason = test", with: "reason = other"))
-        #expect(throws: KeysError.self) { try policy.check(moved) }
+        #expect(throws: KeysError.self) { try policy.check(moved, storagePublicKey: storage) }
     }
 }

@@ -20,7 +20,11 @@ final class KeysFixture: @unchecked Sendable {
     var files: KeysStateFiles { KeysStateFiles(directory: FilePath(configuration.stateDirectory)) }
     static let pcrs = try! PCRSelection(bank: .sha256, indices: [0, 7])
 
-    init(readerUID: UInt32? = nil, ingestUID: UInt32? = nil, socketGroup: UInt32? = nil) throws {
+    init(
+        readerUID: UInt32? = nil, ingestUID: UInt32? = nil, signerUID: UInt32? = nil, socketGroup: UInt32? = nil
+    )
+        throws
+    {
         scratch = try ScratchDirectory(prefix: "saatkond-keys")
         do {
             tpm = try SoftwareTPM.start()
@@ -44,6 +48,7 @@ final class KeysFixture: @unchecked Sendable {
             socket: "\(scratch.path)/keys.sock", applianceName: "ee-test-1")
         configuration.readerUIDs = Set(readerUID.map { [$0] } ?? [])
         configuration.ingestUIDs = Set(ingestUID.map { [$0] } ?? [])
+        configuration.signerUIDs = Set(signerUID.map { [$0] } ?? [])
         configuration.socketGroup = socketGroup
         configuration.intrusion = "\(scratch.path)/intrusion"
         self.configuration = configuration
@@ -64,9 +69,14 @@ final class KeysFixture: @unchecked Sendable {
         try Provisioning(configuration: configuration, vault: try TPMKeyVault(configuration: configuration)).run()
     }
 
-    /// Signs and installs a policy for the PCR values the TPM holds now (read over a connection closed afterwards).
-    func signPolicyForCurrentPCRs(named name: String = "current.policy") throws {
-        let values = try TPMConnection(tcti: tpm.tcti).readPCRs(bank: Self.pcrs.bank, indices: Self.pcrs.indices)
+    /// The PCR values the TPM holds now (read over a connection closed afterwards).
+    func currentPCRs() throws -> [Int: [UInt8]] {
+        try TPMConnection(tcti: tpm.tcti).readPCRs(bank: Self.pcrs.bank, indices: Self.pcrs.indices)
+    }
+
+    /// Signs and installs a policy for the PCR values the TPM holds now, or for `values`.
+    func signPolicyForCurrentPCRs(named name: String = "current.policy", values given: [Int: [UInt8]]? = nil) throws {
+        let values = try given ?? currentPCRs()
         let signed = try SignedPolicy.sign(
             pcrs: Self.pcrs, policy: try PolicyCalculation.digest(Self.pcrs, values: values), with: policyKey)
         try signed.text.write(toFile: "\(configuration.policyDirectory)/\(name)", atomically: true, encoding: .utf8)
@@ -78,11 +88,15 @@ final class KeysFixture: @unchecked Sendable {
     }
 
     /// Starts the service in this process; `stop` it when done.
-    func start(intrusionPoll: Duration = .milliseconds(50)) async throws -> RunningKeys {
+    func start(
+        intrusionPoll: Duration = .milliseconds(50), decommission: DecommissionPolicy? = nil,
+        unsealRetry: Duration = .seconds(60)
+    ) async throws -> RunningKeys {
         let service = try KeysService(
             files: files, vault: try TPMKeyVault(configuration: configuration), socket: .init(configuration),
             intrusion: configuration.intrusion.map { IntrusionSensor(path: FilePath($0)) },
-            decommission: nil, intrusionPoll: intrusionPoll, logger: Logger(label: "test.keys"))
+            decommission: decommission, intrusionPoll: intrusionPoll, unsealRetry: unsealRetry,
+            logger: Logger(label: "test.keys"))
         let group = ServiceGroup(services: [service], logger: Logger(label: "test.keys"))
         let task = Task { try await group.run() }
         // Ready when the socket answers.

@@ -71,27 +71,28 @@ struct KeysServiceTests {
         let report = try fixture.provision()
         try fixture.signPolicyForCurrentPCRs(named: "release-1.policy")
         try fixture.extendPCR(7)
-        do {
-            let running = try await fixture.start()
-            let client = KeysClient(socket: fixture.configuration.socket)
-            let status = try client.status()
-            #expect(status["state"] == "locked")
-            #expect(status["reason"]?.stringValue?.contains("measurements") == true, "\(status)")
-            // Sealed but writable: ingest's keys and receipts go on.
-            #expect(try client.storageKeys().publicKey == report.storagePublicKey)
-            #expect(try client.sign(Array("receipt".utf8)).count == 64)
-            let (wrapped, _) = try Self.wrapped(to: report.storagePublicKey)
-            let refusal = #expect(throws: SegmentKeyUnavailable.self) {
-                _ = try client.segmentKeys.openSegmentKey(wrapped)
-            }
-            #expect(refusal?.description.contains("sealed") == true, "\(String(describing: refusal))")
-            try await running.stop()
-        }
-        try fixture.signPolicyForCurrentPCRs(named: "release-2.policy")
-        let running = try await fixture.start()
+        let measured = try fixture.currentPCRs()
+        let running = try await fixture.start(unsealRetry: .milliseconds(200))
         let client = KeysClient(socket: fixture.configuration.socket)
-        #expect(try client.status()["state"] == "unsealed")
+        let status = try client.status()
+        #expect(status["state"] == "locked")
+        #expect(status["reason"]?.stringValue?.contains("measurements") == true, "\(status)")
+        // Sealed but writable: ingest's keys and receipts go on.
+        #expect(try client.storageKeys().publicKey == report.storagePublicKey)
+        #expect(try client.sign(Array("saatkond receipt v2 test".utf8)).count == 64)
         let (wrapped, dataKey) = try Self.wrapped(to: report.storagePublicKey)
+        let refusal = #expect(throws: SegmentKeyUnavailable.self) {
+            _ = try client.segmentKeys.openSegmentKey(wrapped)
+        }
+        #expect(refusal?.description.contains("sealed") == true, "\(String(describing: refusal))")
+        // Home approves the new measurements: the running service unseals, nothing is provisioned anew.
+        try fixture.signPolicyForCurrentPCRs(named: "release-2.policy", values: measured)
+        var state = ""
+        for _ in 0..<100 where state != "unsealed" {
+            try await Task.sleep(for: .milliseconds(50))
+            state = try client.status()["state"]?.stringValue ?? ""
+        }
+        #expect(state == "unsealed")
         #expect(Self.same(try client.segmentKeys.openSegmentKey(wrapped), dataKey))
         try await running.stop()
     }
@@ -164,13 +165,55 @@ struct KeysServiceTests {
     }
 
     @Test(
+        "a decommission order zeroizes only with the quorum of home's keys, naming these keys; every order is audited")
+    func decommission() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        let report = try fixture.provision()
+        try fixture.signPolicyForCurrentPCRs()
+        let board = try (0..<3).map { _ in try P256PrivateKey() }
+        let running = try await fixture.start(
+            decommission: DecommissionPolicy(keys: board.map(\.publicKey), quorum: 2, appliance: "ee-test-1"))
+        let order = """
+            saatkond decommission v1
+            appliance = ee-test-1
+            storage-public-key = \(Hex.encode(report.storagePublicKey.rawRepresentation))
+            issued = 2026-12-06T10:00:00Z
+            reason = test
+
+            """
+        func ask(_ signers: [P256PrivateKey]) throws -> [String: JSONValue] {
+            try LocalControlClient.request(
+                path: fixture.configuration.socket, op: "decommission",
+                body: [
+                    "order": .string(order),
+                    "signatures": .array(
+                        try signers.map { .string(Hex.encode(try $0.signature(for: Array(order.utf8)))) }),
+                ], timeout: .seconds(30))
+        }
+        let one = try ask([board[1]])
+        #expect(one["error"]?.stringValue?.contains("2 are needed") == true, "\(one)")
+        #expect(try KeysClient(socket: fixture.configuration.socket).status()["state"] == "unsealed")
+        let quorum = try ask([board[2], board[0]])
+        #expect(quorum["state"] == "zeroized", "\(quorum)")
+        try await running.stop()
+        let audit = try String(contentsOfFile: fixture.files.auditLog.string, encoding: .utf8)
+        #expect(audit.contains("keys.decommission-refused"))
+        #expect(audit.contains("keys.decommission-accepted"))
+        #expect(audit.contains("keys.zeroized"))
+        #expect(!FileManager.default.fileExists(atPath: fixture.files.storageSealed.string))
+    }
+
+    @Test(
         "peer credentials decide: ingest gets its keys but no unwrap, a reader unwraps, a stranger gets nothing",
         .enabled(if: UnprivilegedUser.canSwitch && Command.locate("socat") != nil, "needs root, setpriv and socat"))
     func peerCredentials() async throws {
         let ingest = UnprivilegedUser(id: 64_301, group: 64_300)
         let reader = UnprivilegedUser(id: 64_302, group: 64_300)
         let stranger = UnprivilegedUser(id: 64_303, group: 64_300)
-        let fixture = try KeysFixture(readerUID: reader.id, ingestUID: ingest.id, socketGroup: 64_300)
+        let signer = UnprivilegedUser(id: 64_304, group: 64_300)
+        let fixture = try KeysFixture(
+            readerUID: reader.id, ingestUID: ingest.id, signerUID: signer.id, socketGroup: 64_300)
         defer { fixture.remove() }
         let report = try fixture.provision()
         try fixture.signPolicyForCurrentPCRs()
@@ -202,6 +245,14 @@ struct KeysServiceTests {
             #expect(try ask(#"{"op":"\#(op)","message":"00"}"#, as: stranger).contains(#""refused":true"#))
         }
         #expect(try ask(unwrap, as: stranger).contains(#""refused":true"#))
+        // Ingest has receipts signed and nothing else; the health service anything but receipts.
+        let receipt = #"{"op":"sign","message":"\#(Hex.encode(Array("saatkond receipt v2 x".utf8)))"}"#
+        let attestation = #"{"op":"sign","message":"\#(Hex.encode(Array("eat report".utf8)))"}"#
+        #expect(try ask(receipt, as: ingest).contains(#""signature":"#))
+        #expect(try ask(attestation, as: ingest).contains(#""refused":true"#))
+        #expect(try ask(attestation, as: signer).contains(#""signature":"#))
+        #expect(try ask(receipt, as: signer).contains(#""refused":true"#))
+        #expect(try ask(unwrap, as: signer).contains(#""refused":true"#))
         try await running.stop()
     }
 }
