@@ -159,6 +159,22 @@ extension ErasureCodedStore {
             pending = segmentsToRebuild().filter { !examined.contains("\($0.stream) \($0.segment)") }
             total = done + pending.count
         }
+        // A segment found unrepairable may only have been in flight: an appender writing its shards as the rebuild
+        // looked, fewer than k of them there yet. Looked at once more before it is reported.
+        if !lost.isEmpty {
+            let again = RebuildWork(segments: lost, distrusted: records.members)
+            rebuildSegments(member: index, work: again, writer: writer, throttle: throttle)
+            let (pass, failure) = again.result
+            if let failure {
+                writer.abandon()
+                throw failure
+            }
+            result.shardsWritten += pass.shardsWritten
+            result.shardsAlreadyIntact += pass.shardsAlreadyIntact
+            result.shardsRead += pass.shardsRead
+            result.unrepairable = pass.unrepairable
+            lost = again.unrepairableSegments
+        }
         try writer.finish()
         report(examined: done, intact: result.shardsAlreadyIntact, to: progress)
         let absent = Set(absentMembers().map(\.index))
