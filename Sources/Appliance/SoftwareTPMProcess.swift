@@ -55,7 +55,8 @@ final class SoftwareTPMProcess: Sendable {
     /// by SIGKILL, leaves no swtpm behind.
     private static func start(executable: String, state: FilePath) throws -> SoftwareTPMProcess {
         try FileSystemCalls.createDirectories(state)
-        let port = Int.random(in: 20_000...60_000)
+        // Below the ephemeral range (32768 and up), where connections to it could hold a port it wants.
+        let port = Int.random(in: 20_000...32_000)
         var arguments = [
             executable, "socket", "--tpm2", "--tpmstate", "dir=\(state.string)",
             "--server", "type=tcp,bindaddr=127.0.0.1,port=\(port)",
