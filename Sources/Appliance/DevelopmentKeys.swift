@@ -113,7 +113,8 @@ struct DevelopmentKeys {
             try FileSystemCalls.writeAtomically(
                 $0, to: FilePath(configuration.policyKey), permissions: [.ownerReadWrite, .groupRead, .otherRead])
         }
-        let report = try Provisioning(configuration: configuration, vault: vault).run()
+        // Before the provisioning marker: a development appliance that stopped in between is provisioned again,
+        // never left with keys but no policy that opens them.
         if let tpmVault = vault as? TPMKeyVault {
             let values = try tpmVault.readPCRs(Self.pcrs)
             let signed = try SignedPolicy.sign(
@@ -126,6 +127,7 @@ struct DevelopmentKeys {
                     permissions: [.ownerReadWrite, .groupRead, .otherRead])
             }
         }
+        let report = try Provisioning(configuration: configuration, vault: vault).run()
         logger.notice(
             "keys: provisioned for development",
             metadata: [

@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import CustodyLog
 import DurableFiles
 import Escrow
 import Foundation
@@ -45,9 +46,12 @@ public struct Provisioning {
         }
         _ = try Self.readP256PublicKey(FilePath(configuration.policyKey))
         try FileSystemCalls.createDirectories(files.directory)
+        let audit = try CustodyLog(path: files.auditLog)
+        defer { audit.close() }
         if try vault.holdsKeys() {
-            // The remains of a provisioning that stopped before its marker.
+            // The remains of a provisioning that stopped before its marker: no key of theirs ever left the service.
             try vault.zeroize()
+            _ = try audit.append(CustodyEvent("keys.provisioning-restarted", ["vault": vault.kind]))
         }
         let storageKey = try X25519PrivateKey()
         let journalKey = try CryptoRandom.secretBytes(count: 32)
@@ -66,6 +70,15 @@ public struct Provisioning {
         try files.writePublic(
             "provisioned \(stamp)\nappliance = \(configuration.applianceName)\nsigning-key = \(ReceiptKeyID.of(signing))\n"
                 + "vault = \(vault.kind)\n", to: files.provisioned)
+        _ = try audit.append(
+            CustodyEvent(
+                "keys.provisioned",
+                [
+                    "vault": vault.kind, "storage-public-key": Hex.encode(storageKey.publicKey.rawRepresentation),
+                    "signing-key": ReceiptKeyID.of(signing), "pcrs": "\(configuration.pcrs)",
+                    "escrow": "\(configuration.escrowThreshold) of "
+                        + configuration.officials.map(\.name).joined(separator: ", "),
+                ]))
         return Report(
             storagePublicKey: storageKey.publicKey, signingPublicKey: signing, escrowBundle: files.escrowBundle)
     }

@@ -198,6 +198,7 @@ struct KeysServiceTests {
         #expect(quorum["state"] == "zeroized", "\(quorum)")
         try await running.stop()
         let audit = try String(contentsOfFile: fixture.files.auditLog.string, encoding: .utf8)
+        #expect(audit.contains("keys.provisioned"))
         #expect(audit.contains("keys.decommission-refused"))
         #expect(audit.contains("keys.decommission-accepted"))
         #expect(audit.contains("keys.zeroized"))
