@@ -5,52 +5,23 @@ import Keys
 import SystemPackage
 import TPM2
 
-/// The benchmark's swtpm (started here, stopped by pid) and a provisioned keys state beside it.
+/// The benchmark's swtpm (the one `saatkond dev` starts, stopped by pid) and a provisioned keys state beside it.
 final class BenchmarkTPM {
     let work: String
-    let port: Int
-    private let process: Process
+    private let process: SoftwareTPMProcess
 
     init(work: String) throws {
         self.work = work
-        try FileManager.default.createDirectory(atPath: "\(work)/tpm", withIntermediateDirectories: true)
-        // Below Linux's ephemeral range (32768 and up), where the benchmark's own connections leave TIME_WAIT
-        // sockets; and again on other ports if swtpm could not bind these.
-        for _ in 0..<10 {
-            let port = Int.random(in: 20_000...32_000)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/swtpm")
-            process.arguments = [
-                "socket", "--tpm2", "--tpmstate", "dir=\(work)/tpm",
-                "--server", "type=tcp,bindaddr=127.0.0.1,port=\(port)",
-                "--ctrl", "type=tcp,bindaddr=127.0.0.1,port=\(port + 1)", "--flags", "not-need-init,startup-clear",
-            ]
-            try process.run()
-            for _ in 0..<250 where process.isRunning {
-                if (try? TPMConnection(tcti: "swtpm:host=127.0.0.1,port=\(port)")) != nil {
-                    self.port = port
-                    self.process = process
-                    return
-                }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
+        guard let executable = SoftwareTPMProcess.executable else { throw KeysError("swtpm is not installed") }
+        (process, _) = try SoftwareTPMProcess.start(executable: executable, state: FilePath("\(work)/tpm")) {
+            try TPMConnection(tcti: $0)
         }
-        throw KeysError("swtpm did not start on any of ten port pairs")
     }
 
-    var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
+    var tcti: String { process.tcti }
 
-    /// SIGKILL, by pid: swtpm inherits this process's blocked signals (Foundation's Process keeps the mask), so
-    /// SIGTERM would wait forever. Its state is only this benchmark's.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.stop()
     }
 
     /// Home's keys, a configuration, provisioning and a policy for the PCRs as they are.

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import DurableFiles
+import Keys
 import SystemPackage
 
 /// A 32-byte key in a file, raw or as 64 hexadecimal digits (white space around them allowed), read straight into
@@ -46,26 +47,14 @@ public enum KeyFile {
     }
 
     /// The longest PEM key file read: a P-256 key is about 240 bytes, and room is left for comment lines.
-    private static let maximumPEMFileBytes = 8192
 
     /// A PEM key file (a receipt-signing key, for example), read straight into ``SecretBytes`` of exactly its length:
     /// the text never passes through an ordinary array or string.
     static func readPEM(_ path: FilePath, in configuration: String) throws -> SecretBytes {
-        var count = 0
-        let contents: SecretBytes
         do {
-            contents = try SecretBytes(count: maximumPEMFileBytes + 1) { buffer in
-                count = try FileSystemCalls.read(path, into: buffer)
-            }
+            return try SecretFile.read(path.string)
         } catch {
             throw ConfigurationError("\(configuration): cannot read the key \(path): \(error)")
-        }
-        guard count <= maximumPEMFileBytes else {
-            throw ConfigurationError(
-                "\(configuration): \(path) is longer than \(maximumPEMFileBytes) bytes: it is not a PEM key file")
-        }
-        return SecretBytes(count: count) { key in
-            contents.withUnsafeBytes { key.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         }
     }
 

@@ -224,17 +224,7 @@ struct KeysServiceTests {
             #"{"op":"unwrap","stream":"ee.test","segment":0,"encapsulated-key":"\#(Hex.encode(wrapped.encapsulatedKey))","#
             + #""wrapped-key":"\#(Hex.encode(wrapped.ciphertext))","description":"\#(Hex.encode(wrapped.description))"}"#
         func ask(_ request: String, as user: UnprivilegedUser) throws -> String {
-            let input = "\(fixture.scratch.path)/request-\(UUID().uuidString)"
-            let output = "\(fixture.scratch.path)/answer-\(UUID().uuidString)"
-            try (request + "\n").write(toFile: input, atomically: true, encoding: .utf8)
-            let descriptor = open(input, O_RDONLY)
-            defer { close(descriptor) }
-            let (executable, arguments) = user.command(
-                Command.locate("socat")!, ["-t", "5", "-", "UNIX-CONNECT:\(fixture.configuration.socket)"])
-            let child = try ChildProcess(
-                executable: executable, arguments: arguments, output: output, standardInput: descriptor)
-            _ = child.waitForExit(timeout: 20)
-            return (try? String(contentsOfFile: output, encoding: .isoLatin1)) ?? ""
+            try user.ask(request, socket: fixture.configuration.socket, scratch: fixture.scratch.path).answer
         }
         #expect(try ask(#"{"op":"storage-keys"}"#, as: ingest).contains("secret-bytes"))
         let ingestUnwrap = try ask(unwrap, as: ingest)

@@ -92,17 +92,7 @@ struct LocalControlTests {
         let user = UnprivilegedUser(id: 64_201)
         let harness = try await Harness(socketGroup: user.group)
         func ask(_ request: String, as user: UnprivilegedUser) throws -> (String, Int32?) {
-            let input = "\(harness.scratch.path)/request-\(UUID().uuidString)"
-            let output = "\(harness.scratch.path)/answer-\(UUID().uuidString)"
-            try (request + "\n").write(toFile: input, atomically: true, encoding: .utf8)
-            let descriptor = open(input, O_RDONLY)
-            defer { close(descriptor) }
-            let (executable, arguments) = user.command(
-                Command.locate("socat")!, ["-t", "5", "-", "UNIX-CONNECT:\(harness.path)"])
-            let child = try ChildProcess(
-                executable: executable, arguments: arguments, output: output, standardInput: descriptor)
-            let status = child.waitForExit(timeout: 20)
-            return (try String(contentsOfFile: output, encoding: .utf8), status)
+            try user.ask(request, socket: harness.path, scratch: harness.scratch.path)
         }
         let (served, servedStatus) = try ask(#"{"op":"status"}"#, as: user)
         #expect(servedStatus.map(exitCode(fromWaitStatus:)) == 0, "\(served)")

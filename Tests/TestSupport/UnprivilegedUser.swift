@@ -113,3 +113,23 @@ public struct UnprivilegedUser: Sendable, Hashable {
             noNewPrivileges: noNewPrivileges == "1")
     }
 }
+
+extension UnprivilegedUser {
+    /// Sends `request` and a newline to the Unix socket at `socket` as this user (socat under setpriv, so the
+    /// server sees this uid in SO_PEERCRED) and returns what came back, raw bytes decoded leniently (a reply may carry
+    /// a secret after its line), with socat's wait status. Files go to `scratch`.
+    public func ask(_ request: String, socket: String, scratch: String) throws -> (answer: String, status: Int32?) {
+        guard let socat = Command.locate("socat") else { throw TestSupportError("socat is not installed") }
+        let input = "\(scratch)/request-\(UUID().uuidString)"
+        let output = "\(scratch)/answer-\(UUID().uuidString)"
+        try (request + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let descriptor = open(input, O_RDONLY)
+        defer { close(descriptor) }
+        let (executable, arguments) = command(socat, ["-t", "5", "-", "UNIX-CONNECT:\(socket)"])
+        let child = try ChildProcess(
+            executable: executable, arguments: arguments, output: output, standardInput: descriptor)
+        let status = child.waitForExit(timeout: 20)
+        let bytes = FileManager.default.contents(atPath: output) ?? Data()
+        return (String(decoding: bytes, as: UTF8.self), status)
+    }
+}

@@ -3,17 +3,17 @@ import Foundation
 import Synchronization
 import SystemPackage
 
-/// A swtpm (TPM 2.0 simulator) that `saatkond dev` starts for its keys service, with its state in the development
+/// A swtpm (TPM 2.0 simulator) that `saatkond dev` (and `scripts/bench keys`) starts for its keys service, with its state in the development
 /// state directory so that the sealed keys survive a restart, and stops when it stops, by its pid.
-final class SoftwareTPMProcess: Sendable {
+public final class SoftwareTPMProcess: Sendable {
     /// swtpm on PATH, if installed.
-    static var executable: String? {
+    public static var executable: String? {
         (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
             .map { "\($0)/swtpm" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Its server port; the control port is the next.
-    let port: Int
+    public let port: Int
     private let pid: pid_t
     /// Set once swtpm was reaped: its pid may then belong to another process, and is never signalled again.
     private let reaped = Mutex(false)
@@ -28,12 +28,12 @@ final class SoftwareTPMProcess: Sendable {
     }
 
     /// The TCTI that reaches it.
-    var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
+    public var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
 
     /// Starts swtpm and makes the connection with `connect`; again on other ports while swtpm exits at once, for up
     /// to ten seconds: its ports were taken, or the swtpm of a development process just killed still holds the
     /// state's lock while it shuts down.
-    static func start<Connection>(
+    public static func start<Connection>(
         executable: String, state: FilePath, connect: (String) throws -> Connection
     ) throws -> (SoftwareTPMProcess, Connection) {
         let deadline = ContinuousClock.now + .seconds(10)
@@ -69,7 +69,7 @@ final class SoftwareTPMProcess: Sendable {
         let command = arguments
         let release = DispatchSemaphore(value: 0)
         let spawned = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<pid_t, ConfigurationError>?>(nil)
+        let outcome = Mutex<Result<pid_t, KeysError>?>(nil)
         let thread = Thread {
             outcome.withLock { $0 = spawn(command) }
             spawned.signal()
@@ -86,11 +86,11 @@ final class SoftwareTPMProcess: Sendable {
             throw error
         case nil:
             release.signal()
-            throw ConfigurationError("swtpm was not started")
+            throw KeysError("swtpm was not started")
         }
     }
 
-    private static func spawn(_ arguments: [String]) -> Result<pid_t, ConfigurationError> {
+    private static func spawn(_ arguments: [String]) -> Result<pid_t, KeysError> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -112,7 +112,7 @@ final class SoftwareTPMProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
         guard result == 0 else {
-            return .failure(ConfigurationError("cannot start \(arguments[0]): \(String(cString: strerror(result)))"))
+            return .failure(KeysError("cannot start \(arguments[0]): \(String(cString: strerror(result)))"))
         }
         return .success(pid)
     }
@@ -126,12 +126,12 @@ final class SoftwareTPMProcess: Sendable {
             if Self.listening(on: [port, port + 1]) { return try body(tcti) }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw ConfigurationError(
+        throw KeysError(
             "the swtpm started for the development keys did not listen on ports \(port)/\(port + 1)")
     }
 
     /// Stops swtpm: SIGTERM to its pid, SIGKILL after five seconds, and reaps it; then lets its spawner end.
-    func stop() {
+    public func stop() {
         defer { spawner.signal() }
         guard !reaped.withLock({ $0 }) else { return }
         kill(pid, SIGTERM)
