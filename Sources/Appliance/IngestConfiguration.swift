@@ -23,7 +23,8 @@
 ///
 /// Every mistake is reported with the file and line, before anything starts. There is no `storage-private-key`:
 /// the network-facing receiver can write but never read what it committed, so restores of committed segments are
-/// refused here; they are served by a service that holds the private key (the keys service, to come).
+/// refused here; they are served by `saatkond reader` (``ReaderConfiguration``), with segment keys unwrapped by the
+/// keys service.
 public struct IngestConfiguration: Sendable, Hashable {
     /// Where to listen.
     public var host: String
@@ -93,9 +94,7 @@ public struct IngestConfiguration: Sendable, Hashable {
             lines[key] = index + 1
         }
         let listen = values["listen"]?.first ?? ""
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-            (1...65535).contains(port), colon != listen.startIndex
-        else {
+        guard let (host, port) = Self.listenAddress(listen) else {
             if let line = lines["listen"] {
                 throw ConfigurationError("\(file):\(line): listen must be HOST:PORT, found '\(listen)'")
             }
@@ -124,8 +123,6 @@ public struct IngestConfiguration: Sendable, Hashable {
         default:
             break
         }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         self.host = host
         self.port = port
         certificate = values["certificate"]![0]
@@ -141,6 +138,18 @@ public struct IngestConfiguration: Sendable, Hashable {
         signingKey = values["signing-key"]?.first ?? ""
         applianceName = values["appliance-name"]![0]
         denyList = values["deny-list"]?.first
+    }
+}
+
+extension IngestConfiguration {
+    /// `HOST:PORT` (an IPv6 host in brackets) as the host and the port; nil when it is not one.
+    static func listenAddress(_ listen: String) -> (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (1...65535).contains(port), colon != listen.startIndex
+        else { return nil }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
     }
 }
 

@@ -1,19 +1,13 @@
-import Authorization
 import CryptoPrimitives
 import DurableFiles
 import ErasureStore
 import Keys
 import Logging
 import NIOCore
-import NIOPosix
 import Receipts
-import Receiver
 import ReplicationTransport
-import ServiceLifecycle
 import StoreFormat
 import SystemPackage
-import Systemd
-import Watchdog
 
 /// `saatkond ingest`: the production replication receiver, as one systemd service (Type=notify, watchdog).
 public struct IngestService: Sendable {
@@ -36,47 +30,23 @@ public struct IngestService: Sendable {
         let policyFiles = PolicyFiles(
             policy: FilePath(configuration.policy), denyList: configuration.denyList.map { FilePath($0) },
             trustedAuthorities: FilePath(configuration.homeAuthority))
-        let policy: AuthorizationPolicy
-        do {
-            policy = try policyFiles.load()
-        } catch let error as PolicyError {
-            throw ConfigurationError(error.description)
-        }
+        let policy = try ReplicationPort.loadPolicy(policyFiles)
         let (keys, receiptKey) = try await loadKeys()
-        let store =
-            try configuration.memberRoot.map { try ErasureCodedStore(memberRoot: FilePath($0), keys: keys) }
-            ?? ErasureCodedStore(members: configuration.members.map { FilePath($0) }, keys: keys)
+        let store = try ReplicationPort.openStore(
+            memberRoot: configuration.memberRoot, members: configuration.members, keys: keys)
         // Once the server has stopped: the writes and flushes still queued finish before the service exits.
         defer { store.shutdown() }
         let reporter = configuration.disksSocket.map { MemberErrorReporter(socket: $0, logger: self.logger) }
         reporter?.watch(store)
         defer { reporter?.stop() }
-        if !store.assembly.isComplete {
-            logger.warning("the array is not complete", metadata: ["assembly": "\(store.assembly)"])
-        }
-        let tls = try ReplicationTLS.receiverConfiguration(
-            TLSIdentityFiles(
+        let port = ReplicationPort(
+            host: configuration.host, port: configuration.port,
+            identity: TLSIdentityFiles(
                 certificate: configuration.certificate, privateKey: configuration.privateKey,
-                trustedAuthorities: configuration.homeAuthority))
-        let group = MultiThreadedEventLoopGroup.singleton
-        let logger = self.logger
-        let server = ReplicationServer(
-            configuration: .init(
-                host: configuration.host, port: configuration.port, tls: tls, policy: policy, receiptKey: receiptKey,
-                applianceName: configuration.applianceName),
-            storage: store, group: group, logger: logger
-        ) { address in
-            _ = try? ServiceManager.notify("READY=1\nSTATUS=receiving replication on \(address)")
-            onListening(address)
-        }
-        let watchdog = try WatchdogService(checks: [EventLoopLivenessCheck(group: group)], logger: logger)
-        let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
-        try await ServiceGroup(
-            configuration: .init(
-                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        ).run()
-        _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
+                trustedAuthorities: configuration.homeAuthority),
+            policyFiles: policyFiles, receiptKey: receiptKey, applianceName: configuration.applianceName,
+            serving: "receiving replication")
+        try await port.run(policy: policy, storage: store, logger: logger, onListening: onListening)
     }
 
     /// The storage public key, the journal key and the receipt-signing key: from the keys service when one is

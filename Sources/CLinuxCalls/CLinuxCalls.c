@@ -39,11 +39,12 @@ int saatkond_bound_heap(int arenas, int mmap_threshold) {
 #endif
 }
 
-int saatkond_open_unnamed(const char *directory) {
+int saatkond_open_unnamed(const char *directory, unsigned int mode) {
 #ifdef O_TMPFILE
-    return open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    return open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
 #else
     (void)directory;
+    (void)mode;
     errno = EOPNOTSUPP;
     return -1;
 #endif

@@ -233,8 +233,10 @@ public enum FileSystemCalls {
     }
 
     /// Creates the directory `path` if it does not exist, making it durable in its parent; its parent must exist.
-    public static func createDirectory(_ path: FilePath) throws(Errno) {
-        if mkdir(path.string, 0o700) != 0 {
+    public static func createDirectory(
+        _ path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute]
+    ) throws(Errno) {
+        if mkdir(path.string, permissions.rawValue) != 0 {
             if errno == EEXIST { return }
             throw Errno(rawValue: errno)
         }
@@ -244,7 +246,9 @@ public enum FileSystemCalls {
     }
 
     /// Creates `path` and any missing parents, making each new entry durable in its parent.
-    public static func createDirectories(_ path: FilePath) throws(Errno) {
+    public static func createDirectories(
+        _ path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute]
+    ) throws(Errno) {
         var missing: [FilePath] = []
         var current = path
         while !current.components.isEmpty, access(current.string, F_OK) != 0 {
@@ -252,7 +256,7 @@ public enum FileSystemCalls {
             current.removeLastComponent()
         }
         for directory in missing.reversed() {
-            let result = mkdir(directory.string, 0o700)
+            let result = mkdir(directory.string, permissions.rawValue)
             if result != 0 && errno != EEXIST { throw Errno(rawValue: errno) }
             var parent = directory
             parent.removeLastComponent()
@@ -274,8 +278,10 @@ public enum FileSystemCalls {
     /// Creates a file without a name in `directory`, open for writing: it vanishes with its last descriptor unless
     /// ``link(_:at:)`` names it, so a crash while it is being prepared leaves nothing behind. Throws
     /// `notSupported` where the filesystem has no unnamed files.
-    public static func createUnnamed(in directory: FilePath) throws(Errno) -> FileDescriptor {
-        let descriptor = saatkond_open_unnamed(directory.string)
+    public static func createUnnamed(
+        in directory: FilePath, permissions: FilePermissions = [.ownerReadWrite]
+    ) throws(Errno) -> FileDescriptor {
+        let descriptor = saatkond_open_unnamed(directory.string, UInt32(permissions.rawValue))
         guard descriptor >= 0 else {
             throw errno == EISDIR || errno == EOPNOTSUPP ? .notSupported : Errno(rawValue: errno)
         }

@@ -34,12 +34,13 @@ extension ErasureCodedStore {
                 do {
                     return try FileSystemCalls.open(
                         file, .writeOnly, options: options.union(FileSystemCalls.directIO),
-                        permissions: [.ownerReadWrite])
+                        permissions: MemberLayout.filePermissions)
                 } catch Errno.invalidArgument {
                     // The filesystem has no direct I/O: buffered writes and an early writeback do.
                 }
             }
-            return try FileSystemCalls.open(file, .writeOnly, options: options, permissions: [.ownerReadWrite])
+            return try FileSystemCalls.open(
+                file, .writeOnly, options: options, permissions: MemberLayout.filePermissions)
         } catch {
             reportMemberError(member, path: file, error, "create")
             throw .memberIO("creating a file on member \(member):", path: file.string, error: error)
@@ -254,7 +255,8 @@ extension ErasureCodedStore {
             do {
                 try layout.createStreamDirectory(stream)
                 try file.withUnsafeBytes {
-                    try FileSystemCalls.writeAtomically($0, to: layout.shard(stream, segment: segment))
+                    try FileSystemCalls.writeAtomically(
+                        $0, to: layout.shard(stream, segment: segment), permissions: MemberLayout.filePermissions)
                 }
             } catch {
                 reportMemberError(member, path: layout.shard(stream, segment: segment), error, "rewrite")

@@ -90,12 +90,13 @@ final class JournalPool: Sendable {
     /// named only then, so a crash leaves no half-written spare. Throws `notSupported` where the filesystem has no
     /// unnamed files: journals there are never reused.
     func fill(_ layout: MemberLayout, upTo count: Int) throws(Errno) {
-        try FileSystemCalls.createDirectory(layout.journalPool)
+        try FileSystemCalls.createDirectory(layout.journalPool, permissions: MemberLayout.directoryPermissions)
         var present = spares(layout).count
         guard present < count else { return }
         let zeros = [UInt8](repeating: 0, count: min(capacity, 1 << 20))
         while present < count {
-            let file = try FileSystemCalls.createUnnamed(in: layout.journalPool)
+            let file = try FileSystemCalls.createUnnamed(
+                in: layout.journalPool, permissions: MemberLayout.filePermissions)
             defer { FileSystemCalls.release(file) }
             var written = 0
             while written < capacity {

@@ -130,7 +130,9 @@ struct JournalWriter {
                 if !isIdentical {
                     do {
                         try layout.createStreamDirectory(stream)
-                        try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+                        try valid.withUnsafeBytes {
+                            try FileSystemCalls.writeAtomically($0, to: path, permissions: MemberLayout.filePermissions)
+                        }
                     } catch {
                         store.reportMemberError(member, path: path, error, "rewrite")
                         throw StreamStorageError.memberIO(
@@ -188,7 +190,10 @@ struct JournalWriter {
                         let path = layout.journal(stream, segment: segment)
                         do {
                             try layout.createStreamDirectory(stream)
-                            try bytes.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+                            try bytes.withUnsafeBytes {
+                                try FileSystemCalls.writeAtomically(
+                                    $0, to: path, permissions: MemberLayout.filePermissions)
+                            }
                         } catch {
                             store.reportMemberError(member, path: path, error, "rewrite")
                             throw .memberIO(
@@ -345,7 +350,9 @@ struct JournalWriter {
             let path = layout.journal(stream, segment: segment)
             do {
                 try layout.createStreamDirectory(stream)
-                try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+                try valid.withUnsafeBytes {
+                    try FileSystemCalls.writeAtomically($0, to: path, permissions: MemberLayout.filePermissions)
+                }
                 let descriptor = try FileSystemCalls.open(path, .writeOnly, options: [.closeOnExec])
                 copies.append(Copy(member: member, descriptor: descriptor, end: source.end))
             } catch {

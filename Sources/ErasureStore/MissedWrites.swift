@@ -77,9 +77,10 @@ extension ErasureCodedStore {
         let layout = try requireLayout(member)
         for path in paths {
             do {
-                try FileSystemCalls.createDirectory(layout.missedWrites)
+                try FileSystemCalls.createDirectory(
+                    layout.missedWrites, permissions: MemberLayout.directoryPermissions)
                 let file = try FileSystemCalls.open(
-                    path, .writeOnly, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+                    path, .writeOnly, options: [.create, .closeOnExec], permissions: MemberLayout.filePermissions)
                 defer { FileSystemCalls.release(file) }
                 try FileSystemCalls.synchronise(file)
             } catch {

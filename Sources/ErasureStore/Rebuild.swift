@@ -273,7 +273,7 @@ extension ErasureCodedStore {
             do {
                 try layout.createStreamDirectory(stream)
                 try Array(bytes[..<longest.validLength]).withUnsafeBytes {
-                    try FileSystemCalls.writeAtomically($0, to: path)
+                    try FileSystemCalls.writeAtomically($0, to: path, permissions: MemberLayout.filePermissions)
                 }
                 written += 1
             } catch {

@@ -231,7 +231,9 @@ extension ErasureCodedStore {
                 if let copy, copy.header == longest.header, copy.validLength == longest.validLength { continue }
                 do {
                     try layout.createStreamDirectory(stream)
-                    try valid.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: path) }
+                    try valid.withUnsafeBytes {
+                        try FileSystemCalls.writeAtomically($0, to: path, permissions: MemberLayout.filePermissions)
+                    }
                     repaired += 1
                 } catch {
                     continue

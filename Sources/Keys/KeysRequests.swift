@@ -129,9 +129,18 @@ struct KeysRequests: Sendable {
         guard let stream = body["stream"]?.stringValue, let segment = body["segment"]?.integerValue, segment >= 0 else {
             throw KeysError("an unwrap names its \"stream\" and \"segment\"")
         }
-        return WrappedSegmentKey(
+        let wrapped = WrappedSegmentKey(
             stream: stream, segment: UInt64(segment), encapsulatedKey: try bytes("encapsulated-key", 32...32),
             ciphertext: try bytes("wrapped-key", 48...48), description: try bytes("description", 1...4096))
+        guard let described = wrapped.describedSegment else {
+            throw KeysError("\"description\" is not a segment description")
+        }
+        guard described.stream == wrapped.stream, described.segment == wrapped.segment else {
+            throw KeysError(
+                "the request names segment \(segment) of \(stream), the wrapped key is of segment "
+                    + "\(described.segment) of \(described.stream)")
+        }
+        return wrapped
     }
 }
 
@@ -165,7 +174,8 @@ enum KeysAccess {
             .union(configuration.consoleUIDs)
         return LocalAccess(rules: [
             KeysOperation.status.rawValue: everyone,
-            KeysOperation.storageKeys.rawValue: configuration.ingestUIDs,
+            // A reader reads open tails too: the journal key, which ingest holds anyway, is no more than it needs.
+            KeysOperation.storageKeys.rawValue: configuration.ingestUIDs.union(configuration.readerUIDs),
             KeysOperation.unwrap.rawValue: configuration.readerUIDs,
             KeysOperation.sign.rawValue: configuration.ingestUIDs.union(configuration.signerUIDs),
             KeysOperation.decommission.rawValue: configuration.consoleUIDs,

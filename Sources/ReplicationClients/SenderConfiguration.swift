@@ -13,6 +13,8 @@
 ///     private-key = /etc/saatkond/sender-key.pem
 ///     [appliance lu1]
 ///     connect = embassy-lu.example:7443
+///     read-connect = embassy-lu.example:7444   (restores, listings, wal-fetch: the appliance's reader service;
+///                                              `connect` when not set, as `saatkond dev` serves both on one port)
 ///     [appliance lu2]
 ///     connect = embassy-lu2.example:7443
 ///     ca = /etc/saatkond/embassy-lu2-ca.pem
@@ -28,6 +30,11 @@ public struct SenderConfiguration: Sendable, Hashable {
         public var host: String
         /// Its port.
         public var port: Int
+        /// Where restores, listings and `wal-fetch` go: the appliance's reader service (`saatkond reader`), whose
+        /// port is not ingest's; ``host`` and ``port`` unless configured.
+        public var readHost: String
+        /// The reader service's port.
+        public var readPort: Int
         /// The CA certificate (PEM) that issued the appliance's certificate.
         public var authority: String?
         /// Home's sender certificate (PEM).
@@ -69,7 +76,7 @@ public struct SenderConfiguration: Sendable, Hashable {
         "development-state",
     ]
     private static let perAppliance: Set<String> = [
-        "connect", "ca", "certificate", "private-key", "development-state",
+        "connect", "read-connect", "ca", "certificate", "private-key", "development-state",
     ]
 
     /// Parses `text`, read from `file`.
@@ -137,6 +144,15 @@ public struct SenderConfiguration: Sendable, Hashable {
                 throw SenderConfigurationError(
                     "\(file):\(lines["\(section.name)/connect"]!): connect must be HOST:PORT, found '\(connect)'")
             }
+            var read = (host: host, port: port)
+            if let readConnect = section.values["read-connect"] {
+                guard let (readHost, readPort) = Self.hostAndPort(readConnect) else {
+                    throw SenderConfigurationError(
+                        "\(file):\(lines["\(section.name)/read-connect"]!): read-connect must be HOST:PORT, found "
+                            + "'\(readConnect)'")
+                }
+                read = (readHost, readPort)
+            }
             let files = [values["ca"], values["certificate"], values["private-key"]].compactMap { $0 }
             guard files.count == 3 || (files.isEmpty && values["development-state"] != nil) else {
                 throw SenderConfigurationError(
@@ -145,7 +161,8 @@ public struct SenderConfiguration: Sendable, Hashable {
             }
             appliances.append(
                 Appliance(
-                    name: section.name, host: host, port: port, authority: values["ca"],
+                    name: section.name, host: host, port: port, readHost: read.host, readPort: read.port,
+                    authority: values["ca"],
                     certificate: values["certificate"], privateKey: values["private-key"],
                     developmentState: files.isEmpty ? values["development-state"] : nil))
         }

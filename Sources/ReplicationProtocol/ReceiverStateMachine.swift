@@ -36,14 +36,18 @@ public struct ReceiverStateMachine {
         public var receiptBurst: Int
         /// The time after which one more receipt may be asked for, once the burst is spent.
         public var receiptInterval: Duration
+        /// Whether this port takes appends. The reader service's port (`saatkond reader`) does not: it serves
+        /// restores and listings, and refuses an append whatever the policy grants, saying where appends go.
+        public var servesAppends: Bool
 
         /// Creates limits.
         public init(
             pauseReadingAt: Int = 8 << 20, readChunkBytes: Int = 256 << 10, flushEveryBytes: Int = 16 << 20,
             flushQuietPeriod: Duration = .milliseconds(5), maximumFlushDelay: Duration = .seconds(1),
             helloTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120), receiptBurst: Int = 4,
-            receiptInterval: Duration = .seconds(1)
+            receiptInterval: Duration = .seconds(1), servesAppends: Bool = true
         ) {
+            self.servesAppends = servesAppends
             precondition(receiptBurst > 0 && receiptInterval > .zero)
             self.receiptBurst = receiptBurst
             self.receiptInterval = receiptInterval
@@ -166,6 +170,11 @@ public struct ReceiverStateMachine {
                 name = try StreamName(hello.stream)
             } catch {
                 return fail(.invalidStreamName, error.description)
+            }
+            if hello.intent == .append && !limits.servesAppends {
+                return fail(
+                    .notAuthorized,
+                    "this port serves restores and listings only; send to the appliance's replication port")
             }
             let operation: AuthorizationPolicy.Operation = hello.intent == .append ? .append : .read
             guard let peer, policy.allows(peer, operation, stream: name.rawValue) else {

@@ -37,6 +37,20 @@ public struct WrappedSegmentKey: Sendable, Hashable {
     }
 }
 
+extension WrappedSegmentKey {
+    /// The stream and segment that the description names, nil when it is not a segment description. The wrapping
+    /// authenticates the description, so a keys service that holds a request's names to these knows whose key it
+    /// unwraps: a reader cannot have one stream's key opened under another stream's name.
+    public var describedSegment: (stream: String, segment: UInt64)? {
+        var reader = ByteReader(description)
+        guard (try? reader.read(count: ShardHeader.magic.count)) == ShardHeader.magic,
+            (try? reader.read(count: 16)) != nil, let stream = try? reader.readString(),
+            let segment: UInt64 = try? reader.read()
+        else { return nil }
+        return (stream, segment)
+    }
+}
+
 /// The wrapping of segment data keys, in one place for the writer, the store's own opener and the keys service.
 public enum SegmentKeyWrapping {
     static let info = Array("saatkond segment key v1".utf8)

@@ -9,7 +9,7 @@ import HashChain
 /// key, detect torn and damaged headers.
 package struct ShardHeader: Hashable {
     /// Format 2: the aligned file layout of ``ShardFileLayout``; format 1 interleaved blocks and their CRCs.
-    private static let magic = Array("SKSHARD2".utf8)
+    package static let magic = Array("SKSHARD2".utf8)
 
     package var arrayID: [UInt8]
     package var stream: String

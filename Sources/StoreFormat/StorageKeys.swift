@@ -44,7 +44,9 @@ public struct StorageKeys: Sendable {
 
     package func requireSegmentKeys() throws(StreamStorageError) -> any SegmentKeyOpener {
         guard let segmentKeys else {
-            throw .configuration("reading committed segments needs the storage private key, which this store lacks")
+            throw .configuration(
+                "reading committed segments needs their keys, which this store is not given: on the appliance, "
+                    + "restores are served by the reader service (saatkond reader), not by ingest")
         }
         return segmentKeys
     }

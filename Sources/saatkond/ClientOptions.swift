@@ -73,7 +73,8 @@ struct ClientOptions: ParsableArguments {
     }
 
     /// Every appliance to talk to, in configuration order; without a configuration, the one the other options name.
-    func appliances(_ configuration: SenderConfiguration?) throws -> [NamedEndpoint] {
+    /// `reading` (restores, listings, `wal-fetch`) picks each appliance's `read-connect`, its reader service.
+    func appliances(_ configuration: SenderConfiguration?, reading: Bool = false) throws -> [NamedEndpoint] {
         guard let configuration else {
             return [NamedEndpoint(name: "appliance", endpoint: try singleEndpoint())]
         }
@@ -96,13 +97,16 @@ struct ClientOptions: ParsableArguments {
             return NamedEndpoint(
                 name: appliance.name,
                 endpoint: ReplicationEndpoint(
-                    host: appliance.host, port: appliance.port, tls: try ReplicationTLS.senderConfiguration(files)))
+                    host: reading ? appliance.readHost : appliance.host,
+                    port: reading ? appliance.readPort : appliance.port,
+                    tls: try ReplicationTLS.senderConfiguration(files)))
         }
     }
 
-    /// The one appliance a command that talks to one uses: `--appliance`, else the first configured.
-    func endpoint() throws -> ReplicationEndpoint {
-        try appliances(try configuration())[0].endpoint
+    /// The one appliance a command that talks to one uses: `--appliance`, else the first configured; `reading`
+    /// as in ``appliances(_:reading:)``.
+    func endpoint(reading: Bool = false) throws -> ReplicationEndpoint {
+        try appliances(try configuration(), reading: reading)[0].endpoint
     }
 
     private func singleEndpoint() throws -> ReplicationEndpoint {

@@ -32,7 +32,7 @@ struct List: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let lister = StreamLister(endpoint: try client.endpoint())
+        let lister = StreamLister(endpoint: try client.endpoint(reading: true))
         let output = ListingOutput(json: json)
         do {
             // Printed a page at a time as it comes, so a listing of millions of streams is never all in memory.

@@ -82,7 +82,7 @@ struct Restore: AsyncParsableCommand {
             try restoreFromMembers(OfflineRestore(members: members, keys: keys))
             return
         }
-        let endpoint = try client.endpoint()
+        let endpoint = try client.endpoint(reading: true)
         if let prefix {
             try await restoreAll(under: prefix, from: endpoint)
             return

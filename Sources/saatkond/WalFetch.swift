@@ -38,7 +38,7 @@ struct WalFetch: AsyncParsableCommand {
         }
         var reasons: [String] = []
         var everyAnswerIsAbsent = true
-        for appliance in try client.appliances(configuration) {
+        for appliance in try client.appliances(configuration, reading: true) {
             do {
                 try await fetch(stream, from: appliance.endpoint)
                 return

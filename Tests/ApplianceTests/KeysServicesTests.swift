@@ -6,10 +6,11 @@ import SystemPackage
 import TestSupport
 import Testing
 
-/// `saatkond keys` and `saatkond ingest` as the appliance runs them: separate processes, each as its own
-/// unprivileged user, the keys over a real swtpm, ingest's keys and receipts from the keys socket only.
+/// `saatkond keys`, `saatkond ingest` and `saatkond reader` as the appliance runs them: separate processes, each as
+/// its own unprivileged user, the keys over a real swtpm, ingest's keys and receipts from the keys socket only, and
+/// restores through the reader, every segment key unwrapped by the keys service.
 @Suite(
-    "The keys and ingest services as their own users", .serialized,
+    "The keys, ingest and reader services as their own users", .serialized,
     .enabled(
         if: UnprivilegedUser.canSwitch && SaatkondExecutable.exists && SoftwareTPM.isInstalled,
         "\(UnprivilegedUser.whyNot ?? (SoftwareTPM.isInstalled ? "no saatkond" : "swtpm is not installed"))"))
@@ -17,8 +18,11 @@ struct KeysServicesTests {
     static let socketGroup: UInt32 = 64_400
     static let keysUser = UnprivilegedUser(id: 64_401, group: socketGroup)
     static let ingestUser = UnprivilegedUser(id: 64_402, group: socketGroup)
+    /// In ingest's group, as the unit has it: the members' files are group-readable, never group-writable.
+    static let readerUser = UnprivilegedUser(id: 64_403, group: socketGroup)
 
-    @Test("ingest writes with the keys service's public and journal keys, and its receipts carry the TPM's signature")
+    @Test(
+        "ingest writes with the keys service's keys, its receipts carry the TPM's signature, the reader restores")
     func ingestThroughTheKeysService() throws {
         let scratch = try ScratchDirectory(prefix: "saatkond-keys-services")
         defer { scratch.remove() }
@@ -62,6 +66,7 @@ struct KeysServicesTests {
             socket = \(socket)
             socket-group = \(Self.socketGroup)
             ingest-uid = \(Self.ingestUser.id)
+            reader-uid = \(Self.readerUser.id)
             appliance-name = ee-test-lu-1
             """
         try keysConfiguration.write(toFile: "\(root)/keys.conf", atomically: true, encoding: .utf8)
@@ -92,7 +97,7 @@ struct KeysServicesTests {
         _ = try ErasureCodedStore.create(members: members.map { FilePath($0) }, geometry: geometry)
         try Self.ingestUser.own("\(root)/members")
         try Self.ingestUser.own("\(root)/identity")
-        try "development-sender append ee.\n".write(
+        try "development-sender append ee.\ndevelopment-sender read ee.\n".write(
             toFile: "\(root)/authorization.conf", atomically: true, encoding: .utf8)
         let port = try LoopbackPort.free()
         try """
@@ -107,7 +112,7 @@ struct KeysServicesTests {
         """.write(toFile: "\(root)/ingest.conf", atomically: true, encoding: .utf8)
         _ = try Command.run("chmod", ["0644", "\(root)/ingest.conf", "\(root)/authorization.conf"])
         let (ingestCommand, ingestArguments) = Self.ingestUser.command(
-            executable, ["ingest", "--config", "\(root)/ingest.conf"])
+            executable, ["ingest", "--config", "\(root)/ingest.conf"], umask: "0027")
         let ingest = try ChildProcess(
             executable: ingestCommand, arguments: ingestArguments, output: "\(root)/ingest.out",
             errors: "\(root)/ingest.err")
@@ -134,6 +139,7 @@ struct KeysServicesTests {
             "\(root)/refused",
         ])
         #expect(refused.status != 0)
+        try restoreThroughTheReader(root: root, identity: identity, socket: socket, executable: executable)
         ingest.send(SIGTERM)
         #expect(ingest.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
         keys.send(SIGTERM)
@@ -161,5 +167,67 @@ struct KeysServicesTests {
         ])
         #expect(restored.status == 0, "\(restored.errors)")
         #expect(sameBytes("\(root)/input", "\(root)/restored"))
+    }
+
+    /// The reader, as its own user in ingest's group: restores what ingest committed and holds open, byte for byte,
+    /// with every segment key unwrapped by the keys service; refuses appends; cannot write to a member; and, with
+    /// the keys service gone, refuses restores with the reason and harms nothing.
+    func restoreThroughTheReader(
+        root: String, identity: DevelopmentIdentity, socket: String, executable: String
+    ) throws {
+        func saatkond(_ arguments: [String]) throws -> CommandResult {
+            try runSaatkond(arguments, scratch: root, executable: executable)
+        }
+        let port = try LoopbackPort.free()
+        try """
+        listen = 127.0.0.1:\(port)
+        certificate = \(root)/identity/appliance.pem
+        private-key = \(root)/identity/appliance-key.pem
+        home-ca = \(root)/identity/development-ca.pem
+        policy = \(root)/authorization.conf
+        member-root = \(root)/members
+        keys-socket = \(socket)
+        """.write(toFile: "\(root)/reader.conf", atomically: true, encoding: .utf8)
+        _ = try Command.run("chmod", ["0644", "\(root)/reader.conf"])
+        _ = try Command.run("chmod", ["-R", "g+rX", "\(root)/identity"])
+        let (command, arguments) = Self.readerUser.command(executable, ["reader", "--config", "\(root)/reader.conf"])
+        let reader = try ChildProcess(
+            executable: command, arguments: arguments, output: "\(root)/reader.out", errors: "\(root)/reader.err")
+        defer { reader.terminate() }
+        try LoopbackPort.waitUntilListening(port, process: reader)
+        let client = [
+            "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
+            identity.senderCertificate.string, "--key", identity.senderKey.string,
+        ]
+        // Two committed segments of 1 MiB and an open tail in the journal: both ways of reading.
+        let restored = try saatkond(["restore"] + client + ["--stream", "ee.keys", "--output", "\(root)/via-reader"])
+        #expect(restored.status == 0, "\(restored.errors) \(DevAppliance.read("\(root)/reader.err"))")
+        #expect(sameBytes("\(root)/input", "\(root)/via-reader"))
+        let listed = try saatkond(["list"] + client + ["ee"])
+        #expect(listed.output.contains("ee.keys 3000000 "), "\(listed.output) \(listed.errors)")
+        let appended = try saatkond(
+            ["send"] + client + ["--stream", "ee.keys", "--resume", "--give-up-after", "5", "\(root)/input"])
+        #expect(appended.status != 0)
+        #expect(appended.errors.contains("serves restores and listings only"), "\(appended.errors)")
+        // The kernel, not the reader's code, keeps it from writing: its group may read the members, nothing more.
+        let stream = "\(root)/members/disk-0/streams/ee.keys"
+        let (touch, touchArguments) = Self.readerUser.command("/usr/bin/touch", ["\(stream)/planted"])
+        #expect((try? Command.run(touch, touchArguments)) == nil)
+        let (append, appendArguments) = Self.readerUser.command(
+            "/bin/sh", ["-c", "for f in \(stream)/*; do echo x >> \"$f\" && exit 1; done; exit 0"])
+        #expect((try? Command.run(append, appendArguments)) != nil)
+
+        // Without the keys service the reader cannot open a committed segment: refused, saying why.
+        let keysStopped = "\(root)/run/keys.sock"
+        try FileManager.default.moveItem(atPath: keysStopped, toPath: keysStopped + ".away")
+        let refused = try saatkond(["restore"] + client + ["--stream", "ee.keys", "--output", "\(root)/no-keys"])
+        try FileManager.default.moveItem(atPath: keysStopped + ".away", toPath: keysStopped)
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("keys service"), "\(refused.errors)")
+        let again = try saatkond(["restore"] + client + ["--stream", "ee.keys", "--output", "\(root)/again"])
+        #expect(again.status == 0, "\(again.errors)")
+        #expect(sameBytes("\(root)/input", "\(root)/again"))
+        reader.send(SIGTERM)
+        #expect(reader.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
     }
 }

@@ -21,16 +21,17 @@ struct SegmentKeyOpenerTests {
     final class CountingOpener: SegmentKeyOpener, @unchecked Sendable {
         let key: X25519PrivateKey
         private let lock = NSLock()
-        private var asked = 0
+        private var asked: [WrappedSegmentKey] = []
 
         init(key: X25519PrivateKey) {
             self.key = key
         }
 
-        var count: Int { lock.withLock { asked } }
+        var count: Int { lock.withLock { asked.count } }
+        var wrappedKeys: [WrappedSegmentKey] { lock.withLock { asked } }
 
         func openSegmentKey(_ wrapped: WrappedSegmentKey) throws -> SecretBytes {
-            lock.withLock { asked += 1 }
+            lock.withLock { asked.append(wrapped) }
             return try SegmentKeyWrapping.open(wrapped, with: key)
         }
     }
@@ -69,6 +70,47 @@ struct SegmentKeyOpenerTests {
         }
         #expect(read == bytes)
         #expect(opener.count == 3)
+        // Each wrapped key's authenticated description names its stream and segment, as the request does: what
+        // the keys service holds a request to.
+        #expect(
+            opener.wrappedKeys.compactMap { $0.describedSegment.map { "\($0.stream) \($0.segment)" } }.sorted()
+                == ["ee.opener 0", "ee.opener 1", "ee.opener 2"])
+        #expect(opener.wrappedKeys.allSatisfy { $0.describedSegment?.stream == $0.stream })
+        #expect(opener.wrappedKeys.allSatisfy { $0.describedSegment?.segment == $0.segment })
+        var garbled = opener.wrappedKeys[0]
+        garbled.description = Array(garbled.description.prefix(20))
+        #expect(garbled.describedSegment == nil)
+    }
+
+    @Test("members are readable by the writer's group and writable by its user alone (the reader opens them)")
+    func memberPermissions() throws {
+        let array = try ArrayFixture(dataShards: 2, parityShards: 1, memberCount: 3, shardBytes: 512 << 10)
+        defer { array.remove() }
+        _ = try Self.writeStream(array, segments: 2)
+        let store = try array.open()
+        let appender = try store.openAppender(for: try StreamName("ee.tail"))
+        try appender.append([1, 2, 3])
+        _ = try appender.makeDurable()
+        defer {
+            appender.close()
+            store.shutdown()
+        }
+        var checked = 0
+        for member in array.members {
+            let enumerator = FileManager.default.enumerator(atPath: member.string)
+            while let relative = enumerator?.nextObject() as? String {
+                var status = stat()
+                #expect(lstat("\(member)/\(relative)", &status) == 0)
+                let mode = status.st_mode & 0o777
+                #expect(mode & 0o027 == 0, "\(relative): \(String(mode, radix: 8))")
+                // The lock that keeps two appenders of a stream apart is the writer's alone; the reader takes none.
+                if !relative.hasSuffix("appender.lock") {
+                    #expect(mode & 0o040 != 0, "\(relative): \(String(mode, radix: 8))")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 10)
     }
 
     @Test("a locked opener stops the read with its reason, and a scrub neither blames nor rewrites a shard")

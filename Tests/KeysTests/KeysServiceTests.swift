@@ -20,7 +20,13 @@ struct KeysServiceTests {
         WrappedSegmentKey, SecretBytes
     ) {
         let dataKey = try CryptoRandom.secretBytes(count: 32)
-        let description = Array("segment \(stream) \(segment)".utf8)
+        var writer = ByteWriter()
+        writer.write(ShardHeader.magic)
+        writer.write([UInt8](repeating: 7, count: 16))
+        writer.write(stream)
+        writer.write(segment)
+        writer.write(Array("geometry, offset and head".utf8))
+        let description = writer.bytes
         let sealed = try HPKE.seal(
             to: publicKey, info: Array("saatkond segment key v1".utf8), additionalData: description,
             plaintext: dataKey)
@@ -54,8 +60,16 @@ struct KeysServiceTests {
             let (wrapped, dataKey) = try Self.wrapped(to: publicKey)
             #expect(Self.same(try client.segmentKeys.openSegmentKey(wrapped), dataKey))
             var altered = wrapped
-            altered.description[0] ^= 1
+            altered.description[altered.description.count - 1] ^= 1
             #expect(throws: KeysError.self) { _ = try client.segmentKeys.openSegmentKey(altered) }
+            // One stream's key asked for under another stream's name, or another segment's number: refused
+            // without an unwrap (and not as a damaged segment).
+            var renamed = wrapped
+            renamed.stream = "ee.other"
+            #expect(throws: SegmentKeyUnavailable.self) { _ = try client.segmentKeys.openSegmentKey(renamed) }
+            var renumbered = wrapped
+            renumbered.segment = 1
+            #expect(throws: SegmentKeyUnavailable.self) { _ = try client.segmentKeys.openSegmentKey(renumbered) }
             let message = Array("saatkond receipt v2 test".utf8)
             let signature = try client.sign(message)
             #expect(report.signingPublicKey.isValidSignature(signature, for: message))
@@ -223,6 +237,7 @@ struct KeysServiceTests {
         let unwrap =
             #"{"op":"unwrap","stream":"ee.test","segment":0,"encapsulated-key":"\#(Hex.encode(wrapped.encapsulatedKey))","#
             + #""wrapped-key":"\#(Hex.encode(wrapped.ciphertext))","description":"\#(Hex.encode(wrapped.description))"}"#
+        let receipt = #"{"op":"sign","message":"\#(Hex.encode(Array("saatkond receipt v2 x".utf8)))"}"#
         func ask(_ request: String, as user: UnprivilegedUser) throws -> String {
             try user.ask(request, socket: fixture.configuration.socket, scratch: fixture.scratch.path).answer
         }
@@ -231,13 +246,14 @@ struct KeysServiceTests {
         #expect(ingestUnwrap.contains(#""refused":true"#), "\(ingestUnwrap)")
         #expect(ingestUnwrap.contains("not allowed for uid 64301"), "\(ingestUnwrap)")
         #expect(try ask(unwrap, as: reader).contains(#""secret-bytes":32"#))
-        #expect(try ask(#"{"op":"storage-keys"}"#, as: reader).contains(#""refused":true"#))
+        // A reader reads open tails, so it has the journal key too; never a signature.
+        #expect(try ask(#"{"op":"storage-keys"}"#, as: reader).contains("secret-bytes"))
+        #expect(try ask(receipt, as: reader).contains(#""refused":true"#))
         for op in ["status", "storage-keys", "sign"] {
             #expect(try ask(#"{"op":"\#(op)","message":"00"}"#, as: stranger).contains(#""refused":true"#))
         }
         #expect(try ask(unwrap, as: stranger).contains(#""refused":true"#))
         // Ingest has receipts signed and nothing else; the health service anything but receipts.
-        let receipt = #"{"op":"sign","message":"\#(Hex.encode(Array("saatkond receipt v2 x".utf8)))"}"#
         let attestation = #"{"op":"sign","message":"\#(Hex.encode(Array("eat report".utf8)))"}"#
         #expect(try ask(receipt, as: ingest).contains(#""signature":"#))
         #expect(try ask(attestation, as: ingest).contains(#""refused":true"#))

@@ -88,6 +88,21 @@ struct ReceiverStateMachineTests {
                 == .notAuthorized)
     }
 
+    @Test("a port that serves no appends refuses one whatever the policy grants, and still serves reads")
+    func readOnlyPort() {
+        var machine = Self.machine(limits: .init(servesAppends: false))
+        let append = machine.frameReceived(.hello(Hello(intent: .append, stream: "ee.population.wal")))
+        #expect(append.storage == nil || append.storage.isRelease)
+        #expect(append.frames.first?.errorCode == .notAuthorized)
+        #expect(append.frames.first?.errorMessage?.contains("restores and listings only") == true)
+        #expect(append.close)
+        var reads = Self.machine(limits: .init(servesAppends: false))
+        guard case .open(_, .read)? = reads.frameReceived(.hello(Hello(intent: .read, stream: "ee.x"))).storage else {
+            Issue.record("a read on the reading port was not opened")
+            return
+        }
+    }
+
     @Test("another protocol version is refused")
     func wrongVersion() {
         var machine = Self.machine()

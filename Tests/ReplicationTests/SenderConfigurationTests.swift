@@ -21,6 +21,7 @@ struct SenderConfigurationTests {
             private-key = /etc/sender-key.pem
             [appliance lu1]
             connect = embassy-lu.example:7443
+            read-connect = embassy-lu.example:7444
             [appliance lu2]
             connect = [::1]:7444
             ca = /etc/lu2-ca.pem
@@ -33,6 +34,10 @@ struct SenderConfigurationTests {
         #expect(configuration.appliances[1].authority == "/etc/lu2-ca.pem")
         #expect(configuration.appliances[1].host == "::1" && configuration.appliances[1].port == 7444)
         #expect(configuration.appliances[1].privateKey == "/etc/sender-key.pem")
+        // Restores go to the reader service's port where one is named, else to `connect`.
+        #expect(configuration.appliances[0].readHost == "embassy-lu.example")
+        #expect(configuration.appliances[0].readPort == 7444 && configuration.appliances[0].port == 7443)
+        #expect(configuration.appliances[1].readHost == "::1" && configuration.appliances[1].readPort == 7444)
     }
 
     @Test(
@@ -41,6 +46,8 @@ struct SenderConfigurationTests {
             ("cluster = x\n", "c: no appliance is configured"),
             ("[appliance a]\nconnect = h:1\n", "c:1: the appliance 'a' needs ca, certificate and private-key"),
             ("[appliance a]\nconnect = nowhere\ndevelopment-state = d\n", "c:2: connect must be HOST:PORT"),
+            ("[appliance a]\nconnect = h:1\nread-connect = h\ndevelopment-state = d\n", "c:3: read-connect must be"),
+            ("read-connect = h:2\n[appliance a]\n", "c:1: unknown key 'read-connect' before the first"),
             ("[appliance a/b]\n", "c:1: the appliance name 'a/b'"),
             ("[appliance a]\ncluster = x\n", "c:2: unknown key 'cluster' in an [appliance NAME] section"),
             ("required = 3\n[appliance a]\nconnect = h:1\ndevelopment-state = d\n", "c:1: required must be"),

@@ -10,8 +10,9 @@ public enum Command {
         }
     }
 
-    /// Finds `tool` in PATH or in the sbin directories, which a non-login root shell may lack.
+    /// Finds `tool` in PATH or in the sbin directories, which a non-login root shell may lack (a path is itself).
     public static func locate(_ tool: String) -> String? {
+        if tool.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         return directories.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -46,14 +46,18 @@ public struct UnprivilegedUser: Sendable, Hashable {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
-    /// The executable and arguments that run `executable` with `arguments` as this user, with the unit's umask and
-    /// core limit (set by a shell before it hands over to setpriv).
-    public func command(_ executable: String, _ arguments: [String]) -> (executable: String, arguments: [String]) {
+    /// The executable and arguments that run `executable` with `arguments` as this user, with the unit's umask
+    /// (0077 for most; ingest's is 0027, its members group-readable for the reader) and core limit (set by a shell
+    /// before it hands over to setpriv).
+    public func command(
+        _ executable: String, _ arguments: [String], umask: String = "0077"
+    ) -> (executable: String, arguments: [String]) {
         guard let setpriv = Self.setpriv else { fatalError("setpriv is not installed; check canSwitch first") }
         return (
             "/bin/sh",
             [
-                "-c", "umask 0077 && ulimit -c 0 && exec \"$0\" \"$@\"", setpriv, "--reuid=\(id)", "--regid=\(group)",
+                "-c", "umask \(umask) && ulimit -c 0 && exec \"$0\" \"$@\"", setpriv, "--reuid=\(id)",
+                "--regid=\(group)",
                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", executable,
             ] + arguments
         )

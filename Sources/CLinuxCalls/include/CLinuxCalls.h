@@ -19,7 +19,7 @@ int saatkond_bound_heap(int arenas, int mmap_threshold);
 /// Opens a new file without a name in `directory` for writing (O_TMPFILE, declared only under _GNU_SOURCE): a crash
 /// before ``saatkond_link_unnamed`` leaves nothing behind. Returns the descriptor, or -1 with errno set (EOPNOTSUPP
 /// where the filesystem or platform has no unnamed files).
-int saatkond_open_unnamed(const char *directory);
+int saatkond_open_unnamed(const char *directory, unsigned int mode);
 
 /// Gives the unnamed file `fd` the name `path` (linkat with AT_EMPTY_PATH, or through /proc/self/fd where that is not
 /// permitted). Returns 0, or -1 with errno set; fails with EEXIST if `path` exists.

@@ -1,0 +1,71 @@
+import ConfigurationFile
+
+/// The configuration of `saatkond reader`, parsed from a file of `key = value` lines.
+///
+///     # restores and listings for home, on a port of their own
+///     listen = 0.0.0.0:7444
+///     certificate = /etc/saatkond/tls/appliance.pem
+///     private-key = /etc/saatkond/tls/appliance-key.pem
+///     home-ca = /etc/saatkond/tls/home-ca.pem
+///     policy = /etc/saatkond/authorization.conf   (ingest's: its read grants decide who restores what)
+///     deny-list = /etc/saatkond/revoked.conf       (optional; both reloaded on SIGHUP)
+///     member-root = /srv/saatkond/members          (or one `member = DIR` line per member)
+///     keys-socket = /run/saatkond/keys.sock        (required: every segment key is unwrapped there)
+///
+/// There is no key file: the reader gets the journal key from the keys service, and each committed segment's data
+/// key unwrapped there, one at a time, as its uid (`reader-uid` in the keys configuration) may ask. It opens the
+/// members read-only, as a user in ingest's group (the members' files are group-readable, never group-writable).
+public struct ReaderConfiguration: Sendable, Hashable {
+    /// Where to listen.
+    public var host: String
+    /// The port.
+    public var port: Int
+    /// The appliance's TLS certificate chain (PEM).
+    public var certificate: String
+    /// Its private key (PEM).
+    public var privateKey: String
+    /// The home CA whose certificates readers must present (PEM).
+    public var homeAuthority: String
+    /// The authorization policy file.
+    public var policy: String
+    /// The deny list of revoked certificates, if one is configured.
+    public var denyList: String?
+    /// The array's member directories (none when ``memberRoot`` is set).
+    public var members: [String]
+    /// The directory whose subdirectories are the members.
+    public var memberRoot: String?
+    /// The keys service's socket.
+    public var keysSocket: String
+
+    private static let known: Set<String> = [
+        "listen", "certificate", "private-key", "home-ca", "policy", "deny-list", "member", "member-root",
+        "keys-socket",
+    ]
+
+    /// Parses `text`, read from `file`.
+    public init(parsing text: String, file: String) throws(ConfigurationFileError) {
+        let values = try ConfigurationFile(parsing: text, file: file, known: Self.known, repeatable: ["member"])
+        let listen = try values.required("listen")
+        guard let (host, port) = IngestConfiguration.listenAddress(listen.value) else {
+            throw values.mistake(listen, "listen must be HOST:PORT, found '\(listen.value)'")
+        }
+        self.host = host
+        self.port = port
+        certificate = try values.required("certificate").value
+        privateKey = try values.required("private-key").value
+        homeAuthority = try values.required("home-ca").value
+        policy = try values.required("policy").value
+        denyList = values.optional("deny-list")?.value
+        keysSocket = try values.required("keys-socket").value
+        members = values.all("member").map(\.value)
+        memberRoot = values.optional("member-root")?.value
+        switch (members.isEmpty, memberRoot) {
+        case (true, nil):
+            throw ConfigurationFileError("\(file): neither 'member' nor 'member-root' is set: where is the array?")
+        case (false, .some):
+            throw values.mistake(values.optional("member-root")!, "'member-root' and 'member' lines exclude each other")
+        default:
+            break
+        }
+    }
+}
