@@ -187,6 +187,14 @@ let package = Package(
         // MARK: End of the disks service parts.
         .target(name: "ConfigurationFile"),
         .target(
+            name: "Attestation",
+            dependencies: ["CryptoPrimitives", "TPM2", "HashChain"]
+        ),
+        .target(
+            name: "Health",
+            dependencies: ["Attestation", "CryptoPrimitives", "TPM2", "HashChain", "Keys", "LocalControl", "Receipts"]
+        ),
+        .target(
             name: "Keys",
             dependencies: [
                 "TPM2", "Escrow", "CryptoPrimitives", "HPKE", "StoreFormat", "LocalControl", "CustodyLog", "Receipts",
@@ -218,7 +226,7 @@ let package = Package(
                 "Appliance", "Disks", "Keys", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
                 "ReplicationTransport", "ReplicationProtocol",
                 "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore", "Escrow",
-                "ErasureStore", "StoreFormat", "CryptoPrimitives", "TPM2", "ConfigurationFile",
+                "ErasureStore", "StoreFormat", "CryptoPrimitives", "TPM2", "ConfigurationFile", "Attestation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -376,6 +384,14 @@ let package = Package(
             dependencies: ["Authorization", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "HPKETests", dependencies: ["HPKE", "CryptoPrimitives", "TestSupport"]),
+        // The report's token and verifier alone: offline, with software keys and TPMS_ATTEST built by the tests.
+        .testTarget(
+            name: "AttestationTests",
+            dependencies: [
+                "Attestation", "CryptoPrimitives", "TPM2", "HashChain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         // EscrowTests also run Debian's gfsplit and gfcombine, and saatkond's `keys` escrow commands in-process.
         .testTarget(
             name: "EscrowTests",
@@ -479,7 +495,7 @@ let package = Package(
             name: "KeysTests",
             dependencies: [
                 "Keys", "TPM2", "CryptoPrimitives", "HPKE", "HashChain", "StoreFormat", "LocalControl",
-                "ConfigurationFile", "TestSupport",
+                "ConfigurationFile", "TestSupport", "Attestation", "Health",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

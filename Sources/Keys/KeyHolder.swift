@@ -123,6 +123,12 @@ public final class KeyHolder: Sendable {
         return try vault.sign(message)
     }
 
+    /// A quote of the measurements with `nonce` (see ``KeyVault/quote(nonce:)``).
+    public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
+        if let refusal = refusal(of: .quote) { throw KeysError(refusal) }
+        return try vault.quote(nonce: nonce)
+    }
+
     /// Destroys the keys: dropped from memory first (so nothing is served from here on), then every step tried
     /// whatever the others did — the marker written (so that a restart stays zeroized), the TPM objects evicted,
     /// the sealed files shredded. A step that failed is tried again by ``finishZeroization(files:)``, which the

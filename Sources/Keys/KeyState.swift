@@ -47,6 +47,8 @@ public enum KeysOperation: String, Sendable, CaseIterable {
     case sign
     /// A decommission order signed by a quorum of home keys: the console.
     case decommission
+    /// A TPM quote of the measurements with a verifier's nonce, signed by the signing key: signers (attestation).
+    case quote
 
     /// The refusal for this operation in `state`, or nil when the state allows it.
     func refusal(in state: KeyState) -> String? {
@@ -56,7 +58,9 @@ public enum KeysOperation: String, Sendable, CaseIterable {
         case (.zeroized(let reason), _): "the keys were zeroized (\(reason)); only home's escrow can read the data now"
         case (.locked(let reason), .unwrap):
             "the storage key is sealed (\(reason)); restores wait until home signs a policy for these measurements"
-        case (.locked, .storageKeys), (.locked, .sign), (.locked, .decommission), (.unsealed, _): nil
+        // Locked is when home most needs the measurements: a quote is given then too.
+        case (.locked, .storageKeys), (.locked, .sign), (.locked, .decommission), (.locked, .quote), (.unsealed, _):
+            nil
         }
     }
 }

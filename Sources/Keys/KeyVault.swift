@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import TPM2
 
 /// Where the appliance's keys are kept between starts: the TPM (``TPMKeyVault``) on the appliance, plain files
 /// (``SoftwareKeyVault``) only in development without swtpm, where every start says they are insecure.
@@ -30,8 +31,29 @@ public protocol KeyVault: Sendable {
     /// Signs `message` (ECDSA P-256 over its SHA-256): the raw 64-byte r‖s.
     func sign(_ message: [UInt8]) throws -> [UInt8]
 
+    /// A quote over the configured PCRs with `nonce` as its qualifying data, signed by the signing key, and the PCR
+    /// values read just after; throws when the vault has no TPM (software keys).
+    func quote(nonce: [UInt8]) throws -> QuoteEvidence
+
     /// Destroys the keys for good: the TPM objects evicted, the sealed files overwritten and removed.
     func zeroize() throws
+}
+
+/// A TPM quote as the keys service gives it: the TPMS_ATTEST the TPM signed, its signature (ECDSA P-256 over the
+/// SHA-256 of `attest`, raw r‖s) by the signing key, and the PCR values it covers, read just after it (a value
+/// extended in between no longer matches the quote's digest, and a verifier refuses it).
+public struct QuoteEvidence: Sendable, Hashable {
+    public var attest: [UInt8]
+    public var signature: [UInt8]
+    public var pcrs: PCRSelection
+    public var values: [Int: [UInt8]]
+
+    public init(attest: [UInt8], signature: [UInt8], pcrs: PCRSelection, values: [Int: [UInt8]]) {
+        self.attest = attest
+        self.signature = signature
+        self.pcrs = pcrs
+        self.values = values
+    }
 }
 
 /// A vault that will not give a key now, and why.

@@ -4,6 +4,7 @@ import LocalControl
 import Logging
 import Receipts
 import StoreFormat
+import TPM2
 
 /// The keys socket as a caller sees it: ingest asks for the storage keys and has receipts signed; a reader has
 /// segment keys unwrapped one at a time. One request per connection (docs/local-control.md).
@@ -64,6 +65,28 @@ public struct KeysClient: Sendable {
             throw KeysError("the keys service has no signing key: \(fields["reason"]?.stringValue ?? "")")
         }
         return SocketSigningKey(client: self, keyID: id)
+    }
+
+    /// A TPM quote of the measurements with `nonce` (1…64 bytes) as its qualifying data (signers only).
+    public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
+        let fields = try LocalControlClient.request(
+            path: socket, op: KeysOperation.quote.rawValue, body: ["nonce": .string(Hex.encode(nonce))],
+            timeout: timeout)
+        guard let attest = fields["attest"]?.stringValue.flatMap(Hex.decode),
+            let signature = fields["signature"]?.stringValue.flatMap(Hex.decode), signature.count == 64,
+            let pcrs = fields["pcrs"]?.stringValue.flatMap(PCRSelection.init(parsing:)),
+            case .object(let values)? = fields["values"]
+        else {
+            throw KeysError("the keys service gave no quote: \(fields["error"]?.stringValue ?? "no quote")")
+        }
+        var read: [Int: [UInt8]] = [:]
+        for (index, value) in values {
+            guard let index = Int(index), let value = value.stringValue.flatMap(Hex.decode) else {
+                throw KeysError("the keys service's quote has a malformed PCR value")
+            }
+            read[index] = value
+        }
+        return QuoteEvidence(attest: attest, signature: signature, pcrs: pcrs, values: read)
     }
 
     /// Signs `message` with the TPM-resident key: raw r‖s.

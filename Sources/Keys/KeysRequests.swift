@@ -5,6 +5,7 @@ import LocalControl
 import Logging
 import Receipts
 import StoreFormat
+import TPM2
 
 /// Answers the keys socket's requests (docs/keys.md): the socket has already checked the caller's uid against the
 /// operation (``KeysAccess``); this checks the state and the request's fields, and runs it.
@@ -54,6 +55,23 @@ struct KeysRequests: Sendable {
                 return LocalReply([
                     "signature": .string(Hex.encode(signature)),
                     "key": .string(holder.signingPublicKey.map(ReceiptKeyID.of) ?? ""),
+                ])
+            case .quote:
+                guard let hex = request.body["nonce"]?.stringValue, let nonce = Hex.decode(hex),
+                    (1...TPMConnection.maximumNonceByteCount).contains(nonce.count)
+                else {
+                    return LocalReply([
+                        "error": .string(
+                            "\"nonce\" must be 1…\(TPMConnection.maximumNonceByteCount) bytes in hexadecimal")
+                    ])
+                }
+                let evidence = try await Blocking.run { try holder.quote(nonce: nonce) }
+                var values: [String: JSONValue] = [:]
+                for (index, value) in evidence.values { values["\(index)"] = .string(Hex.encode(value)) }
+                return LocalReply([
+                    "attest": .string(Hex.encode(evidence.attest)),
+                    "signature": .string(Hex.encode(evidence.signature)),
+                    "pcrs": .string(evidence.pcrs.description), "values": .object(values),
                 ])
             case .decommission:
                 guard let decommission else {
@@ -179,6 +197,7 @@ enum KeysAccess {
             KeysOperation.unwrap.rawValue: configuration.readerUIDs,
             KeysOperation.sign.rawValue: configuration.ingestUIDs.union(configuration.signerUIDs),
             KeysOperation.decommission.rawValue: configuration.consoleUIDs,
+            KeysOperation.quote.rawValue: configuration.signerUIDs,
         ])
     }
 }

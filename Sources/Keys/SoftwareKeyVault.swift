@@ -48,6 +48,10 @@ public struct SoftwareKeyVault: KeyVault {
         try signingKey().signature(for: message)
     }
 
+    public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
+        throw KeysError("software keys have no TPM: there is no quote of the measurements (development only)")
+    }
+
     public func zeroize() throws {
         for file in [storageKeyFile, journalKeyFile, signingKeyFile] { try files.shred(file) }
     }

@@ -102,6 +102,13 @@ public final class TPMKeyVault: KeyVault {
         try tpm.sign(message, with: configuration.signingHandle).raw
     }
 
+    public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
+        let quote = try tpm.quote(pcrs: configuration.pcrs, nonce: nonce, with: configuration.signingHandle)
+        return QuoteEvidence(
+            attest: quote.attest, signature: quote.signature.raw, pcrs: configuration.pcrs,
+            values: try readPCRs(configuration.pcrs))
+    }
+
     /// Evicts the signing key and the storage parent, each tried whatever the other did, then shreds the sealed
     /// files.
     public func zeroize() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attestation
 import DevelopmentIdentity
 import Foundation
 import HashChain
@@ -6,18 +7,41 @@ import Receipts
 import ReplicationProtocol
 import SystemPackage
 
-/// `saatkond verify`: checks a receipt written by `saatkond send --receipt`, offline, with the appliance's public
-/// signing key alone, and optionally that it covers a stream, a length, a head or the bytes of a local file.
+/// `saatkond verify`: checks a receipt written by `saatkond send --receipt`, or an attestation report, offline,
+/// with the appliance's public signing key alone: a receipt optionally against a stream, a length, a head or the
+/// bytes of a local file; a report against home's nonce, the expected measurements, its age, the redundancy margin
+/// and the streams home holds receipts for.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a signed receipt from `saatkond send --receipt` with the appliance's public key alone.",
+        abstract: "Check a signed receipt or an attestation report with the appliance's public key alone.",
         discussion: """
-            Exits 0 and prints one line (stream, length, head, time, appliance) when the signature holds and the \
-            receipt covers what the options expect; otherwise exits 1 and says what failed.
+            A receipt: exits 0 and prints one line (stream, length, head, time, appliance) when the signature holds \
+            and the receipt covers what the options expect. A report (a JWT, as the attestation port answers): \
+            exits 0 and prints "trusted: …" when its signature, nonce, TPM quote, measurements, age, margin and \
+            streams are as expected. Otherwise exits 1 and says what failed.
             """)
 
-    @Argument(help: "The receipt file.")
+    @Argument(help: "The receipt or report file.")
     var receipt: String
+
+    @Option(help: "A report: the nonce home sent for it, in hexadecimal (required for a report).")
+    var nonce: String?
+
+    @Option(
+        name: .customLong("pcr"),
+        help: "A report: an expected measurement, INDEX=HEX (SHA-256 bank); repeat for each PCR home expects.")
+    var pcrs: [String] = []
+
+    @Option(help: "A report: the oldest accepted, in seconds.")
+    var maxAge: Int64 = 300
+
+    @Option(help: "A report: the least redundancy margin accepted (disks the array can still lose).")
+    var minMargin: Int?
+
+    @Option(
+        name: .customLong("expect-receipt"),
+        help: "A report: a receipt (verified with the same key) whose stream the report must hold, at least as long.")
+    var expectedReceipts: [String] = []
 
     @Option(
         help: """
@@ -53,16 +77,10 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let keyPath: FilePath
-        if let publicKey {
-            keyPath = FilePath(publicKey)
-        } else {
-            keyPath = StateDirectory(option: state).receiptSigningPublicKey
-            guard FileManager.default.fileExists(atPath: keyPath.string) else {
-                throw CommandFailure(
-                    "saatkond verify: no public key in \(keyPath); give the appliance's receipt-signing public key "
-                        + "with --public-key FILE (or --state DIR of the development appliance that signed)")
-            }
+        let keyPath = try self.keyPath()
+        if let report = try Self.readReport(receipt) {
+            try verifyReport(report, keyPath: keyPath)
+            return
         }
         do {
             let key = try ReceiptVerifier.publicKey(at: keyPath)
@@ -78,6 +96,21 @@ struct Verify: ParsableCommand {
         }
     }
 
+    private func keyPath() throws -> FilePath {
+        let keyPath: FilePath
+        if let publicKey {
+            keyPath = FilePath(publicKey)
+        } else {
+            keyPath = StateDirectory(option: state).receiptSigningPublicKey
+            guard FileManager.default.fileExists(atPath: keyPath.string) else {
+                throw CommandFailure(
+                    "saatkond verify: no public key in \(keyPath); give the appliance's receipt-signing public key "
+                        + "with --public-key FILE (or --state DIR of the development appliance that signed)")
+            }
+        }
+        return keyPath
+    }
+
     /// One line: what the appliance promised, and what the verifier checked it against.
     static func summary(of receipt: Receipt, copy: ReceiptExpectation.LocalCopy?) -> String {
         let time = Date(timeIntervalSince1970: TimeInterval(receipt.millisecondsSince1970) / 1000)
@@ -86,5 +119,58 @@ struct Verify: ParsableCommand {
         return "valid receipt: stream \(receipt.stream), length \(receipt.durableLength), head \(receipt.head), "
             + "time \(formatter.string(from: time)), appliance \(receipt.appliance)"
             + (copy.map { ", matches \($0.path)" } ?? "")
+    }
+}
+
+extension Verify {
+    /// The file's text when it is a report (a compact JWS: three base64url parts), nil when it is something else (a
+    /// receipt's text form has lines).
+    static func readReport(_ path: String) throws -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandFailure("saatkond verify: cannot read \(path)")
+        }
+        guard data.count <= CompactJWS.maximumByteCount else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 3 && parts.allSatisfy { !$0.isEmpty && Base64URL.decode($0) != nil } ? text : nil
+    }
+
+    func verifyReport(_ report: String, keyPath: FilePath) throws {
+        guard let nonceHex = nonce, let nonce = Hex.decode(nonceHex.lowercased()), !nonce.isEmpty else {
+            throw CommandFailure("saatkond verify: a report is checked against the nonce home sent: give --nonce HEX")
+        }
+        var measurements: [Int: [UInt8]] = [:]
+        for pcr in pcrs {
+            let parts = pcr.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let index = Int(parts[0]), (0...23).contains(index),
+                let value = Hex.decode(parts[1].lowercased()), value.count == 32
+            else {
+                throw CommandFailure("saatkond verify: --pcr must be INDEX=64 hexadecimal digits, found '\(pcr)'")
+            }
+            measurements[index] = value
+        }
+        do {
+            let key = try ReceiptVerifier.publicKey(at: keyPath)
+            var streams: [String: ReportExpectations.StreamExpectation] = [:]
+            for path in expectedReceipts {
+                let receipt = try ReceiptVerifier.verify(receiptAt: FilePath(path), publicKey: key)
+                // The longest receipt of a stream says the most; its head is checked when the report's length is it.
+                if (streams[receipt.stream]?.length ?? 0) <= receipt.durableLength {
+                    streams[receipt.stream] = .init(length: receipt.durableLength, head: receipt.head.description)
+                }
+            }
+            let verdict = ReportVerifier.verify(
+                report, key: key,
+                expectations: ReportExpectations(
+                    nonce: nonce, measurements: measurements, maximumAge: maxAge, minimumMargin: minMargin,
+                    streams: streams),
+                now: Int64(Date().timeIntervalSince1970))
+            guard verdict.trusted else { throw CommandFailure("saatkond verify: \(verdict)") }
+            print(verdict)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("saatkond verify: \(error)")
+        }
     }
 }

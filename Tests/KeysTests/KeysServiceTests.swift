@@ -260,6 +260,12 @@ struct KeysServiceTests {
         #expect(try ask(attestation, as: signer).contains(#""signature":"#))
         #expect(try ask(receipt, as: signer).contains(#""refused":true"#))
         #expect(try ask(unwrap, as: signer).contains(#""refused":true"#))
+        // Quotes of the measurements are for the signers (the health service) alone.
+        let quote = #"{"op":"quote","nonce":"00112233"}"#
+        #expect(try ask(quote, as: signer).contains(#""attest":"#))
+        for user in [ingest, reader, stranger] {
+            #expect(try ask(quote, as: user).contains(#""refused":true"#))
+        }
         try await running.stop()
     }
 }

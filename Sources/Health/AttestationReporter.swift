@@ -1,0 +1,124 @@
+import Attestation
+import CryptoPrimitives
+import Foundation
+import HashChain
+import Keys
+import LocalControl
+import Receipts
+import TPM2
+
+/// Makes attestation reports: the keys service's state, a TPM quote with the verifier's nonce, the system's boot
+/// and build, and whatever the other services report (``ApplianceFacts``), signed by the TPM-resident key through
+/// the keys socket (as a `signer-uid`: it may have anything but receipts signed).
+public struct AttestationReporter: Sendable {
+    let keys: KeysClient
+    let applianceName: String
+    let version: String
+    let buildDigest: String
+    let now: @Sendable () -> Int64
+
+    /// A reporter asking `keys`; the build digest is the SHA-256 of the running executable.
+    public init(
+        keys: KeysClient, applianceName: String, version: String,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    ) throws {
+        self.keys = keys
+        self.applianceName = applianceName
+        self.version = version
+        self.now = now
+        buildDigest = try SystemFacts.executableDigest()
+    }
+
+    /// A report for `nonce` (1…64 bytes). A keys service that cannot quote (zeroized, software keys) gives a report
+    /// without a quote, which says its state; a verifier refuses it, saying there is no quote.
+    public func report(nonce: [UInt8], facts: ApplianceFacts = ApplianceFacts()) throws -> CompactJWS {
+        guard (1...TPMConnection.maximumNonceByteCount).contains(nonce.count) else {
+            throw AttestationError("a nonce has 1…\(TPMConnection.maximumNonceByteCount) bytes, not \(nonce.count)")
+        }
+        let status = try keys.status()
+        guard let pem = status["signing-public-key"]?.stringValue, let keyID = status["signing-key"]?.stringValue
+        else {
+            throw AttestationError(
+                "the keys service has no signing key: \(status["reason"]?.stringValue ?? "not provisioned")")
+        }
+        let signingKey = try P256PublicKey(pemRepresentation: pem)
+        var quote: AttestationClaims.TPMQuoteClaims?
+        var bootCount: Int64?
+        if let evidence = try? keys.quote(nonce: nonce) {
+            var values: [String: String] = [:]
+            for (index, value) in evidence.values { values["\(index)"] = Hex.encode(value) }
+            quote = AttestationClaims.TPMQuoteClaims(
+                attest: Base64URL.encode(evidence.attest), signature: Base64URL.encode(evidence.signature),
+                pcrs: evidence.pcrs.description, values: values)
+            bootCount = (try? QuoteAttestation.parse(evidence.attest)).map { Int64($0.resetCount) }
+        }
+        let claims = AttestationClaims(
+            nonce: Base64URL.encode(nonce), ueid: Base64URL.encode(Self.ueid(of: signingKey)), issuedAt: now(),
+            softwareVersion: [version], bootCount: bootCount, bootSeed: SystemFacts.bootID().map(Base64URL.encode),
+            uptime: SystemFacts.uptime(), appliance: applianceName, buildDigest: buildDigest,
+            submods: AttestationClaims.Submodules(
+                tpm: quote,
+                keys: .init(
+                    state: status["state"]?.stringValue ?? "unknown", reason: status["reason"]?.stringValue,
+                    signingKey: keyID),
+                array: facts.array, disks: facts.disks, streams: facts.streams, watchdog: facts.watchdog,
+                audit: facts.audit))
+        return try AttestationToken.make(claims, keyID: keyID) { try keys.sign($0) }
+    }
+
+    /// RFC 9711's UEID of type RAND (0x01): the SHA-256 of the signing key's point, itself made at random in the TPM.
+    public static func ueid(of key: P256PublicKey) -> [UInt8] {
+        [0x01] + SHA256.hash(key.uncompressedRepresentation)
+    }
+}
+
+/// What the other services tell the reporter: the array, the disks, the streams, the watchdog's history, the audit
+/// log's head. Each is left out when its service has not said.
+public struct ApplianceFacts: Sendable {
+    public var array: AttestationClaims.ArrayClaims?
+    public var disks: [String: AttestationClaims.DiskClaims]?
+    public var streams: [String: AttestationClaims.StreamClaims]?
+    public var watchdog: AttestationClaims.WatchdogClaims?
+    public var audit: AttestationClaims.AuditClaims?
+
+    public init(
+        array: AttestationClaims.ArrayClaims? = nil, disks: [String: AttestationClaims.DiskClaims]? = nil,
+        streams: [String: AttestationClaims.StreamClaims]? = nil, watchdog: AttestationClaims.WatchdogClaims? = nil,
+        audit: AttestationClaims.AuditClaims? = nil
+    ) {
+        self.array = array
+        self.disks = disks
+        self.streams = streams
+        self.watchdog = watchdog
+        self.audit = audit
+    }
+}
+
+/// The running system, as the kernel tells it.
+enum SystemFacts {
+    /// The kernel's boot id: 16 bytes, new on every boot.
+    static func bootID() -> [UInt8]? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else {
+            return nil
+        }
+        let digits = text.filter(\.isHexDigit)
+        return digits.count == 32 ? Hex.decode(String(digits).lowercased()) : nil
+    }
+
+    /// Whole seconds since boot.
+    static func uptime() -> Int64? {
+        guard let text = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+            let first = text.split(separator: " ").first, let seconds = Double(first)
+        else { return nil }
+        return Int64(seconds)
+    }
+
+    /// The SHA-256 of the running executable, hexadecimal.
+    static func executableDigest() throws -> String {
+        let hasher = SHA256Hasher()
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/exe"))
+        defer { try? file.close() }
+        while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return Hex.encode(hasher.finalize())
+    }
+}
