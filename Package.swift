@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -192,7 +194,18 @@ let package = Package(
         ),
         .target(
             name: "Health",
-            dependencies: ["Attestation", "CryptoPrimitives", "TPM2", "HashChain", "Keys", "LocalControl", "Receipts"]
+            dependencies: [
+                "Attestation", "CryptoPrimitives", "TPM2", "HashChain", "Keys", "LocalControl", "Receipts",
+                "ReplicationTransport", "Watchdog", "LivenessGate", "Systemd", "ConfigurationFile",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "Keys",
@@ -226,7 +239,7 @@ let package = Package(
                 "Appliance", "Disks", "Keys", "LoopRig", "LocalControl", "ReplicationClients", "Receipts",
                 "ReplicationTransport", "ReplicationProtocol",
                 "DevelopmentIdentity", "HashChain", "SaatkondLogging", "DurableFiles", "StreamStore", "Escrow",
-                "ErasureStore", "StoreFormat", "CryptoPrimitives", "TPM2", "ConfigurationFile", "Attestation",
+                "ErasureStore", "StoreFormat", "CryptoPrimitives", "TPM2", "ConfigurationFile", "Attestation", "Health",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -262,7 +275,7 @@ let package = Package(
             name: "KeysBenchmark",
             dependencies: [
                 "Keys", "TPM2", "ErasureStore", "StoreFormat", "StreamStore", "CryptoPrimitives", "DurableFiles",
-                "HashChain",
+                "HashChain", "Attestation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),

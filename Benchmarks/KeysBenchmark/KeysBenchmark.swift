@@ -21,6 +21,11 @@ import TPM2
 @main
 struct KeysBenchmark {
     static func main() async throws {
+        let arguments = CommandLine.arguments
+        if arguments.count == 4 && arguments[1] == "verify-report" {
+            try verifyReport(token: arguments[2], publicKey: arguments[3])
+            return
+        }
         let environment = ProcessInfo.processInfo.environment
         let rounds = Int(environment["KEYS_ROUNDS"] ?? "") ?? 100
         let restoreMiB = Int(environment["KEYS_RESTORE_MIB"] ?? "") ?? 256

@@ -1,8 +1,10 @@
 import DevelopmentIdentity
 import ErasureStore
 import Foundation
+import HashChain
 import StoreFormat
 import SystemPackage
+import TPM2
 import TestSupport
 import Testing
 
@@ -20,6 +22,7 @@ struct KeysServicesTests {
     static let ingestUser = UnprivilegedUser(id: 64_402, group: socketGroup)
     /// In ingest's group, as the unit has it: the members' files are group-readable, never group-writable.
     static let readerUser = UnprivilegedUser(id: 64_403, group: socketGroup)
+    static let healthUser = UnprivilegedUser(id: 64_404, group: socketGroup)
 
     @Test(
         "ingest writes with the keys service's keys, its receipts carry the TPM's signature, the reader restores")
@@ -67,6 +70,7 @@ struct KeysServicesTests {
             socket-group = \(Self.socketGroup)
             ingest-uid = \(Self.ingestUser.id)
             reader-uid = \(Self.readerUser.id)
+            signer-uid = \(Self.healthUser.id)
             appliance-name = ee-test-lu-1
             """
         try keysConfiguration.write(toFile: "\(root)/keys.conf", atomically: true, encoding: .utf8)
@@ -81,6 +85,8 @@ struct KeysServicesTests {
         ])
         #expect(signed.status == 0, "\(signed.errors)")
         _ = try Command.run("chmod", ["0644", "\(root)/home/policies/release-1.policy"])
+        // What home expects the quote to show: the values this TPM holds (read before the keys service holds it).
+        let measurements = try TPMConnection(tcti: tpm.tcti).readPCRs(bank: .sha256, indices: [0, 7])
 
         let (keysCommand, keysArguments) = Self.keysUser.command(executable, ["keys", "--config", "\(root)/keys.conf"])
         let keys = try ChildProcess(
@@ -140,6 +146,9 @@ struct KeysServicesTests {
         ])
         #expect(refused.status != 0)
         try restoreThroughTheReader(root: root, identity: identity, socket: socket, executable: executable)
+        try attestThroughTheHealthService(
+            root: root, identity: identity, socket: socket, executable: executable, measurements: measurements,
+            keys: keys)
         ingest.send(SIGTERM)
         #expect(ingest.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
         keys.send(SIGTERM)
@@ -229,5 +238,90 @@ struct KeysServicesTests {
         #expect(sameBytes("\(root)/input", "\(root)/again"))
         reader.send(SIGTERM)
         #expect(reader.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+    }
+
+    /// The health service, as its own user (a signer on the keys socket): a verifier with a certificate of home's
+    /// CA gets a report for its nonce, which `saatkond verify` trusts against the TPM's measurements; a certificate
+    /// of another CA, or none, gets no answer; metrics show the key state. Under a service manager's watchdog it
+    /// pets while the keys service answers, stops with the reason in its status while that service hangs (SIGSTOP),
+    /// and pets again once it answers.
+    func attestThroughTheHealthService(
+        root: String, identity: DevelopmentIdentity, socket: String, executable: String,
+        measurements: [Int: [UInt8]], keys: ChildProcess
+    ) throws {
+        func saatkond(_ arguments: [String]) throws -> CommandResult {
+            try runSaatkond(arguments, scratch: root, executable: executable)
+        }
+        let port = try LoopbackPort.free()
+        try """
+        listen = 127.0.0.1:\(port)
+        certificate = \(root)/identity/appliance.pem
+        private-key = \(root)/identity/appliance-key.pem
+        verifier-ca = \(root)/identity/development-ca.pem
+        keys-socket = \(socket)
+        appliance-name = ee-test-lu-1
+        """.write(toFile: "\(root)/health.conf", atomically: true, encoding: .utf8)
+        _ = try Command.run("chmod", ["0644", "\(root)/health.conf"])
+        let (command, arguments) = Self.healthUser.command(executable, ["health", "--config", "\(root)/health.conf"])
+        let notify = try DatagramSocket(path: "\(root)/notify")
+        defer { notify.remove() }
+        _ = try Command.run("chmod", ["0666", notify.path])
+        let health = try ChildProcess(
+            executable: command, arguments: arguments, output: "\(root)/health.out", errors: "\(root)/health.err",
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": nil])
+        defer { health.terminate() }
+        try LoopbackPort.waitUntilListening(port, process: health)
+        #expect(notify.receive(timeout: .seconds(10)) { $0.contains(text: "READY=1") } != nil)
+        #expect(notify.receive(timeout: .seconds(3)) { $0.contains(text: "WATCHDOG=1") } != nil)
+
+        // A verifier at home: curl with a certificate of home's CA.
+        let nonce = "00112233445566778899aabbccddeeff"
+        let verifier = [
+            "--silent", "--show-error", "--fail", "--cacert", identity.authorityCertificate.string, "--cert",
+            identity.senderCertificate.string, "--key", identity.senderKey.string,
+        ]
+        let url = "https://127.0.0.1:\(port)"
+        try Command.run("curl", verifier + ["--output", "\(root)/report.jwt", "\(url)/report?nonce=\(nonce)"])
+        let pcrs = measurements.sorted { $0.key < $1.key }.flatMap { ["--pcr", "\($0.key)=\(Hex.encode($0.value))"] }
+        let verified = try saatkond(
+            ["verify", "\(root)/report.jwt", "--public-key", "\(root)/keys-state/signing.pem", "--nonce", nonce]
+                + pcrs)
+        #expect(verified.status == 0, "\(verified.errors) \(DevAppliance.read("\(root)/health.err"))")
+        #expect(verified.output.hasPrefix("trusted: ee-test-lu-1, keys unsealed, measurements as expected"))
+        let replayed = try saatkond(
+            ["verify", "\(root)/report.jwt", "--public-key", "\(root)/keys-state/signing.pem", "--nonce", "0011"]
+                + pcrs)
+        #expect(replayed.status == 1 && replayed.errors.contains("nonce"), "\(replayed.errors)")
+        #expect((try? Command.run("curl", verifier + ["\(url)/report?nonce=zz"])) == nil)
+        let metrics = try Command.run("curl", verifier + ["\(url)/metrics"])
+        #expect(metrics.contains(#"saatkond_keys_state{state="unsealed"} 1"#), "\(metrics)")
+        #expect(metrics.contains("saatkond_attestation_reports_total 1"), "\(metrics)")
+
+        // No certificate, or one of another CA: no TLS session, no report.
+        #expect(
+            (try? Command.run(
+                "curl", ["--silent", "--fail", "--cacert", identity.authorityCertificate.string, "\(url)/metrics"]))
+                == nil)
+        let stranger = try DevelopmentIdentity.loadOrCreate(in: FilePath("\(root)/stranger-identity"))
+        #expect(
+            (try? Command.run(
+                "curl",
+                [
+                    "--silent", "--fail", "--cacert", identity.authorityCertificate.string, "--cert",
+                    stranger.senderCertificate.string, "--key", stranger.senderKey.string, "\(url)/metrics",
+                ])) == nil)
+
+        // The keys service hangs: no report can be signed, so the health service stops petting and says why.
+        keys.send(SIGSTOP)
+        let failing = notify.receive(timeout: .seconds(5)) { $0.contains(text: "STATUS=") }
+        #expect(
+            failing.map { String(decoding: $0, as: UTF8.self) }?.contains("the keys service does not answer") == true)
+        // Drain what was sent before the status, then no pet for more than the whole timeout.
+        while notify.receive(timeout: .milliseconds(100), where: { _ in true }) != nil {}
+        #expect(notify.receive(timeout: .milliseconds(1500)) { $0.contains(text: "WATCHDOG=1") } == nil)
+        keys.send(SIGCONT)
+        #expect(notify.receive(timeout: .seconds(5)) { $0.contains(text: "WATCHDOG=1") } != nil)
+        health.send(SIGTERM)
+        #expect(health.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
     }
 }

@@ -19,11 +19,12 @@ struct ArrayFixture {
         dataShards: Int = 4, parityShards: Int = 2, memberCount: Int = 7, shardBytes: Int = 256 << 10,
         blockBytes: Int = 4096
     ) throws {
-        let scratch = try ScratchDirectory(prefix: "saatkond-array")
-        self.scratch = scratch
+        // The geometry first: one that is refused leaves no scratch directory behind.
         geometry = try ArrayGeometry(
             dataShards: dataShards, parityShards: parityShards, memberCount: memberCount, shardBytes: shardBytes,
             blockBytes: blockBytes)
+        let scratch = try ScratchDirectory(prefix: "saatkond-array")
+        self.scratch = scratch
         members = (0..<memberCount).map { FilePath("\(scratch.path)/disk-\($0)") }
         let privateKey = try X25519PrivateKey()
         storagePrivateKey = privateKey

@@ -1,0 +1,60 @@
+import ConfigurationFile
+
+/// The configuration of `saatkond health`, parsed from a file of `key = value` lines.
+///
+///     # attestation reports and metrics for home, over mutual TLS
+///     listen = 0.0.0.0:7445
+///     certificate = /etc/saatkond/tls/appliance.pem
+///     private-key = /etc/saatkond/tls/appliance-key.pem
+///     verifier-ca = /etc/saatkond/tls/home-verifier-ca.pem  (the CA of home's verifiers: any certificate it
+///                                                          issued may ask for reports and metrics)
+///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
+///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
+///     appliance-name = ee-embassy-lu-1
+public struct HealthConfiguration: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var certificate: String
+    public var privateKey: String
+    public var verifierAuthority: String
+    public var keysSocket: String
+    public var disksSocket: String?
+    public var applianceName: String
+
+    private static let known: Set<String> = [
+        "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "appliance-name",
+    ]
+
+    public init(
+        host: String, port: Int, certificate: String, privateKey: String, verifierAuthority: String,
+        keysSocket: String, disksSocket: String? = nil, applianceName: String
+    ) {
+        self.host = host
+        self.port = port
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.verifierAuthority = verifierAuthority
+        self.keysSocket = keysSocket
+        self.disksSocket = disksSocket
+        self.applianceName = applianceName
+    }
+
+    /// Parses `text`, read from `file`.
+    public init(parsing text: String, file: String) throws(ConfigurationFileError) {
+        let values = try ConfigurationFile(parsing: text, file: file, known: Self.known)
+        let listen = try values.required("listen")
+        guard let colon = listen.value.lastIndex(of: ":"), colon != listen.value.startIndex,
+            let port = Int(listen.value[listen.value.index(after: colon)...]), (1...65535).contains(port)
+        else {
+            throw values.mistake(listen, "listen must be HOST:PORT, found '\(listen.value)'")
+        }
+        var host = String(listen.value[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.init(
+            host: host, port: port, certificate: try values.required("certificate").value,
+            privateKey: try values.required("private-key").value,
+            verifierAuthority: try values.required("verifier-ca").value,
+            keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value,
+            applianceName: try values.required("appliance-name").value)
+    }
+}

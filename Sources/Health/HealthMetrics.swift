@@ -1,0 +1,74 @@
+import Attestation
+import Prometheus
+
+/// The figures home's monitoring scrapes from `/metrics`: the key state, the array's margin, the disks' states, and
+/// the reports served. Labels are states and bay names only: no secret, no stream, no content.
+final class HealthMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let reports: Counter
+    private let refusedReports: Counter
+    private let reportSeconds: DurationHistogram
+    private let margin: Gauge
+    private let keyStates: [String: Gauge]
+
+    static let keyStateNames = ["unprovisioned", "unsealed", "locked", "zeroized", "unreachable"]
+
+    init() {
+        reports = registry.makeCounter(descriptor: Self.name("saatkond_attestation_reports_total", "Reports signed"))
+        refusedReports = registry.makeCounter(
+            descriptor: Self.name(
+                "saatkond_attestation_reports_refused_total", "Report requests refused, or failed for want of a part"))
+        reportSeconds = registry.makeDurationHistogram(
+            descriptor: Self.name(
+                "saatkond_attestation_report_seconds", "Time to make a report: the quote, the facts and the signature"),
+            buckets: [
+                .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                .milliseconds(500), .seconds(1), .seconds(5),
+            ])
+        margin = registry.makeGauge(
+            descriptor: Self.name("saatkond_array_redundancy_margin", "Members the array can still lose (-1: unknown)"))
+        margin.set(Int64(-1))
+        var gauges: [String: Gauge] = [:]
+        for state in Self.keyStateNames {
+            gauges[state] = registry.makeGauge(
+                descriptor: Self.keyState, labels: [("state", state)])
+        }
+        keyStates = gauges
+    }
+
+    static var keyState: MetricNameDescriptor {
+        name("saatkond_keys_state", "1 for the keys service's state, 0 for the others")
+    }
+    static var disksByState: MetricNameDescriptor { name("saatkond_disks", "Bays by their disk's state") }
+
+    /// A name without a unit: the units are in the names (`_total`, `_seconds`), as Prometheus's conventions have them.
+    static func name(_ metric: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: metric, unitName: "", helpText: help)
+    }
+
+    func reportMade(after duration: Duration) {
+        reports.increment()
+        reportSeconds.record(duration)
+    }
+
+    func reportRefused() {
+        refusedReports.increment()
+    }
+
+    /// Sets the gauges from what the services say now.
+    func update(keyState: String, facts: ApplianceFacts) {
+        for (state, gauge) in keyStates { gauge.set(Int64(state == keyState ? 1 : 0)) }
+        margin.set(Int64(facts.array?.margin ?? -1))
+        if let disks = facts.disks {
+            var counts: [String: Int64] = [:]
+            for disk in disks.values { counts[disk.state, default: 0] += 1 }
+            for (state, count) in counts {
+                registry.makeGauge(descriptor: Self.disksByState, labels: [("state", state)]).set(count)
+            }
+        }
+    }
+
+    func text() -> String {
+        registry.emitToString()
+    }
+}

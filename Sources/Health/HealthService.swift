@@ -1,0 +1,165 @@
+import Attestation
+import Foundation
+import HashChain
+import Hummingbird
+import HummingbirdTLS
+import Keys
+import LivenessGate
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ReplicationTransport
+import ServiceLifecycle
+import Synchronization
+import Systemd
+import Watchdog
+
+/// `saatkond health`: attestation reports and metrics for home, over HTTPS with mutual TLS (a certificate from
+/// home's verifier CA), as one systemd service that pets its watchdog only while its event loops and the keys
+/// service answer.
+///
+/// `GET /report?nonce=HEX` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics` Prometheus's
+/// text. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
+/// ``ReportGate/limit`` are made at once, and more are answered 503 at once rather than queued.
+public struct HealthService: Sendable {
+    let configuration: HealthConfiguration
+    let logger: Logger
+
+    public init(configuration: HealthConfiguration, logger: Logger = Logger(label: "saatkond.health")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+        let keys = KeysClient(socket: configuration.keysSocket)
+        let reporter = try AttestationReporter(
+            keys: keys, applianceName: configuration.applianceName, version: HealthService.version)
+        let endpoint = ReportEndpoint(
+            reporter: reporter, facts: ApplianceFactsSource(disksSocket: configuration.disksSocket), keys: keys,
+            metrics: HealthMetrics(), logger: logger)
+        let tls = try ReplicationTLS.receiverConfiguration(
+            TLSIdentityFiles(
+                certificate: configuration.certificate, privateKey: configuration.privateKey,
+                trustedAuthorities: configuration.verifierAuthority))
+        let group = MultiThreadedEventLoopGroup.singleton
+        let app = Application(
+            router: endpoint.router(), server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            onServerRunning: { channel in
+                if let address = channel.localAddress {
+                    _ = try? ServiceManager.notify("READY=1\nSTATUS=serving attestation reports on \(address)")
+                    onListening(address)
+                }
+            }, eventLoopGroupProvider: .shared(group), logger: logger)
+        let watchdog = try WatchdogService(
+            checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys)], logger: logger)
+        try await ServiceGroup(
+            configuration: .init(
+                services: [.init(service: watchdog), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
+        ).run()
+        _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
+    }
+
+    /// The software version reports carry.
+    public static let version = "0.14.0"
+}
+
+/// The report and metrics routes, and what they cost.
+struct ReportEndpoint: Sendable {
+    let reporter: AttestationReporter
+    let facts: ApplianceFactsSource
+    let keys: KeysClient
+    let metrics: HealthMetrics
+    let logger: Logger
+    let gate = ReportGate()
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("report") { request, _ in try await report(request) }
+        router.get("metrics") { _, _ in try await metricsText() }
+        return router
+    }
+
+    func report(_ request: Request) async throws -> Response {
+        guard let hex = request.uri.queryParameters["nonce"].map(String.init), let nonce = Hex.decode(hex.lowercased()),
+            (1...64).contains(nonce.count)
+        else {
+            metrics.reportRefused()
+            return Self.text(.badRequest, "give ?nonce= with 1…64 bytes in hexadecimal\n")
+        }
+        guard gate.enter() else {
+            metrics.reportRefused()
+            return Self.text(.serviceUnavailable, "reports are being made for other verifiers; ask again in a moment\n")
+        }
+        defer { gate.leave() }
+        let started = ContinuousClock.now
+        do {
+            // The keys socket and the disks socket are blocking calls: off the event loops and the async pool.
+            let token = try await NIOThreadPool.singleton.runIfActive {
+                try reporter.report(nonce: nonce, facts: facts.gather())
+            }
+            metrics.reportMade(after: ContinuousClock.now - started)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/jwt"
+            return Response(
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: token.compact + "\n")))
+        } catch {
+            metrics.reportRefused()
+            logger.error("no report could be made", metadata: ["error": "\(error)"])
+            return Self.text(.serviceUnavailable, "no report could be made: \(error)\n")
+        }
+    }
+
+    func metricsText() async throws -> Response {
+        let gathered = try await NIOThreadPool.singleton.runIfActive { () -> (String, ApplianceFacts) in
+            let state = (try? keys.status())?["state"]?.stringValue ?? "unreachable"
+            return (state, facts.gather())
+        }
+        metrics.update(keyState: gathered.0, facts: gathered.1)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}
+
+/// At most `limit` reports in the making at once.
+final class ReportGate: Sendable {
+    static let limit = 2
+    private let inFlight = Mutex(0)
+
+    func enter() -> Bool {
+        inFlight.withLock { count in
+            guard count < Self.limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() {
+        inFlight.withLock { $0 -= 1 }
+    }
+}
+
+/// Passes while the keys service answers its status: without it no report can be signed.
+struct KeysAnswerCheck: LivenessCheck {
+    let keys: KeysClient
+
+    func check(deadline: Duration) async -> LivenessResult {
+        let client = KeysClient(socket: keys.socket, timeout: deadline)
+        do {
+            _ = try await NIOThreadPool.singleton.runIfActive { try client.status() }
+            return .passed
+        } catch {
+            return .failed(reason: "the keys service does not answer at \(keys.socket): \(error)")
+        }
+    }
+}
