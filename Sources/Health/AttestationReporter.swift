@@ -35,6 +35,17 @@ public struct AttestationReporter: Sendable {
         guard (1...TPMConnection.maximumNonceByteCount).contains(nonce.count) else {
             throw AttestationError("a nonce has 1…\(TPMConnection.maximumNonceByteCount) bytes, not \(nonce.count)")
         }
+        return try sign(nonce: nonce, quoted: true, facts: facts)
+    }
+
+    /// A heartbeat: the same claims without the quote (a TPM quote a period is not worth its cost, and there is no
+    /// verifier's nonce to bind), its `eat_nonce` the sequence number (8 bytes, big-endian) by which home's watch
+    /// refuses replays.
+    public func heartbeat(sequence: UInt64, facts: ApplianceFacts = ApplianceFacts()) throws -> CompactJWS {
+        try sign(nonce: HeartbeatSequence.encode(sequence), quoted: false, facts: facts)
+    }
+
+    private func sign(nonce: [UInt8], quoted: Bool, facts: ApplianceFacts) throws -> CompactJWS {
         let status = try keys.status()
         guard let pem = status["signing-public-key"]?.stringValue, let keyID = status["signing-key"]?.stringValue
         else {
@@ -44,7 +55,7 @@ public struct AttestationReporter: Sendable {
         let signingKey = try P256PublicKey(pemRepresentation: pem)
         var quote: AttestationClaims.TPMQuoteClaims?
         var bootCount: Int64?
-        if let evidence = try? keys.quote(nonce: nonce) {
+        if quoted, let evidence = try? keys.quote(nonce: nonce) {
             var values: [String: String] = [:]
             for (index, value) in evidence.values { values["\(index)"] = Hex.encode(value) }
             quote = AttestationClaims.TPMQuoteClaims(

@@ -11,6 +11,11 @@ import ConfigurationFile
 ///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
 ///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
 ///     appliance-name = ee-embassy-lu-1
+///     heartbeat = https://watch.home.example:9443/heartbeat   (repeatable: home's `saatkond watch` endpoints)
+///     heartbeat-every = 30                       (seconds between heartbeats)
+///     home-ca = /etc/saatkond/tls/home-ca.pem    (the CA of the watch's server certificate; with `heartbeat`)
+///     heartbeat-certificate = /etc/saatkond/tls/appliance-client.pem   (optional: the client certificate the
+///     heartbeat-private-key = /etc/saatkond/tls/appliance-client-key.pem  heartbeats present; else `certificate`)
 public struct HealthConfiguration: Sendable, Hashable {
     public var host: String
     public var port: Int
@@ -20,9 +25,19 @@ public struct HealthConfiguration: Sendable, Hashable {
     public var keysSocket: String
     public var disksSocket: String?
     public var applianceName: String
+    /// Where heartbeats go; none sends none.
+    public var heartbeats: [String] = []
+    /// Seconds between heartbeats.
+    public var heartbeatEvery = 30
+    /// The CA that issued the watch's server certificate.
+    public var homeAuthority: String?
+    /// The client identity heartbeats present (``certificate`` and ``privateKey`` when not set).
+    public var heartbeatCertificate: String?
+    public var heartbeatPrivateKey: String?
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "appliance-name",
+        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key",
     ]
 
     public init(
@@ -41,7 +56,7 @@ public struct HealthConfiguration: Sendable, Hashable {
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationFileError) {
-        let values = try ConfigurationFile(parsing: text, file: file, known: Self.known)
+        let values = try ConfigurationFile(parsing: text, file: file, known: Self.known, repeatable: ["heartbeat"])
         let listen = try values.required("listen")
         guard let colon = listen.value.lastIndex(of: ":"), colon != listen.value.startIndex,
             let port = Int(listen.value[listen.value.index(after: colon)...]), (1...65535).contains(port)
@@ -56,5 +71,22 @@ public struct HealthConfiguration: Sendable, Hashable {
             verifierAuthority: try values.required("verifier-ca").value,
             keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value,
             applianceName: try values.required("appliance-name").value)
+        heartbeats = values.all("heartbeat").map(\.value)
+        for entry in values.all("heartbeat") where !entry.value.hasPrefix("https://") {
+            throw values.mistake(entry, "a heartbeat endpoint is an https:// URL, found '\(entry.value)'")
+        }
+        if let every = values.optional("heartbeat-every") {
+            heartbeatEvery = try values.number(every, key: "heartbeat-every", in: 1...3600)
+        }
+        homeAuthority = values.optional("home-ca")?.value
+        if !heartbeats.isEmpty && homeAuthority == nil {
+            throw ConfigurationFileError("\(file): 'heartbeat' needs 'home-ca', the CA of the watch's certificate")
+        }
+        heartbeatCertificate = values.optional("heartbeat-certificate")?.value
+        heartbeatPrivateKey = values.optional("heartbeat-private-key")?.value
+        guard (heartbeatCertificate == nil) == (heartbeatPrivateKey == nil) else {
+            throw ConfigurationFileError(
+                "\(file): 'heartbeat-certificate' and 'heartbeat-private-key' are given together or not at all")
+        }
     }
 }

@@ -54,11 +54,24 @@ public struct HealthService: Sendable {
             }, eventLoopGroupProvider: .shared(group), logger: logger)
         let watchdog = try WatchdogService(
             checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys)], logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: watchdog), .init(service: app),
+        ]
+        if !configuration.heartbeats.isEmpty, let home = configuration.homeAuthority {
+            let client = try ReplicationTLS.senderConfiguration(
+                TLSIdentityFiles(
+                    certificate: configuration.heartbeatCertificate ?? configuration.certificate,
+                    privateKey: configuration.heartbeatPrivateKey ?? configuration.privateKey,
+                    trustedAuthorities: home))
+            services.append(
+                .init(
+                    service: HeartbeatSender(
+                        reporter: reporter, facts: ApplianceFactsSource(disksSocket: configuration.disksSocket),
+                        endpoints: configuration.heartbeats, period: .seconds(configuration.heartbeatEvery),
+                        tls: client, logger: logger)))
+        }
         try await ServiceGroup(
-            configuration: .init(
-                services: [.init(service: watchdog), .init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
     }

@@ -7,7 +7,8 @@ struct Saatkond: AsyncParsableCommand {
         commandName: "saatkond",
         abstract: "The data-embassy appliance: replicated, erasure-coded, attested storage of a state's registries.",
         subcommands: [
-            Dev.self, Ingest.self, Reader.self, HealthCommand.self, Send.self, Restore.self, List.self, Verify.self,
+            Dev.self, Ingest.self, Reader.self, HealthCommand.self, Watch.self, Send.self, Restore.self, List.self,
+            Verify.self,
             WalPush.self,
             WalFetch.self,
             Lag.self, CatchUpCommand.self, DisksCommand.self, KeysCommand.self, Rig.self,

@@ -23,6 +23,8 @@ struct KeysServicesTests {
     /// In ingest's group, as the unit has it: the members' files are group-readable, never group-writable.
     static let readerUser = UnprivilegedUser(id: 64_403, group: socketGroup)
     static let healthUser = UnprivilegedUser(id: 64_404, group: socketGroup)
+    /// Home's watch, an ordinary user (in the group only to read the test's identity files).
+    static let watchUser = UnprivilegedUser(id: 64_405, group: socketGroup)
 
     @Test(
         "ingest writes with the keys service's keys, its receipts carry the TPM's signature, the reader restores")
@@ -252,6 +254,8 @@ struct KeysServicesTests {
         func saatkond(_ arguments: [String]) throws -> CommandResult {
             try runSaatkond(arguments, scratch: root, executable: executable)
         }
+        let watch = try startWatch(root: root, executable: executable)
+        defer { watch.process.terminate() }
         let port = try LoopbackPort.free()
         try """
         listen = 127.0.0.1:\(port)
@@ -260,6 +264,11 @@ struct KeysServicesTests {
         verifier-ca = \(root)/identity/development-ca.pem
         keys-socket = \(socket)
         appliance-name = ee-test-lu-1
+        heartbeat = https://127.0.0.1:\(watch.port)/heartbeat
+        heartbeat-every = 1
+        home-ca = \(root)/identity/development-ca.pem
+        heartbeat-certificate = \(root)/identity/sender.pem
+        heartbeat-private-key = \(root)/identity/sender-key.pem
         """.write(toFile: "\(root)/health.conf", atomically: true, encoding: .utf8)
         _ = try Command.run("chmod", ["0644", "\(root)/health.conf"])
         let (command, arguments) = Self.healthUser.command(executable, ["health", "--config", "\(root)/health.conf"])
@@ -321,7 +330,69 @@ struct KeysServicesTests {
         #expect(notify.receive(timeout: .milliseconds(1500)) { $0.contains(text: "WATCHDOG=1") } == nil)
         keys.send(SIGCONT)
         #expect(notify.receive(timeout: .seconds(5)) { $0.contains(text: "WATCHDOG=1") } != nil)
+
+        // The dead man's switch: heartbeats every second reach home's watch; the health service stopped (SIGSTOP),
+        // the watch alarms within two periods (and its metric says so); resumed, the alarm clears.
+        func check() throws -> CommandResult {
+            try saatkond(["watch", "--check", "--state", "\(root)/watch-state"])
+        }
+        var state = try check()
+        for _ in 0..<100 where state.status != 0 {
+            usleep(100_000)
+            state = try check()
+        }
+        #expect(state.status == 0 && state.output.contains("lu1: ok"), "\(state.output) \(state.errors)")
+        health.send(SIGSTOP)
+        let stopped = ContinuousClock.now
+        state = try check()
+        while state.status == 0 && stopped.duration(to: .now) < .seconds(10) {
+            usleep(100_000)
+            state = try check()
+        }
+        #expect(state.status == 1 && state.errors.contains("lu1: silent"), "\(state.output) \(state.errors)")
+        // Two periods of silence after the last heartbeat (sent at most a period before the stop), and the
+        // watch's tick of a second.
+        #expect(stopped.duration(to: .now) < .seconds(5))
+        let watchMetrics = try Command.run(
+            "curl", ["--silent", "--fail", "http://127.0.0.1:\(watch.metricsPort)/metrics"])
+        #expect(watchMetrics.contains(#"saatkond_watch_alarm{appliance="lu1"} 1"#), "\(watchMetrics)")
+        health.send(SIGCONT)
+        for _ in 0..<100 where state.status != 0 {
+            usleep(100_000)
+            state = try check()
+        }
+        #expect(state.status == 0, "\(state.output) \(state.errors)")
+        #expect(DevAppliance.read("\(root)/watch.err").contains("ALARM"))
+        #expect(DevAppliance.read("\(root)/watch.err").contains("alarm cleared"))
         health.send(SIGTERM)
         #expect(health.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+        watch.process.send(SIGTERM)
+        #expect(watch.process.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+    }
+
+    /// Home's `saatkond watch`, as an ordinary user, expecting heartbeats from lu1 (this appliance) every second.
+    func startWatch(root: String, executable: String) throws -> (process: ChildProcess, port: Int, metricsPort: Int) {
+        let port = try LoopbackPort.free()
+        let metricsPort = try LoopbackPort.free()
+        try FileManager.default.createDirectory(atPath: "\(root)/watch-state", withIntermediateDirectories: false)
+        try Self.watchUser.own("\(root)/watch-state")
+        try """
+        listen = 127.0.0.1:\(port)
+        certificate = \(root)/identity/appliance.pem
+        private-key = \(root)/identity/appliance-key.pem
+        appliance-ca = \(root)/identity/development-ca.pem
+        state = \(root)/watch-state
+        metrics-listen = 127.0.0.1:\(metricsPort)
+        appliance = lu1 \(root)/home/lu1-signing.pem 1
+        """.write(toFile: "\(root)/watch.conf", atomically: true, encoding: .utf8)
+        _ = try Command.run("chmod", ["0644", "\(root)/watch.conf"])
+        // Home keeps the appliance's attestation public key from its provisioning.
+        _ = try Command.run(
+            "install", ["-m", "0644", "\(root)/keys-state/signing.pem", "\(root)/home/lu1-signing.pem"])
+        let (command, arguments) = Self.watchUser.command(executable, ["watch", "--config", "\(root)/watch.conf"])
+        let process = try ChildProcess(
+            executable: command, arguments: arguments, output: "\(root)/watch.out", errors: "\(root)/watch.err")
+        try LoopbackPort.waitUntilListening(port, process: process)
+        return (process, port, metricsPort)
     }
 }
