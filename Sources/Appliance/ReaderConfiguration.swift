@@ -11,6 +11,8 @@ import ConfigurationFile
 ///     deny-list = /etc/saatkond/revoked.conf       (optional; both reloaded on SIGHUP)
 ///     member-root = /srv/saatkond/members          (or one `member = DIR` line per member)
 ///     keys-socket = /run/saatkond/keys.sock        (required: every segment key is unwrapped there)
+///     state-socket = /run/saatkond/reader.sock     (optional: named streams' lengths and heads, for the health
+///     state-reader-uid = 994                        service's reports; repeatable, the uids that may ask)
 ///
 /// There is no key file: the reader gets the journal key from the keys service, and each committed segment's data
 /// key unwrapped there, one at a time, as its uid (`reader-uid` in the keys configuration) may ask. It opens the
@@ -36,15 +38,20 @@ public struct ReaderConfiguration: Sendable, Hashable {
     public var memberRoot: String?
     /// The keys service's socket.
     public var keysSocket: String
+    /// The local socket that answers named streams' state, if any.
+    public var stateSocket: String?
+    /// Who may ask it (root always may).
+    public var stateReaderUIDs: Set<UInt32> = []
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "home-ca", "policy", "deny-list", "member", "member-root",
-        "keys-socket",
+        "keys-socket", "state-socket", "state-reader-uid",
     ]
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationFileError) {
-        let values = try ConfigurationFile(parsing: text, file: file, known: Self.known, repeatable: ["member"])
+        let values = try ConfigurationFile(
+            parsing: text, file: file, known: Self.known, repeatable: ["member", "state-reader-uid"])
         let listen = try values.required("listen")
         guard let (host, port) = IngestConfiguration.listenAddress(listen.value) else {
             throw values.mistake(listen, "listen must be HOST:PORT, found '\(listen.value)'")
@@ -57,6 +64,10 @@ public struct ReaderConfiguration: Sendable, Hashable {
         policy = try values.required("policy").value
         denyList = values.optional("deny-list")?.value
         keysSocket = try values.required("keys-socket").value
+        stateSocket = values.optional("state-socket")?.value
+        for entry in values.all("state-reader-uid") {
+            stateReaderUIDs.insert(try values.identifier(entry, key: "state-reader-uid"))
+        }
         members = values.all("member").map(\.value)
         memberRoot = values.optional("member-root")?.value
         switch (members.isEmpty, memberRoot) {

@@ -48,7 +48,11 @@ public struct ReaderService: Sendable {
                 trustedAuthorities: configuration.homeAuthority),
             policyFiles: policyFiles, receiptKey: NoReceipts(), applianceName: "",
             limits: ReceiverStateMachine.Limits(servesAppends: false), serving: "serving restores")
-        try await port.run(policy: policy, storage: store, logger: logger, onListening: onListening)
+        try await port.run(
+            policy: policy, storage: store, logger: logger, onListening: onListening,
+            alongside: configuration.stateSocket.map {
+                [StreamStateSocket(path: $0, readers: configuration.stateReaderUIDs, store: store, logger: logger)]
+            } ?? [])
     }
 }
 

@@ -43,7 +43,7 @@ struct ReplicationPort {
 
     func run(
         policy: AuthorizationPolicy, storage: ErasureCodedStore, logger: Logger,
-        onListening: @escaping @Sendable (SocketAddress) -> Void
+        onListening: @escaping @Sendable (SocketAddress) -> Void, alongside: [any Service] = []
     ) async throws {
         if !storage.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(storage.assembly)"])
@@ -64,7 +64,8 @@ struct ReplicationPort {
         let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         try await ServiceGroup(
             configuration: .init(
-                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)],
+                services: [.init(service: watchdog), .init(service: reloader), .init(service: server)]
+                    + alongside.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")

@@ -169,7 +169,7 @@ public enum ReportVerifier {
         }
         if let bootCount = claims.bootCount { parts.append("boot \(bootCount)") }
         if let array = claims.submods.array { parts.append("margin \(array.margin)") }
-        if !expectations.streams.isEmpty { parts.append("\(expectations.streams.count) streams as expected") }
+        if !expectations.streams.isEmpty { parts.append("expected streams held (\(expectations.streams.count))") }
         return parts.joined(separator: ", ")
     }
 }

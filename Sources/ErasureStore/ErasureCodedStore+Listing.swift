@@ -29,12 +29,21 @@ extension ErasureCodedStore {
                 continue
             }
         }
-        return page.names.map(summary(of:))
+        return page.names.map(summarise)
+    }
+
+    /// One stream's summary (as ``summaries(after:limit:where:)`` gives it), nil when no member has the stream: what
+    /// a report says of the streams a verifier names, without walking every stream.
+    public func summary(of name: StreamName) -> StreamSummary? {
+        let exists = members.values.contains {
+            FileSystemCalls.exists(MemberLayout(root: $0).streamDirectory(name.rawValue))
+        }
+        return exists ? summarise(name) : nil
     }
 
     /// The stream's durable length and head from a reader opened now (readers see durable state only), and the
     /// time of its last append.
-    private func summary(of name: StreamName) -> StreamSummary {
+    private func summarise(_ name: StreamName) -> StreamSummary {
         let lastAppend = lastAppendMilliseconds(of: name)
         do {
             let reader = try openReader(for: name)

@@ -1,18 +1,36 @@
 import Attestation
 import LocalControl
 
-/// Gathers what the other services say for a report: the disks service's bays, disks and array margin. A service
-/// that does not answer leaves its part out (a report says what is known, and a verifier that expects a margin
-/// refuses one without it).
+/// Gathers what the other services say for a report: the disks service's bays, disks and array margin, and the
+/// reader's state of the streams a verifier names. A service that does not answer leaves its part out (a report says
+/// what is known, and a verifier that expects a margin or a stream refuses one without it).
 public struct ApplianceFactsSource: Sendable {
     let disksSocket: String?
+    let readerSocket: String?
 
-    public init(disksSocket: String?) {
+    public init(disksSocket: String?, readerSocket: String? = nil) {
         self.disksSocket = disksSocket
+        self.readerSocket = readerSocket
     }
 
-    public func gather() -> ApplianceFacts {
+    public func gather(streams names: [String] = []) -> ApplianceFacts {
         var facts = ApplianceFacts()
+        if !names.isEmpty, let readerSocket,
+            let answer = try? LocalControlClient.request(
+                path: readerSocket, op: "streams", body: ["names": .array(names.map { .string($0) })],
+                timeout: .seconds(10)),
+            case .object(let streams)? = answer["streams"]
+        {
+            var claims: [String: AttestationClaims.StreamClaims] = [:]
+            for (name, value) in streams {
+                guard case .object(let state) = value, let length = state["length"]?.integerValue, length >= 0,
+                    let head = state["head"]?.stringValue
+                else { continue }
+                claims[name] = .init(
+                    length: UInt64(length), head: head, idleSeconds: state["idle-seconds"]?.integerValue)
+            }
+            facts.streams = claims
+        }
         guard let disksSocket,
             let state = try? LocalControlClient.request(path: disksSocket, op: "state", body: [:], timeout: .seconds(5))
         else { return facts }

@@ -10,6 +10,7 @@ import ConfigurationFile
 ///                                                          issued may ask for reports and metrics)
 ///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
 ///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
+///     reader-socket = /run/saatkond/reader.sock  (optional: the streams a verifier names; a `state-reader-uid`)
 ///     appliance-name = ee-embassy-lu-1
 ///     heartbeat = https://watch.home.example:9443/heartbeat   (repeatable: home's `saatkond watch` endpoints)
 ///     heartbeat-every = 30                       (seconds between heartbeats)
@@ -24,6 +25,8 @@ public struct HealthConfiguration: Sendable, Hashable {
     public var verifierAuthority: String
     public var keysSocket: String
     public var disksSocket: String?
+    /// The reader service's state socket, for the streams a verifier names.
+    public var readerSocket: String?
     public var applianceName: String
     /// Where heartbeats go; none sends none.
     public var heartbeats: [String] = []
@@ -37,7 +40,7 @@ public struct HealthConfiguration: Sendable, Hashable {
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "appliance-name",
-        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key",
+        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key", "reader-socket",
     ]
 
     public init(
@@ -71,6 +74,7 @@ public struct HealthConfiguration: Sendable, Hashable {
             verifierAuthority: try values.required("verifier-ca").value,
             keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value,
             applianceName: try values.required("appliance-name").value)
+        readerSocket = values.optional("reader-socket")?.value
         heartbeats = values.all("heartbeat").map(\.value)
         for entry in values.all("heartbeat") where !entry.value.hasPrefix("https://") {
             throw values.mistake(entry, "a heartbeat endpoint is an https:// URL, found '\(entry.value)'")

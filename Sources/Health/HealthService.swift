@@ -19,7 +19,7 @@ import Watchdog
 /// home's verifier CA), as one systemd service that pets its watchdog only while its event loops and the keys
 /// service answer.
 ///
-/// `GET /report?nonce=HEX` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics` Prometheus's
+/// `GET /report?nonce=HEX[&stream=NAME…]` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics` Prometheus's
 /// text. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
 /// ``ReportGate/limit`` are made at once, and more are answered 503 at once rather than queued.
 public struct HealthService: Sendable {
@@ -36,7 +36,10 @@ public struct HealthService: Sendable {
         let reporter = try AttestationReporter(
             keys: keys, applianceName: configuration.applianceName, version: HealthService.version)
         let endpoint = ReportEndpoint(
-            reporter: reporter, facts: ApplianceFactsSource(disksSocket: configuration.disksSocket), keys: keys,
+            reporter: reporter,
+            facts: ApplianceFactsSource(
+                disksSocket: configuration.disksSocket, readerSocket: configuration.readerSocket),
+            keys: keys,
             metrics: HealthMetrics(), logger: logger)
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
@@ -88,6 +91,8 @@ struct ReportEndpoint: Sendable {
     let metrics: HealthMetrics
     let logger: Logger
     let gate = ReportGate()
+    /// Streams one report may name (`&stream=NAME`, repeated): a report is bounded whatever the number of streams.
+    static let maximumStreams = 256
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -103,6 +108,11 @@ struct ReportEndpoint: Sendable {
             metrics.reportRefused()
             return Self.text(.badRequest, "give ?nonce= with 1…64 bytes in hexadecimal\n")
         }
+        let streams = request.uri.queryParameters.getAll("stream").map { String($0) }
+        guard streams.count <= Self.maximumStreams else {
+            metrics.reportRefused()
+            return Self.text(.badRequest, "at most \(Self.maximumStreams) streams in one report\n")
+        }
         guard gate.enter() else {
             metrics.reportRefused()
             return Self.text(.serviceUnavailable, "reports are being made for other verifiers; ask again in a moment\n")
@@ -112,7 +122,7 @@ struct ReportEndpoint: Sendable {
         do {
             // The keys socket and the disks socket are blocking calls: off the event loops and the async pool.
             let token = try await NIOThreadPool.singleton.runIfActive {
-                try reporter.report(nonce: nonce, facts: facts.gather())
+                try reporter.report(nonce: nonce, facts: facts.gather(streams: streams))
             }
             metrics.reportMade(after: ContinuousClock.now - started)
             var headers = HTTPFields()

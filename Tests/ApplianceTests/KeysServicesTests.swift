@@ -147,10 +147,13 @@ struct KeysServicesTests {
             "\(root)/refused",
         ])
         #expect(refused.status != 0)
-        try restoreThroughTheReader(root: root, identity: identity, socket: socket, executable: executable)
+        let reader = try restoreThroughTheReader(root: root, identity: identity, socket: socket, executable: executable)
+        defer { reader.terminate() }
         try attestThroughTheHealthService(
             root: root, identity: identity, socket: socket, executable: executable, measurements: measurements,
             keys: keys)
+        reader.send(SIGTERM)
+        #expect(reader.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
         ingest.send(SIGTERM)
         #expect(ingest.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
         keys.send(SIGTERM)
@@ -182,10 +185,11 @@ struct KeysServicesTests {
 
     /// The reader, as its own user in ingest's group: restores what ingest committed and holds open, byte for byte,
     /// with every segment key unwrapped by the keys service; refuses appends; cannot write to a member; and, with
-    /// the keys service gone, refuses restores with the reason and harms nothing.
+    /// the keys service gone, refuses restores with the reason and harms nothing. Left running (its state socket
+    /// serves the health service's reports); the caller stops it.
     func restoreThroughTheReader(
         root: String, identity: DevelopmentIdentity, socket: String, executable: String
-    ) throws {
+    ) throws -> ChildProcess {
         func saatkond(_ arguments: [String]) throws -> CommandResult {
             try runSaatkond(arguments, scratch: root, executable: executable)
         }
@@ -198,13 +202,19 @@ struct KeysServicesTests {
         policy = \(root)/authorization.conf
         member-root = \(root)/members
         keys-socket = \(socket)
+        state-socket = \(root)/reader-run/reader.sock
+        state-reader-uid = \(Self.healthUser.id)
         """.write(toFile: "\(root)/reader.conf", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: "\(root)/reader-run", withIntermediateDirectories: false)
+        try Self.readerUser.own("\(root)/reader-run")
+        _ = try Command.run("chmod", ["0755", "\(root)/reader-run"])
         _ = try Command.run("chmod", ["0644", "\(root)/reader.conf"])
         _ = try Command.run("chmod", ["-R", "g+rX", "\(root)/identity"])
         let (command, arguments) = Self.readerUser.command(executable, ["reader", "--config", "\(root)/reader.conf"])
         let reader = try ChildProcess(
             executable: command, arguments: arguments, output: "\(root)/reader.out", errors: "\(root)/reader.err")
-        defer { reader.terminate() }
+        var handedOver = false
+        defer { if !handedOver { reader.terminate() } }
         try LoopbackPort.waitUntilListening(port, process: reader)
         let client = [
             "--connect", "127.0.0.1:\(port)", "--ca", identity.authorityCertificate.string, "--cert",
@@ -238,8 +248,8 @@ struct KeysServicesTests {
         let again = try saatkond(["restore"] + client + ["--stream", "ee.keys", "--output", "\(root)/again"])
         #expect(again.status == 0, "\(again.errors)")
         #expect(sameBytes("\(root)/input", "\(root)/again"))
-        reader.send(SIGTERM)
-        #expect(reader.waitForExit(timeout: 20).map(exitCode(fromWaitStatus:)) == 0)
+        handedOver = true
+        return reader
     }
 
     /// The health service, as its own user (a signer on the keys socket): a verifier with a certificate of home's
@@ -263,6 +273,7 @@ struct KeysServicesTests {
         private-key = \(root)/identity/appliance-key.pem
         verifier-ca = \(root)/identity/development-ca.pem
         keys-socket = \(socket)
+        reader-socket = \(root)/reader-run/reader.sock
         appliance-name = ee-test-lu-1
         heartbeat = https://127.0.0.1:\(watch.port)/heartbeat
         heartbeat-every = 1
@@ -290,13 +301,18 @@ struct KeysServicesTests {
             identity.senderCertificate.string, "--key", identity.senderKey.string,
         ]
         let url = "https://127.0.0.1:\(port)"
-        try Command.run("curl", verifier + ["--output", "\(root)/report.jwt", "\(url)/report?nonce=\(nonce)"])
+        try Command.run(
+            "curl", verifier + ["--output", "\(root)/report.jwt", "\(url)/report?nonce=\(nonce)&stream=ee.keys"])
         let pcrs = measurements.sorted { $0.key < $1.key }.flatMap { ["--pcr", "\($0.key)=\(Hex.encode($0.value))"] }
+        // The report holds the stream the sender's receipt covers, at its length and head.
         let verified = try saatkond(
-            ["verify", "\(root)/report.jwt", "--public-key", "\(root)/keys-state/signing.pem", "--nonce", nonce]
-                + pcrs)
+            [
+                "verify", "\(root)/report.jwt", "--public-key", "\(root)/keys-state/signing.pem", "--nonce", nonce,
+                "--expect-receipt", "\(root)/input.receipt",
+            ] + pcrs)
         #expect(verified.status == 0, "\(verified.errors) \(DevAppliance.read("\(root)/health.err"))")
         #expect(verified.output.hasPrefix("trusted: ee-test-lu-1, keys unsealed, measurements as expected"))
+        #expect(verified.output.contains("expected streams held (1)"), "\(verified.output)")
         let replayed = try saatkond(
             ["verify", "\(root)/report.jwt", "--public-key", "\(root)/keys-state/signing.pem", "--nonce", "0011"]
                 + pcrs)
