@@ -19,6 +19,9 @@ public struct EventLoopLivenessCheck: LivenessCheck {
     /// Checks the loops of `group`.
     public init(group: any EventLoopGroup) {
         self.group = group
+        #if DEBUG
+            EventLoopWedgeHook.install(for: group)
+        #endif
     }
 
     /// Probes every loop concurrently.

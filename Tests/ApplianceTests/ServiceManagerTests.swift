@@ -27,4 +27,27 @@ struct ServiceManagerTests {
         #expect(appliance.stop() == 0, "\(appliance.errors)")
         #expect(socket.receive(timeout: .seconds(5)) { $0.contains(text: "STOPPING=1") } != nil)
     }
+
+    @Test("a hung service stops petting within its interval and says why (an event loop wedged by the test hook)")
+    func wedgedEventLoop() throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-notify")
+        defer { scratch.remove() }
+        let socket = try DatagramSocket(path: "\(scratch.path)/notify")
+        defer { socket.remove() }
+        let appliance = try DevAppliance(
+            state: "\(scratch.path)/state", logs: scratch.path,
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": nil])
+        defer { appliance.kill9() }
+        #expect(socket.receive(timeout: .seconds(10)) { $0.contains(text: "READY=1") } != nil)
+        #expect(socket.receive(timeout: .seconds(2)) { $0.contains(text: "WATCHDOG=1") } != nil)
+        // SIGUSR1 wedges an event loop (debug builds only): the next round's probe goes unanswered.
+        appliance.send(SIGUSR1)
+        let wedged = ContinuousClock.now
+        let status = socket.receive(timeout: .seconds(2)) { $0.contains(text: "STATUS=") }
+        #expect(status.map { String(decoding: $0, as: UTF8.self) }?.contains("did not answer") == true)
+        // Within its interval (200 ms) plus the check's deadline (100 ms), and then no pet for a whole timeout.
+        #expect(wedged.duration(to: .now) < .seconds(1))
+        while socket.receive(timeout: .milliseconds(50), where: { _ in true }) != nil {}
+        #expect(socket.receive(timeout: .milliseconds(800)) { $0.contains(text: "WATCHDOG=1") } == nil)
+    }
 }
