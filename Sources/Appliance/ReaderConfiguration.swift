@@ -11,7 +11,7 @@ import ConfigurationFile
 ///     deny-list = /etc/saatkond/revoked.conf       (optional; both reloaded on SIGHUP)
 ///     member-root = /srv/saatkond/members          (or one `member = DIR` line per member)
 ///     keys-socket = /run/saatkond/keys.sock        (required: every segment key is unwrapped there)
-///     state-socket = /run/saatkond/reader.sock     (optional: named streams' lengths and heads, for the health
+///     state-socket = /run/saatkond-reader/reader.sock  (optional: named streams' lengths and heads, for the health
 ///     state-reader-uid = 994                        service's reports; repeatable, the uids that may ask)
 ///
 /// There is no key file: the reader gets the journal key from the keys service, and each committed segment's data

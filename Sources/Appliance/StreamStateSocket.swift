@@ -20,6 +20,10 @@ struct StreamStateSocket: Service {
 
     func run() async throws {
         let store = self.store
+        // One scan at a time, on a thread of its own: never in the way of restores, and at most the server's
+        // connections waiting.
+        let scans = NIOThreadPool(numberOfThreads: 1)
+        scans.start()
         let server = LocalControlServer(
             path: path, mode: 0o666, group: nil, access: LocalAccess(rules: ["streams": readers]),
             group: MultiThreadedEventLoopGroup.singleton
@@ -32,7 +36,7 @@ struct StreamStateSocket: Service {
             guard names.count == values.count else {
                 return LocalReply(["error": "a name in \"names\" is not a stream name"])
             }
-            let summaries = try? await NIOThreadPool.singleton.runIfActive {
+            let summaries = try? await scans.runIfActive {
                 names.map { (name: $0, summary: store.summary(of: $0)) }
             }
             let now = UInt64(Date().timeIntervalSince1970 * 1000)
@@ -55,5 +59,6 @@ struct StreamStateSocket: Service {
         logger.info("stream state socket ready", metadata: ["socket": "\(path)"])
         try? await gracefulShutdown()
         try? await server.stop()
+        try? await scans.shutdownGracefully()
     }
 }

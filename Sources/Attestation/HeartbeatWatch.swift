@@ -58,8 +58,10 @@ public struct HeartbeatWatch: Sendable {
             return .failure(
                 AttestationError("heartbeat \(sequence) of \(appliance) is not newer than \(last): replayed"))
         }
-        guard issuedAt <= now + configured.period else {
-            return .failure(AttestationError("the heartbeat of \(appliance) is dated \(issuedAt - now) s ahead"))
+        // Dates far from now are refused before any arithmetic on them: a signed heartbeat may still carry any number.
+        guard issuedAt >= 0, issuedAt <= now + configured.period else {
+            return .failure(
+                AttestationError("the heartbeat of \(appliance) is dated \(issuedAt), not near now (\(now))"))
         }
         status.lastSequence = sequence
         status.lastIssued = issuedAt
@@ -131,5 +133,14 @@ public enum HeartbeatSequence {
     public static func decode(_ nonce: String) -> UInt64? {
         guard let bytes = Base64URL.decode(nonce), bytes.count == 8 else { return nil }
         return bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The sequence of a heartbeat made at `issuedAt`: the milliseconds since 1970 it was made at, so within a
+    /// second or two of its `iat`. A report (whose nonce a verifier chose, and which carries a quote) passed off as
+    /// a heartbeat fails this, and cannot push the watch's last sequence out of reach of the real heartbeats.
+    public static func sequence(of claims: AttestationClaims) -> UInt64? {
+        guard claims.submods.tpm == nil, claims.issuedAt >= 0, let sequence = decode(claims.nonce) else { return nil }
+        let seconds = Int64(clamping: sequence / 1000)
+        return abs(seconds - claims.issuedAt) <= 2 ? sequence : nil
     }
 }

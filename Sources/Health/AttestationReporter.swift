@@ -4,6 +4,7 @@ import Foundation
 import HashChain
 import Keys
 import LocalControl
+import Logging
 import Receipts
 import TPM2
 
@@ -16,12 +17,18 @@ public struct AttestationReporter: Sendable {
     let version: String
     let buildDigest: String
     let now: @Sendable () -> Int64
+    let logger: Logger
+
+    /// The longest nonce: TPM2B_DATA holds a digest of the TPM's largest hash, 32 bytes on a TPM with SHA-256 only.
+    public static let maximumNonceByteCount = 32
 
     /// A reporter asking `keys`; the build digest is the SHA-256 of the running executable.
     public init(
         keys: KeysClient, applianceName: String, version: String,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+        logger: Logger = Logger(label: "saatkond.health")
     ) throws {
+        self.logger = logger
         self.keys = keys
         self.applianceName = applianceName
         self.version = version
@@ -29,11 +36,11 @@ public struct AttestationReporter: Sendable {
         buildDigest = try SystemFacts.executableDigest()
     }
 
-    /// A report for `nonce` (1…64 bytes). A keys service that cannot quote (zeroized, software keys) gives a report
+    /// A report for `nonce` (1…32 bytes). A keys service that cannot quote (zeroized, software keys) gives a report
     /// without a quote, which says its state; a verifier refuses it, saying there is no quote.
     public func report(nonce: [UInt8], facts: ApplianceFacts = ApplianceFacts()) throws -> CompactJWS {
-        guard (1...TPMConnection.maximumNonceByteCount).contains(nonce.count) else {
-            throw AttestationError("a nonce has 1…\(TPMConnection.maximumNonceByteCount) bytes, not \(nonce.count)")
+        guard (1...Self.maximumNonceByteCount).contains(nonce.count) else {
+            throw AttestationError("a nonce has 1…\(Self.maximumNonceByteCount) bytes, not \(nonce.count)")
         }
         return try sign(nonce: nonce, quoted: true, facts: facts)
     }
@@ -55,7 +62,7 @@ public struct AttestationReporter: Sendable {
         let signingKey = try P256PublicKey(pemRepresentation: pem)
         var quote: AttestationClaims.TPMQuoteClaims?
         var bootCount: Int64?
-        if quoted, let evidence = try? keys.quote(nonce: nonce) {
+        if quoted, let evidence = quoteOrNil(nonce) {
             var values: [String: String] = [:]
             for (index, value) in evidence.values { values["\(index)"] = Hex.encode(value) }
             quote = AttestationClaims.TPMQuoteClaims(
@@ -75,6 +82,17 @@ public struct AttestationReporter: Sendable {
                 array: facts.array, disks: facts.disks, streams: facts.streams, watchdog: facts.watchdog,
                 audit: facts.audit))
         return try AttestationToken.make(claims, keyID: keyID) { try keys.sign($0) }
+    }
+
+    /// The keys service's quote, nil (and logged) when it gives none: the report then says the keys' state and a
+    /// verifier refuses it for want of a quote.
+    private func quoteOrNil(_ nonce: [UInt8]) -> QuoteEvidence? {
+        do {
+            return try keys.quote(nonce: nonce)
+        } catch {
+            logger.error("the report goes without a quote", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// RFC 9711's UEID of type RAND (0x01): the SHA-256 of the signing key's point, itself made at random in the TPM.

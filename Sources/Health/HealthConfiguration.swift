@@ -10,7 +10,7 @@ import ConfigurationFile
 ///                                                          issued may ask for reports and metrics)
 ///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
 ///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
-///     reader-socket = /run/saatkond/reader.sock  (optional: the streams a verifier names; a `state-reader-uid`)
+///     reader-socket = /run/saatkond-reader/reader.sock  (optional: the streams a verifier names; a `state-reader-uid`)
 ///     appliance-name = ee-embassy-lu-1
 ///     heartbeat = https://watch.home.example:9443/heartbeat   (repeatable: home's `saatkond watch` endpoints)
 ///     heartbeat-every = 30                       (seconds between heartbeats)

@@ -1,5 +1,6 @@
 import Attestation
 import Prometheus
+import Synchronization
 
 /// The figures home's monitoring scrapes from `/metrics`: the key state, the array's margin, the disks' states, and
 /// the reports served. Labels are states and bay names only: no secret, no stream, no content.
@@ -10,6 +11,8 @@ final class HealthMetrics: Sendable {
     private let reportSeconds: DurationHistogram
     private let margin: Gauge
     private let keyStates: [String: Gauge]
+    /// The disk states seen so far (a handful: the lifecycle's states).
+    private let diskStates = Mutex<Set<String>>([])
 
     static let keyStateNames = ["unprovisioned", "unsealed", "locked", "zeroized", "unreachable"]
 
@@ -62,8 +65,13 @@ final class HealthMetrics: Sendable {
         if let disks = facts.disks {
             var counts: [String: Int64] = [:]
             for disk in disks.values { counts[disk.state, default: 0] += 1 }
-            for (state, count) in counts {
-                registry.makeGauge(descriptor: Self.disksByState, labels: [("state", state)]).set(count)
+            // A state no bay is in any more reads 0, not the count it last had.
+            let states = diskStates.withLock { seen in
+                seen.formUnion(counts.keys)
+                return seen
+            }
+            for state in states {
+                registry.makeGauge(descriptor: Self.disksByState, labels: [("state", state)]).set(counts[state] ?? 0)
             }
         }
     }

@@ -21,7 +21,7 @@ import Watchdog
 ///
 /// `GET /report?nonce=HEX[&stream=NAME…]` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics` Prometheus's
 /// text. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
-/// ``ReportGate/limit`` are made at once, and more are answered 503 at once rather than queued.
+/// ``ReportGate/reports`` are made at once, and more are answered 503 at once rather than queued.
 public struct HealthService: Sendable {
     let configuration: HealthConfiguration
     let logger: Logger
@@ -34,9 +34,15 @@ public struct HealthService: Sendable {
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         let keys = KeysClient(socket: configuration.keysSocket)
         let reporter = try AttestationReporter(
-            keys: keys, applianceName: configuration.applianceName, version: HealthService.version)
+            keys: keys, applianceName: configuration.applianceName, version: HealthService.version, logger: logger)
+        // Reports and metrics wait on the keys, disks and reader sockets: on threads of their own, as many as
+        // reports may be made at once, so that neither NIO's shared pool nor the watchdog's check waits behind them.
+        let work = NIOThreadPool(numberOfThreads: ReportGate.reports)
+        work.start()
+        let checks = NIOThreadPool(numberOfThreads: 1)
+        checks.start()
         let endpoint = ReportEndpoint(
-            reporter: reporter,
+            reporter: reporter, pool: work,
             facts: ApplianceFactsSource(
                 disksSocket: configuration.disksSocket, readerSocket: configuration.readerSocket),
             keys: keys,
@@ -47,7 +53,8 @@ public struct HealthService: Sendable {
                 trustedAuthorities: configuration.verifierAuthority))
         let group = MultiThreadedEventLoopGroup.singleton
         let app = Application(
-            router: endpoint.router(), server: try .tls(.http1(), tlsConfiguration: tls),
+            router: endpoint.router(),
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(30))), tlsConfiguration: tls),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 if let address = channel.localAddress {
@@ -56,7 +63,7 @@ public struct HealthService: Sendable {
                 }
             }, eventLoopGroupProvider: .shared(group), logger: logger)
         let watchdog = try WatchdogService(
-            checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys)], logger: logger)
+            checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys, pool: checks)], logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: watchdog), .init(service: app),
         ]
@@ -76,6 +83,8 @@ public struct HealthService: Sendable {
         try await ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
+        try? await work.shutdownGracefully()
+        try? await checks.shutdownGracefully()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
     }
 
@@ -86,11 +95,14 @@ public struct HealthService: Sendable {
 /// The report and metrics routes, and what they cost.
 struct ReportEndpoint: Sendable {
     let reporter: AttestationReporter
+    let pool: NIOThreadPool
     let facts: ApplianceFactsSource
     let keys: KeysClient
     let metrics: HealthMetrics
     let logger: Logger
-    let gate = ReportGate()
+    let gate = ReportGate(limit: ReportGate.reports)
+    /// One scrape at a time; another meanwhile is answered 503 at once.
+    let metricsGate = ReportGate(limit: 1)
     /// Streams one report may name (`&stream=NAME`, repeated): a report is bounded whatever the number of streams.
     static let maximumStreams = 256
 
@@ -103,10 +115,12 @@ struct ReportEndpoint: Sendable {
 
     func report(_ request: Request) async throws -> Response {
         guard let hex = request.uri.queryParameters["nonce"].map(String.init), let nonce = Hex.decode(hex.lowercased()),
-            (1...64).contains(nonce.count)
+            (1...AttestationReporter.maximumNonceByteCount).contains(nonce.count)
         else {
             metrics.reportRefused()
-            return Self.text(.badRequest, "give ?nonce= with 1…64 bytes in hexadecimal\n")
+            return Self.text(
+                .badRequest,
+                "give ?nonce= with 1…\(AttestationReporter.maximumNonceByteCount) bytes in hexadecimal\n")
         }
         let streams = request.uri.queryParameters.getAll("stream").map { String($0) }
         guard streams.count <= Self.maximumStreams else {
@@ -121,7 +135,7 @@ struct ReportEndpoint: Sendable {
         let started = ContinuousClock.now
         do {
             // The keys socket and the disks socket are blocking calls: off the event loops and the async pool.
-            let token = try await NIOThreadPool.singleton.runIfActive {
+            let token = try await pool.runIfActive {
                 try reporter.report(nonce: nonce, facts: facts.gather(streams: streams))
             }
             metrics.reportMade(after: ContinuousClock.now - started)
@@ -137,7 +151,9 @@ struct ReportEndpoint: Sendable {
     }
 
     func metricsText() async throws -> Response {
-        let gathered = try await NIOThreadPool.singleton.runIfActive { () -> (String, ApplianceFacts) in
+        guard metricsGate.enter() else { return Self.text(.serviceUnavailable, "a scrape is under way\n") }
+        defer { metricsGate.leave() }
+        let gathered = try await pool.runIfActive { () -> (String, ApplianceFacts) in
             let state = (try? keys.status())?["state"]?.stringValue ?? "unreachable"
             return (state, facts.gather())
         }
@@ -154,14 +170,20 @@ struct ReportEndpoint: Sendable {
     }
 }
 
-/// At most `limit` reports in the making at once.
+/// At most `limit` requests of a kind in the making at once.
 final class ReportGate: Sendable {
-    static let limit = 2
+    /// Reports at once: the TPM makes one quote at a time, so a second waits for the first, and a third is refused.
+    static let reports = 2
+    let limit: Int
     private let inFlight = Mutex(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
 
     func enter() -> Bool {
         inFlight.withLock { count in
-            guard count < Self.limit else { return false }
+            guard count < limit else { return false }
             count += 1
             return true
         }
@@ -175,11 +197,13 @@ final class ReportGate: Sendable {
 /// Passes while the keys service answers its status: without it no report can be signed.
 struct KeysAnswerCheck: LivenessCheck {
     let keys: KeysClient
+    /// A thread of its own: a check waiting behind the reports would fail for their sake.
+    let pool: NIOThreadPool
 
     func check(deadline: Duration) async -> LivenessResult {
         let client = KeysClient(socket: keys.socket, timeout: deadline)
         do {
-            _ = try await NIOThreadPool.singleton.runIfActive { try client.status() }
+            _ = try await pool.runIfActive { try client.status() }
             return .passed
         } catch {
             return .failed(reason: "the keys service does not answer at \(keys.socket): \(error)")

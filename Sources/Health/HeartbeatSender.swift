@@ -37,8 +37,16 @@ struct HeartbeatSender: Service {
                 let token = try await NIOThreadPool.singleton.runIfActive {
                     try reporter.heartbeat(sequence: sequence, facts: facts.gather())
                 }
-                for endpoint in endpoints {
-                    let outcome = await push(token.compact, to: endpoint, with: client)
+                // All at once: an endpoint that does not answer must not hold back the others' heartbeats.
+                let outcomes = await withTaskGroup(of: (String, String?).self) { group in
+                    for endpoint in endpoints {
+                        group.addTask { (endpoint, await push(token.compact, to: endpoint, with: client)) }
+                    }
+                    var outcomes: [(String, String?)] = []
+                    for await outcome in group { outcomes.append(outcome) }
+                    return outcomes
+                }
+                for (endpoint, outcome) in outcomes {
                     if outcome != failing[endpoint] {
                         if let outcome {
                             logger.error(

@@ -50,7 +50,8 @@ public struct WatchService: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
                 service: Application(
-                    router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+                    router: router,
+                    server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(30))), tlsConfiguration: tls),
                     configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
                     onServerRunning: { channel in channel.localAddress.map(onListening) },
                     eventLoopGroupProvider: .shared(group), logger: logger)),
@@ -130,8 +131,9 @@ final class WatchedAppliances: Sendable {
             logger.warning("a heartbeat signed by no watched appliance was refused")
             return Self.text(.forbidden, "signed by no appliance this watch knows\n")
         }
-        guard let sequence = HeartbeatSequence.decode(claims.nonce) else {
-            return Self.text(.badRequest, "the heartbeat's eat_nonce is not a sequence number\n")
+        guard let sequence = HeartbeatSequence.sequence(of: claims) else {
+            logger.warning("a token that is not a heartbeat was refused", metadata: ["appliance": "\(name)"])
+            return Self.text(.badRequest, "not a heartbeat: a quote, or an eat_nonce that is not its time\n")
         }
         let outcome = watch.withLock {
             $0.received(from: name, sequence: sequence, issuedAt: claims.issuedAt, trouble: claims.trouble, now: now)

@@ -32,6 +32,13 @@ struct Verify: ParsableCommand {
         help: "A report: an expected measurement, INDEX=HEX (SHA-256 bank); repeat for each PCR home expects.")
     var pcrs: [String] = []
 
+    @Flag(
+        help: """
+            A report: expect no measurements (the quote is still checked, but any software passes); without it at \
+            least one --pcr is required.
+            """)
+    var noMeasurements = false
+
     @Option(help: "A report: the oldest accepted, in seconds.")
     var maxAge: Int64 = 300
 
@@ -148,6 +155,11 @@ extension Verify {
                 throw CommandFailure("saatkond verify: --pcr must be INDEX=64 hexadecimal digits, found '\(pcr)'")
             }
             measurements[index] = value
+        }
+        guard !measurements.isEmpty || noMeasurements else {
+            throw CommandFailure(
+                "saatkond verify: a report is checked against the measurements home expects: give --pcr INDEX=HEX "
+                    + "(or --no-measurements, and any software passes)")
         }
         do {
             let key = try ReceiptVerifier.publicKey(at: keyPath)

@@ -83,3 +83,36 @@ struct HeartbeatWatchTests {
         #expect(HeartbeatSequence.decode("not base64url!") == nil)
     }
 }
+
+extension HeartbeatWatchTests {
+    @Test("a heartbeat's sequence is its time; a report (with a quote, or a verifier's nonce) is not a heartbeat")
+    func onlyHeartbeats() {
+        let issued: Int64 = Self.start
+        func claims(nonce: [UInt8], issuedAt: Int64 = issued, quoted: Bool = false) -> AttestationClaims {
+            AttestationClaims(
+                nonce: Base64URL.encode(nonce), ueid: "", issuedAt: issuedAt, softwareVersion: ["t"], appliance: "lu1",
+                buildDigest: "",
+                submods: .init(
+                    tpm: quoted ? .init(attest: "", signature: "", pcrs: "sha256:0", values: [:]) : nil,
+                    keys: .init(state: "unsealed")))
+        }
+        let sequence = UInt64(issued) * 1000 + 417
+        #expect(HeartbeatSequence.sequence(of: claims(nonce: HeartbeatSequence.encode(sequence))) == sequence)
+        #expect(HeartbeatSequence.sequence(of: claims(nonce: HeartbeatSequence.encode(.max))) == nil)
+        #expect(HeartbeatSequence.sequence(of: claims(nonce: HeartbeatSequence.encode(sequence), quoted: true)) == nil)
+        #expect(
+            HeartbeatSequence.sequence(of: claims(nonce: HeartbeatSequence.encode(sequence), issuedAt: .min)) == nil)
+        #expect(HeartbeatSequence.sequence(of: claims(nonce: Array(repeating: 7, count: 32))) == nil)
+    }
+
+    @Test("dates at the ends of Int64 are refused, never trapped on")
+    func extremeDates() {
+        var watch = Self.watch()
+        for issued in [Int64.min, -1, .max] {
+            #expect(throws: AttestationError.self) {
+                try watch.received(from: "lu1", sequence: 1, issuedAt: issued, trouble: nil, now: Self.start).get()
+            }
+        }
+        #expect(watch.tick(now: .max).count == 2)
+    }
+}

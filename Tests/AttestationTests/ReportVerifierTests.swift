@@ -105,7 +105,7 @@ struct ReportVerifierTests {
             "a PCR other than expected", "a stale report", "a quote for another nonce",
             "values the quote does not cover",
             "a redundancy margin too small", "a stream shorter than its receipt", "a stream with another head",
-            "another key", "no quote",
+            "another key", "no quote", "a date at the end of time",
         ])
     func refused(_ case: String) throws {
         let verdict: ReportVerdict
@@ -156,6 +156,10 @@ struct ReportVerifierTests {
             verdict = ReportVerifier.verify(
                 signed.token, key: try P256PrivateKey().publicKey, expectations: expected, now: Self.now)
             #expect(verdict.reason.contains("signature does not verify"))
+        case "a date at the end of time":
+            verdict = Self.verdict(try Self.report(issuedAt: .min))
+            #expect(verdict.reason.contains("is dated"))
+            #expect(!Self.verdict(try Self.report(issuedAt: .max)).trusted)
         default:
             verdict = Self.verdict(try Self.report { $0.submods.tpm = nil })
             #expect(verdict.reason.contains("no TPM quote"))

@@ -109,6 +109,14 @@ struct AttestationTPMTests {
             let error = #expect(throws: Command.Failure.self) { try Command.run(executable, arguments + extra) }
             #expect(error?.description.contains(reason) == true, "\(String(describing: error))")
         }
+        // Without expected measurements any software would pass: refused unless asked for by name.
+        let bare = [
+            "verify", "\(directory)/report.txt", "--public-key", "\(directory)/verify-key.pem", "--nonce",
+            Hex.encode(nonce),
+        ]
+        let error = #expect(throws: Command.Failure.self) { try Command.run(executable, bare) }
+        #expect(error?.description.contains("give --pcr") == true, "\(String(describing: error))")
+        #expect(try Command.run(executable, bare + ["--no-measurements"]).contains("no measurements expected"))
     }
 
     static func checkWithPyJWT(token: String, key: P256PublicKey, nonce: [UInt8], in directory: String) throws {
