@@ -214,7 +214,7 @@ let package = Package(
             name: "Keys",
             dependencies: [
                 "TPM2", "Escrow", "CryptoPrimitives", "HPKE", "StoreFormat", "LocalControl", "CustodyLog", "Receipts",
-                "DurableFiles", "Systemd", "ConfigurationFile", "HashChain",
+                "DurableFiles", "Systemd", "ConfigurationFile", "HashChain", "Watchdog", "LivenessGate",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

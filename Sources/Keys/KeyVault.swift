@@ -35,6 +35,10 @@ public protocol KeyVault: Sendable {
     /// values read just after; throws when the vault has no TPM (software keys).
     func quote(nonce: [UInt8]) throws -> QuoteEvidence
 
+    /// Asks the vault something it must answer (the TPM: one random byte), for the watchdog's check; throws when it
+    /// cannot.
+    func probe() throws
+
     /// Destroys the keys for good: the TPM objects evicted, the sealed files overwritten and removed.
     func zeroize() throws
 }

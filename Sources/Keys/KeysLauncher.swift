@@ -1,7 +1,9 @@
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SystemPackage
 import Systemd
+import Watchdog
 
 /// Starts `saatkond keys` from its configuration: the TPM vault, the service, systemd's notifications.
 public enum KeysLauncher {
@@ -16,9 +18,15 @@ public enum KeysLauncher {
         ) { state in
             _ = try? ServiceManager.notify("READY=1\nSTATUS=keys \(state)")
         }
+        let watchdog = try WatchdogService(
+            checks: [
+                EventLoopLivenessCheck(group: MultiThreadedEventLoopGroup.singleton), VaultAnswersCheck(vault: vault),
+            ],
+            logger: logger)
         try await ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [.init(service: watchdog), .init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         ).run()
         _ = try? ServiceManager.notify("STOPPING=1")
     }

@@ -48,6 +48,8 @@ public struct SoftwareKeyVault: KeyVault {
         try signingKey().signature(for: message)
     }
 
+    public func probe() throws {}
+
     public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
         throw KeysError("software keys have no TPM: there is no quote of the measurements (development only)")
     }

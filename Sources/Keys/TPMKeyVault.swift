@@ -102,6 +102,10 @@ public final class TPMKeyVault: KeyVault {
         try tpm.sign(message, with: configuration.signingHandle).raw
     }
 
+    public func probe() throws {
+        _ = try tpm.randomBytes(count: 1)
+    }
+
     public func quote(nonce: [UInt8]) throws -> QuoteEvidence {
         let quote = try tpm.quote(pcrs: configuration.pcrs, nonce: nonce, with: configuration.signingHandle)
         return QuoteEvidence(

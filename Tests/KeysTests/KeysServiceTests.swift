@@ -269,3 +269,22 @@ struct KeysServiceTests {
         try await running.stop()
     }
 }
+
+extension KeysServiceTests {
+    @Test("the watchdog's TPM check passes while the TPM answers, fails with the reason while it hangs, and recovers")
+    func vaultAnswersCheck() async throws {
+        let fixture = try KeysFixture()
+        defer { fixture.remove() }
+        let check = VaultAnswersCheck(vault: try TPMKeyVault(configuration: fixture.configuration))
+        #expect(await check.check(deadline: .seconds(5)) == .passed)
+        fixture.tpm.send(SIGSTOP)
+        let hung = await check.check(deadline: .milliseconds(300))
+        fixture.tpm.send(SIGCONT)
+        guard case .failed(let reason) = hung else {
+            Issue.record("a hung TPM passed the check")
+            return
+        }
+        #expect(reason.contains("the TPM does not answer"), "\(reason)")
+        #expect(await check.check(deadline: .seconds(10)) == .passed)
+    }
+}

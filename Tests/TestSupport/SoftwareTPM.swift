@@ -77,6 +77,11 @@ public final class SoftwareTPM {
         return try await body(tpm)
     }
 
+    /// Sends swtpm `signal` by its pid (SIGSTOP hangs the TPM, SIGCONT lets it answer again).
+    public func send(_ signal: Int32) {
+        process.send(signal)
+    }
+
     /// Stops swtpm by its pid (SIGTERM, then SIGKILL after a grace period) and removes its state.
     public func stop() {
         process.terminate()
