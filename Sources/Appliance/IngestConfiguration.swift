@@ -1,3 +1,5 @@
+import ConfigurationFile
+
 /// The configuration of `saatkond ingest`, parsed from a file of `key = value` lines.
 ///
 ///     # the production receiver
@@ -94,7 +96,7 @@ public struct IngestConfiguration: Sendable, Hashable {
             lines[key] = index + 1
         }
         let listen = values["listen"]?.first ?? ""
-        guard let (host, port) = Self.listenAddress(listen) else {
+        guard let (host, port) = ConfigurationFile.address(listen) else {
             if let line = lines["listen"] {
                 throw ConfigurationError("\(file):\(line): listen must be HOST:PORT, found '\(listen)'")
             }
@@ -138,18 +140,6 @@ public struct IngestConfiguration: Sendable, Hashable {
         signingKey = values["signing-key"]?.first ?? ""
         applianceName = values["appliance-name"]![0]
         denyList = values["deny-list"]?.first
-    }
-}
-
-extension IngestConfiguration {
-    /// `HOST:PORT` (an IPv6 host in brackets) as the host and the port; nil when it is not one.
-    static func listenAddress(_ listen: String) -> (host: String, port: Int)? {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-            (1...65535).contains(port), colon != listen.startIndex
-        else { return nil }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }
 

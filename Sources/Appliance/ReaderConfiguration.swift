@@ -52,12 +52,7 @@ public struct ReaderConfiguration: Sendable, Hashable {
     public init(parsing text: String, file: String) throws(ConfigurationFileError) {
         let values = try ConfigurationFile(
             parsing: text, file: file, known: Self.known, repeatable: ["member", "state-reader-uid"])
-        let listen = try values.required("listen")
-        guard let (host, port) = IngestConfiguration.listenAddress(listen.value) else {
-            throw values.mistake(listen, "listen must be HOST:PORT, found '\(listen.value)'")
-        }
-        self.host = host
-        self.port = port
+        (host, port) = try values.address(try values.required("listen"), key: "listen")
         certificate = try values.required("certificate").value
         privateKey = try values.required("private-key").value
         homeAuthority = try values.required("home-ca").value

@@ -80,6 +80,24 @@ public struct ConfigurationFile: Sendable {
         return number
     }
 
+    /// The host and port `entry` holds as `HOST:PORT` (an IPv6 host in brackets).
+    public func address(_ entry: Entry, key: String) throws(ConfigurationFileError) -> (host: String, port: Int) {
+        guard let address = Self.address(entry.value) else {
+            throw mistake(entry, "'\(key)' must be HOST:PORT, found '\(entry.value)'")
+        }
+        return address
+    }
+
+    /// `HOST:PORT` (an IPv6 host in brackets) as the host and the port; nil when it is not one.
+    public static func address(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
     private static func trimmed(_ text: some StringProtocol) -> String {
         var text = Substring(text)
         while let first = text.first, first == " " || first == "\t" || first == "\r" { text.removeFirst() }

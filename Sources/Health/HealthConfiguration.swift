@@ -60,14 +60,7 @@ public struct HealthConfiguration: Sendable, Hashable {
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationFileError) {
         let values = try ConfigurationFile(parsing: text, file: file, known: Self.known, repeatable: ["heartbeat"])
-        let listen = try values.required("listen")
-        guard let colon = listen.value.lastIndex(of: ":"), colon != listen.value.startIndex,
-            let port = Int(listen.value[listen.value.index(after: colon)...]), (1...65535).contains(port)
-        else {
-            throw values.mistake(listen, "listen must be HOST:PORT, found '\(listen.value)'")
-        }
-        var host = String(listen.value[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let (host, port) = try values.address(try values.required("listen"), key: "listen")
         self.init(
             host: host, port: port, certificate: try values.required("certificate").value,
             privateKey: try values.required("private-key").value,

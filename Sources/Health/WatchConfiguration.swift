@@ -32,9 +32,9 @@ public struct WatchConfiguration: Sendable, Hashable {
 
     public init(parsing text: String, file: String) throws(ConfigurationFileError) {
         let values = try ConfigurationFile(parsing: text, file: file, known: Self.known, repeatable: ["appliance"])
-        (host, port) = try Self.address(values, try values.required("listen"))
+        (host, port) = try values.address(try values.required("listen"), key: "listen")
         if let metrics = values.optional("metrics-listen") {
-            let (host, port) = try Self.address(values, metrics)
+            let (host, port) = try values.address(metrics, key: "metrics-listen")
             guard host == "127.0.0.1" || host == "::1" || host == "localhost" else {
                 throw values.mistake(metrics, "metrics are served over plain HTTP: metrics-listen must be loopback")
             }
@@ -56,18 +56,5 @@ public struct WatchConfiguration: Sendable, Hashable {
             appliances.append(Appliance(name: words[0], publicKey: words[1], period: period))
         }
         guard !appliances.isEmpty else { throw ConfigurationFileError("\(file): no 'appliance' is watched") }
-    }
-
-    private static func address(
-        _ values: ConfigurationFile, _ entry: ConfigurationFile.Entry
-    ) throws(ConfigurationFileError) -> (String, Int) {
-        guard let colon = entry.value.lastIndex(of: ":"), colon != entry.value.startIndex,
-            let port = Int(entry.value[entry.value.index(after: colon)...]), (1...65535).contains(port)
-        else {
-            throw values.mistake(entry, "an address is HOST:PORT, found '\(entry.value)'")
-        }
-        var host = String(entry.value[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host, port)
     }
 }

@@ -24,14 +24,10 @@ struct DisksCommand: AsyncParsableCommand {
 
         func run() async throws {
             SaatkondLogging.bootstrap()
-            let text: String
-            do {
-                text = try String(contentsOfFile: config, encoding: .utf8)
-            } catch {
-                throw CommandFailure("saatkond disks: cannot read \(config): \(error)")
+            let parsed = try loadConfiguration(config, for: "disks") {
+                try DisksConfiguration(parsing: $0, file: config)
             }
             do {
-                let parsed = try DisksConfiguration(parsing: text, file: config)
                 try await DisksLauncher.run(
                     configuration: parsed, file: config, logger: Logger(label: "saatkond.disks"))
             } catch let error as DisksConfigurationError {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import ConfigurationFile
 import Foundation
 import Health
 import SaatkondLogging
@@ -16,19 +15,11 @@ struct HealthCommand: AsyncParsableCommand {
 
     func run() async throws {
         SaatkondLogging.bootstrap()
-        let text: String
-        do {
-            text = try String(contentsOfFile: config, encoding: .utf8)
-        } catch {
-            throw CommandFailure("saatkond health: cannot read \(config): \(error)")
+        let parsed = try loadConfiguration(config, for: "health") {
+            try HealthConfiguration(parsing: $0, file: config)
         }
-        do {
-            let parsed = try HealthConfiguration(parsing: text, file: config)
-            try await HealthService(configuration: parsed).run { address in
-                FileHandle.standardError.write(Data("saatkond health: serving reports on \(address)\n".utf8))
-            }
-        } catch let error as ConfigurationFileError {
-            throw CommandFailure("saatkond health: \(error)")
+        try await HealthService(configuration: parsed).run { address in
+            FileHandle.standardError.write(Data("saatkond health: serving reports on \(address)\n".utf8))
         }
     }
 }

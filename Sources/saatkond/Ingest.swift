@@ -14,14 +14,10 @@ struct Ingest: AsyncParsableCommand {
 
     func run() async throws {
         SaatkondLogging.bootstrap()
-        let text: String
-        do {
-            text = try String(contentsOfFile: config, encoding: .utf8)
-        } catch {
-            throw CommandFailure("saatkond ingest: cannot read \(config): \(error)")
+        let parsed = try loadConfiguration(config, for: "ingest") {
+            try IngestConfiguration(parsing: $0, file: config)
         }
         do {
-            let parsed = try IngestConfiguration(parsing: text, file: config)
             try await IngestService(configuration: parsed, file: config).run { address in
                 FileHandle.standardError.write(Data("saatkond ingest: receiving replication on \(address)\n".utf8))
             }

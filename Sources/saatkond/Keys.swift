@@ -27,17 +27,7 @@ struct KeysCommand: AsyncParsableCommand {
         var config: String = "/etc/saatkond/keys.conf"
 
         func load() throws -> KeysConfiguration {
-            let text: String
-            do {
-                text = try String(contentsOfFile: config, encoding: .utf8)
-            } catch {
-                throw CommandFailure("saatkond keys: cannot read \(config): \(error)")
-            }
-            do {
-                return try KeysConfiguration(parsing: text, file: config)
-            } catch {
-                throw CommandFailure("saatkond keys: \(error)")
-            }
+            try loadConfiguration(config, for: "keys") { try KeysConfiguration(parsing: $0, file: config) }
         }
     }
 

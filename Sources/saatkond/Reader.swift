@@ -1,6 +1,5 @@
 import Appliance
 import ArgumentParser
-import ConfigurationFile
 import Foundation
 import SaatkondLogging
 
@@ -16,20 +15,14 @@ struct Reader: AsyncParsableCommand {
 
     func run() async throws {
         SaatkondLogging.bootstrap()
-        let text: String
-        do {
-            text = try String(contentsOfFile: config, encoding: .utf8)
-        } catch {
-            throw CommandFailure("saatkond reader: cannot read \(config): \(error)")
+        let parsed = try loadConfiguration(config, for: "reader") {
+            try ReaderConfiguration(parsing: $0, file: config)
         }
         do {
-            let parsed = try ReaderConfiguration(parsing: text, file: config)
             try await ReaderService(configuration: parsed).run { address in
                 FileHandle.standardError.write(Data("saatkond reader: serving restores on \(address)\n".utf8))
             }
         } catch let error as ConfigurationError {
-            throw CommandFailure("saatkond reader: \(error)")
-        } catch let error as ConfigurationFileError {
             throw CommandFailure("saatkond reader: \(error)")
         }
     }

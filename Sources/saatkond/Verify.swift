@@ -133,8 +133,14 @@ extension Verify {
     /// The file's text when it is a report (a compact JWS: three base64url parts), nil when it is something else (a
     /// receipt's text form has lines).
     static func readReport(_ path: String) throws -> String? {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandFailure("saatkond verify: cannot read \(path)")
+        // Never more than a report's largest size: a receipt is short too, and anything longer is neither.
+        let data: Data
+        do {
+            let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? file.close() }
+            data = try file.read(upToCount: CompactJWS.maximumByteCount + 1) ?? Data()
+        } catch {
+            throw CommandFailure("saatkond verify: cannot read \(path): \(error)")
         }
         guard data.count <= CompactJWS.maximumByteCount else { return nil }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import ConfigurationFile
 import Foundation
 import Health
 import SaatkondLogging
@@ -43,12 +42,6 @@ struct Watch: AsyncParsableCommand {
     }
 
     private func parsed() throws -> WatchConfiguration {
-        do {
-            return try WatchConfiguration(parsing: try String(contentsOfFile: config, encoding: .utf8), file: config)
-        } catch let error as ConfigurationFileError {
-            throw CommandFailure("saatkond watch: \(error)")
-        } catch {
-            throw CommandFailure("saatkond watch: cannot read \(config): \(error)")
-        }
+        try loadConfiguration(config, for: "watch") { try WatchConfiguration(parsing: $0, file: config) }
     }
 }
