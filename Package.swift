@@ -191,7 +191,7 @@ let package = Package(
         .target(name: "ConfigurationFile"),
         .target(
             name: "Attestation",
-            dependencies: ["CryptoPrimitives", "TPM2", "HashChain"]
+            dependencies: ["CryptoPrimitives", "TPM2", "HashChain", "CustodyLog"]
         ),
         .target(
             name: "Health",
@@ -226,7 +226,7 @@ let package = Package(
             name: "Disks",
             dependencies: [
                 "DiskLifecycle", "Chassis", "Udev", "DiskHealth", "CustodyLog", "LocalControl", "ErasureStore",
-                "StoreFormat", "DurableFiles", "Systemd", "Watchdog", "LivenessGate", "CLinuxCalls",
+                "StoreFormat", "DurableFiles", "Systemd", "Watchdog", "LivenessGate", "CLinuxCalls", "CryptoPrimitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -511,7 +511,7 @@ let package = Package(
             name: "KeysTests",
             dependencies: [
                 "Keys", "TPM2", "CryptoPrimitives", "HPKE", "HashChain", "StoreFormat", "LocalControl",
-                "ConfigurationFile", "TestSupport", "Attestation", "Health",
+                "ConfigurationFile", "TestSupport", "Attestation", "Health", "CustodyLog",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -532,7 +532,7 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
-                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2",
+                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2", "CustodyLog", "DurableFiles", "Health",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

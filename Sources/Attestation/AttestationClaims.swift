@@ -184,14 +184,17 @@ public struct AttestationClaims: Codable, Sendable, Hashable {
         }
     }
 
-    /// The audit log's head: its record count and the hash of its last record (hexadecimal).
+    /// The audit log's head: its record count, the hash of its last record (hexadecimal), and how many copies of
+    /// it (one per member mounted) took its last append.
     public struct AuditClaims: Codable, Sendable, Hashable {
         public var records: Int
         public var head: String
+        public var copies: Int?
 
-        public init(records: Int, head: String) {
+        public init(records: Int, head: String, copies: Int? = nil) {
             self.records = records
             self.head = head
+            self.copies = copies
         }
     }
 }

@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import CustodyLog
 import HashChain
 import TPM2
 
@@ -17,6 +18,8 @@ public struct ReportExpectations: Sendable {
     public var minimumMargin: Int?
     /// Streams the appliance must hold: at least this length, and this head when the length is equal.
     public var streams: [String: StreamExpectation]
+    /// An excerpt of the custody log (whole lines, as `GET /audit` answers) that must end at the report's audit head.
+    public var auditExcerpt: [UInt8]?
 
     public struct StreamExpectation: Sendable, Hashable {
         public var length: UInt64
@@ -30,8 +33,9 @@ public struct ReportExpectations: Sendable {
 
     public init(
         nonce: [UInt8], measurements: [Int: [UInt8]], maximumAge: Int64 = 300, clockSkew: Int64 = 60,
-        minimumMargin: Int? = nil, streams: [String: StreamExpectation] = [:]
+        minimumMargin: Int? = nil, streams: [String: StreamExpectation] = [:], auditExcerpt: [UInt8]? = nil
     ) {
+        self.auditExcerpt = auditExcerpt
         self.nonce = nonce
         self.measurements = measurements
         self.maximumAge = maximumAge
@@ -116,6 +120,25 @@ public enum ReportVerifier {
                 throw AttestationError("stream \(name) has head \(stream.head) at \(stream.length), not \(head)")
             }
         }
+        if let excerpt = expectations.auditExcerpt {
+            try checkAudit(excerpt, claims.submods.audit)
+        }
+    }
+
+    /// The excerpt must be whole records of the custody log, chained, whose last is the head the report signed (so
+    /// an altered line, a removed one or a cut end shows).
+    static func checkAudit(_ excerpt: [UInt8], _ audit: AttestationClaims.AuditClaims?) throws(AttestationError) {
+        guard let audit else { throw AttestationError("the report carries no audit head to check the excerpt against") }
+        let records: [CustodyRecord]
+        do {
+            records = try CustodyLog.verify(excerpt: excerpt, endingAt: audit.head)
+        } catch {
+            throw AttestationError("the audit excerpt is not the log the report signed: \(error)")
+        }
+        guard let last = records.last, last.seq == UInt64(max(audit.records, 0)) else {
+            throw AttestationError(
+                "the audit excerpt ends at record \(records.last?.seq ?? 0), not the report's \(audit.records)")
+        }
     }
 
     /// The quote must be the TPM's (signed by the attestation key, which only ever signs what the TPM hashed or
@@ -170,6 +193,12 @@ public enum ReportVerifier {
         if let bootCount = claims.bootCount { parts.append("boot \(bootCount)") }
         if let array = claims.submods.array { parts.append("margin \(array.margin)") }
         if !expectations.streams.isEmpty { parts.append("expected streams held (\(expectations.streams.count))") }
+        if let audit = claims.submods.audit {
+            parts.append(
+                expectations.auditExcerpt == nil
+                    ? "audit head \(audit.records)"
+                    : "audit excerpt ends at the head (record \(audit.records))")
+        }
         return parts.joined(separator: ", ")
     }
 }

@@ -11,6 +11,7 @@ extension CustodyLog {
         var head: CustodyRecord?
         var headLineHash: String?
         var length: Int64
+        var imported: [String: ImportedPosition] = [:]
     }
 
     /// Opens the file for reading and appending; a new one is created with mode 0640 whatever the umask, and its
@@ -63,7 +64,9 @@ extension CustodyLog {
             pending.append(contentsOf: chunk[..<count])
             var start = 0
             while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                verified.head = try verifier.accept(pending[start..<end])
+                let record = try verifier.accept(pending[start..<end])
+                if let position = ImportedPosition(of: record) { verified.imported[position.source] = position }
+                verified.head = record
                 verified.length += Int64(end - start + 1)
                 start = end + 1
             }

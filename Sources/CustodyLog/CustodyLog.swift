@@ -30,7 +30,7 @@ public final class CustodyLog: Sendable {
         }
     }
 
-    private struct State: ~Copyable {
+    struct State: ~Copyable {
         var head: CustodyRecord?
         /// The hex SHA-256 of the last line, the next record's `prev`.
         var headLineHash: String
@@ -40,15 +40,22 @@ public final class CustodyLog: Sendable {
         var refusal: CustodyLogError?
         /// Whether ``close()`` released the file (and its lock) already.
         var closed = false
+        /// The copies every append also goes to (``attachCopy(at:)``), with their lengths.
+        var copies: [FilePath: AttachedCopy] = [:]
+        /// Copies an append could not write, dropped from ``copies`` until attached again, with why.
+        var lostCopies: [LostCopy] = []
+        /// For each other log whose records were copied into this one (``importRecords(of:as:from:)``), the last
+        /// record copied: its seq and hash there.
+        var imported: [String: ImportedPosition] = [:]
     }
 
     /// The log's file.
     public let path: FilePath
     /// What opening cut off, or nil when the file ended with a complete record.
     public let repair: Repair?
-    private let descriptor: FileDescriptor
+    let descriptor: FileDescriptor
     private let now: @Sendable () -> Date
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     /// Opens the log at `path`, creating it (mode 0640) if absent, reads and verifies the whole chain, and finds the
     /// head. Cuts off a torn last line (see ``repair``); throws, naming the line, on any other break.
@@ -66,7 +73,7 @@ public final class CustodyLog: Sendable {
             state = Mutex(
                 State(
                     head: verified.head, headLineHash: verified.headLineHash ?? CustodyRecord.firstPrevious,
-                    length: verified.length, refusal: nil))
+                    length: verified.length, refusal: nil, imported: verified.imported))
         } catch {
             FileSystemCalls.release(descriptor)
             throw error
@@ -85,6 +92,8 @@ public final class CustodyLog: Sendable {
             state.closed = true
             state.refusal = CustodyLogError(.appendsRefused, "\(path) was closed")
             FileSystemCalls.release(descriptor)
+            for copy in state.copies.values { FileSystemCalls.release(copy.descriptor) }
+            state.copies = [:]
         }
     }
 
@@ -109,7 +118,7 @@ public final class CustodyLog: Sendable {
                 seq: (state.head?.seq ?? 0) + 1, time: time, event: event, prev: state.headLineHash)
             let line = record.line
             let bytes = line + [UInt8(ascii: "\n")]
-            if let error = writeDurably(bytes, at: state.length) {
+            if let error = writeDurably(bytes, at: state.length, to: descriptor) {
                 let failure = CustodyLogError(
                     .appendsRefused,
                     "an append to \(path) failed (\(error)); no more appends until the log is reopened, which cuts "
@@ -120,6 +129,18 @@ public final class CustodyLog: Sendable {
             state.length += Int64(bytes.count)
             state.head = record
             state.headLineHash = CustodyRecord.hex(SHA256.hash(line))
+            if let position = ImportedPosition(of: record) { state.imported[position.source] = position }
+            // A copy that cannot take the line leaves the set (its disk failed or was pulled); the log itself has
+            // the record, and the copy is caught up when it is attached again.
+            for (copyPath, copy) in state.copies {
+                if let error = writeDurably(bytes, at: copy.length, to: copy.descriptor) {
+                    FileSystemCalls.release(copy.descriptor)
+                    state.copies[copyPath] = nil
+                    state.lostCopies.append(LostCopy(path: copyPath, reason: "an append failed: \(error)"))
+                } else {
+                    state.copies[copyPath]?.length += Int64(bytes.count)
+                }
+            }
             return .success(record)
         }
         return try outcome.get()
@@ -127,7 +148,7 @@ public final class CustodyLog: Sendable {
 
     /// Writes `bytes` at `offset` and flushes them; the error, or nil once they are durable. (Returned rather than
     /// thrown: typed throws inside the lock's and the buffer's closures crash this compiler.)
-    private func writeDurably(_ bytes: [UInt8], at offset: Int64) -> Errno? {
+    func writeDurably(_ bytes: [UInt8], at offset: Int64, to descriptor: FileDescriptor) -> Errno? {
         let written = bytes.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Errno? in
             do {
                 try FileSystemCalls.writeAll(descriptor, buffer, at: offset)

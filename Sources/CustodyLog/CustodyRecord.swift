@@ -14,6 +14,9 @@ public struct CustodyEvent: Sendable, Hashable {
         self.event = event
         self.fields = fields
     }
+
+    /// Whether `name` may name an event or a field.
+    public static func isName(_ name: String) -> Bool { CustodyRecord.nameProblem(name) == nil }
 }
 
 /// One line of the custody log, as docs/custody-log.md defines it.

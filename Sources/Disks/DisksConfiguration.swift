@@ -1,3 +1,5 @@
+import CustodyLog
+
 /// The configuration of `saatkond disks`, parsed from a file of `key = value` lines.
 ///
 ///     chassis = /usr/share/saatkond/hardware/chassis/supermicro-sc826be1c.bays
@@ -18,6 +20,9 @@
 ///     console-uid = 991                         (optional, repeatable: who may order removals, adoptions, locates)
 ///     reader-uid = 992                          (optional, repeatable: who may read the state: health, ingest)
 ///     reporter-uid = 990                        (optional, repeatable: who may report I/O errors: ingest)
+///     audit-source = keys /var/lib/saatkond-keys/audit.log
+///                                               (optional, repeatable: another service's own log, whose records
+///                                                are copied into the custody log, the one kept on the members)
 ///
 /// Every mistake is reported with the file and line, before anything starts.
 public struct DisksConfiguration: Sendable, Hashable {
@@ -40,6 +45,11 @@ public struct DisksConfiguration: Sendable, Hashable {
     public var consoleUIDs: Set<UInt32> = []
     public var readerUIDs: Set<UInt32> = []
     public var reporterUIDs: Set<UInt32> = []
+    /// Other services' logs copied into the custody log, by the name their records carry as `origin`.
+    public var auditSources: [String: String] = [:]
+    /// The configuration file's text, recorded (as its SHA-256) in the custody log at every start: a changed
+    /// configuration is an event.
+    public var text: String?
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.chassis == rhs.chassis && lhs.membersRoot == rhs.membersRoot && lhs.state == rhs.state
@@ -50,6 +60,7 @@ public struct DisksConfiguration: Sendable, Hashable {
             && lhs.rebuildBytesPerSecond == rhs.rebuildBytesPerSecond && lhs.rig == rhs.rig
             && lhs.consoleUIDs == rhs.consoleUIDs && lhs.readerUIDs == rhs.readerUIDs
             && lhs.reporterUIDs == rhs.reporterUIDs && lhs.socketGroup == rhs.socketGroup
+            && lhs.auditSources == rhs.auditSources
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -77,7 +88,7 @@ public struct DisksConfiguration: Sendable, Hashable {
         "chassis", "members-root", "state", "socket", "data-shards", "parity-shards",
     ]
     private static let keyFiles = ["storage-public-key", "journal-key"]
-    private static let repeatable: Set<String> = ["console-uid", "reader-uid", "reporter-uid"]
+    private static let repeatable: Set<String> = ["console-uid", "reader-uid", "reporter-uid", "audit-source"]
     private static let known = Set(
         required + keyFiles
             + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig", "socket-group", "keys-socket"]
@@ -175,6 +186,18 @@ public struct DisksConfiguration: Sendable, Hashable {
                 self[keyPath: path].insert(uid)
             }
         }
+        for (value, line) in values["audit-source"] ?? [] {
+            let parts = value.split(separator: " ", maxSplits: 1).map { $0.trimmingWhitespace }
+            guard parts.count == 2, CustodyEvent.isName(parts[0]), parts[1].hasPrefix("/") else {
+                throw DisksConfigurationError(
+                    "\(file):\(line): 'audit-source' must be NAME /ABSOLUTE/PATH (a name of A-Z a-z 0-9 . _ -)")
+            }
+            guard auditSources[parts[0]] == nil else {
+                throw DisksConfigurationError("\(file):\(line): the audit source '\(parts[0])' is named twice")
+            }
+            auditSources[parts[0]] = parts[1]
+        }
+        self.text = text
     }
 
     /// `90s`, `15m`, `1h`, `30d`.

@@ -18,6 +18,7 @@ extension DisksCore {
             DisksStatus.Alarm(key: $0.key, message: $0.value)
         }
         let failure = monitorFailure
+        let audit = custody.headSummary
         status.withLock { status in
             status.monitor = failure ?? "alive"
             status.array = .init(
@@ -30,6 +31,7 @@ extension DisksCore {
             status.lastRebuild = maintenanceState.lastRebuild
             status.scrub = maintenanceState.scrub
             status.alarms = alarmList
+            status.audit = audit
         }
     }
 

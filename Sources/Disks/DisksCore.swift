@@ -41,7 +41,9 @@ final class DisksCore: @unchecked Sendable {
     private var nextHealthPoll: ContinuousClock.Instant
     private var nextRebuildRetry: ContinuousClock.Instant
     private let healthPolling = Atomic<Bool>(false)
-    private var alarms: [String: String] = [:]
+    var alarms: [String: String] = [:]
+    /// The size each audit source had when last copied in: a source that did not grow is not read again.
+    var auditSourceSizes: [String: UInt64] = [:]
     private var indicatorStates: [Int: IndicatorState] = [:]
     var currentAlarms: [String: String] { alarms }
     func indicatorState(_ bay: Int) -> IndicatorState? { indicatorStates[bay] }
@@ -114,6 +116,9 @@ final class DisksCore: @unchecked Sendable {
                 logger.error("enumerating the block devices failed", metadata: ["error": "\(error)"])
             }
             handle(.discovered(reports))
+            // After the discovery's mounts: a new log (a new system disk) continues the chain the members kept.
+            recordStart()
+            importAuditSources()
             publish()
         }
         loop.start { [self] in idle() }
@@ -179,6 +184,8 @@ final class DisksCore: @unchecked Sendable {
         if nextTick <= instant {
             nextTick = instant + .seconds(1)
             handle(.tick(instant))
+            syncAuditCopies()
+            importAuditSources()
             if nextRebuildRetry <= instant {
                 nextRebuildRetry = instant + .seconds(30)
                 resumeRebuilds()
@@ -341,13 +348,7 @@ final class DisksCore: @unchecked Sendable {
                 logger.warning("setting a bay LED failed", metadata: ["bay": "\(bay)", "error": "\(error)"])
             }
         case .record(let event, let fields):
-            do {
-                _ = try custody.append(CustodyEvent(event, fields))
-            } catch {
-                logger.critical(
-                    "the custody log refused an entry", metadata: ["event": "\(event)", "error": "\(error)"])
-                raise("custody", "the custody log cannot be written: \(error)")
-            }
+            record(event, fields)
         case .alarm(let key, let message):
             raise(key, message)
         case .clearAlarm(let key):
@@ -355,7 +356,7 @@ final class DisksCore: @unchecked Sendable {
         }
     }
 
-    private func raise(_ key: String, _ message: String) {
+    func raise(_ key: String, _ message: String) {
         if alarms[key] != message { logger.warning("alarm", metadata: ["alarm": "\(key)", "message": "\(message)"]) }
         alarms[key] = message
     }

@@ -84,7 +84,7 @@ public final class DisksService: Service, Sendable {
     static func access(_ configuration: DisksConfiguration) -> LocalAccess {
         let readers = configuration.readerUIDs.union(configuration.consoleUIDs)
         return LocalAccess(rules: [
-            "state": readers,
+            "state": readers, "audit": readers,
             "prepare-removal": configuration.consoleUIDs, "adopt": configuration.consoleUIDs,
             "locate": configuration.consoleUIDs, "scrub": configuration.consoleUIDs,
             "report-io-errors": configuration.reporterUIDs,
@@ -97,6 +97,18 @@ public final class DisksService: Service, Sendable {
         switch request.op {
         case "state":
             return encode(core.status.withLock { $0 })
+        case "audit":
+            // An excerpt of the custody log for a verifier: at most 1 000 lines and 1 MiB per answer.
+            guard let from = body["from"]?.integerValue, from >= 1 else {
+                return ["error": "'from' (the first record's seq, 1 or more) is missing"]
+            }
+            let count = min(max(Int(body["count"]?.integerValue ?? 1_000), 1), 1_000)
+            do {
+                let lines = try core.custody.excerpt(from: UInt64(from), count: count, maximumBytes: 1 << 20)
+                return ["lines": .array(lines.map { .string($0) })]
+            } catch {
+                return ["error": .string("\(error)")]
+            }
         case "prepare-removal", "adopt", "locate":
             guard let bay else { return ["error": "'bay' is missing or not a number"] }
             let event: DiskEvent

@@ -1,3 +1,4 @@
+import CustodyLog
 import DiskLifecycle
 
 /// What the state socket shows: the bay map with each disk's state, the array's margin, the rebuild and scrub, and
@@ -68,4 +69,6 @@ public struct DisksStatus: Sendable, Codable, Hashable {
     public var lastRebuild: RebuildStatus?
     public var scrub: ScrubStatus
     public var alarms: [Alarm]
+    /// The custody log's head (the one log of every event, kept on the members): reports sign it.
+    public var audit: CustodyLog.HeadSummary?
 }

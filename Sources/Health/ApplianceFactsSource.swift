@@ -39,6 +39,12 @@ public struct ApplianceFactsSource: Sendable {
         {
             facts.array = .init(dataShards: Int(k), parityShards: Int(m), margin: Int(margin))
         }
+        if case .object(let audit)? = state["audit"], let records = audit["records"]?.integerValue,
+            let head = audit["head"]?.stringValue
+        {
+            facts.audit = .init(
+                records: Int(records), head: head, copies: audit["copies"]?.integerValue.map { Int($0) })
+        }
         if case .array(let bays)? = state["bays"] {
             var disks: [String: AttestationClaims.DiskClaims] = [:]
             for case .object(let bay) in bays {
@@ -55,5 +61,17 @@ public struct ApplianceFactsSource: Sendable {
             facts.disks = disks
         }
         return facts
+    }
+
+    /// Records `from`… of the custody log, from the disks service (which keeps it): its lines, without newlines.
+    public func auditExcerpt(from: Int64, count: Int64) throws -> [String] {
+        guard let disksSocket else { throw AttestationError("no disks socket is configured: the log is not reachable") }
+        let answer = try LocalControlClient.request(
+            path: disksSocket, op: "audit", body: ["from": .integer(from), "count": .integer(count)],
+            timeout: .seconds(10))
+        guard case .array(let lines)? = answer["lines"] else {
+            throw AttestationError(answer["error"]?.stringValue ?? "the disks service gave no lines")
+        }
+        return lines.compactMap(\.stringValue)
     }
 }

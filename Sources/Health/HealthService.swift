@@ -19,8 +19,8 @@ import Watchdog
 /// home's verifier CA), as one systemd service that pets its watchdog only while its event loops and the keys
 /// service answer.
 ///
-/// `GET /report?nonce=HEX[&stream=NAME…]` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics` Prometheus's
-/// text. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
+/// `GET /report?nonce=HEX[&stream=NAME…]` answers a report (`application/jwt`, `docs/attestation.md`); `GET /metrics`
+/// Prometheus's text; `GET /audit?from=SEQ` an excerpt of the custody log. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
 /// ``ReportGate/reports`` are made at once, and more are answered 503 at once rather than queued.
 public struct HealthService: Sendable {
     let configuration: HealthConfiguration
@@ -110,7 +110,30 @@ struct ReportEndpoint: Sendable {
         let router = Router()
         router.get("report") { request, _ in try await report(request) }
         router.get("metrics") { _, _ in try await metricsText() }
+        router.get("audit") { request, _ in try await auditExcerpt(request) }
         return router
+    }
+
+    /// `GET /audit?from=SEQ[&count=N]`: records `from`… of the custody log, one line each, as the disks service keeps
+    /// them (at most 1 000 lines and 1 MiB), for `saatkond verify --audit` against a report's head.
+    func auditExcerpt(_ request: Request) async throws -> Response {
+        guard let from = request.uri.queryParameters["from"].flatMap({ Int64(String($0)) }), from >= 1 else {
+            return Self.text(.badRequest, "give ?from= with the first record's number (1 or more)\n")
+        }
+        let count = request.uri.queryParameters["count"].flatMap { Int64(String($0)) } ?? 1_000
+        guard gate.enter() else {
+            return Self.text(.serviceUnavailable, "reports are being made for other verifiers; ask again in a moment\n")
+        }
+        defer { gate.leave() }
+        do {
+            let lines = try await pool.runIfActive { try facts.auditExcerpt(from: from, count: count) }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; charset=utf-8"
+            let body = lines.map { $0 + "\n" }.joined()
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        } catch {
+            return Self.text(.serviceUnavailable, "no excerpt of the custody log: \(error)\n")
+        }
     }
 
     func report(_ request: Request) async throws -> Response {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attestation
 import DevelopmentIdentity
+import DurableFiles
 import Foundation
 import HashChain
 import Receipts
@@ -49,6 +50,11 @@ struct Verify: ParsableCommand {
         name: .customLong("expect-receipt"),
         help: "A report: a receipt (verified with the same key) whose stream the report must hold, at least as long.")
     var expectedReceipts: [String] = []
+
+    @Option(
+        name: .customLong("audit"),
+        help: "A report: an excerpt of the custody log (GET /audit), which must end at the report's audit head.")
+    var auditExcerpt: String?
 
     @Option(
         help: """
@@ -177,11 +183,17 @@ extension Verify {
                     streams[receipt.stream] = .init(length: receipt.durableLength, head: receipt.head.description)
                 }
             }
+            let excerpt = try auditExcerpt.map { path in
+                guard try FileSystemCalls.size(at: FilePath(path)) <= 64 << 20 else {
+                    throw CommandFailure("saatkond verify: \(path) is larger than 64 MiB; give a shorter excerpt")
+                }
+                return try FileSystemCalls.readAll(FilePath(path))
+            }
             let verdict = ReportVerifier.verify(
                 report, key: key,
                 expectations: ReportExpectations(
                     nonce: nonce, measurements: measurements, maximumAge: maxAge, minimumMargin: minMargin,
-                    streams: streams),
+                    streams: streams, auditExcerpt: excerpt),
                 now: Int64(Date().timeIntervalSince1970))
             guard verdict.trusted else { throw CommandFailure("saatkond verify: \(verdict)") }
             print(verdict)

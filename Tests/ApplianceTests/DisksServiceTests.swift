@@ -1,6 +1,9 @@
 import CryptoPrimitives
+import CustodyLog
 import Disks
+import DurableFiles
 import Foundation
+import Health
 import LocalControl
 import LoopRig
 import SystemPackage
@@ -62,10 +65,19 @@ struct DisksServiceTests {
         }
         let array = try #require(formed, "no array formed in 60 s: \(log())")
         #expect(array.bays.first { $0.bay == 12 }?.disk?.state == "spare")
-        // Ingest (the storage owner) must read and write what the disks service made: every file and directory.
+        // Ingest (the storage owner) must read and write what the disks service made: every file and directory but
+        // the custody log's copy, which it may read only (root's, in the storage owner's group, 0640).
         let owners = try Command.run(
-            "find", ["\(scratch.path)/members", "-mindepth", "1", "!", "-uid", "\(Self.reader.id)"])
+            "find",
+            ["\(scratch.path)/members", "-mindepth", "1", "!", "-uid", "\(Self.reader.id)", "!", "-name", "audit.log"])
         #expect(owners.isEmpty, "not the storage owner's: \(owners)")
+        let copies = try Command.run(
+            "find",
+            [
+                "\(scratch.path)/members", "-name", "audit.log", "-uid", "0", "-gid", "\(Self.reader.group)", "-perm",
+                "0640",
+            ])
+        #expect(copies.split(separator: "\n").count == 11, "the custody log's copies: \(copies)")
         let capabilities = try UnprivilegedUser.credentials(of: service!.pid).boundingCapabilities
         // CAP_SYS_ADMIN 21, CAP_SYS_RAWIO 17, CAP_DAC_OVERRIDE 1, CAP_CHOWN 0, CAP_FOWNER 3.
         let unitSet: UInt64 = [21, 17, 1, 0, 3].reduce(0) { $0 | (1 << $1) }
@@ -95,6 +107,81 @@ struct DisksServiceTests {
             executable: executable)
         #expect(prepared.status == 0, "\(prepared.errors)")
         #expect(DevAppliance.read(rig.indicatorFile(bay: 4).string).hasPrefix("locate"))
+
+        try checkCustodyLog(
+            scratch: scratch.path, status: status, socket: socket, headBeforeOrder: array.audit,
+            kill: {
+                service?.send(SIGKILL)
+                _ = service?.waitForExit(timeout: 20)
+            },
+            start: {
+                service = try ChildProcess(
+                    executable: "/usr/bin/setpriv",
+                    arguments: [
+                        "--bounding-set=\(Self.unitCapabilities)", "--inh-caps=-all", "--", SaatkondExecutable.path,
+                        "disks", "--config", configuration,
+                    ],
+                    output: "\(scratch.path)/disks-2.out", errors: "\(scratch.path)/disks-2.err")
+            })
+    }
+
+    /// The one custody log: a copy on every member, byte for byte; the head moves with every order; the keys
+    /// service's log copied in; an excerpt from the socket verifies against the head; and with the system disk's
+    /// log lost (kill -9, the file gone), the restarted service continues the chain the members kept.
+    func checkCustodyLog(
+        scratch: String, status: () throws -> DisksStatus, socket: String, headBeforeOrder: CustodyLog.HeadSummary?,
+        kill: () -> Void, start: () throws -> Void
+    ) throws {
+        let primary = "\(scratch)/disks/custody.log"
+        let head = try #require(try status().audit)
+        #expect(head.records > (headBeforeOrder?.records ?? 0) && head.head != headBeforeOrder?.head)
+        let members = try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/members")
+            .filter { !$0.hasPrefix(".") }.map { "\(scratch)/members/\($0)" }
+            .filter { FileManager.default.fileExists(atPath: "\($0)/saatkond-member") }
+        #expect(members.count == 9, "\(members)")  // 11 formed, bay 3 pulled, bay 4 prepared for removal
+        #expect(head.copies == members.count)
+        let logBytes = try FileSystemCalls.readAll(FilePath(primary))
+        for member in members {
+            #expect(try FileSystemCalls.readAll(FilePath("\(member)/audit.log")) == logBytes, "\(member)")
+        }
+
+        // The keys service's own log, copied in with its place in that chain.
+        let keysLog = try CustodyLog(path: FilePath("\(scratch)/keys-audit.log"))
+        let keyEvent = try keysLog.append(CustodyEvent("keys.unsealed", ["pcrs": "sha256:7"]))
+        keysLog.close()
+        var imported: [String] = []
+        for _ in 0..<100 where imported.isEmpty {
+            usleep(50_000)
+            let records = try status().audit?.records ?? 0
+            // As the health service asks for an excerpt for `GET /audit`.
+            let lines = try ApplianceFactsSource(disksSocket: socket).auditExcerpt(from: 1, count: Int64(records))
+            if lines.contains(where: { $0.contains("\"origin-hash\":\"\(keyEvent.hash)\"") }) { imported = lines }
+        }
+        #expect(!imported.isEmpty, "the keys service's record was not copied in within 5 s")
+        let excerpt = Array(imported.map { $0 + "\n" }.joined().utf8)
+        let records = try CustodyLog.verify(excerpt: excerpt, endingAt: CustodyLog.verify(excerpt).last!.hash)
+        #expect(records.first?.seq == 1)
+        // What a report signs: the head the disks service publishes.
+        let facts = ApplianceFactsSource(disksSocket: socket).gather()
+        let published = try #require(try status().audit)
+        #expect(facts.audit?.head == published.head && facts.audit?.records == Int(published.records))
+        #expect(facts.audit?.copies == members.count)
+
+        // The system disk's log is lost; the members' copies hold the chain.
+        let before = try #require(try status().audit)
+        kill()
+        try FileManager.default.moveItem(atPath: primary, toPath: "\(primary).lost")
+        try start()
+        var after: CustodyLog.HeadSummary?
+        for _ in 0..<300 where after == nil {
+            usleep(100_000)
+            if let audit = (try? status())?.audit, audit.records > before.records { after = audit }
+        }
+        let continued = try #require(after, "the restarted service did not continue the members' chain")
+        let chain = try CustodyLog.verify(try FileSystemCalls.readAll(FilePath(primary)))
+        #expect(chain.count == Int(continued.records))
+        #expect(chain.first?.hash == records.first?.hash)
+        #expect(chain.contains { $0.event == "service.started" && $0.seq > before.records })
     }
 
     /// The service's configuration file, its key files and chassis map, in `directory`.
@@ -120,6 +207,7 @@ struct DisksServiceTests {
             storage-owner = \(reader.id):\(reader.group)
             reader-uid = \(reader.id)
             console-uid = \(console.id)
+            audit-source = keys \(directory)/keys-audit.log
             """
         let path = "\(directory)/disks.conf"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

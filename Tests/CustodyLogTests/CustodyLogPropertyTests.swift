@@ -60,3 +60,52 @@ struct CustodyLogPropertyTests {
         }
     }
 }
+
+/// A member's copy is a file a technician may have held: whatever its bytes, attaching it never harms the log, never
+/// loses the copy's bytes, and leaves a copy that is the log, byte for byte.
+@Suite("Custody log copies of arbitrary bytes")
+struct CustodyLogCopyPropertyTests {
+    @Test("a mutated or random copy is caught up, adopted or set aside; the log always verifies after")
+    func arbitraryCopies() async throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-custody-copy-property")
+        defer { scratch.remove() }
+        let source = FilePath("\(scratch.path)/source.log")
+        let writer = try CustodyLog(path: source)
+        for bay in 0..<4 { try writer.append(CustodyEvent("disk.inserted", ["bay": "\(bay)"])) }
+        writer.close()
+        let valid = try FileSystemCalls.readAll(source)
+        let round = Counter()
+        await propertyCheck(
+            count: 300, input: Gen.uint32().array(of: 0...3), Gen.uint8().array(of: 0...3), Gen.bool
+        ) { positions, values, emptyLog in
+            var bytes = valid
+            for (position, value) in zip(positions, values) where !bytes.isEmpty {
+                let index = Int(position) % bytes.count
+                if value % 2 == 0 { bytes[index] = value } else { bytes.removeSubrange(index...) }
+            }
+            let directory = "\(scratch.path)/\(round.next())"
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let log = try CustodyLog(path: FilePath("\(directory)/custody.log"))
+                defer { log.close() }
+                if !emptyLog { try log.append(CustodyEvent("service.started", ["service": "disks"])) }
+                let before = try FileSystemCalls.readAll(FilePath("\(directory)/custody.log"))
+                try bytes.withUnsafeBytes {
+                    try FileSystemCalls.writeAtomically($0, to: FilePath("\(directory)/audit.log"))
+                }
+                let attachment = try log.attachCopy(at: FilePath("\(directory)/audit.log"))
+                let after = try FileSystemCalls.readAll(FilePath("\(directory)/custody.log"))
+                _ = try CustodyLog.verify(after)
+                #expect(try FileSystemCalls.readAll(FilePath("\(directory)/audit.log")) == after)
+                switch attachment {
+                case .caughtUp?: #expect(before == after && Array(after.prefix(bytes.count)) == bytes)
+                case .adopted?: #expect(before.isEmpty && Array(bytes.prefix(after.count)) == after)
+                case .setAside(let aside, _)?: #expect(try FileSystemCalls.readAll(aside) == bytes && before == after)
+                case nil: Issue.record("a new copy was already attached")
+                }
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}

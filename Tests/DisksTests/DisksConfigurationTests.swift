@@ -30,6 +30,7 @@ struct DisksConfigurationTests {
                 console-uid = 993
                 reader-uid = 994
                 reporter-uid = 990
+                audit-source = keys /var/lib/saatkond-keys/audit.log
                 """
         let configuration = try DisksConfiguration(parsing: text, file: "disks.conf")
         #expect(configuration.dataShards == 8 && configuration.parityShards == 3)
@@ -39,6 +40,8 @@ struct DisksConfigurationTests {
         #expect(configuration.rebuildBytesPerSecond == 200 << 20)
         #expect(configuration.consoleUIDs == [992, 993])
         #expect(configuration.readerUIDs == [994] && configuration.reporterUIDs == [990])
+        #expect(configuration.auditSources == ["keys": "/var/lib/saatkond-keys/audit.log"])
+        #expect(configuration.text == text)
         #expect(
             try DisksConfiguration(parsing: Self.minimal + "\nrebuild-rate = 0", file: "d").rebuildBytesPerSecond == nil
         )
@@ -56,6 +59,10 @@ struct DisksConfigurationTests {
             ("\nconsole-uid = root", "d:9: 'console-uid' must be a numeric user id"),
             ("\njust words", "d:9: expected `key = value`"),
             ("\nrig =", "d:9: 'rig' has no value"),
+            ("\naudit-source = keys", "d:9: 'audit-source' must be NAME /ABSOLUTE/PATH"),
+            ("\naudit-source = k/s /a.log", "d:9: 'audit-source' must be NAME /ABSOLUTE/PATH"),
+            ("\naudit-source = keys a.log", "d:9: 'audit-source' must be NAME /ABSOLUTE/PATH"),
+            ("\naudit-source = keys /a\naudit-source = keys /b", "d:10: the audit source 'keys' is named twice"),
         ])
     func mistakes(suffix: String, expected: String) {
         do {

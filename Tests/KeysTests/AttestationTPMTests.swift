@@ -1,9 +1,11 @@
 import Attestation
 import CryptoPrimitives
+import CustodyLog
 import Foundation
 import HashChain
 import Health
 import Keys
+import SystemPackage
 import TPM2
 import TestSupport
 import Testing
@@ -36,7 +38,15 @@ struct AttestationTPMTests {
         let running = try await fixture.start()
         let keys = KeysClient(socket: fixture.configuration.socket)
         let reporter = try AttestationReporter(keys: keys, applianceName: "ee-test-1", version: "test")
-        let facts = ApplianceFacts(array: .init(dataShards: 8, parityShards: 3, margin: 3))
+        // The custody log's head, as the disks service reports it.
+        let auditPath = FilePath("\(fixture.scratch.path)/custody.log")
+        let audit = try CustodyLog(path: auditPath)
+        defer { audit.close() }
+        for bay in 1...3 { try audit.append(CustodyEvent("disk.inserted", ["bay": "\(bay)", "wwn": "0x50\(bay)"])) }
+        let head = audit.headSummary
+        let facts = ApplianceFacts(
+            array: .init(dataShards: 8, parityShards: 3, margin: 3),
+            audit: .init(records: Int(head.records), head: head.head, copies: head.copies))
         let nonce = try CryptoRandom.bytes(count: 32)
         let token = try reporter.report(nonce: nonce, facts: facts)
         let key = provisioned.signingPublicKey
@@ -58,6 +68,11 @@ struct AttestationTPMTests {
         try Self.checkWithPyJWT(token: token.compact, key: key, nonce: nonce, in: fixture.scratch.path)
         try Self.checkWithVerifyCommand(
             token: token.compact, key: key, nonce: nonce, measurements: measurements, in: fixture.scratch.path)
+        try Self.checkAuditExcerpts(
+            token: token.compact, nonce: nonce, measurements: measurements, log: audit, in: fixture.scratch.path)
+        // The head moves with every action: the same excerpt, one record later, no longer ends at the new head.
+        try audit.append(CustodyEvent("disk.removed", ["bay": "2"]))
+        #expect(audit.headSummary.head != head.head && audit.headSummary.records == head.records + 1)
 
         // Another TPM's quote in a report this appliance signed: refused.
         let other = try KeysFixture()
@@ -117,6 +132,43 @@ struct AttestationTPMTests {
         let error = #expect(throws: Command.Failure.self) { try Command.run(executable, bare) }
         #expect(error?.description.contains("give --pcr") == true, "\(String(describing: error))")
         #expect(try Command.run(executable, bare + ["--no-measurements"]).contains("no measurements expected"))
+    }
+
+    /// `saatkond verify --audit EXCERPT`: whole records of the custody log that end at the report's signed head are
+    /// trusted; an altered line, a cut end or a removed line is refused, with the reason.
+    static func checkAuditExcerpts(
+        token: String, nonce: [UInt8], measurements: [Int: [UInt8]], log: CustodyLog, in directory: String
+    ) throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("saatkond").path
+        let lines = try log.excerpt(from: 2, count: 100, maximumBytes: 1 << 20)
+        #expect(lines.count == 2)
+        let arguments =
+            [
+                "verify", "\(directory)/report.txt", "--public-key", "\(directory)/verify-key.pem", "--nonce",
+                Hex.encode(nonce), "--audit", "\(directory)/excerpt.log",
+            ] + measurements.sorted { $0.key < $1.key }.flatMap { ["--pcr", "\($0.key)=\(Hex.encode($0.value))"] }
+        let write = { (text: String) in
+            try text.write(toFile: "\(directory)/excerpt.log", atomically: true, encoding: .utf8)
+        }
+        try write(lines.map { $0 + "\n" }.joined())
+        let trusted = try Command.run(executable, arguments)
+        #expect(trusted.contains("audit excerpt ends at the head (record 3)"), "\(trusted)")
+        let altered = lines[0].replacingOccurrences(of: "\"bay\":\"2\"", with: "\"bay\":\"9\"")
+        #expect(altered != lines[0])
+        for (excerpt, reason) in [
+            (altered + "\n" + lines[1] + "\n", "line 1: its hash does not match"),
+            (lines[0] + "\n", "not the head"),
+            (lines[1] + "\n" + lines[0] + "\n", "line 2: seq is 2 after 3"),
+            (lines[0] + "\n" + lines[1], "cut short"),
+        ] {
+            try write(excerpt)
+            let error = #expect(throws: Command.Failure.self) { try Command.run(executable, arguments) }
+            #expect(
+                error?.description.contains("the audit excerpt is not the log the report signed") == true
+                    && error?.description.contains(reason) == true,
+                "\(String(describing: error))")
+        }
     }
 
     static func checkWithPyJWT(token: String, key: P256PublicKey, nonce: [UInt8], in directory: String) throws {
