@@ -532,7 +532,8 @@ let package = Package(
             dependencies: [
                 "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
-                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2", "CustodyLog", "DurableFiles", "Health",
+                "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2", "CustodyLog",
+                "DurableFiles", "Health",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
