@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Watchdog",
             dependencies: [
-                "LivenessGate", "Systemd",
+                "LivenessGate", "Systemd", "LocalControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -457,7 +457,8 @@ let package = Package(
         .testTarget(
             name: "WatchdogTests",
             dependencies: [
-                "Watchdog", "LivenessGate", "Systemd",
+                "Watchdog", "LivenessGate", "Systemd", "CustodyLog", "DurableFiles", "TestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -13,7 +13,9 @@ public enum DisksLauncher {
     public static func run(configuration: DisksConfiguration, file: String, logger: Logger) async throws {
         let keys = try await storageKeys(configuration, file: file, logger: logger)
         let service = DisksService(configuration: configuration, keys: keys, logger: logger)
-        let watchdog = try WatchdogService(checks: [DisksLivenessCheck(service: service)], logger: logger)
+        let watchdog = try WatchdogService(
+            checks: [DisksLivenessCheck(service: service)], logger: logger,
+            history: WatchdogHistory(service: "disks", recorder: service, recordsStartAndStop: false))
         try await ServiceGroup(
             configuration: .init(
                 services: [.init(service: watchdog), .init(service: service)],

@@ -8,6 +8,7 @@ import Receipts
 import ReplicationTransport
 import StoreFormat
 import SystemPackage
+import Watchdog
 
 /// `saatkond ingest`: the production replication receiver, as one systemd service (Type=notify, watchdog).
 public struct IngestService: Sendable {
@@ -46,7 +47,12 @@ public struct IngestService: Sendable {
                 trustedAuthorities: configuration.homeAuthority),
             policyFiles: policyFiles, receiptKey: receiptKey, applianceName: configuration.applianceName,
             serving: "receiving replication")
-        try await port.run(policy: policy, storage: store, logger: logger, onListening: onListening)
+        try await port.run(
+            policy: policy, storage: store, logger: logger, onListening: onListening,
+            checks: [StoreWritableCheck(store: store)],
+            history: configuration.disksSocket.map {
+                WatchdogHistory(service: "ingest", recorder: DisksSocketRecorder(socket: $0))
+            })
     }
 
     /// The storage public key, the journal key and the receipt-signing key: from the keys service when one is

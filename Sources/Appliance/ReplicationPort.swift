@@ -43,7 +43,8 @@ struct ReplicationPort {
 
     func run(
         policy: AuthorizationPolicy, storage: ErasureCodedStore, logger: Logger,
-        onListening: @escaping @Sendable (SocketAddress) -> Void, alongside: [any Service] = []
+        onListening: @escaping @Sendable (SocketAddress) -> Void, alongside: [any Service] = [],
+        checks: [any LivenessCheck] = [], history: WatchdogHistory? = nil
     ) async throws {
         if !storage.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(storage.assembly)"])
@@ -60,7 +61,8 @@ struct ReplicationPort {
             _ = try? ServiceManager.notify("READY=1\nSTATUS=\(serving) on \(address)")
             onListening(address)
         }
-        let watchdog = try WatchdogService(checks: [EventLoopLivenessCheck(group: group)], logger: logger)
+        let watchdog = try WatchdogService(
+            checks: [EventLoopLivenessCheck(group: group)] + checks, logger: logger, history: history)
         let reloader = PolicyReloader(files: policyFiles, server: server, logger: logger)
         try await ServiceGroup(
             configuration: .init(

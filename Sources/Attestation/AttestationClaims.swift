@@ -168,19 +168,26 @@ public struct AttestationClaims: Codable, Sendable, Hashable {
         }
     }
 
-    /// The watchdog's history, kept across boots.
+    /// The services' watchdog history, kept across boots in the custody log: runs that ended without stopping
+    /// (killed by a watchdog, crashed, cut by a power loss), boots seen, failed checks, and the last reason.
     public struct WatchdogClaims: Codable, Sendable, Hashable {
         public var restarts: Int
         public var lastReason: String?
+        public var boots: Int?
+        public var checkFailures: Int?
 
         enum CodingKeys: String, CodingKey {
             case restarts
             case lastReason = "last_reason"
+            case boots
+            case checkFailures = "check_failures"
         }
 
-        public init(restarts: Int, lastReason: String?) {
+        public init(restarts: Int, lastReason: String?, boots: Int? = nil, checkFailures: Int? = nil) {
             self.restarts = restarts
             self.lastReason = lastReason
+            self.boots = boots
+            self.checkFailures = checkFailures
         }
     }
 

@@ -130,6 +130,7 @@ extension CustodyLog {
             state.headLineHash = verified.headLineHash ?? CustodyRecord.firstPrevious
             state.length = verified.length
             state.imported = verified.imported
+            state.history = verified.history
             return verified.head?.seq ?? 0
         } catch {
             try? FileSystemCalls.resize(descriptor, to: 0)

@@ -12,6 +12,7 @@ extension CustodyLog {
         var headLineHash: String?
         var length: Int64
         var imported: [String: ImportedPosition] = [:]
+        var history = ServiceHistory()
     }
 
     /// Opens the file for reading and appending; a new one is created with mode 0640 whatever the umask, and its
@@ -66,6 +67,7 @@ extension CustodyLog {
             while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 let record = try verifier.accept(pending[start..<end])
                 if let position = ImportedPosition(of: record) { verified.imported[position.source] = position }
+                verified.history.observe(record)
                 verified.head = record
                 verified.length += Int64(end - start + 1)
                 start = end + 1

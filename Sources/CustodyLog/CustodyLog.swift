@@ -47,6 +47,8 @@ public final class CustodyLog: Sendable {
         /// For each other log whose records were copied into this one (``importRecords(of:as:from:)``), the last
         /// record copied: its seq and hash there.
         var imported: [String: ImportedPosition] = [:]
+        /// The services' watchdog history, as the records so far tell it.
+        var history = ServiceHistory()
     }
 
     /// The log's file.
@@ -73,7 +75,7 @@ public final class CustodyLog: Sendable {
             state = Mutex(
                 State(
                     head: verified.head, headLineHash: verified.headLineHash ?? CustodyRecord.firstPrevious,
-                    length: verified.length, refusal: nil, imported: verified.imported))
+                    length: verified.length, refusal: nil, imported: verified.imported, history: verified.history))
         } catch {
             FileSystemCalls.release(descriptor)
             throw error
@@ -95,6 +97,11 @@ public final class CustodyLog: Sendable {
             for copy in state.copies.values { FileSystemCalls.release(copy.descriptor) }
             state.copies = [:]
         }
+    }
+
+    /// The services' watchdog history, read from every record so far.
+    public var serviceHistory: ServiceHistory {
+        state.withLock { $0.history }
     }
 
     /// The last record, or nil while the log is empty.
@@ -130,6 +137,7 @@ public final class CustodyLog: Sendable {
             state.head = record
             state.headLineHash = CustodyRecord.hex(SHA256.hash(line))
             if let position = ImportedPosition(of: record) { state.imported[position.source] = position }
+            state.history.observe(record)
             // A copy that cannot take the line leaves the set (its disk failed or was pulled); the log itself has
             // the record, and the copy is caught up when it is attached again.
             for (copyPath, copy) in state.copies {

@@ -15,6 +15,9 @@ public struct CustodyEvent: Sendable, Hashable {
         self.fields = fields
     }
 
+    /// Why `event` cannot be recorded, or nil when it can.
+    public static func problem(with event: CustodyEvent) -> String? { CustodyRecord.problem(with: event) }
+
     /// Whether `name` may name an event or a field.
     public static func isName(_ name: String) -> Bool { CustodyRecord.nameProblem(name) == nil }
 }

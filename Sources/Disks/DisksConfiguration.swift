@@ -23,6 +23,8 @@ import CustodyLog
 ///     audit-source = keys /var/lib/saatkond-keys/audit.log
 ///                                               (optional, repeatable: another service's own log, whose records
 ///                                                are copied into the custody log, the one kept on the members)
+///     recorder = ingest 990                     (optional, repeatable: a service that records its starts, stops and
+///                                                watchdog changes in the custody log through the socket, by uid)
 ///
 /// Every mistake is reported with the file and line, before anything starts.
 public struct DisksConfiguration: Sendable, Hashable {
@@ -47,6 +49,8 @@ public struct DisksConfiguration: Sendable, Hashable {
     public var reporterUIDs: Set<UInt32> = []
     /// Other services' logs copied into the custody log, by the name their records carry as `origin`.
     public var auditSources: [String: String] = [:]
+    /// The services that may record their history through the socket: the name written into their records, by uid.
+    public var recorders: [UInt32: String] = [:]
     /// The configuration file's text, recorded (as its SHA-256) in the custody log at every start: a changed
     /// configuration is an event.
     public var text: String?
@@ -60,7 +64,7 @@ public struct DisksConfiguration: Sendable, Hashable {
             && lhs.rebuildBytesPerSecond == rhs.rebuildBytesPerSecond && lhs.rig == rhs.rig
             && lhs.consoleUIDs == rhs.consoleUIDs && lhs.readerUIDs == rhs.readerUIDs
             && lhs.reporterUIDs == rhs.reporterUIDs && lhs.socketGroup == rhs.socketGroup
-            && lhs.auditSources == rhs.auditSources
+            && lhs.auditSources == rhs.auditSources && lhs.recorders == rhs.recorders
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -88,7 +92,9 @@ public struct DisksConfiguration: Sendable, Hashable {
         "chassis", "members-root", "state", "socket", "data-shards", "parity-shards",
     ]
     private static let keyFiles = ["storage-public-key", "journal-key"]
-    private static let repeatable: Set<String> = ["console-uid", "reader-uid", "reporter-uid", "audit-source"]
+    private static let repeatable: Set<String> = [
+        "console-uid", "reader-uid", "reporter-uid", "audit-source", "recorder",
+    ]
     private static let known = Set(
         required + keyFiles
             + ["storage-owner", "scrub-every", "smart-every", "rebuild-rate", "rig", "socket-group", "keys-socket"]
@@ -196,6 +202,17 @@ public struct DisksConfiguration: Sendable, Hashable {
                 throw DisksConfigurationError("\(file):\(line): the audit source '\(parts[0])' is named twice")
             }
             auditSources[parts[0]] = parts[1]
+        }
+        for (value, line) in values["recorder"] ?? [] {
+            let parts = value.split(separator: " ", maxSplits: 1).map { $0.trimmingWhitespace }
+            guard parts.count == 2, CustodyEvent.isName(parts[0]), let uid = UInt32(parts[1]) else {
+                throw DisksConfigurationError("\(file):\(line): 'recorder' must be NAME UID (e.g. ingest 990)")
+            }
+            guard recorders[uid] == nil, !recorders.values.contains(parts[0]), parts[0] != "disks" else {
+                throw DisksConfigurationError(
+                    "\(file):\(line): the recorder '\(parts[0])' or uid \(uid) is named twice (or is 'disks')")
+            }
+            recorders[uid] = parts[0]
         }
         self.text = text
     }

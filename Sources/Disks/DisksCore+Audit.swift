@@ -3,6 +3,7 @@ import CustodyLog
 import DurableFiles
 import StoreFormat
 import SystemPackage
+import Watchdog
 
 #if canImport(Glibc)
     import Glibc
@@ -15,13 +16,43 @@ extension DisksCore {
     /// The name of the log's copy at the root of each member.
     static let memberCopyName = "audit.log"
 
-    /// Records the start: the configuration's SHA-256, so that a changed configuration is on the log.
+    /// Records the start, with the boot and the configuration's SHA-256 (a changed configuration is on the log).
     func recordStart() {
-        var fields = ["service": "disks"]
+        var fields = ["service": "disks", "boot-id": BootIdentity.current]
         if let text = configuration.text {
             fields["config-sha256"] = SHA256.hash(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
         record("service.started", fields)
+    }
+
+    /// The most records one recorder may add per minute: a compromised service cannot fill the members with them.
+    static let recordsPerMinute = 30
+
+    /// A record another service asks for through the socket (``DisksConfiguration/recorders``): only the watchdog
+    /// history's events and their known fields, under the name its uid has, at most ``recordsPerMinute``. Returns why
+    /// it was refused, or nil once appended.
+    func recordFor(uid: UInt32, event: String, fields: [String: String]) -> String? {
+        guard let service = configuration.recorders[uid] else { return "uid \(uid) records nothing here" }
+        guard ServiceHistory.events.contains(event) else {
+            return "only \(ServiceHistory.events.sorted().joined(separator: ", ")) are recorded for other services"
+        }
+        let allowed: Set<String> = ["reason", "boot-id", "config-sha256"]
+        guard fields.keys.allSatisfy({ allowed.contains($0) || $0 == "service" }) else {
+            return "fields are limited to \(allowed.sorted().joined(separator: ", "))"
+        }
+        let minute = now()
+        var window = recordWindows[uid] ?? (minute, 0)
+        if window.start.duration(to: minute) >= .seconds(60) { window = (minute, 0) }
+        guard window.count < Self.recordsPerMinute else {
+            return "more than \(Self.recordsPerMinute) records a minute from \(service)"
+        }
+        window.count += 1
+        recordWindows[uid] = window
+        var stamped = fields
+        stamped["service"] = service
+        if let problem = CustodyEvent.problem(with: CustodyEvent(event, stamped)) { return problem }
+        record(event, stamped)
+        return nil
     }
 
     /// Appends an event once the copies are those of the members mounted now; a log that cannot be written raises

@@ -19,6 +19,7 @@ extension DisksCore {
         }
         let failure = monitorFailure
         let audit = custody.headSummary
+        let history = custody.serviceHistory
         status.withLock { status in
             status.monitor = failure ?? "alive"
             status.array = .init(
@@ -32,6 +33,7 @@ extension DisksCore {
             status.scrub = maintenanceState.scrub
             status.alarms = alarmList
             status.audit = audit
+            status.watchdog = history
         }
     }
 

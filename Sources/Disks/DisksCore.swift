@@ -44,6 +44,8 @@ final class DisksCore: @unchecked Sendable {
     var alarms: [String: String] = [:]
     /// The size each audit source had when last copied in: a source that did not grow is not read again.
     var auditSourceSizes: [String: UInt64] = [:]
+    /// Per recorder uid: when its current minute began and how many records it added in it.
+    var recordWindows: [UInt32: (start: ContinuousClock.Instant, count: Int)] = [:]
     private var indicatorStates: [Int: IndicatorState] = [:]
     var currentAlarms: [String: String] { alarms }
     func indicatorState(_ bay: Int) -> IndicatorState? { indicatorStates[bay] }
@@ -129,6 +131,7 @@ final class DisksCore: @unchecked Sendable {
         maintenance.onFinished = nil
         maintenance.onProgress = nil
         maintenance.stop()
+        record("service.stopped", ["service": "disks"])
         custody.close()
         store?.shutdown()
         store = nil

@@ -87,7 +87,7 @@ public final class DisksService: Service, Sendable {
             "state": readers, "audit": readers,
             "prepare-removal": configuration.consoleUIDs, "adopt": configuration.consoleUIDs,
             "locate": configuration.consoleUIDs, "scrub": configuration.consoleUIDs,
-            "report-io-errors": configuration.reporterUIDs,
+            "report-io-errors": configuration.reporterUIDs, "record": Set(configuration.recorders.keys),
         ])
     }
 
@@ -126,6 +126,28 @@ public final class DisksService: Service, Sendable {
                 core.loop.execute { continuation.resume(returning: core.scrubNow()) }
             }
             return started ? ["ok": true] : ["error": "a scrub is running already, or there is no array yet"]
+        case "record":
+            guard let event = body["event"]?.stringValue else { return ["error": "'event' is missing"] }
+            var fields: [String: String] = [:]
+            if case .object(let given)? = body["fields"] {
+                for (name, value) in given {
+                    guard let text = value.stringValue else {
+                        return ["error": .string("field '\(name)' is not a string")]
+                    }
+                    fields[name] = text
+                }
+            }
+            let uid = request.peer.uid
+            let given = fields
+            let refusal = await withCheckedContinuation { continuation in
+                core.loop.execute {
+                    let refusal = core.recordFor(uid: uid, event: event, fields: given)
+                    core.publish()
+                    continuation.resume(returning: refusal)
+                }
+            }
+            if let refusal { return ["error": .string(refusal), "refused": true] }
+            return ["ok": true]
         case "report-io-errors":
             guard let member = body["member"]?.integerValue, let count = body["count"]?.integerValue, count > 0
             else { return ["error": "'member' and a positive 'count' are needed"] }
@@ -170,5 +192,21 @@ public struct DisksLivenessCheck: LivenessCheck {
             }
         }
         return answer.map { .failed(reason: $0) } ?? .passed
+    }
+}
+
+/// The disks service's own watchdog changes, recorded on its loop straight into the custody log it keeps.
+extension DisksService: ServiceEventRecorder {
+    public func record(_ event: String, _ fields: [String: String]) throws {
+        guard let core else { throw DisksConfigurationError("the disks service is not running") }
+        let done = DispatchSemaphore(value: 0)
+        core.loop.execute {
+            core.record(event, fields)
+            core.publish()
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 5) == .success else {
+            throw DisksConfigurationError("the disks event loop did not record \(event) within 5 s")
+        }
     }
 }

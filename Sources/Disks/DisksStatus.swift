@@ -71,4 +71,6 @@ public struct DisksStatus: Sendable, Codable, Hashable {
     public var alarms: [Alarm]
     /// The custody log's head (the one log of every event, kept on the members): reports sign it.
     public var audit: CustodyLog.HeadSummary?
+    /// The services' watchdog history, as the custody log tells it (kept across boots).
+    public var watchdog: ServiceHistory?
 }

@@ -45,6 +45,12 @@ public struct ApplianceFactsSource: Sendable {
             facts.audit = .init(
                 records: Int(records), head: head, copies: audit["copies"]?.integerValue.map { Int($0) })
         }
+        if case .object(let history)? = state["watchdog"], let restarts = history["restarts"]?.integerValue {
+            facts.watchdog = .init(
+                restarts: Int(restarts), lastReason: history["lastReason"]?.stringValue,
+                boots: history["boots"]?.integerValue.map { Int($0) },
+                checkFailures: history["checkFailures"]?.integerValue.map { Int($0) })
+        }
         if case .array(let bays)? = state["bays"] {
             var disks: [String: AttestationClaims.DiskClaims] = [:]
             for case .object(let bay) in bays {

@@ -63,7 +63,10 @@ public struct HealthService: Sendable {
                 }
             }, eventLoopGroupProvider: .shared(group), logger: logger)
         let watchdog = try WatchdogService(
-            checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys, pool: checks)], logger: logger)
+            checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys, pool: checks)], logger: logger,
+            history: configuration.disksSocket.map {
+                WatchdogHistory(service: "health", recorder: DisksSocketRecorder(socket: $0))
+            })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: watchdog), .init(service: app),
         ]

@@ -273,6 +273,13 @@ public final class AuditTrail: Sendable {
         }
     }
 
+    /// Appends a record of the service's own history (``ServiceHistory``'s events: `service.started`, …) under
+    /// its own name, unprefixed, so that the one custody log reads it as it reads every service's.
+    public func recordHistory(_ event: String, _ fields: [String: String]) throws {
+        guard let log else { return }
+        try log.append(CustodyEvent(event, fields.merging(["service": "keys"]) { _, name in name }))
+    }
+
     public func close() {
         log?.close()
     }

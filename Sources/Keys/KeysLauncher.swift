@@ -22,7 +22,7 @@ public enum KeysLauncher {
             checks: [
                 EventLoopLivenessCheck(group: MultiThreadedEventLoopGroup.singleton), VaultAnswersCheck(vault: vault),
             ],
-            logger: logger)
+            logger: logger, history: WatchdogHistory(service: "keys", recorder: service, recordsStartAndStop: false))
         try await ServiceGroup(
             configuration: .init(
                 services: [.init(service: watchdog), .init(service: service)],

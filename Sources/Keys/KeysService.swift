@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import SystemPackage
+import Watchdog
 
 /// `saatkond keys` (and the keys part of `saatkond dev`): holds the unsealed keys, answers the keys socket, and
 /// watches the chassis-intrusion switch, zeroizing when it opens.
@@ -91,6 +92,7 @@ public final class KeysService: Service, Sendable {
         // The switch is read before anything is served: keys unsealed into a chassis already opened are not handed
         // out even once.
         checkIntrusion(lastUnreadable: nil)
+        recordHistory("service.started", ["boot-id": BootIdentity.current])
         try await server?.start()
         logger.info("keys service ready", metadata: ["state": "\(holder.state)", "socket": "\(server?.path ?? "-")"])
         onReady(holder.state)
@@ -99,7 +101,16 @@ public final class KeysService: Service, Sendable {
         } onGracefulShutdown: {
         }
         try? await server?.stop()
+        recordHistory("service.stopped", [:])
         audit.close()
+    }
+
+    private func recordHistory(_ event: String, _ fields: [String: String]) {
+        do {
+            try audit.recordHistory(event, fields)
+        } catch {
+            logger.error("cannot write the audit log", metadata: ["event": "\(event)", "error": "\(error)"])
+        }
     }
 
     /// Zeroizes the keys now (an intrusion, a verified order, or a test).
@@ -151,5 +162,12 @@ public final class KeysService: Service, Sendable {
             }
             return why
         }
+    }
+}
+
+/// The keys service's watchdog changes, in its own audit log (which the disks service copies into the one log).
+extension KeysService: ServiceEventRecorder {
+    public func record(_ event: String, _ fields: [String: String]) throws {
+        try audit.recordHistory(event, fields)
     }
 }

@@ -31,6 +31,9 @@ package struct MemberLayout {
     /// ``missedWritesName(member:token:)``), outside `streams`, so recovery and scrub never see them.
     package var missedWrites: FilePath { root.appending("missed-writes") }
 
+    /// The file ingest's watchdog check writes and flushes (``StoreWritableCheck``), outside `streams`.
+    package var livenessProbe: FilePath { root.appending("liveness-probe") }
+
     /// The name of the record that member `member` missed writes, in `missedWrites`: `member-<index>-<token>`.
     package static func missedWritesName(member: Int, token: String) -> String { "member-\(member)-\(token)" }
 

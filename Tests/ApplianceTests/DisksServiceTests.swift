@@ -167,6 +167,32 @@ struct DisksServiceTests {
         #expect(facts.audit?.head == published.head && facts.audit?.records == Int(published.records))
         #expect(facts.audit?.copies == members.count)
 
+        // Another service's history through the socket: under the name its uid has, whatever it claims; only the
+        // history's events; not for a uid that is no recorder; at most 30 a minute.
+        let started = try Self.reader.ask(
+            #"{"op":"record","event":"service.started","fields":{"service":"keys","boot-id":"b1"}}"#, socket: socket,
+            scratch: scratch)
+        #expect(started.answer.contains("\"ok\":true"), "\(started.answer)")
+        let last = try #require(try CustodyLog.verify(try FileSystemCalls.readAll(FilePath(primary))).last)
+        #expect(last.event == "service.started" && last.fields["service"] == "ingest")
+        for (user, request, reason) in [
+            (Self.console, #"{"op":"record","event":"service.started","fields":{}}"#, "not allowed"),
+            (Self.reader, #"{"op":"record","event":"disk.removed","fields":{}}"#, "only service.started"),
+            (Self.reader, #"{"op":"record","event":"service.stopped","fields":{"wwn":"x"}}"#, "fields are limited"),
+        ] {
+            let refused = try user.ask(request, socket: socket, scratch: scratch)
+            #expect(refused.answer.contains(reason), "\(refused.answer)")
+        }
+        var answers: [String] = []
+        for _ in 0..<30 {
+            answers.append(
+                try Self.reader.ask(
+                    #"{"op":"record","event":"watchdog.check-passed","fields":{}}"#, socket: socket, scratch: scratch
+                ).answer)
+        }
+        #expect(answers.last?.contains("more than 30 records a minute") == true, "\(answers.suffix(2))")
+        #expect(try status().watchdog?.checkFailures == 0)
+
         // The system disk's log is lost; the members' copies hold the chain.
         let before = try #require(try status().audit)
         kill()
@@ -182,6 +208,10 @@ struct DisksServiceTests {
         #expect(chain.count == Int(continued.records))
         #expect(chain.first?.hash == records.first?.hash)
         #expect(chain.contains { $0.event == "service.started" && $0.seq > before.records })
+        // The history read from the chain: the kill -9 is a run that ended without stopping.
+        let history = try #require(try status().watchdog)
+        #expect(history.restarts >= 1, "\(history)")
+        #expect(history.lastReason?.contains("disks: restarted without stopping") == true, "\(history)")
     }
 
     /// The service's configuration file, its key files and chassis map, in `directory`.
@@ -208,6 +238,7 @@ struct DisksServiceTests {
             reader-uid = \(reader.id)
             console-uid = \(console.id)
             audit-source = keys \(directory)/keys-audit.log
+            recorder = ingest \(reader.id)
             """
         let path = "\(directory)/disks.conf"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,3 +1,5 @@
+import CustodyLog
+import DurableFiles
 import Foundation
 import LivenessGate
 import Logging
@@ -5,6 +7,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import SystemPackage
+import TestSupport
 import Testing
 import Watchdog
 
@@ -71,6 +75,43 @@ struct WatchdogServiceTests {
         }
     }
 
+    @Test("the start, each change of the checks, and the stop are recorded in the custody log's history")
+    func historyIsRecorded() async throws {
+        let scratch = try ScratchDirectory(prefix: "saatkond-watchdog-history")
+        defer { scratch.remove() }
+        let log = try CustodyLog(path: FilePath("\(scratch.path)/custody.log"))
+        defer { log.close() }
+        let failing = NIOLockedValueBox(false)
+        let check = ToggledCheck(failing: failing)
+        let notifications = NotificationRecorder()
+        let history = WatchdogHistory(service: "ingest", recorder: CustodyLogRecorder(log: log))
+        // A run that ended without stopping (a kill -9 before this one), then this run.
+        try log.append(CustodyEvent("service.started", ["service": "ingest", "boot-id": BootIdentity.current]))
+        let service = WatchdogService(
+            checks: [check], timeout: .milliseconds(200), logger: Logger(label: "test"), history: history,
+            notify: notifications.record)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await service.run() }
+            try await notifications.waitFor(count: 2, pattern: "WATCHDOG=1")
+            failing.withLockedValue { $0 = true }
+            try await notifications.waitFor(count: 1, pattern: "withheld: the probe says no")
+            failing.withLockedValue { $0 = false }
+            try await notifications.waitFor(count: 2, pattern: "STATUS=healthy")
+            try await Task.sleep(for: .milliseconds(300))
+            tasks.cancelAll()
+        }
+        let events = try CustodyLog.verify(try FileSystemCalls.readAll(FilePath("\(scratch.path)/custody.log")))
+            .map(\.event)
+        #expect(
+            events == [
+                "service.started", "service.started", "watchdog.check-failed", "watchdog.check-passed",
+                "service.stopped",
+            ], "\(events)")
+        let summary = log.serviceHistory
+        #expect(summary.starts == 2 && summary.restarts == 1 && summary.checkFailures == 1 && summary.boots == 1)
+        #expect(summary.lastReason?.contains("ingest: the probe says no") == true, "\(summary)")
+    }
+
     @Test("without a systemd watchdog the service only waits")
     func noWatchdog() async throws {
         let notifications = NotificationRecorder()
@@ -120,5 +161,23 @@ final class NotificationRecorder: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+}
+
+/// A check that fails while `failing` is set.
+struct ToggledCheck: LivenessCheck {
+    let failing: NIOLockedValueBox<Bool>
+
+    func check(deadline: Duration) async -> LivenessResult {
+        failing.withLockedValue { $0 } ? .failed(reason: "the probe says no") : .passed
+    }
+}
+
+/// Records into a custody log directly, as the disks service does into its own.
+struct CustodyLogRecorder: ServiceEventRecorder {
+    let log: CustodyLog
+
+    func record(_ event: String, _ fields: [String: String]) throws {
+        try log.append(CustodyEvent(event, fields))
     }
 }
