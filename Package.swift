@@ -163,6 +163,7 @@ let package = Package(
                 "Watchdog", "Systemd", "CLinuxCalls", "ConfigurationFile", "ReplicationProtocol",
                 "DevelopmentIdentity",
                 "SaatkondLogging",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -16,6 +16,8 @@ import ConfigurationFile
 ///     keys-socket = /run/saatkond/keys.sock  (the keys service: the storage public key, the journal key, receipts
 ///                                             signed by the TPM-resident key)
 ///     appliance-name = ee-embassy-lu-1
+///     metrics-socket = /run/saatkond-ingest/metrics.sock  (optional: replication and storage figures, Prometheus's
+///     metrics-reader-uid = 993                          text, for the health service's /metrics; repeatable uid)
 ///
 /// Without a keys service (a workstation, tests of the receiver alone) the keys come from files instead, all three:
 ///
@@ -59,11 +61,17 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var signingKey: String
     /// The name receipts give the appliance.
     public var applianceName: String
+    /// The local socket that answers the replication and storage figures, if any.
+    public var metricsSocket: String?
+    /// Who may ask it (root always may).
+    public var metricsReaderUIDs: Set<UInt32> = []
 
     private static let required = ["listen", "certificate", "private-key", "home-ca", "policy", "appliance-name"]
     private static let keyFiles = ["storage-public-key", "journal-key", "signing-key"]
     private static let known = Set(
-        required + keyFiles + ["deny-list", "member", "member-root", "disks-socket", "keys-socket"])
+        required + keyFiles + [
+            "deny-list", "member", "member-root", "disks-socket", "keys-socket", "metrics-socket", "metrics-reader-uid",
+        ])
 
     /// Parses `text`, read from `file`.
     public init(parsing text: String, file: String) throws(ConfigurationError) {
@@ -89,8 +97,11 @@ public struct IngestConfiguration: Sendable, Hashable {
                     "\(location): unknown key '\(key)' (known: \(Self.known.sorted().joined(separator: ", ")))")
             }
             guard !value.isEmpty else { throw ConfigurationError("\(location): '\(key)' has no value") }
-            if key != "member", values[key] != nil {
+            if key != "member", key != "metrics-reader-uid", values[key] != nil {
                 throw ConfigurationError("\(location): '\(key)' is already set on line \(lines[key]!)")
+            }
+            if key == "metrics-reader-uid", UInt32(value) == nil {
+                throw ConfigurationError("\(location): 'metrics-reader-uid' must be a numeric user id")
             }
             values[key, default: []].append(value)
             lines[key] = index + 1
@@ -140,6 +151,8 @@ public struct IngestConfiguration: Sendable, Hashable {
         signingKey = values["signing-key"]?.first ?? ""
         applianceName = values["appliance-name"]![0]
         denyList = values["deny-list"]?.first
+        metricsSocket = values["metrics-socket"]?.first
+        metricsReaderUIDs = Set((values["metrics-reader-uid"] ?? []).compactMap { UInt32($0) })
     }
 }
 

@@ -4,7 +4,9 @@ import ErasureStore
 import Keys
 import Logging
 import NIOCore
+import Prometheus
 import Receipts
+import Receiver
 import ReplicationTransport
 import StoreFormat
 import SystemPackage
@@ -47,12 +49,20 @@ public struct IngestService: Sendable {
                 trustedAuthorities: configuration.homeAuthority),
             policyFiles: policyFiles, receiptKey: receiptKey, applianceName: configuration.applianceName,
             serving: "receiving replication")
+        // The receiver's figures in a registry of this process, answered on the metrics socket.
+        let registry = PrometheusCollectorRegistry()
+        let metricsSocket = configuration.metricsSocket.map {
+            MetricsSocket(
+                path: $0, readers: configuration.metricsReaderUIDs, registry: registry, store: store, logger: logger)
+        }
         try await port.run(
             policy: policy, storage: store, logger: logger, onListening: onListening,
+            alongside: metricsSocket.map { [$0] } ?? [],
             checks: [StoreWritableCheck(store: store)],
             history: configuration.disksSocket.map {
                 WatchdogHistory(service: "ingest", recorder: DisksSocketRecorder(socket: $0))
-            })
+            },
+            metrics: ReplicationMetrics(factory: PrometheusMetricsFactory(registry: registry)))
     }
 
     /// The storage public key, the journal key and the receipt-signing key: from the keys service when one is

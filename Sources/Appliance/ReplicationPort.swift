@@ -44,7 +44,8 @@ struct ReplicationPort {
     func run(
         policy: AuthorizationPolicy, storage: ErasureCodedStore, logger: Logger,
         onListening: @escaping @Sendable (SocketAddress) -> Void, alongside: [any Service] = [],
-        checks: [any LivenessCheck] = [], history: WatchdogHistory? = nil
+        checks: [any LivenessCheck] = [], history: WatchdogHistory? = nil,
+        metrics: ReplicationMetrics = ReplicationMetrics()
     ) async throws {
         if !storage.assembly.isComplete {
             logger.warning("the array is not complete", metadata: ["assembly": "\(storage.assembly)"])
@@ -56,7 +57,7 @@ struct ReplicationPort {
             configuration: .init(
                 host: host, port: port, tls: tls, policy: policy, receiptKey: receiptKey,
                 applianceName: applianceName, limits: limits),
-            storage: storage, group: group, logger: logger
+            storage: storage, group: group, logger: logger, metrics: metrics
         ) { address in
             _ = try? ServiceManager.notify("READY=1\nSTATUS=\(serving) on \(address)")
             onListening(address)

@@ -11,6 +11,8 @@ import ConfigurationFile
 ///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
 ///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
 ///     reader-socket = /run/saatkond-reader/reader.sock  (optional: the streams a verifier names; a `state-reader-uid`)
+///     ingest-metrics-socket = /run/saatkond-ingest/metrics.sock  (optional: replication and storage figures for
+///                                                 /metrics; a `metrics-reader-uid` of ingest)
 ///     appliance-name = ee-embassy-lu-1
 ///     heartbeat = https://watch.home.example:9443/heartbeat   (repeatable: home's `saatkond watch` endpoints)
 ///     heartbeat-every = 30                       (seconds between heartbeats)
@@ -27,6 +29,8 @@ public struct HealthConfiguration: Sendable, Hashable {
     public var disksSocket: String?
     /// The reader service's state socket, for the streams a verifier names.
     public var readerSocket: String?
+    /// Ingest's metrics socket, whose text `/metrics` serves after its own.
+    public var ingestMetricsSocket: String?
     public var applianceName: String
     /// Where heartbeats go; none sends none.
     public var heartbeats: [String] = []
@@ -40,7 +44,7 @@ public struct HealthConfiguration: Sendable, Hashable {
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "appliance-name",
-        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key", "reader-socket",
+        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key", "reader-socket", "ingest-metrics-socket",
     ]
 
     public init(
@@ -68,6 +72,7 @@ public struct HealthConfiguration: Sendable, Hashable {
             keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value,
             applianceName: try values.required("appliance-name").value)
         readerSocket = values.optional("reader-socket")?.value
+        ingestMetricsSocket = values.optional("ingest-metrics-socket")?.value
         heartbeats = values.all("heartbeat").map(\.value)
         for entry in values.all("heartbeat") where !entry.value.hasPrefix("https://") {
             throw values.mistake(entry, "a heartbeat endpoint is an https:// URL, found '\(entry.value)'")

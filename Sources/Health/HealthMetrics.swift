@@ -2,8 +2,9 @@ import Attestation
 import Prometheus
 import Synchronization
 
-/// The figures home's monitoring scrapes from `/metrics`: the key state, the array's margin, the disks' states, and
-/// the reports served. Labels are states and bay names only: no secret, no stream, no content.
+/// The figures home's monitoring scrapes from `/metrics`: the key state, the array's margin, the disks' states, the
+/// watchdog history, the custody log's length and copies, and the reports served (ingest's replication and storage
+/// figures follow, from its metrics socket). Labels are states and bay names only: no secret, no stream, no content.
 final class HealthMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let reports: Counter
@@ -58,10 +59,32 @@ final class HealthMetrics: Sendable {
         refusedReports.increment()
     }
 
-    /// Sets the gauges from what the services say now.
-    func update(keyState: String, facts: ApplianceFacts) {
+    /// Sets the gauges from what the services say now; `ingestAnswered` is nil when no ingest socket is configured.
+    func update(keyState: String, facts: ApplianceFacts, ingestAnswered: Bool? = nil) {
         for (state, gauge) in keyStates { gauge.set(Int64(state == keyState ? 1 : 0)) }
         margin.set(Int64(facts.array?.margin ?? -1))
+        if let ingestAnswered {
+            registry.makeGauge(descriptor: Self.name("saatkond_ingest_up", "1 when ingest answered its figures"))
+                .set(Int64(ingestAnswered ? 1 : 0))
+        }
+        if let watchdog = facts.watchdog {
+            registry.makeGauge(
+                descriptor: Self.name(
+                    "saatkond_watchdog_restarts", "Service runs that ended without stopping, across boots"))
+                .set(Int64(watchdog.restarts))
+            registry.makeGauge(
+                descriptor: Self.name("saatkond_watchdog_check_failures", "Times a service's own checks failed"))
+                .set(Int64(watchdog.checkFailures ?? 0))
+            registry.makeGauge(descriptor: Self.name("saatkond_boots", "Boots the custody log has seen"))
+                .set(Int64(watchdog.boots ?? 0))
+        }
+        if let audit = facts.audit {
+            registry.makeGauge(descriptor: Self.name("saatkond_audit_records", "Records in the custody log"))
+                .set(Int64(audit.records))
+            registry.makeGauge(
+                descriptor: Self.name("saatkond_audit_copies", "Members holding a copy of the custody log"))
+                .set(Int64(audit.copies ?? 0))
+        }
         if let disks = facts.disks {
             var counts: [String: Int64] = [:]
             for disk in disks.values { counts[disk.state, default: 0] += 1 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTLS
 import Keys
 import LivenessGate
+import LocalControl
 import Logging
 import NIOCore
 import NIOPosix
@@ -45,7 +46,7 @@ public struct HealthService: Sendable {
             reporter: reporter, pool: work,
             facts: ApplianceFactsSource(
                 disksSocket: configuration.disksSocket, readerSocket: configuration.readerSocket),
-            keys: keys,
+            keys: keys, ingestMetricsSocket: configuration.ingestMetricsSocket,
             metrics: HealthMetrics(), logger: logger)
         let tls = try ReplicationTLS.receiverConfiguration(
             TLSIdentityFiles(
@@ -101,6 +102,8 @@ struct ReportEndpoint: Sendable {
     let pool: NIOThreadPool
     let facts: ApplianceFactsSource
     let keys: KeysClient
+    /// Ingest's metrics socket: its replication and storage figures follow the health service's own.
+    var ingestMetricsSocket: String? = nil
     let metrics: HealthMetrics
     let logger: Logger
     let gate = ReportGate(limit: ReportGate.reports)
@@ -179,14 +182,20 @@ struct ReportEndpoint: Sendable {
     func metricsText() async throws -> Response {
         guard metricsGate.enter() else { return Self.text(.serviceUnavailable, "a scrape is under way\n") }
         defer { metricsGate.leave() }
-        let gathered = try await pool.runIfActive { () -> (String, ApplianceFacts) in
+        let socket = ingestMetricsSocket
+        let gathered = try await pool.runIfActive { () -> (String, ApplianceFacts, String?) in
             let state = (try? keys.status())?["state"]?.stringValue ?? "unreachable"
-            return (state, facts.gather())
+            let ingest = socket.flatMap {
+                try? LocalControlClient.request(path: $0, op: "metrics", body: [:], timeout: .seconds(5))["text"]?
+                    .stringValue
+            }
+            return (state, facts.gather(), ingest)
         }
-        metrics.update(keyState: gathered.0, facts: gathered.1)
+        metrics.update(keyState: gathered.0, facts: gathered.1, ingestAnswered: socket == nil ? nil : gathered.2 != nil)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+        let text = metrics.text() + (gathered.2 ?? "")
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -3,13 +3,15 @@ import ReplicationProtocol
 
 /// The receiver's metrics, for home's monitoring (exported by the health service's Prometheus endpoint):
 ///
-/// - `saatkond_replication_bytes_total{stream}`: stream bytes received,
-/// - `saatkond_replication_acknowledgements_total{stream}`: acknowledgements sent,
+/// - `saatkond_replication_bytes_total`: stream bytes received,
+/// - `saatkond_replication_acknowledgements_total`: acknowledgements sent,
 /// - `saatkond_replication_refusals_total{reason}`: connections refused, by protocol error code,
 /// - `saatkond_replication_connections`: connections open now,
 /// - `saatkond_storage_failing` and `saatkond_storage_failures_total{kind}` (see ``StorageCondition``).
 ///
-/// The factory is injected so that tests count without touching the process-wide metrics system.
+/// No label names a stream: the number of streams is the senders' to choose, and a registry with a series per stream
+/// would grow without bound (the report's `streams` answers for the streams a verifier names). The factory is
+/// injected so that tests count without touching the process-wide metrics system.
 public struct ReplicationMetrics: Sendable {
     private let factory: any MetricsFactory
     let connections: Meter
@@ -31,11 +33,8 @@ public struct ReplicationMetrics: Sendable {
 
     func counters(stream: String) -> StreamCounters {
         StreamCounters(
-            bytes: Counter(
-                label: "saatkond_replication_bytes_total", dimensions: [("stream", stream)], factory: factory),
-            acknowledgements: Counter(
-                label: "saatkond_replication_acknowledgements_total", dimensions: [("stream", stream)],
-                factory: factory))
+            bytes: Counter(label: "saatkond_replication_bytes_total", factory: factory),
+            acknowledgements: Counter(label: "saatkond_replication_acknowledgements_total", factory: factory))
     }
 
     func refused(_ code: ProtocolErrorCode) {

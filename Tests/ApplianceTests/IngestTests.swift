@@ -48,6 +48,8 @@ struct IngestTests {
             ("listen = a:1", "c: 'certificate' is missing"),
             ("policy =", "c:1: 'policy' has no value"),
             ("storage-private-key = /k", "c:1: 'storage-private-key' is no longer accepted"),
+            ("metrics-reader-uid = health", "c:1: 'metrics-reader-uid' must be a numeric user id"),
+            ("metrics-socket = /a\nmetrics-socket = /b", "c:2: 'metrics-socket' is already set on line 1"),
         ])
     func mistakes(text: String, expected: String) {
         do {
@@ -64,6 +66,11 @@ struct IngestTests {
         #expect(parsed.port == 7443)
         #expect(parsed.members == ["/s/disk-2", "/s/disk-0", "/s/disk-1"])
         #expect(parsed.denyList == nil)
+        let withMetrics = try IngestConfiguration(
+            parsing: Self.configuration("/s", port: 7443)
+                + "\nmetrics-socket = /run/m.sock\nmetrics-reader-uid = 993\nmetrics-reader-uid = 994",
+            file: "c")
+        #expect(withMetrics.metricsSocket == "/run/m.sock" && withMetrics.metricsReaderUIDs == [993, 994])
     }
 
     @Test(

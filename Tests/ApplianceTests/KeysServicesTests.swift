@@ -117,7 +117,11 @@ struct KeysServicesTests {
         member-root = \(root)/members
         keys-socket = \(socket)
         appliance-name = ee-test-lu-1
+        metrics-socket = \(root)/ingest-run/metrics.sock
+        metrics-reader-uid = \(Self.healthUser.id)
         """.write(toFile: "\(root)/ingest.conf", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: "\(root)/ingest-run", withIntermediateDirectories: false)
+        try Self.ingestUser.own("\(root)/ingest-run")
         _ = try Command.run("chmod", ["0644", "\(root)/ingest.conf", "\(root)/authorization.conf"])
         let (ingestCommand, ingestArguments) = Self.ingestUser.command(
             executable, ["ingest", "--config", "\(root)/ingest.conf"], umask: "0027")
@@ -274,6 +278,7 @@ struct KeysServicesTests {
         verifier-ca = \(root)/identity/development-ca.pem
         keys-socket = \(socket)
         reader-socket = \(root)/reader-run/reader.sock
+        ingest-metrics-socket = \(root)/ingest-run/metrics.sock
         appliance-name = ee-test-lu-1
         heartbeat = https://127.0.0.1:\(watch.port)/heartbeat
         heartbeat-every = 1
@@ -321,6 +326,12 @@ struct KeysServicesTests {
         let metrics = try Command.run("curl", verifier + ["\(url)/metrics"])
         #expect(metrics.contains(#"saatkond_keys_state{state="unsealed"} 1"#), "\(metrics)")
         #expect(metrics.contains("saatkond_attestation_reports_total 1"), "\(metrics)")
+        // Ingest's figures, from its metrics socket as the health user: the bytes sent above, three members.
+        #expect(metrics.contains("saatkond_ingest_up 1"), "\(metrics)")
+        let received = metrics.split(separator: "\n").first { $0.hasPrefix("saatkond_replication_bytes_total ") }
+        #expect(received.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3_000_000 } == true, "\(metrics)")
+        #expect(metrics.contains("saatkond_storage_members_present 3"), "\(metrics)")
+        #expect(!metrics.contains("stream="), "no label names a stream")
 
         // No certificate, or one of another CA: no TLS session, no report.
         #expect(
