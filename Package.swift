@@ -215,7 +215,7 @@ let package = Package(
             name: "Keys",
             dependencies: [
                 "TPM2", "Escrow", "CryptoPrimitives", "HPKE", "StoreFormat", "LocalControl", "CustodyLog", "Receipts",
-                "DurableFiles", "Systemd", "ConfigurationFile", "HashChain", "Watchdog", "LivenessGate",
+                "DurableFiles", "Systemd", "ConfigurationFile", "HashChain", "Watchdog", "LivenessGate", "Attestation",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -535,7 +535,7 @@ let package = Package(
                 "StoreFormat",
                 "Appliance", "DevelopmentIdentity", "StreamStore", "TestSupport", "HashChain",
                 "Disks", "LoopRig", "LocalControl", "ErasureStore", "CryptoPrimitives", "TPM2", "CustodyLog",
-                "DurableFiles", "Health",
+                "DurableFiles", "Keys",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

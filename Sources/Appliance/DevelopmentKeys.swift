@@ -76,7 +76,10 @@ struct DevelopmentKeys {
                 try Array("0\n".utf8).withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: intrusion) }
             }
             let service = try KeysService(
-                files: files, vault: vault, socket: .onlyFor(uid: getuid(), path: socket.string),
+                files: files, vault: vault,
+                socket: .onlyFor(
+                    uid: getuid(), path: socket.string,
+                    reports: KeysService.ReportSources(applianceName: "saatkond-dev")),
                 intrusion: IntrusionSensor(path: intrusion), decommission: nil, logger: logger)
             return Running(service: service, tpm: tpm)
         } catch {

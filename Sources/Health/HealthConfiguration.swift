@@ -8,12 +8,13 @@ import ConfigurationFile
 ///     private-key = /etc/saatkond/tls/appliance-key.pem
 ///     verifier-ca = /etc/saatkond/tls/home-verifier-ca.pem  (the CA of home's verifiers: any certificate it
 ///                                                          issued may ask for reports and metrics)
-///     keys-socket = /run/saatkond/keys.sock      (quotes and signatures: this service is a `signer-uid` there)
-///     disks-socket = /run/saatkond/disks.sock    (optional: bays, disks and the array's margin; a `reader-uid`)
-///     reader-socket = /run/saatkond-reader/reader.sock  (optional: the streams a verifier names; a `state-reader-uid`)
+///     keys-socket = /run/saatkond/keys.sock      (reports and heartbeats, made and signed there: this service is a
+///                                                 `reporter-uid`, and nothing more, of the keys service)
+///     disks-socket = /run/saatkond/disks.sock    (optional: figures for /metrics, custody-log excerpts for /audit,
+///                                                 and this service's watchdog history; a `reader-uid` and a
+///                                                 `recorder` there)
 ///     ingest-metrics-socket = /run/saatkond-ingest/metrics.sock  (optional: replication and storage figures for
 ///                                                 /metrics; a `metrics-reader-uid` of ingest)
-///     appliance-name = ee-embassy-lu-1
 ///     heartbeat = https://watch.home.example:9443/heartbeat   (repeatable: home's `saatkond watch` endpoints)
 ///     heartbeat-every = 30                       (seconds between heartbeats)
 ///     home-ca = /etc/saatkond/tls/home-ca.pem    (the CA of the watch's server certificate; with `heartbeat`)
@@ -27,11 +28,8 @@ public struct HealthConfiguration: Sendable, Hashable {
     public var verifierAuthority: String
     public var keysSocket: String
     public var disksSocket: String?
-    /// The reader service's state socket, for the streams a verifier names.
-    public var readerSocket: String?
     /// Ingest's metrics socket, whose text `/metrics` serves after its own.
     public var ingestMetricsSocket: String?
-    public var applianceName: String
     /// Where heartbeats go; none sends none.
     public var heartbeats: [String] = []
     /// Seconds between heartbeats.
@@ -43,13 +41,13 @@ public struct HealthConfiguration: Sendable, Hashable {
     public var heartbeatPrivateKey: String?
 
     private static let known: Set<String> = [
-        "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "appliance-name",
-        "heartbeat", "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key", "reader-socket", "ingest-metrics-socket",
+        "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "heartbeat",
+        "heartbeat-every", "home-ca", "heartbeat-certificate", "heartbeat-private-key", "ingest-metrics-socket",
     ]
 
     public init(
         host: String, port: Int, certificate: String, privateKey: String, verifierAuthority: String,
-        keysSocket: String, disksSocket: String? = nil, applianceName: String
+        keysSocket: String, disksSocket: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -58,7 +56,6 @@ public struct HealthConfiguration: Sendable, Hashable {
         self.verifierAuthority = verifierAuthority
         self.keysSocket = keysSocket
         self.disksSocket = disksSocket
-        self.applianceName = applianceName
     }
 
     /// Parses `text`, read from `file`.
@@ -69,9 +66,7 @@ public struct HealthConfiguration: Sendable, Hashable {
             host: host, port: port, certificate: try values.required("certificate").value,
             privateKey: try values.required("private-key").value,
             verifierAuthority: try values.required("verifier-ca").value,
-            keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value,
-            applianceName: try values.required("appliance-name").value)
-        readerSocket = values.optional("reader-socket")?.value
+            keysSocket: try values.required("keys-socket").value, disksSocket: values.optional("disks-socket")?.value)
         ingestMetricsSocket = values.optional("ingest-metrics-socket")?.value
         heartbeats = values.all("heartbeat").map(\.value)
         for entry in values.all("heartbeat") where !entry.value.hasPrefix("https://") {

@@ -1,4 +1,5 @@
 import Attestation
+import Keys
 import Prometheus
 import Synchronization
 
@@ -70,11 +71,13 @@ final class HealthMetrics: Sendable {
         if let watchdog = facts.watchdog {
             registry.makeGauge(
                 descriptor: Self.name(
-                    "saatkond_watchdog_restarts", "Service runs that ended without stopping, across boots"))
-                .set(Int64(watchdog.restarts))
+                    "saatkond_watchdog_restarts", "Service runs that ended without stopping, across boots")
+            )
+            .set(Int64(watchdog.restarts))
             registry.makeGauge(
-                descriptor: Self.name("saatkond_watchdog_check_failures", "Times a service's own checks failed"))
-                .set(Int64(watchdog.checkFailures ?? 0))
+                descriptor: Self.name("saatkond_watchdog_check_failures", "Times a service's own checks failed")
+            )
+            .set(Int64(watchdog.checkFailures ?? 0))
             registry.makeGauge(descriptor: Self.name("saatkond_boots", "Boots the custody log has seen"))
                 .set(Int64(watchdog.boots ?? 0))
         }
@@ -82,8 +85,9 @@ final class HealthMetrics: Sendable {
             registry.makeGauge(descriptor: Self.name("saatkond_audit_records", "Records in the custody log"))
                 .set(Int64(audit.records))
             registry.makeGauge(
-                descriptor: Self.name("saatkond_audit_copies", "Members holding a copy of the custody log"))
-                .set(Int64(audit.copies ?? 0))
+                descriptor: Self.name("saatkond_audit_copies", "Members holding a copy of the custody log")
+            )
+            .set(Int64(audit.copies ?? 0))
         }
         if let disks = facts.disks {
             var counts: [String: Int64] = [:]

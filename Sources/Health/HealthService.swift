@@ -34,8 +34,6 @@ public struct HealthService: Sendable {
 
     public func run(onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         let keys = KeysClient(socket: configuration.keysSocket)
-        let reporter = try AttestationReporter(
-            keys: keys, applianceName: configuration.applianceName, version: HealthService.version, logger: logger)
         // Reports and metrics wait on the keys, disks and reader sockets: on threads of their own, as many as
         // reports may be made at once, so that neither NIO's shared pool nor the watchdog's check waits behind them.
         let work = NIOThreadPool(numberOfThreads: ReportGate.reports)
@@ -43,9 +41,7 @@ public struct HealthService: Sendable {
         let checks = NIOThreadPool(numberOfThreads: 1)
         checks.start()
         let endpoint = ReportEndpoint(
-            reporter: reporter, pool: work,
-            facts: ApplianceFactsSource(
-                disksSocket: configuration.disksSocket, readerSocket: configuration.readerSocket),
+            pool: work, facts: ApplianceFactsSource(disksSocket: configuration.disksSocket),
             keys: keys, ingestMetricsSocket: configuration.ingestMetricsSocket,
             metrics: HealthMetrics(), logger: logger)
         let tls = try ReplicationTLS.receiverConfiguration(
@@ -80,8 +76,7 @@ public struct HealthService: Sendable {
             services.append(
                 .init(
                     service: HeartbeatSender(
-                        reporter: reporter, facts: ApplianceFactsSource(disksSocket: configuration.disksSocket),
-                        endpoints: configuration.heartbeats, period: .seconds(configuration.heartbeatEvery),
+                        keys: keys, endpoints: configuration.heartbeats, period: .seconds(configuration.heartbeatEvery),
                         tls: client, logger: logger)))
         }
         try await ServiceGroup(
@@ -91,14 +86,11 @@ public struct HealthService: Sendable {
         try? await checks.shutdownGracefully()
         _ = try? ServiceManager.notify("STOPPING=1\nSTATUS=stopped")
     }
-
-    /// The software version reports carry.
-    public static let version = "0.14.0"
 }
 
-/// The report and metrics routes, and what they cost.
+/// The report, metrics and audit routes, and what they cost. Reports are made and signed by the keys service (op
+/// `report`): this network-facing service only carries them, and has nothing of its own signed.
 struct ReportEndpoint: Sendable {
-    let reporter: AttestationReporter
     let pool: NIOThreadPool
     let facts: ApplianceFactsSource
     let keys: KeysClient
@@ -110,7 +102,7 @@ struct ReportEndpoint: Sendable {
     /// One scrape at a time; another meanwhile is answered 503 at once.
     let metricsGate = ReportGate(limit: 1)
     /// Streams one report may name (`&stream=NAME`, repeated): a report is bounded whatever the number of streams.
-    static let maximumStreams = 256
+    static let maximumStreams = ApplianceFactsSource.maximumStreams
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -164,9 +156,7 @@ struct ReportEndpoint: Sendable {
         let started = ContinuousClock.now
         do {
             // The keys socket and the disks socket are blocking calls: off the event loops and the async pool.
-            let token = try await pool.runIfActive {
-                try reporter.report(nonce: nonce, facts: facts.gather(streams: streams))
-            }
+            let token = try await pool.runIfActive { try keys.report(nonce: nonce, streams: streams) }
             metrics.reportMade(after: ContinuousClock.now - started)
             var headers = HTTPFields()
             headers[.contentType] = "application/jwt"

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Attestation
 import Foundation
+import Keys
 import Logging
 import NIOCore
 import NIOPosix
@@ -12,8 +13,7 @@ import ServiceLifecycle
 /// HTTPS with the appliance's client certificate. A heartbeat that does not arrive is the alarm at home (the dead
 /// man's switch); here a failed push is logged when the endpoint's state changes, not every period.
 struct HeartbeatSender: Service {
-    let reporter: AttestationReporter
-    let facts: ApplianceFactsSource
+    let keys: KeysClient
     let endpoints: [String]
     let period: Duration
     let tls: TLSConfiguration
@@ -34,9 +34,7 @@ struct HeartbeatSender: Service {
         while true {
             let sequence = UInt64(Date().timeIntervalSince1970 * 1000)
             do {
-                let token = try await NIOThreadPool.singleton.runIfActive {
-                    try reporter.heartbeat(sequence: sequence, facts: facts.gather())
-                }
+                let token = try await NIOThreadPool.singleton.runIfActive { try keys.heartbeat(sequence: sequence) }
                 // All at once: an endpoint that does not answer must not hold back the others' heartbeats.
                 let outcomes = await withTaskGroup(of: (String, String?).self) { group in
                     for endpoint in endpoints {

@@ -49,6 +49,10 @@ public enum KeysOperation: String, Sendable, CaseIterable {
     case decommission
     /// A TPM quote of the measurements with a verifier's nonce, signed by the signing key: signers (attestation).
     case quote
+    /// An attestation report made and signed here, for a verifier's nonce and the streams it names: reporters.
+    case report
+    /// A heartbeat (a report without the quote) made and signed here: reporters.
+    case heartbeat
 
     /// The refusal for this operation in `state`, or nil when the state allows it.
     func refusal(in state: KeyState) -> String? {
@@ -59,7 +63,8 @@ public enum KeysOperation: String, Sendable, CaseIterable {
         case (.locked(let reason), .unwrap):
             "the storage key is sealed (\(reason)); restores wait until home signs a policy for these measurements"
         // Locked is when home most needs the measurements: a quote is given then too.
-        case (.locked, .storageKeys), (.locked, .sign), (.locked, .decommission), (.locked, .quote), (.unsealed, _):
+        case (.locked, .storageKeys), (.locked, .sign), (.locked, .decommission), (.locked, .quote), (.locked, .report),
+            (.locked, .heartbeat), (.unsealed, _):
             nil
         }
     }

@@ -1,3 +1,4 @@
+import Attestation
 import CryptoPrimitives
 import HashChain
 import LocalControl
@@ -98,6 +99,26 @@ public struct KeysClient: Sendable {
             throw KeysError("the keys service did not sign: \(fields["error"]?.stringValue ?? "no signature")")
         }
         return signature
+    }
+
+    /// A report for `nonce`, naming `streams`, made and signed by the keys service (reporters only).
+    public func report(nonce: [UInt8], streams: [String] = []) throws -> CompactJWS {
+        try token(
+            op: .report,
+            body: ["nonce": .string(Hex.encode(nonce)), "streams": .array(streams.map { .string($0) })])
+    }
+
+    /// A heartbeat numbered `sequence`, made and signed by the keys service (reporters only).
+    public func heartbeat(sequence: UInt64) throws -> CompactJWS {
+        try token(op: .heartbeat, body: ["sequence": .integer(Int64(clamping: sequence))])
+    }
+
+    private func token(op: KeysOperation, body: [String: JSONValue]) throws -> CompactJWS {
+        let fields = try LocalControlClient.request(path: socket, op: op.rawValue, body: body, timeout: timeout)
+        guard let text = fields["token"]?.stringValue else {
+            throw KeysError("the keys service made no \(op.rawValue): \(fields["error"]?.stringValue ?? "no token")")
+        }
+        return try CompactJWS(parsing: text)
     }
 }
 

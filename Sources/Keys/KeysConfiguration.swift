@@ -17,7 +17,14 @@ import TPM2
 ///     socket-group = 990                            (optional: the group that may connect)
 ///     ingest-uid = 991                              (storage public key and journal key; signs receipts)
 ///     reader-uid = 992                              (repeatable: unwraps segment keys for restores)
-///     signer-uid = 993                              (repeatable: has digests signed, e.g. health)
+///     signer-uid = 993                              (repeatable: has any message but a receipt signed; none needed
+///                                                    on an appliance: reports are made here, below)
+///     reporter-uid = 993                            (repeatable: asks for reports and heartbeats made and signed
+///                                                    here: the health service)
+///     disks-socket = /run/saatkond/disks.sock       (optional: bays, disks, margin, custody log head and watchdog
+///                                                    history for reports; this service a `reader-uid` there)
+///     reader-socket = /run/saatkond-reader/reader.sock  (optional: the streams a verifier names; a
+///                                                    `state-reader-uid` of the reader)
 ///     console-uid = 994                             (repeatable: status and decommission orders)
 ///     intrusion = /sys/class/hwmon/hwmon2/intrusion0_alarm   (optional: the chassis-intrusion switch)
 ///     decommission-key = /etc/saatkond/keys/home/board-1.pem (repeatable: home keys that sign decommission orders)
@@ -51,6 +58,10 @@ public struct KeysConfiguration: Sendable, Hashable {
     public var readerUIDs: Set<UInt32> = []
     public var signerUIDs: Set<UInt32> = []
     public var consoleUIDs: Set<UInt32> = []
+    public var reporterUIDs: Set<UInt32> = []
+    /// Where reports' facts come from: the disks service's and the reader's state sockets.
+    public var disksSocket: String?
+    public var readerSocket: String?
     /// The chassis-intrusion switch: a file whose content `1` means the chassis was opened.
     public var intrusion: String?
     /// Home keys that sign decommission orders, and how many signatures one needs.
@@ -87,11 +98,12 @@ public struct KeysConfiguration: Sendable, Hashable {
     }
 
     private static let repeatable: Set<String> = [
-        "official", "reader-uid", "signer-uid", "console-uid", "ingest-uid", "decommission-key",
+        "official", "reader-uid", "signer-uid", "console-uid", "ingest-uid", "decommission-key", "reporter-uid",
     ]
     private static let known: Set<String> = repeatable.union([
         "state-directory", "tcti", "pcrs", "policy-key", "policy-directory", "parent-handle", "signing-handle",
         "escrow-threshold", "socket", "socket-group", "intrusion", "decommission-quorum", "appliance-name",
+        "disks-socket", "reader-socket",
     ])
 
     /// Parses `text`, read from `file`.
@@ -140,7 +152,7 @@ public struct KeysConfiguration: Sendable, Hashable {
         }
         for (key, path) in [
             ("ingest-uid", \Self.ingestUIDs), ("reader-uid", \Self.readerUIDs), ("signer-uid", \Self.signerUIDs),
-            ("console-uid", \Self.consoleUIDs),
+            ("console-uid", \Self.consoleUIDs), ("reporter-uid", \Self.reporterUIDs),
         ] {
             for entry in values.all(key) { self[keyPath: path].insert(try values.identifier(entry, key: key)) }
         }
@@ -150,6 +162,8 @@ public struct KeysConfiguration: Sendable, Hashable {
             )
         }
         intrusion = values.optional("intrusion")?.value
+        disksSocket = values.optional("disks-socket")?.value
+        readerSocket = values.optional("reader-socket")?.value
         decommissionKeys = values.all("decommission-key").map(\.value)
         if let entry = values.optional("decommission-quorum") {
             decommissionQuorum = try values.number(

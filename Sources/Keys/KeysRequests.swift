@@ -1,3 +1,4 @@
+import Attestation
 import CryptoPrimitives
 import HPKE
 import HashChain
@@ -15,6 +16,8 @@ struct KeysRequests: Sendable {
     let decommission: DecommissionPolicy?
     let signing: SigningRoles
     let audit: AuditTrail
+    /// Reports made here, from the holder's key and the services' facts; nil where none are configured.
+    var reports: (reporter: AttestationReporter, facts: ApplianceFactsSource)? = nil
     let logger: Logger
 
     /// The longest message the signing key signs: receipts and reports are far shorter.
@@ -73,6 +76,8 @@ struct KeysRequests: Sendable {
                     "signature": .string(Hex.encode(evidence.signature)),
                     "pcrs": .string(evidence.pcrs.description), "values": .object(values),
                 ])
+            case .report, .heartbeat:
+                return try await report(operation, request.body)
             case .decommission:
                 guard let decommission else {
                     return LocalReply(["error": "this appliance has no decommission keys configured"])
@@ -96,6 +101,46 @@ struct KeysRequests: Sendable {
                 metadata: ["op": "\(request.op)", "uid": "\(request.peer.uid)", "error": "\(error)"])
             return LocalReply(["error": .string("\(error)")])
         }
+    }
+
+    /// A report for `{"nonce": HEX, "streams": [NAME…]}`, or a heartbeat for `{"sequence": N}`: the facts gathered
+    /// from the other services' sockets, the quote, the claims and the signature, all here, so that the caller
+    /// (the network-facing health service) never has a statement of its own signed.
+    private func report(_ operation: KeysOperation, _ body: [String: JSONValue]) async throws -> LocalReply {
+        guard let reports else { return LocalReply(["error": "this keys service makes no reports"]) }
+        let token: CompactJWS
+        if operation == .report {
+            guard let hex = body["nonce"]?.stringValue, let nonce = Hex.decode(hex.lowercased()),
+                (1...AttestationReporter.maximumNonceByteCount).contains(nonce.count)
+            else {
+                return LocalReply([
+                    "error": .string(
+                        "\"nonce\" must be 1…\(AttestationReporter.maximumNonceByteCount) bytes in hexadecimal")
+                ])
+            }
+            var streams: [String] = []
+            if case .array(let values)? = body["streams"] {
+                streams = values.compactMap(\.stringValue)
+                guard streams.count == values.count, streams.count <= ApplianceFactsSource.maximumStreams else {
+                    return LocalReply([
+                        "error": .string(
+                            "\"streams\" must be at most \(ApplianceFactsSource.maximumStreams) stream names")
+                    ])
+                }
+            }
+            let named = streams
+            token = try await Blocking.run {
+                try reports.reporter.report(nonce: nonce, facts: reports.facts.gather(streams: named))
+            }
+        } else {
+            guard let sequence = body["sequence"]?.integerValue, sequence > 0 else {
+                return LocalReply(["error": "\"sequence\" must be a positive number"])
+            }
+            token = try await Blocking.run {
+                try reports.reporter.heartbeat(sequence: UInt64(sequence), facts: reports.facts.gather())
+            }
+        }
+        return LocalReply(["token": .string(token.compact)])
     }
 
     /// Unwraps one segment key. Only a wrapping that does not open is answered `"corrupt": true` (the segment's
@@ -189,7 +234,7 @@ public struct SigningRoles: Sendable {
 enum KeysAccess {
     static func rules(_ configuration: KeysConfiguration) -> LocalAccess {
         let everyone = configuration.ingestUIDs.union(configuration.readerUIDs).union(configuration.signerUIDs)
-            .union(configuration.consoleUIDs)
+            .union(configuration.consoleUIDs).union(configuration.reporterUIDs)
         return LocalAccess(rules: [
             KeysOperation.status.rawValue: everyone,
             // A reader reads open tails too: the journal key, which ingest holds anyway, is no more than it needs.
@@ -198,6 +243,8 @@ enum KeysAccess {
             KeysOperation.sign.rawValue: configuration.ingestUIDs.union(configuration.signerUIDs),
             KeysOperation.decommission.rawValue: configuration.consoleUIDs,
             KeysOperation.quote.rawValue: configuration.signerUIDs,
+            KeysOperation.report.rawValue: configuration.reporterUIDs,
+            KeysOperation.heartbeat.rawValue: configuration.reporterUIDs,
         ])
     }
 }

@@ -38,10 +38,17 @@ public final class KeysService: Service, Sendable {
         self.intrusionPoll = intrusionPoll
         self.logger = logger
         let audit = self.audit
-        let requests = KeysRequests(
+        var requests = KeysRequests(
             holder: holder, files: files, decommission: decommission,
             signing: socket?.signing ?? SigningRoles(receiptSigners: [], otherSigners: []), audit: audit,
             logger: logger)
+        if let sources = socket?.reports {
+            requests.reports = (
+                try AttestationReporter(keys: holder, applianceName: sources.applianceName, logger: logger),
+                ApplianceFactsSource(disksSocket: sources.disksSocket, readerSocket: sources.readerSocket)
+            )
+        }
+        let answering = requests
         server = socket.map { socket in
             LocalControlServer(
                 path: socket.path, mode: 0o660, group: socket.group, access: socket.access,
@@ -53,7 +60,7 @@ public final class KeysService: Service, Sendable {
                     audit.record(
                         "refused", ["op": request.op, "uid": "\(request.peer.uid)", "pid": "\(request.peer.pid)"])
                 },
-                replying: { await requests.answer($0) })
+                replying: { await answering.answer($0) })
         }
     }
 
@@ -63,28 +70,49 @@ public final class KeysService: Service, Sendable {
         public var group: UInt32?
         public var access: LocalAccess
         public var signing: SigningRoles
+        /// Where the facts of reports made here come from; nil makes no reports.
+        public var reports: ReportSources?
 
-        public init(path: String, group: UInt32?, access: LocalAccess, signing: SigningRoles) {
+        public init(
+            path: String, group: UInt32?, access: LocalAccess, signing: SigningRoles, reports: ReportSources? = nil
+        ) {
             self.path = path
             self.group = group
             self.access = access
             self.signing = signing
+            self.reports = reports
         }
 
         /// A socket on which `uid` (and root) may ask everything: `saatkond dev`, where every part runs as one user.
-        public static func onlyFor(uid: UInt32, path: String) -> Socket {
+        public static func onlyFor(uid: UInt32, path: String, reports: ReportSources? = nil) -> Socket {
             Socket(
                 path: path, group: nil,
                 access: LocalAccess(
                     rules: Dictionary(uniqueKeysWithValues: KeysOperation.allCases.map { ($0.rawValue, [uid]) })),
-                signing: SigningRoles(receiptSigners: [uid], otherSigners: [uid]))
+                signing: SigningRoles(receiptSigners: [uid], otherSigners: [uid]), reports: reports)
         }
 
         /// The socket a configuration names, with its access rules.
         public init(_ configuration: KeysConfiguration) {
             self.init(
                 path: configuration.socket, group: configuration.socketGroup, access: KeysAccess.rules(configuration),
-                signing: SigningRoles(receiptSigners: configuration.ingestUIDs, otherSigners: configuration.signerUIDs))
+                signing: SigningRoles(receiptSigners: configuration.ingestUIDs, otherSigners: configuration.signerUIDs),
+                reports: ReportSources(
+                    applianceName: configuration.applianceName, disksSocket: configuration.disksSocket,
+                    readerSocket: configuration.readerSocket))
+        }
+    }
+
+    /// The appliance's name in reports, and the sockets their facts come from.
+    public struct ReportSources: Sendable {
+        public var applianceName: String
+        public var disksSocket: String?
+        public var readerSocket: String?
+
+        public init(applianceName: String, disksSocket: String? = nil, readerSocket: String? = nil) {
+            self.applianceName = applianceName
+            self.disksSocket = disksSocket
+            self.readerSocket = readerSocket
         }
     }
 

@@ -3,7 +3,7 @@ import CustodyLog
 import Disks
 import DurableFiles
 import Foundation
-import Health
+import Keys
 import LocalControl
 import LoopRig
 import SystemPackage

@@ -72,7 +72,8 @@ struct KeysServicesTests {
             socket-group = \(Self.socketGroup)
             ingest-uid = \(Self.ingestUser.id)
             reader-uid = \(Self.readerUser.id)
-            signer-uid = \(Self.healthUser.id)
+            reporter-uid = \(Self.healthUser.id)
+            reader-socket = \(root)/reader-run/reader.sock
             appliance-name = ee-test-lu-1
             """
         try keysConfiguration.write(toFile: "\(root)/keys.conf", atomically: true, encoding: .utf8)
@@ -207,7 +208,7 @@ struct KeysServicesTests {
         member-root = \(root)/members
         keys-socket = \(socket)
         state-socket = \(root)/reader-run/reader.sock
-        state-reader-uid = \(Self.healthUser.id)
+        state-reader-uid = \(Self.keysUser.id)
         """.write(toFile: "\(root)/reader.conf", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "\(root)/reader-run", withIntermediateDirectories: false)
         try Self.readerUser.own("\(root)/reader-run")
@@ -277,9 +278,7 @@ struct KeysServicesTests {
         private-key = \(root)/identity/appliance-key.pem
         verifier-ca = \(root)/identity/development-ca.pem
         keys-socket = \(socket)
-        reader-socket = \(root)/reader-run/reader.sock
         ingest-metrics-socket = \(root)/ingest-run/metrics.sock
-        appliance-name = ee-test-lu-1
         heartbeat = https://127.0.0.1:\(watch.port)/heartbeat
         heartbeat-every = 1
         home-ca = \(root)/identity/development-ca.pem
@@ -329,9 +328,17 @@ struct KeysServicesTests {
         // Ingest's figures, from its metrics socket as the health user: the bytes sent above, three members.
         #expect(metrics.contains("saatkond_ingest_up 1"), "\(metrics)")
         let received = metrics.split(separator: "\n").first { $0.hasPrefix("saatkond_replication_bytes_total ") }
-        #expect(received.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3_000_000 } == true, "\(metrics)")
+        #expect(
+            received.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 3_000_000 } == true,
+            "\(metrics)")
         #expect(metrics.contains("saatkond_storage_members_present 3"), "\(metrics)")
         #expect(!metrics.contains("stream="), "no label names a stream")
+
+        // The health service carries reports; it has nothing signed or quoted on its own.
+        for op in ["sign\",\"message\":\"00", "quote\",\"nonce\":\"00"] {
+            let refused = try Self.healthUser.ask("{\"op\":\"\(op)\"}", socket: socket, scratch: root)
+            #expect(refused.answer.contains("not allowed"), "\(refused.answer)")
+        }
 
         // No certificate, or one of another CA: no TLS session, no report.
         #expect(

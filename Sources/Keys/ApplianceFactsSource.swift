@@ -5,6 +5,9 @@ import LocalControl
 /// reader's state of the streams a verifier names. A service that does not answer leaves its part out (a report says
 /// what is known, and a verifier that expects a margin or a stream refuses one without it).
 public struct ApplianceFactsSource: Sendable {
+    /// Streams one report may name: a report is bounded whatever the number of streams.
+    public static let maximumStreams = 256
+
     let disksSocket: String?
     let readerSocket: String?
 

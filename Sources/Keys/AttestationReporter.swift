@@ -2,17 +2,66 @@ import Attestation
 import CryptoPrimitives
 import Foundation
 import HashChain
-import Keys
 import LocalControl
 import Logging
 import Receipts
 import TPM2
 
-/// Makes attestation reports: the keys service's state, a TPM quote with the verifier's nonce, the system's boot
-/// and build, and whatever the other services report (``ApplianceFacts``), signed by the TPM-resident key through
-/// the keys socket (as a `signer-uid`: it may have anything but receipts signed).
+/// What a report needs of the keys: their state, the signing key and its id, a quote, a signature. The keys service
+/// answers from its own holder (reports are made inside it, op `report`); a ``KeysClient`` of a signer answers
+/// through the socket (tests, tools).
+public protocol AttestationKeys: Sendable {
+    func attestationIdentity() throws -> AttestationIdentity
+    func quote(nonce: [UInt8]) throws -> QuoteEvidence
+    func sign(_ message: [UInt8]) throws -> [UInt8]
+}
+
+/// The keys' state and the key that signs reports.
+public struct AttestationIdentity: Sendable {
+    public var signingKey: P256PublicKey
+    public var keyID: String
+    public var state: String
+    public var reason: String?
+
+    public init(signingKey: P256PublicKey, keyID: String, state: String, reason: String?) {
+        self.signingKey = signingKey
+        self.keyID = keyID
+        self.state = state
+        self.reason = reason
+    }
+}
+
+extension KeysClient: AttestationKeys {
+    public func attestationIdentity() throws -> AttestationIdentity {
+        let status = try status()
+        guard let pem = status["signing-public-key"]?.stringValue, let keyID = status["signing-key"]?.stringValue
+        else {
+            throw AttestationError(
+                "the keys service has no signing key: \(status["reason"]?.stringValue ?? "not provisioned")")
+        }
+        return AttestationIdentity(
+            signingKey: try P256PublicKey(pemRepresentation: pem), keyID: keyID,
+            state: status["state"]?.stringValue ?? "unknown", reason: status["reason"]?.stringValue)
+    }
+}
+
+/// The keys service's own holder: reports made inside the service sign with the key it holds.
+extension KeyHolder: AttestationKeys {
+    public func attestationIdentity() throws -> AttestationIdentity {
+        guard let key = signingPublicKey else {
+            throw AttestationError("there is no signing key (\(state.description))")
+        }
+        return AttestationIdentity(
+            signingKey: key, keyID: ReceiptKeyID.of(key), state: state.name, reason: state.reason)
+    }
+}
+
+/// Makes attestation reports: the keys' state, a TPM quote with the verifier's nonce, the system's boot and build,
+/// and whatever the other services report (``ApplianceFacts``), signed by the TPM-resident key. The keys service
+/// makes them itself (op `report`), so the network-facing health service only carries them and never has anything
+/// else signed.
 public struct AttestationReporter: Sendable {
-    let keys: KeysClient
+    let keys: any AttestationKeys
     let applianceName: String
     let version: String
     let buildDigest: String
@@ -22,9 +71,12 @@ public struct AttestationReporter: Sendable {
     /// The longest nonce: TPM2B_DATA holds a digest of the TPM's largest hash, 32 bytes on a TPM with SHA-256 only.
     public static let maximumNonceByteCount = 32
 
+    /// The software version reports carry.
+    public static let softwareVersion = "0.14.0"
+
     /// A reporter asking `keys`; the build digest is the SHA-256 of the running executable.
     public init(
-        keys: KeysClient, applianceName: String, version: String,
+        keys: any AttestationKeys, applianceName: String, version: String = Self.softwareVersion,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
         logger: Logger = Logger(label: "saatkond.health")
     ) throws {
@@ -53,13 +105,9 @@ public struct AttestationReporter: Sendable {
     }
 
     private func sign(nonce: [UInt8], quoted: Bool, facts: ApplianceFacts) throws -> CompactJWS {
-        let status = try keys.status()
-        guard let pem = status["signing-public-key"]?.stringValue, let keyID = status["signing-key"]?.stringValue
-        else {
-            throw AttestationError(
-                "the keys service has no signing key: \(status["reason"]?.stringValue ?? "not provisioned")")
-        }
-        let signingKey = try P256PublicKey(pemRepresentation: pem)
+        let identity = try keys.attestationIdentity()
+        let signingKey = identity.signingKey
+        let keyID = identity.keyID
         var quote: AttestationClaims.TPMQuoteClaims?
         var bootCount: Int64?
         if quoted, let evidence = quoteOrNil(nonce) {
@@ -76,9 +124,7 @@ public struct AttestationReporter: Sendable {
             uptime: SystemFacts.uptime(), appliance: applianceName, buildDigest: buildDigest,
             submods: AttestationClaims.Submodules(
                 tpm: quote,
-                keys: .init(
-                    state: status["state"]?.stringValue ?? "unknown", reason: status["reason"]?.stringValue,
-                    signingKey: keyID),
+                keys: .init(state: identity.state, reason: identity.reason, signingKey: keyID),
                 array: facts.array, disks: facts.disks, streams: facts.streams, watchdog: facts.watchdog,
                 audit: facts.audit))
         return try AttestationToken.make(claims, keyID: keyID) { try keys.sign($0) }
