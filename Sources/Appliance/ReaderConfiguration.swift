@@ -13,6 +13,7 @@ import ConfigurationFile
 ///     keys-socket = /run/saatkond/keys.sock        (required: every segment key is unwrapped there)
 ///     state-socket = /run/saatkond-reader/reader.sock  (optional: named streams' lengths and heads, for the health
 ///     state-reader-uid = 994                        service's reports; repeatable, the uids that may ask)
+///     disks-socket = /run/saatkond/disks.sock       (optional: where its watchdog history is recorded; a `recorder`)
 ///
 /// There is no key file: the reader gets the journal key from the keys service, and each committed segment's data
 /// key unwrapped there, one at a time, as its uid (`reader-uid` in the keys configuration) may ask. It opens the
@@ -42,10 +43,12 @@ public struct ReaderConfiguration: Sendable, Hashable {
     public var stateSocket: String?
     /// Who may ask it (root always may).
     public var stateReaderUIDs: Set<UInt32> = []
+    /// The disks service's socket, where the reader's starts, stops and watchdog changes are recorded.
+    public var disksSocket: String?
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "home-ca", "policy", "deny-list", "member", "member-root",
-        "keys-socket", "state-socket", "state-reader-uid",
+        "keys-socket", "state-socket", "state-reader-uid", "disks-socket",
     ]
 
     /// Parses `text`, read from `file`.
@@ -60,6 +63,7 @@ public struct ReaderConfiguration: Sendable, Hashable {
         denyList = values.optional("deny-list")?.value
         keysSocket = try values.required("keys-socket").value
         stateSocket = values.optional("state-socket")?.value
+        disksSocket = values.optional("disks-socket")?.value
         for entry in values.all("state-reader-uid") {
             stateReaderUIDs.insert(try values.identifier(entry, key: "state-reader-uid"))
         }

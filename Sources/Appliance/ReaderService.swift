@@ -6,6 +6,7 @@ import ReplicationProtocol
 import ReplicationTransport
 import StoreFormat
 import SystemPackage
+import Watchdog
 
 /// `saatkond reader`: restores and listings for home, on a port of their own, as one systemd service.
 ///
@@ -52,7 +53,10 @@ public struct ReaderService: Sendable {
             policy: policy, storage: store, logger: logger, onListening: onListening,
             alongside: configuration.stateSocket.map {
                 [StreamStateSocket(path: $0, readers: configuration.stateReaderUIDs, store: store, logger: logger)]
-            } ?? [])
+            } ?? [],
+            history: configuration.disksSocket.map {
+                WatchdogHistory(service: "reader", recorder: DisksSocketRecorder(socket: $0))
+            })
     }
 }
 

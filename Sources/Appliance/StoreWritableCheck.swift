@@ -2,7 +2,6 @@ import DurableFiles
 import ErasureStore
 import Foundation
 import LivenessGate
-import NIOConcurrencyHelpers
 import NIOPosix
 import StoreFormat
 import SystemPackage
@@ -28,19 +27,7 @@ public struct StoreWritableCheck: LivenessCheck {
 
     public func check(deadline: Duration) async -> LivenessResult {
         let store = self.store
-        let pool = self.pool
-        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            let pending = NIOLockedValueBox<CheckedContinuation<String?, Never>?>(continuation)
-            pool.submit { _ in
-                let failure = Self.probe(store)
-                pending.withLockedValue { $0.take() }?.resume(returning: failure)
-            }
-            Task {
-                try? await Task.sleep(for: deadline)
-                pending.withLockedValue { $0.take() }?.resume(
-                    returning: "a member did not take a write and its flush within \(deadline)")
-            }
-        }
+        let outcome = await probeOnOwnThread(pool, deadline: deadline) { Self.probe(store) }
         return outcome.map { .failed(reason: "the store is not writable: \($0)") } ?? .passed
     }
 

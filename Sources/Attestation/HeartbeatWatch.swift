@@ -42,6 +42,17 @@ public struct HeartbeatWatch: Sendable {
         started = now
     }
 
+    /// Takes the last sequence accepted of each appliance from an earlier run (its status file), so that a heartbeat
+    /// recorded before a restart of the watch cannot be replayed after it. Only the sequences: whether an appliance
+    /// is silent is judged afresh from this start.
+    public mutating func restore(lastSequences: [String: UInt64]) {
+        for (appliance, sequence) in lastSequences {
+            guard var status = statuses[appliance] else { continue }
+            status.lastSequence = max(status.lastSequence ?? 0, sequence)
+            statuses[appliance] = status
+        }
+    }
+
     /// Every appliance's status, by name.
     public var all: [Status] { statuses.values.sorted { $0.appliance < $1.appliance } }
 

@@ -24,6 +24,9 @@ import Watchdog
 /// Prometheus's text; `GET /audit?from=SEQ` an excerpt of the custody log. Reports cost a TPM quote and a signature, which the TPM makes one at a time: at most
 /// ``ReportGate/reports`` are made at once, and more are answered 503 at once rather than queued.
 public struct HealthService: Sendable {
+    /// The most connections the health port (and a watch's port) holds open at once.
+    public static let maximumConnections = 64
+
     let configuration: HealthConfiguration
     let logger: Logger
 
@@ -52,7 +55,11 @@ public struct HealthService: Sendable {
         let app = Application(
             router: endpoint.router(),
             server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(30))), tlsConfiguration: tls),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            // At most this many connections open; more wait in the kernel's backlog until one closes (idle ones
+            // close after 30 s): memory stays bounded under a flood, whatever it costs a verifier in waiting.
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                availableConnectionsDelegate: .maximum(HealthService.maximumConnections, logger: logger)),
             onServerRunning: { channel in
                 if let address = channel.localAddress {
                     _ = try? ServiceManager.notify("READY=1\nSTATUS=serving attestation reports on \(address)")

@@ -34,11 +34,19 @@ public struct WatchService: Sendable {
             keys.append((appliance.name, try P256PublicKey(pemRepresentation: pem)))
         }
         let now = Int64(Date().timeIntervalSince1970)
-        let watch = WatchedAppliances(
-            keys: keys,
-            watch: HeartbeatWatch(
-                appliances: configuration.appliances.map { .init(name: $0.name, period: Int64($0.period)) }, now: now),
-            statusFile: FilePath(configuration.state).appending("status.json"), logger: logger)
+        var heartbeats = HeartbeatWatch(
+            appliances: configuration.appliances.map { .init(name: $0.name, period: Int64($0.period)) }, now: now)
+        let statusFile = FilePath(configuration.state).appending("status.json")
+        // The sequences accepted before this start: a heartbeat recorded then is not accepted again now.
+        if let data = FileManager.default.contents(atPath: statusFile.string),
+            let earlier = try? JSONDecoder().decode(StatusFile.self, from: data)
+        {
+            heartbeats.restore(
+                lastSequences: Dictionary(
+                    earlier.appliances.compactMap { status in status.lastSequence.map { (status.appliance, $0) } },
+                    uniquingKeysWith: max))
+        }
+        let watch = WatchedAppliances(keys: keys, watch: heartbeats, statusFile: statusFile, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.state, withIntermediateDirectories: true)
         let router = Router()
         router.post("heartbeat") { request, _ in await watch.heartbeat(request) }
@@ -52,7 +60,9 @@ public struct WatchService: Sendable {
                 service: Application(
                     router: router,
                     server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(30))), tlsConfiguration: tls),
-                    configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+                    configuration: .init(
+                        address: .hostname(configuration.host, port: configuration.port),
+                        availableConnectionsDelegate: .maximum(HealthService.maximumConnections, logger: logger)),
                     onServerRunning: { channel in channel.localAddress.map(onListening) },
                     eventLoopGroupProvider: .shared(group), logger: logger)),
             .init(service: WatchTicker(watch: watch)),
@@ -63,7 +73,10 @@ public struct WatchService: Sendable {
             services.append(
                 .init(
                     service: Application(
-                        router: metrics, configuration: .init(address: .hostname(host, port: port)),
+                        router: metrics,
+                        configuration: .init(
+                            address: .hostname(host, port: port),
+                            availableConnectionsDelegate: .maximum(8, logger: logger)),
                         eventLoopGroupProvider: .shared(group), logger: logger)))
         }
         try await ServiceGroup(

@@ -6,55 +6,7 @@ import LocalControl
 import Logging
 import Receipts
 import TPM2
-
-/// What a report needs of the keys: their state, the signing key and its id, a quote, a signature. The keys service
-/// answers from its own holder (reports are made inside it, op `report`); a ``KeysClient`` of a signer answers
-/// through the socket (tests, tools).
-public protocol AttestationKeys: Sendable {
-    func attestationIdentity() throws -> AttestationIdentity
-    func quote(nonce: [UInt8]) throws -> QuoteEvidence
-    func sign(_ message: [UInt8]) throws -> [UInt8]
-}
-
-/// The keys' state and the key that signs reports.
-public struct AttestationIdentity: Sendable {
-    public var signingKey: P256PublicKey
-    public var keyID: String
-    public var state: String
-    public var reason: String?
-
-    public init(signingKey: P256PublicKey, keyID: String, state: String, reason: String?) {
-        self.signingKey = signingKey
-        self.keyID = keyID
-        self.state = state
-        self.reason = reason
-    }
-}
-
-extension KeysClient: AttestationKeys {
-    public func attestationIdentity() throws -> AttestationIdentity {
-        let status = try status()
-        guard let pem = status["signing-public-key"]?.stringValue, let keyID = status["signing-key"]?.stringValue
-        else {
-            throw AttestationError(
-                "the keys service has no signing key: \(status["reason"]?.stringValue ?? "not provisioned")")
-        }
-        return AttestationIdentity(
-            signingKey: try P256PublicKey(pemRepresentation: pem), keyID: keyID,
-            state: status["state"]?.stringValue ?? "unknown", reason: status["reason"]?.stringValue)
-    }
-}
-
-/// The keys service's own holder: reports made inside the service sign with the key it holds.
-extension KeyHolder: AttestationKeys {
-    public func attestationIdentity() throws -> AttestationIdentity {
-        guard let key = signingPublicKey else {
-            throw AttestationError("there is no signing key (\(state.description))")
-        }
-        return AttestationIdentity(
-            signingKey: key, keyID: ReceiptKeyID.of(key), state: state.name, reason: state.reason)
-    }
-}
+import Watchdog
 
 /// Makes attestation reports: the keys' state, a TPM quote with the verifier's nonce, the system's boot and build,
 /// and whatever the other services report (``ApplianceFacts``), signed by the TPM-resident key. The keys service
@@ -173,10 +125,7 @@ public struct ApplianceFacts: Sendable {
 enum SystemFacts {
     /// The kernel's boot id: 16 bytes, new on every boot.
     static func bootID() -> [UInt8]? {
-        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else {
-            return nil
-        }
-        let digits = text.filter(\.isHexDigit)
+        let digits = BootIdentity.current.filter(\.isHexDigit)
         return digits.count == 32 ? Hex.decode(String(digits).lowercased()) : nil
     }
 

@@ -1,5 +1,4 @@
 import LivenessGate
-import NIOConcurrencyHelpers
 import NIOPosix
 import Watchdog
 
@@ -21,22 +20,12 @@ public struct VaultAnswersCheck: LivenessCheck {
 
     public func check(deadline: Duration) async -> LivenessResult {
         let vault = self.vault
-        let pool = self.pool
-        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
-            let pending = NIOLockedValueBox<CheckedContinuation<String?, Never>?>(continuation)
-            pool.submit { _ in
-                let failure: String?
-                do {
-                    try vault.probe()
-                    failure = nil
-                } catch {
-                    failure = "\(error)"
-                }
-                pending.withLockedValue { $0.take() }?.resume(returning: failure)
-            }
-            Task {
-                try? await Task.sleep(for: deadline)
-                pending.withLockedValue { $0.take() }?.resume(returning: "no answer within \(deadline)")
+        let outcome = await probeOnOwnThread(pool, deadline: deadline) {
+            do {
+                try vault.probe()
+                return nil
+            } catch {
+                return "\(error)"
             }
         }
         guard let outcome else { return .passed }

@@ -122,7 +122,7 @@ final class ReceiverChannelHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         switch frame {
         // A listing's hello carries a prefix, not a stream, and moves no stream's bytes.
-        case .hello(let hello) where hello.intent != .list: streamCounters = metrics.counters(stream: hello.stream)
+        case .hello(let hello) where hello.intent != .list: streamCounters = metrics.streamCounters()
         case .data(_, let bytes):
             streamCounters?.bytes.increment(by: bytes.readableBytes)
             let granted = budget.take(bytes.readableBytes)

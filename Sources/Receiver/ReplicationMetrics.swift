@@ -25,13 +25,13 @@ public struct ReplicationMetrics: Sendable {
         storage = StorageCondition(factory: factory)
     }
 
-    /// The counters of one stream, made once when a connection names its stream rather than for every frame.
+    /// The counters a connection adds to, made once when it names its stream rather than for every frame.
     struct StreamCounters {
         let bytes: Counter
         let acknowledgements: Counter
     }
 
-    func counters(stream: String) -> StreamCounters {
+    func streamCounters() -> StreamCounters {
         StreamCounters(
             bytes: Counter(label: "saatkond_replication_bytes_total", factory: factory),
             acknowledgements: Counter(label: "saatkond_replication_acknowledgements_total", factory: factory))

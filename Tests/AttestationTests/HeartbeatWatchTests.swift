@@ -51,6 +51,20 @@ struct HeartbeatWatchTests {
         #expect(watch.all.first { $0.appliance == "lu1" }?.lastSequence == 5)
     }
 
+    @Test("after a restart the watch keeps refusing what it accepted before; silence is judged afresh")
+    func restoredSequences() throws {
+        var watch = Self.watch()
+        watch.restore(lastSequences: ["lu1": 9, "lu9": 3])
+        #expect(throws: AttestationError.self) {
+            try watch.received(from: "lu1", sequence: 9, issuedAt: Self.start, trouble: nil, now: Self.start).get()
+        }
+        _ = try watch.received(from: "lu1", sequence: 10, issuedAt: Self.start, trouble: nil, now: Self.start).get()
+        watch.restore(lastSequences: ["lu1": 4])
+        #expect(watch.all.first { $0.appliance == "lu1" }?.lastSequence == 10, "an older record never lowers it")
+        #expect(watch.all.first { $0.appliance == "lu2" }?.lastReceived == nil)
+        #expect(watch.all.count == 2)
+    }
+
     @Test("a stale heartbeat, or one that reports trouble, is an alarm until a good one comes")
     func staleAndTrouble() throws {
         var watch = Self.watch()
