@@ -15,7 +15,7 @@ extension CustodyLog {
         /// The position a record of this log marks, when it was copied from another.
         init?(of record: CustodyRecord) {
             guard let source = record.fields["origin"], let text = record.fields["origin-seq"],
-                let seq = UInt64(text), let hash = record.fields["origin-hash"]
+                let seq = UInt64(text), seq >= 1, let hash = record.fields["origin-hash"]
             else { return nil }
             self.source = source
             self.seq = seq

@@ -44,7 +44,7 @@ public final class CustodyLog: Sendable {
         var copies: [FilePath: AttachedCopy] = [:]
         /// Copies an append could not write, dropped from ``copies`` until attached again, with why.
         var lostCopies: [LostCopy] = []
-        /// For each other log whose records were copied into this one (``importRecords(of:as:from:)``), the last
+        /// For each other log whose records were copied into this one (``importRecords(of:as:)``), the last
         /// record copied: its seq and hash there.
         var imported: [String: ImportedPosition] = [:]
         /// The services' watchdog history, as the records so far tell it.

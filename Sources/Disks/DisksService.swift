@@ -103,8 +103,11 @@ public final class DisksService: Service, Sendable {
                 return ["error": "'from' (the first record's seq, 1 or more) is missing"]
             }
             let count = min(max(Int(body["count"]?.integerValue ?? 1_000), 1), 1_000)
+            // Finding a record reads the log from its start: off the event loops.
             do {
-                let lines = try core.custody.excerpt(from: UInt64(from), count: count, maximumBytes: 1 << 20)
+                let lines = try await NIOThreadPool.singleton.runIfActive {
+                    try core.custody.excerpt(from: UInt64(from), count: count, maximumBytes: 1 << 20)
+                }
                 return ["lines": .array(lines.map { .string($0) })]
             } catch {
                 return ["error": .string("\(error)")]

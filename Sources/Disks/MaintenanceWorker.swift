@@ -264,12 +264,16 @@ final class MaintenanceWorker: Sendable {
         return true
     }
 
-    /// `chown -R` of the members root to the storage user: files a rebuild or scrub created belong to it, as those
-    /// ingest writes do (each member is its own file system, so the walk stays on the members).
+    /// Gives the members root to the storage user: files a rebuild or scrub created belong to it, as those ingest
+    /// writes do (each member is its own file system, so the walk stays on the members). The custody log's copies
+    /// (`audit.log` and those set aside) stay root's: ingest may read them, never write them, not even for a moment.
     private func giveToOwner() {
         guard let owner else { return }
         do {
-            try ExternalTool("chown", package: "coreutils").check(["-R", "\(owner.uid):\(owner.gid)", owner.root])
+            try ExternalTool("find", package: "findutils").check([
+                owner.root, "!", "-name", "audit.log", "!", "-name", "audit.log.set-aside-*", "-exec", "chown", "-h",
+                "\(owner.uid):\(owner.gid)", "{}", "+",
+            ])
         } catch {
             logger.error("giving rebuilt files to the storage user failed", metadata: ["error": "\(error)"])
         }

@@ -4,6 +4,7 @@ import HPKE
 import HashChain
 import LocalControl
 import Logging
+import NIOPosix
 import Receipts
 import StoreFormat
 import TPM2
@@ -17,7 +18,7 @@ struct KeysRequests: Sendable {
     let signing: SigningRoles
     let audit: AuditTrail
     /// Reports made here, from the holder's key and the services' facts; nil where none are configured.
-    var reports: (reporter: AttestationReporter, facts: ApplianceFactsSource)? = nil
+    var reports: ReportMaking? = nil
     let logger: Logger
 
     /// The longest message the signing key signs: receipts and reports are far shorter.
@@ -129,16 +130,14 @@ struct KeysRequests: Sendable {
                 }
             }
             let named = streams
-            token = try await Blocking.run {
-                try reports.reporter.report(nonce: nonce, facts: reports.facts.gather(streams: named))
-            }
+            let facts = try await reports.gathering.runIfActive { reports.facts.gather(streams: named) }
+            token = try await Blocking.run { try reports.reporter.report(nonce: nonce, facts: facts) }
         } else {
             guard let sequence = body["sequence"]?.integerValue, sequence > 0 else {
                 return LocalReply(["error": "\"sequence\" must be a positive number"])
             }
-            token = try await Blocking.run {
-                try reports.reporter.heartbeat(sequence: UInt64(sequence), facts: reports.facts.gather())
-            }
+            let facts = try await reports.gathering.runIfActive { reports.facts.gather() }
+            token = try await Blocking.run { try reports.reporter.heartbeat(sequence: UInt64(sequence), facts: facts) }
         }
         return LocalReply(["token": .string(token.compact)])
     }
@@ -205,6 +204,17 @@ struct KeysRequests: Sendable {
         }
         return wrapped
     }
+}
+
+/// What reports are made of here: the reporter (the holder's key and quote), where the facts come from, and the
+/// threads that wait for them — their own, so that a service slow to answer holds up no signature of a receipt.
+struct ReportMaking: Sendable {
+    let reporter: AttestationReporter
+    let facts: ApplianceFactsSource
+    let gathering: NIOThreadPool
+
+    /// Reports gathered at once: the health service asks for at most two.
+    static let threads = 2
 }
 
 /// Who may have what signed. The signing key signs receipts for ingest and reports for the health service; so that

@@ -20,6 +20,8 @@ public final class KeysService: Service, Sendable {
     private let logger: Logger
     private let onReady: @Sendable (KeyState) -> Void
     private let unsealRetry: Duration
+    /// The threads that gather reports' facts, started with the service and shut down after it.
+    private let reportThreads: NIOThreadPool?
 
     /// A service over `vault` with the state in `files`; the socket is served when `socket` is given.
     public init(
@@ -43,10 +45,14 @@ public final class KeysService: Service, Sendable {
             signing: socket?.signing ?? SigningRoles(receiptSigners: [], otherSigners: []), audit: audit,
             logger: logger)
         if let sources = socket?.reports {
-            requests.reports = (
-                try AttestationReporter(keys: holder, applianceName: sources.applianceName, logger: logger),
-                ApplianceFactsSource(disksSocket: sources.disksSocket, readerSocket: sources.readerSocket)
-            )
+            let gathering = NIOThreadPool(numberOfThreads: ReportMaking.threads)
+            requests.reports = ReportMaking(
+                reporter: try AttestationReporter(keys: holder, applianceName: sources.applianceName, logger: logger),
+                facts: ApplianceFactsSource(disksSocket: sources.disksSocket, readerSocket: sources.readerSocket),
+                gathering: gathering)
+            reportThreads = gathering
+        } else {
+            reportThreads = nil
         }
         let answering = requests
         server = socket.map { socket in
@@ -121,6 +127,7 @@ public final class KeysService: Service, Sendable {
         // out even once.
         checkIntrusion(lastUnreadable: nil)
         recordHistory("service.started", ["boot-id": BootIdentity.current])
+        reportThreads?.start()
         try await server?.start()
         logger.info("keys service ready", metadata: ["state": "\(holder.state)", "socket": "\(server?.path ?? "-")"])
         onReady(holder.state)
@@ -129,6 +136,7 @@ public final class KeysService: Service, Sendable {
         } onGracefulShutdown: {
         }
         try? await server?.stop()
+        try? await reportThreads?.shutdownGracefully()
         recordHistory("service.stopped", [:])
         audit.close()
     }
