@@ -30,7 +30,7 @@ public struct AttestationReporter: Sendable {
     public init(
         keys: any AttestationKeys, applianceName: String, version: String = Self.softwareVersion,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
-        logger: Logger = Logger(label: "saatkond.health")
+        logger: Logger = Logger(label: "saatkond.keys")
     ) throws {
         self.logger = logger
         self.keys = keys
