@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Watchdog",
             dependencies: [
-                "LivenessGate", "Systemd", "LocalControl",
+                "LivenessGate", "Systemd", "LocalControl", "CryptoPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -65,6 +65,9 @@ public struct IngestConfiguration: Sendable, Hashable {
     public var metricsSocket: String?
     /// Who may ask it (root always may).
     public var metricsReaderUIDs: Set<UInt32> = []
+    /// The file's text, whose SHA-256 the service's start records in the custody log (a changed configuration is an
+    /// event).
+    public var text: String?
 
     private static let required = ["listen", "certificate", "private-key", "home-ca", "policy", "appliance-name"]
     private static let keyFiles = ["storage-public-key", "journal-key", "signing-key"]
@@ -153,6 +156,7 @@ public struct IngestConfiguration: Sendable, Hashable {
         denyList = values["deny-list"]?.first
         metricsSocket = values["metrics-socket"]?.first
         metricsReaderUIDs = Set((values["metrics-reader-uid"] ?? []).compactMap { UInt32($0) })
+        self.text = text
     }
 }
 

@@ -60,7 +60,9 @@ public struct IngestService: Sendable {
             alongside: metricsSocket.map { [$0] } ?? [],
             checks: [StoreWritableCheck(store: store)],
             history: configuration.disksSocket.map {
-                WatchdogHistory(service: "ingest", recorder: DisksSocketRecorder(socket: $0))
+                WatchdogHistory(
+                    service: "ingest", recorder: DisksSocketRecorder(socket: $0),
+                    configurationText: configuration.text)
             },
             metrics: ReplicationMetrics(factory: PrometheusMetricsFactory(registry: registry)))
     }

@@ -45,6 +45,9 @@ public struct ReaderConfiguration: Sendable, Hashable {
     public var stateReaderUIDs: Set<UInt32> = []
     /// The disks service's socket, where the reader's starts, stops and watchdog changes are recorded.
     public var disksSocket: String?
+    /// The file's text, whose SHA-256 the service's start records in the custody log (a changed configuration is an
+    /// event).
+    public var text: String?
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "home-ca", "policy", "deny-list", "member", "member-root",
@@ -77,5 +80,6 @@ public struct ReaderConfiguration: Sendable, Hashable {
         default:
             break
         }
+        self.text = text
     }
 }

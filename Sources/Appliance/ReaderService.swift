@@ -55,7 +55,9 @@ public struct ReaderService: Sendable {
                 [StreamStateSocket(path: $0, readers: configuration.stateReaderUIDs, store: store, logger: logger)]
             } ?? [],
             history: configuration.disksSocket.map {
-                WatchdogHistory(service: "reader", recorder: DisksSocketRecorder(socket: $0))
+                WatchdogHistory(
+                    service: "reader", recorder: DisksSocketRecorder(socket: $0),
+                    configurationText: configuration.text)
             })
     }
 }

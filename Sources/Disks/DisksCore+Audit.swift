@@ -1,4 +1,3 @@
-import CryptoPrimitives
 import CustodyLog
 import DurableFiles
 import StoreFormat
@@ -18,10 +17,8 @@ extension DisksCore {
 
     /// Records the start, with the boot and the configuration's SHA-256 (a changed configuration is on the log).
     func recordStart() {
-        var fields = ["service": "disks", "boot-id": BootIdentity.current]
-        if let text = configuration.text {
-            fields["config-sha256"] = SHA256.hash(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
-        }
+        var fields = WatchdogHistory.startFields(configurationText: configuration.text)
+        fields["service"] = "disks"
         record("service.started", fields)
     }
 

@@ -39,6 +39,9 @@ public struct HealthConfiguration: Sendable, Hashable {
     /// The client identity heartbeats present (``certificate`` and ``privateKey`` when not set).
     public var heartbeatCertificate: String?
     public var heartbeatPrivateKey: String?
+    /// The file's text, whose SHA-256 the service's start records in the custody log (a changed configuration is an
+    /// event).
+    public var text: String?
 
     private static let known: Set<String> = [
         "listen", "certificate", "private-key", "verifier-ca", "keys-socket", "disks-socket", "heartbeat",
@@ -85,5 +88,6 @@ public struct HealthConfiguration: Sendable, Hashable {
             throw ConfigurationFileError(
                 "\(file): 'heartbeat-certificate' and 'heartbeat-private-key' are given together or not at all")
         }
+        self.text = text
     }
 }

@@ -69,7 +69,9 @@ public struct HealthService: Sendable {
         let watchdog = try WatchdogService(
             checks: [EventLoopLivenessCheck(group: group), KeysAnswerCheck(keys: keys, pool: checks)], logger: logger,
             history: configuration.disksSocket.map {
-                WatchdogHistory(service: "health", recorder: DisksSocketRecorder(socket: $0))
+                WatchdogHistory(
+                    service: "health", recorder: DisksSocketRecorder(socket: $0),
+                    configurationText: configuration.text)
             })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: watchdog), .init(service: app),

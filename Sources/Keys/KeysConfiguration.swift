@@ -69,6 +69,9 @@ public struct KeysConfiguration: Sendable, Hashable {
     public var decommissionQuorum: Int = 2
     /// The appliance's name, in the escrow bundle and the audit log.
     public var applianceName: String
+    /// The file's text, whose SHA-256 the service's start records in its audit log (a changed configuration is an
+    /// event).
+    public var text: String?
 
     /// An escrow official.
     public struct Official: Sendable, Hashable {
@@ -174,5 +177,6 @@ public struct KeysConfiguration: Sendable, Hashable {
                 "\(file): 'decommission-quorum' is \(decommissionQuorum) but only \(decommissionKeys.count) "
                     + "'decommission-key' lines are given")
         }
+        self.text = text
     }
 }

@@ -14,7 +14,7 @@ public enum KeysLauncher {
         let service = try KeysService(
             files: files, vault: vault, socket: KeysService.Socket(configuration),
             intrusion: configuration.intrusion.map { IntrusionSensor(path: FilePath($0)) },
-            decommission: try decommissionPolicy(configuration), logger: logger
+            decommission: try decommissionPolicy(configuration), configurationText: configuration.text, logger: logger
         ) { state in
             _ = try? ServiceManager.notify("READY=1\nSTATUS=keys \(state)")
         }

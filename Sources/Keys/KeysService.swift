@@ -22,16 +22,19 @@ public final class KeysService: Service, Sendable {
     private let unsealRetry: Duration
     /// The threads that gather reports' facts, started with the service and shut down after it.
     private let reportThreads: NIOThreadPool?
+    /// The configuration file's text, whose SHA-256 the start records.
+    private let configurationText: String?
 
     /// A service over `vault` with the state in `files`; the socket is served when `socket` is given.
     public init(
         files: KeysStateFiles, vault: any KeyVault, socket: Socket?, intrusion: IntrusionSensor?,
         decommission: DecommissionPolicy?, intrusionPoll: Duration = .seconds(1), unsealRetry: Duration = .seconds(60),
-        logger: Logger,
+        configurationText: String? = nil, logger: Logger,
         onReady: @escaping @Sendable (KeyState) -> Void = { _ in }
     ) throws {
         self.onReady = onReady
         self.unsealRetry = unsealRetry
+        self.configurationText = configurationText
         let log = try CustodyLog(path: files.auditLog)
         audit = AuditTrail(log: log, logger: logger)
         holder = KeyHolder(files: files, vault: vault, audit: audit, logger: logger)
@@ -126,7 +129,7 @@ public final class KeysService: Service, Sendable {
         // The switch is read before anything is served: keys unsealed into a chassis already opened are not handed
         // out even once.
         checkIntrusion(lastUnreadable: nil)
-        recordHistory("service.started", ["boot-id": BootIdentity.current])
+        recordHistory("service.started", WatchdogHistory.startFields(configurationText: configurationText))
         reportThreads?.start()
         try await server?.start()
         logger.info("keys service ready", metadata: ["state": "\(holder.state)", "socket": "\(server?.path ?? "-")"])

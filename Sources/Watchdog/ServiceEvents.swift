@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 import LocalControl
 
@@ -16,11 +17,28 @@ public struct WatchdogHistory: Sendable {
     /// Whether the watchdog service records the start and the graceful stop (false for a service that records
     /// them itself, around the log it keeps: disks, keys); each change of the checks is recorded either way.
     public var recordsStartAndStop: Bool
+    /// The service's configuration file: its SHA-256 goes with the start, so that a changed configuration is on the
+    /// log.
+    public var configurationText: String?
 
-    public init(service: String, recorder: any ServiceEventRecorder, recordsStartAndStop: Bool = true) {
+    public init(
+        service: String, recorder: any ServiceEventRecorder, recordsStartAndStop: Bool = true,
+        configurationText: String? = nil
+    ) {
         self.service = service
         self.recorder = recorder
         self.recordsStartAndStop = recordsStartAndStop
+        self.configurationText = configurationText
+    }
+
+    /// The fields a start is recorded with: the boot, and the configuration's SHA-256 when it is known.
+    public static func startFields(configurationText: String?) -> [String: String] {
+        var fields = ["boot-id": BootIdentity.current]
+        if let configurationText {
+            fields["config-sha256"] = SHA256.hash(Array(configurationText.utf8)).map { String(format: "%02x", $0) }
+                .joined()
+        }
+        return fields
     }
 }
 

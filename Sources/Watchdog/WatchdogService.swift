@@ -14,6 +14,7 @@ public final class WatchdogService: Service {
     private let logger: Logger
     private let events: ServiceEventSender?
     private let recordsStartAndStop: Bool
+    private let startFields: [String: String]
 
     /// Creates the service.
     /// - Parameters:
@@ -30,6 +31,7 @@ public final class WatchdogService: Service {
         self.notify = notify
         self.logger = logger
         recordsStartAndStop = history?.recordsStartAndStop ?? false
+        startFields = WatchdogHistory.startFields(configurationText: history?.configurationText)
         events = history.map { history in
             ServiceEventSender(recorder: history.recorder, service: history.service) { event, error in
                 logger.warning(
@@ -58,7 +60,7 @@ public final class WatchdogService: Service {
     /// Runs rounds of checks until graceful shutdown.
     public func run() async throws {
         if recordsStartAndStop {
-            await events?.recordAndWait("service.started", ["boot-id": BootIdentity.current])
+            await events?.recordAndWait("service.started", startFields)
         }
         try await watch()
         // A graceful end: the next start is not a restart. (A run killed by its watchdog never gets here.)

@@ -118,6 +118,7 @@ struct DisksServiceTests {
 
         try checkCustodyLog(
             scratch: scratch.path, status: status, socket: socket, headBeforeOrder: array.audit,
+            configuration: configuration,
             kill: {
                 service?.send(SIGKILL)
                 _ = service?.waitForExit(timeout: 20)
@@ -138,7 +139,7 @@ struct DisksServiceTests {
     /// log lost (kill -9, the file gone), the restarted service continues the chain the members kept.
     func checkCustodyLog(
         scratch: String, status: () throws -> DisksStatus, socket: String, headBeforeOrder: CustodyLog.HeadSummary?,
-        kill: () -> Void, start: () throws -> Void
+        configuration: String, kill: () -> Void, start: () throws -> Void
     ) throws {
         let primary = "\(scratch)/disks/custody.log"
         let head = try #require(try status().audit)
@@ -205,6 +206,11 @@ struct DisksServiceTests {
         let before = try #require(try status().audit)
         kill()
         try FileManager.default.moveItem(atPath: primary, toPath: "\(primary).lost")
+        // The configuration changes too: the next start says so.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: configuration))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n# scrub less often\nscrub-every = 60d\n".utf8))
+        try handle.close()
         try start()
         var after: CustodyLog.HeadSummary?
         for _ in 0..<300 where after == nil {
@@ -217,6 +223,9 @@ struct DisksServiceTests {
         #expect(chain.count >= Int(continued.records) && chain[Int(continued.records) - 1].hash == continued.head)
         #expect(chain.first?.hash == records.first?.hash)
         #expect(chain.contains { $0.event == "service.started" && $0.seq > before.records })
+        let digests = chain.filter { $0.event == "service.started" && $0.fields["service"] == "disks" }
+            .compactMap { $0.fields["config-sha256"] }
+        #expect(digests.count == 2 && digests[0] != digests[1], "\(digests)")
         // The history read from the chain: the kill -9 is a run that ended without stopping.
         let history = try #require(try status().watchdog)
         #expect(history.restarts >= 1, "\(history)")
