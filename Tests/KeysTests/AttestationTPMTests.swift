@@ -70,9 +70,14 @@ struct AttestationTPMTests {
             token: token.compact, key: key, nonce: nonce, measurements: measurements, in: fixture.scratch.path)
         try Self.checkAuditExcerpts(
             token: token.compact, nonce: nonce, measurements: measurements, log: audit, in: fixture.scratch.path)
-        // The head moves with every action: the same excerpt, one record later, no longer ends at the new head.
+        // The head moves with every action: the excerpt that ended at the signed head does not end at the new one.
+        let excerpt = Array(
+            try audit.excerpt(from: 1, count: 10, maximumBytes: 1 << 20).map { $0 + "\n" }.joined().utf8)
         try audit.append(CustodyEvent("disk.removed", ["bay": "2"]))
         #expect(audit.headSummary.head != head.head && audit.headSummary.records == head.records + 1)
+        #expect(throws: CustodyLogError.self) {
+            try CustodyLog.verify(excerpt: excerpt, endingAt: audit.headSummary.head)
+        }
 
         // Another TPM's quote in a report this appliance signed: refused.
         let other = try KeysFixture()
