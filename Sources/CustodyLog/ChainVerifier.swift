@@ -15,6 +15,12 @@ struct ChainVerifier {
         self.fromStart = fromStart
     }
 
+    /// A verifier that goes on after a line already checked: record `seq`, whose line's hex SHA-256 is `lineHash`.
+    init(continuingAfter seq: UInt64, lineHash: String) {
+        fromStart = false
+        previous = (seq, lineHash)
+    }
+
     /// The hex SHA-256 of the last line accepted, which the next record's `prev` must be.
     var previousLineHash: String? { previous?.lineHash }
 

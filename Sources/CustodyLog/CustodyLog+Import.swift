@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import DurableFiles
 import SystemPackage
 
@@ -23,6 +24,16 @@ extension CustodyLog {
         }
     }
 
+    /// Where in a source's file the copying stopped: the end of the last line copied, and that line's length and
+    /// hash. Known after a first reading of the whole source in this process; from then on only what the source
+    /// gained is read, so a source that grows for years costs each look only its new lines.
+    struct ImportCursor {
+        let seq: UInt64
+        let offset: Int64
+        let lineLength: Int
+        let lineHash: String
+    }
+
     /// The most bytes of a source read at once: a service's own log of key events stays far smaller.
     public static let maximumSourceBytes = 64 << 20
 
@@ -32,34 +43,54 @@ extension CustodyLog {
     /// the record last copied from it (it was rewritten or replaced).
     @discardableResult
     public func importRecords(of path: FilePath, as source: String) throws(CustodyLogError) -> Int {
-        let contents: [UInt8]
+        let descriptor: FileDescriptor
         do {
-            guard try FileSystemCalls.size(at: path) <= UInt64(Self.maximumSourceBytes) else {
-                throw CustodyLogError(
-                    .lineTooLong, "\(path) holds more than \(Self.maximumSourceBytes) bytes; it is not copied")
-            }
-            contents = try FileSystemCalls.readAll(path)
-        } catch let error as Errno {
+            descriptor = try FileSystemCalls.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
             if error == .noSuchFileOrDirectory { return 0 }
             throw .fileSystem(error, "read", path)
-        } catch let error as CustodyLogError {
-            throw error
-        } catch {
-            throw CustodyLogError(.fileSystem, "cannot read \(path): \(error)")
         }
-        let complete = contents.lastIndex(of: UInt8(ascii: "\n")).map { contents[...$0] } ?? []
-        let records = try Self.verify(Array(complete))
-        let position = state.withLock { $0.imported[source] }
-        if let position {
-            guard position.seq <= records.count, records[Int(position.seq) - 1].hash == position.hash else {
-                throw CustodyLogError(
-                    .brokenChain,
-                    "the log of \(source) at \(path) no longer holds record \(position.seq) as it was copied here: "
-                        + "it was rewritten or replaced; nothing more is copied from it")
+        defer { FileSystemCalls.release(descriptor) }
+        let (position, cursor) = state.withLock { ($0.imported[source], $0.importCursors[source]) }
+        let rewritten = CustodyLogError(
+            .brokenChain,
+            "the log of \(source) at \(path) no longer holds record \(position?.seq ?? 0) as it was copied here: "
+                + "it was rewritten or replaced; nothing more is copied from it")
+        // Its new lines only, after checking that the last line copied is still where it was; else the whole file.
+        var verifier: ChainVerifier
+        let start: Int64
+        let contents: ArraySlice<UInt8>
+        let continuing = cursor != nil && cursor?.seq == position?.seq
+        if continuing, let cursor {
+            let tail = try Self.readSource(descriptor, path, from: cursor.offset - Int64(cursor.lineLength) - 1)
+            guard tail.count > cursor.lineLength, tail[cursor.lineLength] == UInt8(ascii: "\n"),
+                CustodyRecord.hex(SHA256.hash(Array(tail[..<cursor.lineLength]))) == cursor.lineHash
+            else { throw rewritten }
+            verifier = ChainVerifier(continuingAfter: cursor.seq, lineHash: cursor.lineHash)
+            start = cursor.offset
+            contents = tail[(cursor.lineLength + 1)...]
+        } else {
+            verifier = ChainVerifier(fromStart: true)
+            start = 0
+            contents = try Self.readSource(descriptor, path, from: 0)[...]
+        }
+        // A last line without its newline is being appended: it waits for the next look.
+        var lines: [(record: CustodyRecord, end: Int64, line: ArraySlice<UInt8>)] = []
+        var lineStart = contents.startIndex
+        while let end = contents[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = contents[lineStart..<end]
+            lines.append((try verifier.accept(line), start + Int64(end - contents.startIndex + 1), line))
+            lineStart = end + 1
+        }
+        // Read from the start: the records already copied are skipped, and the last one must be the one copied.
+        var copied = 0
+        if !continuing, let position {
+            guard position.seq <= lines.count, lines[Int(position.seq) - 1].record.hash == position.hash else {
+                throw rewritten
             }
+            copied = Int(position.seq)
         }
-        let start = Int(position?.seq ?? 0)
-        for record in records[start...] {
+        for (record, _, _) in lines[copied...] {
             let origin = [
                 "origin": source, "origin-seq": String(record.seq), "origin-hash": record.hash,
                 "origin-time": record.time,
@@ -75,6 +106,46 @@ extension CustodyLog {
                 throw error as? CustodyLogError ?? CustodyLogError(.appendsRefused, "\(error)")
             }
         }
-        return records.count - start
+        if let last = lines.last {
+            let cursor = ImportCursor(
+                seq: last.record.seq, offset: last.end, lineLength: last.line.count,
+                lineHash: CustodyRecord.hex(SHA256.hash(Array(last.line))))
+            state.withLock { $0.importCursors[source] = cursor }
+        }
+        return lines.count - copied
+    }
+
+    /// The bytes of a source from `offset` to its end, at most ``maximumSourceBytes`` of them.
+    private static func readSource(
+        _ descriptor: FileDescriptor, _ path: FilePath, from offset: Int64
+    ) throws(CustodyLogError) -> [UInt8] {
+        guard offset >= 0 else { return [] }
+        let size: Int64
+        do {
+            size = Int64(try FileSystemCalls.size(of: descriptor))
+        } catch {
+            throw .fileSystem(error, "read", path)
+        }
+        guard size - offset <= Int64(maximumSourceBytes) else {
+            throw CustodyLogError(
+                .lineTooLong, "\(path) holds more than \(maximumSourceBytes) new bytes; they are not copied")
+        }
+        guard size > offset else { return [] }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(size - offset), alignment: 1)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while filled < buffer.count {
+            let count: Int
+            do {
+                count = try FileSystemCalls.read(
+                    descriptor, at: offset + Int64(filled),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            } catch {
+                throw .fileSystem(error, "read", path)
+            }
+            guard count > 0 else { break }
+            filled += count
+        }
+        return Array(buffer[..<filled])
     }
 }

@@ -47,6 +47,8 @@ public final class CustodyLog: Sendable {
         /// For each other log whose records were copied into this one (``importRecords(of:as:)``), the last
         /// record copied: its seq and hash there.
         var imported: [String: ImportedPosition] = [:]
+        /// Where in each source's file the copying stopped, once this process has read it whole.
+        var importCursors: [String: ImportCursor] = [:]
         /// The services' watchdog history, as the records so far tell it.
         var history = ServiceHistory()
     }

@@ -5,6 +5,7 @@ import HashChain
 import LocalControl
 import Logging
 import Receipts
+import Synchronization
 import TPM2
 import Watchdog
 
@@ -16,7 +17,9 @@ public struct AttestationReporter: Sendable {
     let keys: any AttestationKeys
     let applianceName: String
     let version: String
-    let buildDigest: String
+    /// The SHA-256 of the running executable, read at the first report rather than at the service's start (it is
+    /// the whole binary: a fraction of a second on the boot path otherwise).
+    let buildDigest = BuildDigest()
     let now: @Sendable () -> Int64
     let logger: Logger
 
@@ -26,18 +29,17 @@ public struct AttestationReporter: Sendable {
     /// The software version reports carry.
     public static let softwareVersion = "0.14.0"
 
-    /// A reporter asking `keys`; the build digest is the SHA-256 of the running executable.
+    /// A reporter asking `keys`; reports carry the SHA-256 of the running executable as their build digest.
     public init(
         keys: any AttestationKeys, applianceName: String, version: String = Self.softwareVersion,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
         logger: Logger = Logger(label: "saatkond.keys")
-    ) throws {
+    ) {
         self.logger = logger
         self.keys = keys
         self.applianceName = applianceName
         self.version = version
         self.now = now
-        buildDigest = try SystemFacts.executableDigest()
     }
 
     /// A report for `nonce` (1…32 bytes). A keys service that cannot quote (zeroized, software keys) gives a report
@@ -73,7 +75,7 @@ public struct AttestationReporter: Sendable {
         let claims = AttestationClaims(
             nonce: Base64URL.encode(nonce), ueid: Base64URL.encode(Self.ueid(of: signingKey)), issuedAt: now(),
             softwareVersion: [version], bootCount: bootCount, bootSeed: SystemFacts.bootID().map(Base64URL.encode),
-            uptime: SystemFacts.uptime(), appliance: applianceName, buildDigest: buildDigest,
+            uptime: SystemFacts.uptime(), appliance: applianceName, buildDigest: try buildDigest.value(),
             submods: AttestationClaims.Submodules(
                 tpm: quote,
                 keys: .init(state: identity.state, reason: identity.reason, signingKey: keyID),
@@ -118,6 +120,20 @@ public struct ApplianceFacts: Sendable {
         self.streams = streams
         self.watchdog = watchdog
         self.audit = audit
+    }
+}
+
+/// The executable's digest, computed once, by the first report that needs it.
+final class BuildDigest: Sendable {
+    private let digest = Mutex<String?>(nil)
+
+    func value() throws -> String {
+        try digest.withLock { digest in
+            if let digest { return digest }
+            let computed = try SystemFacts.executableDigest()
+            digest = computed
+            return computed
+        }
     }
 }
 

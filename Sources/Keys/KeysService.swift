@@ -50,7 +50,7 @@ public final class KeysService: Service, Sendable {
         if let sources = socket?.reports {
             let gathering = NIOThreadPool(numberOfThreads: ReportMaking.threads)
             requests.reports = ReportMaking(
-                reporter: try AttestationReporter(keys: holder, applianceName: sources.applianceName, logger: logger),
+                reporter: AttestationReporter(keys: holder, applianceName: sources.applianceName, logger: logger),
                 facts: ApplianceFactsSource(disksSocket: sources.disksSocket, readerSocket: sources.readerSocket),
                 gathering: gathering)
             reportThreads = gathering

@@ -163,10 +163,14 @@ struct DisksServiceTests {
             #expect(copy.count >= logBefore.count && logAfter.starts(with: copy), "\(member)")
         }
 
-        // The keys service's own log, copied in with its place in that chain.
-        let keysLog = try CustodyLog(path: FilePath("\(scratch)/keys-audit.log"))
+        // The keys service's own log, copied in with its place in that chain. It lies, as on the appliance, in another
+        // user's 0700 state directory: the disks service reads it with the capability its unit keeps.
+        try FileManager.default.createDirectory(atPath: "\(scratch)/keys-state", withIntermediateDirectories: false)
+        let keysLog = try CustodyLog(path: FilePath("\(scratch)/keys-state/audit.log"))
         let keyEvent = try keysLog.append(CustodyEvent("keys.unsealed", ["pcrs": "sha256:7"]))
         keysLog.close()
+        try Self.console.own("\(scratch)/keys-state")
+        _ = try Command.run("chmod", ["-R", "go-rwx", "\(scratch)/keys-state"])
         var imported: [String] = []
         for _ in 0..<100 where imported.isEmpty {
             usleep(50_000)
@@ -264,7 +268,7 @@ struct DisksServiceTests {
             storage-owner = \(reader.id):\(reader.group)
             reader-uid = \(reader.id)
             console-uid = \(console.id)
-            audit-source = keys \(directory)/keys-audit.log
+            audit-source = keys \(directory)/keys-state/audit.log
             recorder = ingest \(reader.id)
             """
         let path = "\(directory)/disks.conf"

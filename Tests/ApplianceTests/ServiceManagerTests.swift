@@ -12,9 +12,7 @@ struct ServiceManagerTests {
         defer { scratch.remove() }
         let socket = try DatagramSocket(path: "\(scratch.path)/notify")
         defer { socket.remove() }
-        let appliance = try DevAppliance(
-            state: "\(scratch.path)/state", logs: scratch.path,
-            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": nil])
+        let appliance = try Self.startUnderWatchdog(scratch, socket)
 
         let ready = socket.receive(timeout: .seconds(10)) { $0.contains(text: "READY=1") }
         #expect(ready?.contains(text: "STATUS=receiving replication on") == true)
@@ -34,9 +32,7 @@ struct ServiceManagerTests {
         defer { scratch.remove() }
         let socket = try DatagramSocket(path: "\(scratch.path)/notify")
         defer { socket.remove() }
-        let appliance = try DevAppliance(
-            state: "\(scratch.path)/state", logs: scratch.path,
-            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": nil])
+        let appliance = try Self.startUnderWatchdog(scratch, socket)
         defer { appliance.kill9() }
         #expect(socket.receive(timeout: .seconds(10)) { $0.contains(text: "READY=1") } != nil)
         #expect(socket.receive(timeout: .seconds(2)) { $0.contains(text: "WATCHDOG=1") } != nil)
@@ -49,5 +45,12 @@ struct ServiceManagerTests {
         #expect(wedged.duration(to: .now) < .seconds(1))
         while socket.receive(timeout: .milliseconds(50), where: { _ in true }) != nil {}
         #expect(socket.receive(timeout: .milliseconds(800)) { $0.contains(text: "WATCHDOG=1") } == nil)
+    }
+
+    /// `saatkond dev` as a service manager with a 400 ms watchdog starts it: notifications go to `socket`.
+    static func startUnderWatchdog(_ scratch: ScratchDirectory, _ socket: DatagramSocket) throws -> DevAppliance {
+        try DevAppliance(
+            state: "\(scratch.path)/state", logs: scratch.path,
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000", "WATCHDOG_PID": nil])
     }
 }

@@ -147,4 +147,29 @@ struct CustodyLogCopiesTests {
             #expect(reopened.head?.seq == 4)
         }
     }
+
+    @Test("later looks read only what the source gained; a source whose last copied line changed is refused")
+    func importsGoOnFromWhereTheyStopped() throws {
+        try withDirectory { directory in
+            let source = FilePath("\(directory)/keys-audit.log")
+            let keys = try CustodyLog(path: source)
+            let log = try CustodyLog(path: FilePath("\(directory)/custody.log"))
+            try keys.append(CustodyEvent("keys.sealed", [:]))
+            #expect(try log.importRecords(of: source, as: "keys") == 1)
+            try keys.append(CustodyEvent("keys.unsealed", [:]))
+            try keys.append(CustodyEvent("keys.locked", ["reason": "PCR 7"]))
+            #expect(try log.importRecords(of: source, as: "keys") == 2)
+            #expect(try log.importRecords(of: source, as: "keys") == 0)
+            keys.close()
+            let original = try bytes(source.string)
+            var tampered = original
+            tampered[tampered.count - 10] ^= 0x01
+            try tampered.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: source) }
+            #expect(throws: CustodyLogError.self) { try log.importRecords(of: source, as: "keys") }
+            try original.withUnsafeBytes { try FileSystemCalls.writeAtomically($0, to: source) }
+            #expect(try log.importRecords(of: source, as: "keys") == 0)
+            let records = try CustodyLog.verify(try bytes("\(directory)/custody.log"))
+            #expect(records.map { $0.fields["origin-seq"] } == ["1", "2", "3"])
+        }
+    }
 }

@@ -37,7 +37,7 @@ struct AttestationTPMTests {
         let measurements = try fixture.currentPCRs()
         let running = try await fixture.start()
         let keys = KeysClient(socket: fixture.configuration.socket)
-        let reporter = try AttestationReporter(keys: keys, applianceName: "ee-test-1", version: "test")
+        let reporter = AttestationReporter(keys: keys, applianceName: "ee-test-1", version: "test")
         // The custody log's head, as the disks service reports it.
         let auditPath = FilePath("\(fixture.scratch.path)/custody.log")
         let audit = try CustodyLog(path: auditPath)
